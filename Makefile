@@ -1,0 +1,57 @@
+# lava-build: make targets. `make help` lists them with the tool's own parameter help.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+PROFILE ?= debug
+LAVA_BUILD := target/$(PROFILE)/lava-build
+CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
+VENV := build/venv
+
+# Parameters of `lava-build ami` that may be given as make variables: make ami env=dev ip=public …
+# Only variables set on the make command line are passed on (not ones from the environment).
+AMI_PARAMS := config env os arch ami_ref ami_id instance_type ip python_version s3bucket s3prefix sg subnet tz region lava_version
+ami_args = $(foreach p,$(AMI_PARAMS),$(if $(filter command line,$(origin $(p))),'$(p)=$($(p))'))
+
+# Every shell file of the project, for shellcheck.
+SHELL_FILES = $(shell git ls-files -co --exclude-standard -- '*.sh' '.ci/run' 'rc.d/*' 'ami/os/*/conf.d/*' | while read -r f; do [ -f "$$f" ] && head -1 "$$f" | grep -qE '^\#!.*(ba)?sh' && echo "$$f"; done | sort -u)
+
+.PHONY: help build ami plan validate lint test demo services-install clean
+
+help: build ## This help: make targets, then the parameters of lava-build ami
+	@echo "Targets:"
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 24
+	@echo
+	@echo "Usage: make ami config=FILE env=ENV [KEY=VALUE …]   (KEY is any parameter below)"
+	@echo
+	@$(LAVA_BUILD) ami --help | sed -n '/^Parameters/,$$p'
+
+build: ## Build the three binaries (PROFILE=release for optimised ones)
+	@$(CARGO) build --quiet $(CARGO_PROFILE_FLAG) --bins
+
+ami: build ## Build AMIs: make ami config=deploy/dev.yaml env=dev [param=value …]
+	$(LAVA_BUILD) ami $(ami_args)
+
+plan: build ## Show what make ami would do, with every parameter and its source
+	$(LAVA_BUILD) ami --plan $(ami_args)
+
+lint: ## cargo fmt --check, clippy -D warnings, shellcheck on every shell file
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets --quiet -- -D warnings
+	shellcheck $(SHELL_FILES)
+
+test: lint ## Lint, start the test services, run every test, stop the services
+	scripts/test-services.sh install
+	scripts/test-services.sh run -- $(CARGO) test --all-targets
+
+demo: build ## Plan a build against the local AWS emulator (no AWS account needed)
+	scripts/test-services.sh install
+	scripts/test-services.sh moto -- $(LAVA_BUILD) ami --config deploy/sample.yaml --env demo --plan
+
+services-install: ## Install the test services (apt-get, pip into build/venv)
+	scripts/test-services.sh install
+
+clean: ## Remove build outputs (target/, build/, dist/)
+	scripts/test-services.sh stop
+	rm -rf target build dist

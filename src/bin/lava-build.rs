@@ -1,0 +1,39 @@
+//! `lava-build`: builds lava AMIs and Docker images.
+use clap::{Parser, Subcommand};
+use lava_build::cmd;
+
+#[derive(Debug, Parser)]
+#[command(name = "lava-build", version, about = "Build lava AMIs (packer) and Docker images", long_about = None)]
+struct Cli {
+    /// More log output on stderr (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build lava AMIs for x86_64 and/or arm64 with packer (or --plan to show what would happen).
+    Ami(cmd::ami::AmiArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    lava_build::output::init_logging(cli.verbose);
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = rt.block_on(async {
+        match &cli.command {
+            Command::Ami(args) => cmd::ami::run(args).await,
+        }
+    });
+    if let Err(e) = result {
+        std::process::exit(lava_build::error::report(&e));
+    }
+}

@@ -1,0 +1,267 @@
+//! `lava-build ami`: resolve and validate the build parameters, then plan or build.
+use crate::aws;
+use crate::config::{self, AmiBuild, AmiParams, ConfigError, DeployAmi, Source, Sourced};
+use crate::output::{self, Format};
+use anyhow::Context as _;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+fn params_help() -> String {
+    let mut s =
+        String::from("Parameters (key=value; the command line wins over the config file):\n");
+    for p in config::PARAMS {
+        let req = if p.required { " (required)" } else { "" };
+        s.push_str(&format!("  {:<15} {}{req}\n", p.name, p.help));
+    }
+    s.push_str(
+        "\nExamples:\n  lava-build ami --config deploy/dev.yaml --env dev --plan\n  lava-build ami config=deploy/dev.yaml env=dev python_version=3.11.11 arch=x86_64,arm64\n  lava-build ami ami_id=ami-0123456789abcdef0 ip=private python_version=3.11.12 s3bucket=b \\\n      s3prefix=lava/ami/ sg=sg-12345678 subnet=subnet-12345678 tz=UTC region=ap-southeast-2\n",
+    );
+    s
+}
+
+/// Build lava AMIs with packer, or show the plan.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = params_help(), after_help = "Run with --help to list every key=value parameter.")]
+pub struct AmiArgs {
+    /// Deploy-format YAML file with an `<env>.ami` section (same as config=FILE).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<String>,
+    /// Environment inside the config file (same as env=ENV).
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Resolve and validate everything, show the parameters, AMI names and steps; build nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// With --plan: do not call AWS; show the SSM parameter that would be read for ami_id.
+    #[arg(long)]
+    pub offline: bool,
+    /// Output format of the result on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+    /// The AMI build description file.
+    #[arg(long, value_name = "FILE", default_value = "ami/ami-build.yaml")]
+    pub ami_build: String,
+    /// Fix the build time used in AMI names (RFC 3339, e.g. 2025-07-02T08:43:48Z) for reproducible output.
+    #[arg(long, env = "LAVA_BUILD_TIME", value_name = "TIME")]
+    pub build_time: Option<String>,
+    /// AWS profile to use (else AWS_PROFILE or the default chain).
+    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Build parameters as key=value (see the list below).
+    #[arg(value_name = "KEY=VALUE")]
+    pub params: Vec<String>,
+}
+
+/// What `--plan` prints, and what a build starts from.
+#[derive(Debug, Serialize)]
+pub struct Plan {
+    pub parameters: Vec<PlanRow>,
+    pub targets: Vec<PlanTarget>,
+    pub s3: String,
+    pub build_time: String,
+    pub steps: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanRow {
+    pub name: String,
+    pub value: String,
+    pub source: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanTarget {
+    pub arch: String,
+    pub instance_type: String,
+    pub ssm_parameter: String,
+    pub ami_id: Option<String>,
+    pub ami_name: String,
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, ConfigError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ConfigError::invalid(
+                "build_time",
+                text,
+                "an RFC 3339 UTC time such as 2025-07-02T08:43:48Z",
+            )
+        })
+}
+
+/// Resolves every parameter from the command line and files; no AWS call.
+pub async fn resolve(args: &AmiArgs) -> anyhow::Result<AmiParams> {
+    let mut cli = config::parse_cli(&args.params)?;
+    let config_path = args.config.clone().or_else(|| cli.remove("config"));
+    let env_name = args.env.clone().or_else(|| cli.remove("env"));
+    cli.remove("config");
+    cli.remove("env");
+    let file = match (&config_path, &env_name) {
+        (Some(c), Some(e)) => Some(DeployAmi::load(c, e)?),
+        (Some(_), None) => {
+            return Err(ConfigError::ConfigEnvPair {
+                given: "config".into(),
+                needed: "env".into(),
+            }
+            .into());
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::ConfigEnvPair {
+                given: "env".into(),
+                needed: "config".into(),
+            }
+            .into());
+        }
+        (None, None) => None,
+    };
+    let build = AmiBuild::load(&args.ami_build)?;
+    let build_time = match &args.build_time {
+        Some(t) => parse_time(t)?,
+        None => Utc::now(),
+    };
+    let ambient_region = if cli.contains_key("region")
+        || file
+            .as_ref()
+            .is_some_and(|f| f.values.contains_key("region"))
+    {
+        None
+    } else {
+        aws::ambient_region(args.profile.as_deref()).await
+    };
+    let ctx = config::Context {
+        ambient_region,
+        build_time,
+    };
+    let params = config::resolve(
+        &cli,
+        config_path.map(|c| Sourced::new(c, Source::Cli)),
+        env_name.map(|e| Sourced::new(e, Source::Cli)),
+        file.as_ref(),
+        &build,
+        &ctx,
+    )?;
+    Ok(params)
+}
+
+/// Fills in every missing base AMI id from SSM.
+pub async fn resolve_ami_ids(params: &mut AmiParams, profile: Option<&str>) -> anyhow::Result<()> {
+    if params.targets.iter().all(|t| t.ami_id.is_some()) {
+        return Ok(());
+    }
+    let sdk = aws::sdk_config(profile, Some(&params.region.value)).await;
+    let client = aws_sdk_ssm::Client::new(&sdk);
+    for t in params.targets.iter_mut().filter(|t| t.ami_id.is_none()) {
+        let id =
+            aws::ssm::ami_id_from_parameter(&client, &t.ssm_parameter, &params.os.value, &t.arch)
+                .await?;
+        tracing::debug!(arch = %t.arch, parameter = %t.ssm_parameter, ami_id = %id, "resolved base AMI");
+        t.ami_id = Some(Sourced::new(id, Source::Ssm(t.ssm_parameter.clone())));
+    }
+    Ok(())
+}
+
+/// The steps a build of `params` runs, in order.
+pub fn steps(params: &AmiParams) -> Vec<String> {
+    let dist = format!("dist/ami/{}", params.run_name());
+    let mut steps = vec![
+        format!(
+            "sync ami/resources.s3/ to {} (by content; dot files excluded)",
+            params.s3_url()
+        ),
+        format!(
+            "pack ami/os/{}/ into {dist}/provision.tar.gz",
+            params.os.value
+        ),
+        format!("render the packer template into {dist}/"),
+    ];
+    for t in &params.targets {
+        let base = t
+            .ami_id
+            .as_ref()
+            .map(|s| s.value.clone())
+            .unwrap_or_else(|| format!("the AMI in {}", t.ssm_parameter));
+        steps.push(format!(
+            "packer build {}: {} from {base} -> {}",
+            t.arch, t.instance_type.value, t.ami_name
+        ));
+    }
+    steps.push(format!(
+        "read dist/ami/{}-manifest.json and report the AMIs built",
+        params.run_name()
+    ));
+    steps
+}
+
+pub fn plan(params: &AmiParams) -> Plan {
+    Plan {
+        parameters: params
+            .rows()
+            .into_iter()
+            .map(|(name, value, source)| PlanRow {
+                name,
+                value,
+                source,
+            })
+            .collect(),
+        targets: params
+            .targets
+            .iter()
+            .map(|t| PlanTarget {
+                arch: t.arch.clone(),
+                instance_type: t.instance_type.value.clone(),
+                ssm_parameter: t.ssm_parameter.clone(),
+                ami_id: t.ami_id.as_ref().map(|s| s.value.clone()),
+                ami_name: t.ami_name.clone(),
+            })
+            .collect(),
+        s3: params.s3_url(),
+        build_time: params
+            .build_time
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        steps: steps(params),
+    }
+}
+
+fn print_plan(plan: &Plan, format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return output::print_json(plan);
+    }
+    let mut t = output::table(&["parameter", "value", "source"]);
+    for r in &plan.parameters {
+        t.add_row(vec![&r.name, &r.value, &r.source]);
+    }
+    println!("{t}");
+    println!();
+    for target in &plan.targets {
+        println!("AMI name ({}): {}", target.arch, target.ami_name);
+    }
+    println!("S3 resources:    {}", plan.s3);
+    println!();
+    println!("Steps a build would run:");
+    for (i, s) in plan.steps.iter().enumerate() {
+        println!("  {}. {s}", i + 1);
+    }
+    Ok(())
+}
+
+pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
+    if args.offline && !args.plan {
+        return Err(ConfigError::Usage {
+            message: "--offline only goes with --plan (a build needs AWS)".into(),
+        }
+        .into());
+    }
+    let mut params = resolve(args).await?;
+    if !args.offline {
+        resolve_ami_ids(&mut params, args.profile.as_deref())
+            .await
+            .context("resolving the base AMI")?;
+    }
+    if args.plan {
+        return print_plan(&plan(&params), args.output);
+    }
+    anyhow::bail!(
+        "the parameters are valid, but the packer build step is not part of this version yet; use --plan to see what a build would do"
+    )
+}

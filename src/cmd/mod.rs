@@ -1,0 +1,2 @@
+//! One module per subcommand: each owns its clap `Args` and an async `run`.
+pub mod ami;

@@ -1,0 +1,282 @@
+//! Validation of single parameter values (pure functions; no I/O).
+use super::error::ConfigError;
+use std::str::FromStr;
+
+fn is_hex_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|hex| {
+        (8..=17).contains(&hex.len())
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+pub fn ami_id(v: &str) -> Result<(), ConfigError> {
+    if is_hex_id(v, "ami-") {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            "ami_id",
+            v,
+            "an AMI id: ami- followed by 8 to 17 lower-case hex digits",
+        ))
+    }
+}
+
+pub fn subnet(v: &str) -> Result<(), ConfigError> {
+    if is_hex_id(v, "subnet-") {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            "subnet",
+            v,
+            "a subnet id: subnet- followed by 8 to 17 lower-case hex digits",
+        ))
+    }
+}
+
+/// One or more security group ids, comma-separated, no spaces.
+pub fn sg(v: &str) -> Result<Vec<String>, ConfigError> {
+    let ids: Vec<&str> = v.split(',').collect();
+    if v.is_empty() || !ids.iter().all(|id| is_hex_id(id, "sg-")) {
+        return Err(ConfigError::invalid(
+            "sg",
+            v,
+            "security group ids (sg- followed by 8 to 17 hex digits), comma-separated without spaces",
+        ));
+    }
+    Ok(ids.into_iter().map(String::from).collect())
+}
+
+pub fn ip(v: &str) -> Result<(), ConfigError> {
+    match v {
+        "public" | "private" => Ok(()),
+        _ => Err(ConfigError::invalid("ip", v, "public or private")),
+    }
+}
+
+pub fn tz(v: &str) -> Result<(), ConfigError> {
+    chrono_tz::Tz::from_str(v).map(|_| ()).map_err(|_| {
+        ConfigError::invalid(
+            "tz",
+            v,
+            "an IANA time zone name such as Australia/Sydney or UTC",
+        )
+    })
+}
+
+/// `X.Y.Z`; returns `X.Y`, which goes into the AMI name.
+pub fn python_version(v: &str) -> Result<String, ConfigError> {
+    let parts: Vec<&str> = v.split('.').collect();
+    let numeric = |p: &&str| !p.is_empty() && p.len() <= 4 && p.chars().all(|c| c.is_ascii_digit());
+    if parts.len() == 3 && parts.iter().all(numeric) && parts[0] == "3" {
+        Ok(format!("{}.{}", parts[0], parts[1]))
+    } else {
+        Err(ConfigError::invalid(
+            "python_version",
+            v,
+            "a full Python 3 version X.Y.Z such as 3.11.12",
+        ))
+    }
+}
+
+/// A lava release `X.Y.Z` (optionally with a pre-release suffix such as `8.3.0rc1`).
+pub fn lava_version(v: &str) -> Result<(), ConfigError> {
+    let mut parts = v.splitn(3, '.');
+    let ok = match (parts.next(), parts.next(), parts.next()) {
+        (Some(a), Some(b), Some(c)) => {
+            let digits = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit());
+            let patch_digits: String = c.chars().take_while(|c| c.is_ascii_digit()).collect();
+            let rest = &c[patch_digits.len()..];
+            digits(a)
+                && digits(b)
+                && !patch_digits.is_empty()
+                && rest.chars().all(|c| c.is_ascii_alphanumeric())
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            "lava_version",
+            v,
+            "a lava release X.Y.Z such as 8.3.0",
+        ))
+    }
+}
+
+/// `s3prefix` must be empty (bucket root) or end with `/`, and not start with one.
+pub fn s3prefix(v: &str) -> Result<(), ConfigError> {
+    if v.is_empty() || (v.ends_with('/') && !v.starts_with('/') && !v.contains("//")) {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            "s3prefix",
+            v,
+            "an S3 key prefix ending in '/' (and not starting with one), e.g. lava/ami/",
+        ))
+    }
+}
+
+/// S3 bucket naming rules (the common subset): 3-63 of a-z 0-9 . -, starting and ending alphanumeric.
+pub fn s3bucket(v: &str) -> Result<(), ConfigError> {
+    let ok = (3..=63).contains(&v.len())
+        && v.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && v.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            "s3bucket",
+            v,
+            "an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-'",
+        ))
+    }
+}
+
+/// AWS region names such as `ap-southeast-2` or `us-gov-west-1`.
+pub fn region(v: &str) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = v.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+        && !parts[parts.len() - 1].is_empty();
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            "region",
+            v,
+            "an AWS region name such as ap-southeast-2",
+        ))
+    }
+}
+
+/// Whether an instance type runs on Graviton (arm64) processors, by its family's attribute letters.
+pub fn is_graviton(instance_type: &str) -> bool {
+    let family = instance_type.split('.').next().unwrap_or("");
+    if family == "a1" {
+        return true;
+    }
+    // family = <series letters><generation digits><attribute letters>, e.g. m7gd, c7gn, im4gn, is4gen.
+    let series_end = family
+        .find(|c: char| c.is_ascii_digit())
+        .unwrap_or(family.len());
+    let after_gen = family[series_end..].trim_start_matches(|c: char| c.is_ascii_digit());
+    after_gen.contains('g')
+}
+
+/// `family.size`, and the family must fit the architecture.
+pub fn instance_type(v: &str, arch: &str) -> Result<(), ConfigError> {
+    let well_formed = v.split_once('.').is_some_and(|(family, size)| {
+        !family.is_empty()
+            && family.starts_with(|c: char| c.is_ascii_lowercase())
+            && family.chars().any(|c| c.is_ascii_digit())
+            && family
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !size.is_empty()
+            && size
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    });
+    if !well_formed {
+        return Err(ConfigError::invalid(
+            "instance_type",
+            v,
+            "an EC2 instance type such as t3.large",
+        ));
+    }
+    match (arch, is_graviton(v)) {
+        ("arm64", false) => Err(ConfigError::invalid(
+            "instance_type",
+            v,
+            "a Graviton instance type for arch arm64 (a family with a 'g' such as t4g, m7g, c7g, r8g)",
+        )),
+        ("x86_64", true) => Err(ConfigError::invalid(
+            "instance_type",
+            v,
+            "an x86_64 instance type for arch x86_64 (not a Graviton family such as t4g; use arch=arm64 for those)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn graviton_families() {
+        for t in [
+            "t4g.large",
+            "m7g.xlarge",
+            "c7gn.large",
+            "r8g.medium",
+            "m7gd.large",
+            "im4gn.large",
+            "is4gen.large",
+            "a1.large",
+            "x2gd.large",
+            "g5g.xlarge",
+        ] {
+            assert!(is_graviton(t), "{t}");
+        }
+        for t in [
+            "t3.large",
+            "m5.large",
+            "c7i.large",
+            "g4dn.xlarge",
+            "m7a.large",
+            "inf2.xlarge",
+            "r6id.large",
+        ] {
+            assert!(!is_graviton(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn ids() {
+        assert!(ami_id("ami-0123456789abcdef0").is_ok());
+        assert!(ami_id("ami-12345678").is_ok());
+        assert!(ami_id("ami-XYZ").is_err());
+        assert!(ami_id("ami-0123456789ABCDEF0").is_err());
+        assert_eq!(sg("sg-12345678,sg-0123456789abcdef0").unwrap().len(), 2);
+        assert!(sg("sg-12345678, sg-87654321").is_err());
+        assert!(sg("").is_err());
+        assert!(subnet("subnet-f6b6d681").is_ok());
+        assert!(subnet("subnet-f6b6").is_err());
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(python_version("3.11.12").unwrap(), "3.11");
+        assert!(python_version("3.11").is_err());
+        assert!(python_version("2.7.18").is_err());
+        assert!(python_version("3.11.x").is_err());
+        assert!(lava_version("8.3.0").is_ok());
+        assert!(lava_version("8.3.0rc1").is_ok());
+        assert!(lava_version("8.3").is_err());
+    }
+
+    #[test]
+    fn places() {
+        assert!(tz("Australia/Sydney").is_ok());
+        assert!(tz("UTC").is_ok());
+        assert!(tz("Mars/Olympus").is_err());
+        assert!(region("ap-southeast-2").is_ok());
+        assert!(region("us-gov-west-1").is_ok());
+        assert!(region("sydney").is_err());
+        assert!(s3prefix("lava/ami/").is_ok());
+        assert!(s3prefix("").is_ok());
+        assert!(s3prefix("lava/ami").is_err());
+        assert!(s3prefix("/lava/").is_err());
+        assert!(s3bucket("my-bucket").is_ok());
+        assert!(s3bucket("My_Bucket").is_err());
+    }
+}

@@ -1,0 +1,148 @@
+//! `lava-build ami --plan`: SSM resolution against the AWS emulator, and the JSON plan snapshot.
+use crate::common::{bin, bin_moto, moto_sdk};
+use serde_json::Value;
+
+fn plan_json(cmd: &mut assert_cmd::Command) -> Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "status {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn ssm_resolves_base_ami_for_both_arches() {
+    let plan = plan_json(bin_moto("lava-build").args([
+        "ami",
+        "--config",
+        "tests/fixtures/deploy/test.yaml",
+        "--env",
+        "both",
+        "--plan",
+        "--output",
+        "json",
+    ]));
+    let sdk = moto_sdk("us-east-1").await;
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let targets = plan["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 2);
+    let mut ids = Vec::new();
+    for t in targets {
+        let arch = t["arch"].as_str().unwrap();
+        let id = t["ami_id"].as_str().expect("ami_id resolved");
+        let param = t["ssm_parameter"].as_str().unwrap();
+        assert_eq!(
+            param,
+            format!("/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}")
+        );
+        // The id is what the emulator's parameter holds …
+        let stored = ssm.get_parameter().name(param).send().await.unwrap();
+        assert_eq!(stored.parameter().unwrap().value(), Some(id));
+        // … and the emulator knows it as an image.
+        let images = ec2.describe_images().image_ids(id).send().await.unwrap();
+        let image = &images.images()[0];
+        assert_eq!(image.image_id(), Some(id));
+        ids.push(id.to_string());
+        // Its source is shown in the parameter rows.
+        let row = plan["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == format!("ami_id[{arch}]"))
+            .unwrap();
+        assert_eq!(row["source"], format!("ssm {param}"));
+    }
+    assert_ne!(ids[0], ids[1], "x86_64 and arm64 resolve to different AMIs");
+}
+
+#[test]
+fn ssm_parameter_not_found_names_parameter_os_and_arch() {
+    let out = bin_moto("lava-build")
+        .args([
+            "ami",
+            "--config",
+            "tests/fixtures/deploy/test.yaml",
+            "--env",
+            "absolute",
+            "--plan",
+            "ami_ref=no-such-ami-{{ arch }}",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("SSM parameter /aws/service/ami-amazon-linux-latest/no-such-ami-arm64 not found (os amzn2023, arch arm64)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn plan_json_snapshot() {
+    let out = bin("lava-build")
+        .args([
+            "ami",
+            "--config",
+            "tests/fixtures/deploy/test.yaml",
+            "--env",
+            "both",
+            "--plan",
+            "--offline",
+            "--output",
+            "json",
+            "--build-time",
+            "2025-07-02T08:43:48Z",
+            "python_version=3.11.11",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn plan_text_shows_sources_names_and_steps() {
+    let out = bin("lava-build")
+        .args([
+            "ami",
+            "--config",
+            "tests/fixtures/deploy/test.yaml",
+            "--env",
+            "test",
+            "--plan",
+            "--offline",
+            "--build-time",
+            "2025-07-02T08:43:48Z",
+            "ami_id=ami-0123456789abcdef0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
+}
+
+#[test]
+fn help_lists_every_parameter() {
+    let out = bin("lava-build").args(["ami", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for p in lava_build::config::PARAMS {
+        assert!(
+            text.contains(&format!("  {} ", p.name)),
+            "--help lacks {}",
+            p.name
+        );
+    }
+}
