@@ -68,6 +68,11 @@ impl AmiBuild {
                 });
             }
         }
+        for key in ["default_os", "default_arch"] {
+            if let Some(l) = doc.line(&[key]) {
+                me.lines.insert(vec![key.to_string(), String::new()], l);
+            }
+        }
         for name in me.arch.keys() {
             me.lines.insert(
                 vec!["arch".into(), name.clone()],

@@ -45,10 +45,10 @@ pub fn bin(name: &str) -> Command {
         c.env_remove(var);
     }
     c.env("NO_COLOR", "1")
-        .env("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        .env("AWS_CONFIG_FILE", "/dev/null")
         .env(
             "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/aws-credentials",
+            "/dev/null",
         )
         .env("AWS_EC2_METADATA_DISABLED", "true");
     c
