@@ -46,10 +46,7 @@ pub fn bin(name: &str) -> Command {
     }
     c.env("NO_COLOR", "1")
         .env("AWS_CONFIG_FILE", "/dev/null")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/dev/null",
-        )
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true");
     c
 }

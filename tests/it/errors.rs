@@ -102,7 +102,11 @@ fn cases() -> Vec<Case> {
             hard_way(&["pyhton_version=3.11.1"]),
             "did you mean \"python_version\"",
         ),
-        case("not key=value", hard_way(&[]).into_iter().chain(s(&["python"])).collect(), "expected key=value"),
+        case(
+            "not key=value",
+            hard_way(&[]).into_iter().chain(s(&["python"])).collect(),
+            "expected key=value",
+        ),
         case("ami_id not hex", hard_way(&["ami_id=ami-XYZ"]), "ami_id"),
         case(
             "ami_id wrong prefix",
