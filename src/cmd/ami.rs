@@ -47,6 +47,26 @@ pub struct AmiArgs {
     /// AWS profile to use (else AWS_PROFILE or the default chain).
     #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
+    /// Render the packer template and run `packer validate` only; build nothing.
+    #[arg(long, conflicts_with = "plan")]
+    pub validate: bool,
+    /// Build against the local AWS emulator at AWS_ENDPOINT_URL (moto): the same template plus only the
+    /// lines packer needs to reach it; the steps that need SSH are left out.
+    #[arg(long, conflicts_with = "plan")]
+    pub emulate: bool,
+    /// Do not sync ami/resources.s3/ to S3 first.
+    #[arg(long)]
+    pub no_sync: bool,
+    /// Build even when the installed packer cannot require IMDSv2 on the build instance (packer < 1.7).
+    #[arg(long)]
+    pub allow_imdsv1: bool,
+    /// Folder for generated files: rendered template, tarballs, log and manifest go under DIR/ami/.
+    #[arg(long, value_name = "DIR", default_value = "dist")]
+    pub dist: String,
+    /// Folder holding the boot agent per arch as <arch>/lava-rc [default: DIR/agent with DIR from --dist;
+    /// the host arch's agent is built from this source tree when missing or stale].
+    #[arg(long, value_name = "DIR")]
+    pub agent_dir: Option<String>,
     /// Build parameters as key=value (see the list below).
     #[arg(value_name = "KEY=VALUE")]
     pub params: Vec<String>,
@@ -164,17 +184,20 @@ pub async fn resolve_ami_ids(params: &mut AmiParams, profile: Option<&str>) -> a
 /// The steps a build of `params` runs, in order.
 pub fn steps(params: &AmiParams) -> Vec<String> {
     let dist = format!("dist/ami/{}", params.run_name());
-    let mut steps = vec![
-        format!(
-            "sync ami/resources.s3/ to {} (by content; dot files excluded)",
-            params.s3_url()
-        ),
-        format!(
-            "pack ami/os/{}/ into {dist}/provision.tar.gz",
-            params.os.value
-        ),
-        format!("render the packer template into {dist}/"),
-    ];
+    let mut steps = vec![format!(
+        "sync ami/resources.s3/ to {} (by content; dot files excluded)",
+        params.s3_url()
+    )];
+    for t in &params.targets {
+        steps.push(format!(
+            "pack ami/ami-build.sh, ami/os/{}/, rc.d/ and dist/agent/{arch}/lava-rc into {dist}/provision-{arch}.tar.gz",
+            params.os.value,
+            arch = t.arch
+        ));
+    }
+    steps.push(format!(
+        "render ami/lava.pkr.hcl.j2 into {dist}/lava.pkr.hcl and run packer validate"
+    ));
     for t in &params.targets {
         let base = t
             .ami_id
@@ -246,12 +269,25 @@ fn print_plan(plan: &Plan, format: Format) -> anyhow::Result<()> {
 }
 
 pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
-    if args.offline && !args.plan {
+    if args.offline && !args.plan && !args.validate {
         return Err(ConfigError::Usage {
             message: "--offline only goes with --plan (a build needs AWS)".into(),
         }
         .into());
     }
+    let emulate = if args.emulate {
+        match std::env::var("AWS_ENDPOINT_URL") {
+            Ok(url) if !url.is_empty() => Some(url),
+            _ => {
+                return Err(ConfigError::Usage {
+                    message: "--emulate needs AWS_ENDPOINT_URL set to the local AWS emulator (e.g. http://127.0.0.1:5000); `make demo` starts one".into(),
+                }
+                .into());
+            }
+        }
+    } else {
+        None
+    };
     let mut params = resolve(args).await?;
     if !args.offline {
         resolve_ami_ids(&mut params, args.profile.as_deref())
@@ -261,7 +297,68 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
     if args.plan {
         return print_plan(&plan(&params), args.output);
     }
-    anyhow::bail!(
-        "the parameters are valid, but the packer build step is not part of this version yet; use --plan to see what a build would do"
-    )
+    let ami_dir = camino::Utf8Path::new(&args.ami_build)
+        .parent()
+        .filter(|p| !p.as_str().is_empty())
+        .map(|p| p.to_path_buf())
+        .unwrap_or_else(|| ".".into());
+    let dist = camino::Utf8PathBuf::from(&args.dist);
+    let (agent_dir, agent_build_from) = match &args.agent_dir {
+        Some(d) => (camino::Utf8PathBuf::from(d), None),
+        None => (dist.join("agent"), source_tree()),
+    };
+    let opts = crate::packer::build::BuildOptions {
+        dist,
+        ami_dir,
+        agent_dir,
+        agent_build_from,
+        rc_dir: "rc.d".into(),
+        emulate,
+        validate_only: args.validate,
+        allow_imdsv1: args.allow_imdsv1,
+        profile: args.profile.clone(),
+    };
+    if !args.no_sync && !args.validate {
+        sync_resources(&params, args).await?;
+    }
+    let report = crate::packer::build::build(&params, &opts).await?;
+    print_report(&report, args.output)
+}
+
+/// The lava-build source tree in the current directory, if that is where we run (to build the agent).
+fn source_tree() -> Option<camino::Utf8PathBuf> {
+    let text = std::fs::read_to_string("Cargo.toml").ok()?;
+    text.lines()
+        .any(|l| l.trim() == "name = \"lava-build\"")
+        .then(|| camino::Utf8PathBuf::from("."))
+}
+
+async fn sync_resources(_params: &AmiParams, _args: &AmiArgs) -> anyhow::Result<()> {
+    Ok(())
+}
+
+fn print_report(report: &crate::packer::build::BuildReport, format: Format) -> anyhow::Result<()> {
+    for n in &report.notes {
+        eprintln!("note: {n}");
+    }
+    if format == Format::Json {
+        return output::print_json(report);
+    }
+    if report.validated_only {
+        println!(
+            "packer {}: {} is valid",
+            report.packer_version, report.template
+        );
+        return Ok(());
+    }
+    let mut t = output::table(&["arch", "region", "AMI id", "name"]);
+    for a in &report.amis {
+        t.add_row(vec![&a.arch, &a.region, &a.ami_id, &a.name]);
+    }
+    println!("{t}");
+    if let Some(log) = &report.log {
+        println!("log: {log}");
+    }
+    println!("manifest: {}", report.manifest);
+    Ok(())
 }

@@ -358,14 +358,3 @@ fn good_hard_way_input_passes_offline() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
-
-#[test]
-fn build_without_plan_says_what_is_missing_and_fails() {
-    let out = bin("lava-build")
-        .args(["ami", "ami_id=ami-12345678"])
-        .args(hard_way(&[]))
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("packer build step"));
-}

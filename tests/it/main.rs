@@ -2,4 +2,5 @@
 mod common;
 mod config;
 mod errors;
+mod packer;
 mod plan;

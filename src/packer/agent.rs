@@ -1,0 +1,206 @@
+//! The boot agent (`lava-rc`) that goes into the provisioning tarball, one binary per arch
+//! (DESIGN.md §Agent binaries).
+use camino::{Utf8Path, Utf8PathBuf};
+use std::time::SystemTime;
+
+/// The arch this toolchain runs on, spelled as in AMI names.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+/// ELF `e_machine` for an AMI arch.
+fn elf_machine(arch: &str) -> Option<u16> {
+    match arch {
+        "x86_64" => Some(62),
+        "arm64" => Some(183),
+        _ => None,
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(
+        "no boot agent for {arch}: {path} is missing. Build lava-rc on an {arch} machine (`make agent` there) or with a cross toolchain (`cargo build --release --target {triple} --bin lava-rc`) and put it at {path}; or build only the host arch with arch={host}"
+    )]
+    Missing {
+        arch: String,
+        path: String,
+        triple: String,
+        host: String,
+    },
+    #[error(
+        "boot agent {path} is not a Linux {arch} executable ({found}): put the {arch} build of lava-rc there"
+    )]
+    WrongArch {
+        path: String,
+        arch: String,
+        found: String,
+    },
+    #[error("building the boot agent for {arch} failed: {message}")]
+    Build { arch: String, message: String },
+}
+
+fn triple(arch: &str) -> String {
+    match arch {
+        "arm64" => "aarch64-unknown-linux-gnu".into(),
+        other => format!("{other}-unknown-linux-gnu"),
+    }
+}
+
+/// Checks the ELF header of `path` against `arch`.
+pub fn check_elf(path: &Utf8Path, arch: &str) -> Result<(), AgentError> {
+    let wrong = |found: String| AgentError::WrongArch {
+        path: path.to_string(),
+        arch: arch.to_string(),
+        found,
+    };
+    let bytes = std::fs::read(path).map_err(|e| wrong(e.to_string()))?;
+    if bytes.len() < 20 || &bytes[..4] != b"\x7fELF" {
+        return Err(wrong("not an ELF file".into()));
+    }
+    let little = bytes[5] == 1;
+    let m = [bytes[18], bytes[19]];
+    let machine = if little {
+        u16::from_le_bytes(m)
+    } else {
+        u16::from_be_bytes(m)
+    };
+    if Some(machine) != elf_machine(arch) {
+        let name = match machine {
+            62 => "x86_64".to_string(),
+            183 => "aarch64".to_string(),
+            n => format!("ELF machine {n}"),
+        };
+        return Err(wrong(name));
+    }
+    Ok(())
+}
+
+fn newest_mtime(root: &Utf8Path) -> Option<SystemTime> {
+    let mut newest = None;
+    for p in ["src", "Cargo.toml", "Cargo.lock"] {
+        for e in walkdir::WalkDir::new(root.join(p)).into_iter().flatten() {
+            if let Ok(t) = std::fs::metadata(e.path()).and_then(|m| m.modified()) {
+                newest = newest.max(Some(t));
+            }
+        }
+    }
+    newest
+}
+
+/// What to pack for each arch: the binary, or None (emulated builds only).
+pub struct AgentPlan {
+    pub path: Option<Utf8PathBuf>,
+    pub note: Option<String>,
+}
+
+/// Finds (and for the host arch, builds when missing or stale) `dir/<arch>/lava-rc`.
+/// `build_from`: the source tree to build from, when there is one and building is allowed.
+/// `required`: false for emulated builds, where the tarball never reaches an instance.
+pub fn prepare(
+    dir: &Utf8Path,
+    arch: &str,
+    build_from: Option<&Utf8Path>,
+    required: bool,
+) -> Result<AgentPlan, AgentError> {
+    let path = dir.join(arch).join("lava-rc");
+    let host = host_arch();
+    if arch == host
+        && let Some(root) = build_from
+    {
+        let stale = match std::fs::metadata(&path).and_then(|m| m.modified()) {
+            Ok(t) => newest_mtime(root).is_some_and(|n| n > t),
+            Err(_) => true,
+        };
+        if stale {
+            eprintln!(
+                "[lava-build] building the boot agent for {arch}: cargo build --release --bin lava-rc"
+            );
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            duct::cmd(&cargo, ["build", "--release", "--bin", "lava-rc"])
+                .dir(root)
+                .stdout_to_stderr()
+                .run()
+                .map_err(|e| AgentError::Build {
+                    arch: arch.into(),
+                    message: e.to_string(),
+                })?;
+            std::fs::create_dir_all(dir.join(arch)).map_err(|e| AgentError::Build {
+                arch: arch.into(),
+                message: e.to_string(),
+            })?;
+            std::fs::copy(root.join("target/release/lava-rc"), &path).map_err(|e| {
+                AgentError::Build {
+                    arch: arch.into(),
+                    message: format!("copying target/release/lava-rc to {path}: {e}"),
+                }
+            })?;
+        }
+    }
+    if !path.exists() {
+        if required {
+            return Err(AgentError::Missing {
+                arch: arch.into(),
+                path: path.to_string(),
+                triple: triple(arch),
+                host: host.into(),
+            });
+        }
+        return Ok(AgentPlan {
+            path: None,
+            note: Some(format!(
+                "no boot agent for {arch} ({path} is missing): packed without it; a real build would stop here"
+            )),
+        });
+    }
+    check_elf(&path, arch)?;
+    Ok(AgentPlan {
+        path: Some(path),
+        note: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn elf_machine_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = Utf8PathBuf::from_path_buf(dir.path().join("x")).unwrap();
+        let mut hdr = vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0];
+        hdr.resize(18, 0);
+        hdr.extend_from_slice(&183u16.to_le_bytes());
+        hdr.resize(64, 0);
+        std::fs::write(&p, &hdr).unwrap();
+        assert!(check_elf(&p, "arm64").is_ok());
+        let e = check_elf(&p, "x86_64").unwrap_err().to_string();
+        assert!(e.contains("not a Linux x86_64 executable (aarch64)"), "{e}");
+        std::fs::write(&p, b"#!/bin/sh\n").unwrap();
+        assert!(
+            check_elf(&p, "arm64")
+                .unwrap_err()
+                .to_string()
+                .contains("not an ELF file")
+        );
+    }
+
+    #[test]
+    fn a_missing_foreign_agent_explains_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Utf8PathBuf::from_path_buf(dir.path().to_path_buf()).unwrap();
+        let foreign = if host_arch() == "x86_64" {
+            "arm64"
+        } else {
+            "x86_64"
+        };
+        let e = prepare(&d, foreign, None, true).err().unwrap().to_string();
+        assert!(e.contains(&format!("no boot agent for {foreign}")), "{e}");
+        assert!(e.contains("cargo build --release --target"), "{e}");
+        let plan = prepare(&d, foreign, None, false).unwrap();
+        assert!(plan.path.is_none() && plan.note.is_some());
+    }
+}

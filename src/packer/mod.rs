@@ -1,0 +1,8 @@
+//! Packer: template rendering, the installed version, the runner and the manifest.
+pub mod agent;
+pub mod build;
+pub mod manifest;
+pub mod render;
+pub mod runner;
+pub mod tarball;
+pub mod version;

@@ -1,0 +1,238 @@
+//! Rendering of the packer HCL2 template (`ami/lava.pkr.hcl.j2`) from resolved parameters. Pure.
+use crate::config::AmiParams;
+use camino::Utf8PathBuf;
+use minijinja::value::Value;
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Root volume of the build instance, GiB (Python, OpenSSL and Oracle builds need room).
+pub const VOLUME_SIZE_GIB: u32 = 16;
+
+/// How packer is driven: what the installed version supports, and whether to talk to an emulator.
+#[derive(Debug, Clone, Default)]
+pub struct RenderMode {
+    /// `packer { required_plugins … }` and `packer init` (packer ≥ 1.7).
+    pub plugins: bool,
+    /// `metadata_options` with `http_tokens = "required"` (packer ≥ 1.7 amazon plugin).
+    pub imdsv2: bool,
+    /// The local AWS emulator's endpoint: adds only the lines that let packer run against it.
+    pub emulate: Option<String>,
+}
+
+/// Everything the template needs besides the parameters.
+#[derive(Debug, Clone)]
+pub struct RenderInput<'a> {
+    pub params: &'a AmiParams,
+    /// Git remote of the build repository (AMI tag `Repo`).
+    pub repo: String,
+    /// Provisioning tarball per arch.
+    pub tarballs: BTreeMap<String, Utf8PathBuf>,
+    pub manifest: Utf8PathBuf,
+    pub log_file: Utf8PathBuf,
+    pub mode: RenderMode,
+}
+
+#[derive(Debug, Serialize)]
+struct Target {
+    arch: String,
+    source_ami: String,
+    instance_type: String,
+    ami_name: String,
+    description: String,
+    tarball: String,
+    tags: BTreeMap<String, String>,
+    run_tags: BTreeMap<String, String>,
+}
+
+/// One statement of the temporary instance profile's policy.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Statement {
+    pub actions: Vec<String>,
+    pub resources: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot read the packer template {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("packer template {path}: {message}")]
+    Template { path: String, message: String },
+    #[error("arch {arch}: no base AMI id resolved (run without --offline)")]
+    NoAmiId { arch: String },
+}
+
+/// The three statements the build instance gets, and nothing else.
+pub fn policy(bucket: &str, prefix: &str) -> Vec<Statement> {
+    vec![
+        Statement {
+            actions: vec!["s3:ListBucket".into()],
+            resources: vec![format!("arn:aws:s3:::{bucket}")],
+        },
+        Statement {
+            actions: vec!["s3:GetObject".into()],
+            resources: vec![format!("arn:aws:s3:::{bucket}/{prefix}*")],
+        },
+        Statement {
+            actions: vec!["ec2:DescribeRegions".into()],
+            resources: vec!["*".into()],
+        },
+    ]
+}
+
+/// Identifies every AMI of one run: the env and the build time.
+pub fn build_id(params: &AmiParams) -> String {
+    format!(
+        "{}-{}",
+        params.run_name(),
+        params.build_time.format("%Y%m%dT%H%M%SZ")
+    )
+}
+
+/// The environment `ami-build.sh` runs with on the instance (FACTS §2 step 5).
+pub fn build_env(params: &AmiParams) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("OS".to_string(), params.os.value.clone()),
+        ("REPO_UPGRADE".to_string(), "security".to_string()),
+        ("TIMEZONE".to_string(), params.tz.value.clone()),
+        ("S3BUCKET".to_string(), params.s3bucket.value.clone()),
+        ("S3PREFIX".to_string(), params.s3prefix.value.clone()),
+        (
+            "PYTHON_VERSION".to_string(),
+            params.python_version.value.clone(),
+        ),
+        (
+            "AWS_DEFAULT_REGION".to_string(),
+            params.region.value.clone(),
+        ),
+    ])
+}
+
+/// Quotes a value as an HCL2 literal: strings (with `${` and `%{` escaped), lists, numbers, booleans.
+fn hcl(value: Value) -> Result<String, minijinja::Error> {
+    fn quote(s: &str) -> String {
+        let json = serde_json::to_string(s).unwrap_or_else(|_| "\"\"".to_string());
+        json.replace("${", "$${").replace("%{", "%%{")
+    }
+    if let Some(s) = value.as_str() {
+        return Ok(quote(s));
+    }
+    if value.kind() == minijinja::value::ValueKind::Seq {
+        let mut items = Vec::new();
+        for v in value.try_iter()? {
+            items.push(hcl(v)?);
+        }
+        return Ok(format!("[{}]", items.join(", ")));
+    }
+    match value.kind() {
+        minijinja::value::ValueKind::Number | minijinja::value::ValueKind::Bool => {
+            Ok(value.to_string())
+        }
+        kind => Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            format!("hcl: cannot write a {kind} as HCL"),
+        )),
+    }
+}
+
+/// Renders `template` (the text of ami/lava.pkr.hcl.j2, read from `path`) for `input`.
+pub fn render(path: &str, template: &str, input: &RenderInput<'_>) -> Result<String, RenderError> {
+    let p = input.params;
+    let id = build_id(p);
+    let created = p
+        .build_time
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut targets = Vec::new();
+    for t in &p.targets {
+        let source_ami =
+            t.ami_id
+                .as_ref()
+                .map(|s| s.value.clone())
+                .ok_or_else(|| RenderError::NoAmiId {
+                    arch: t.arch.clone(),
+                })?;
+        let tags = BTreeMap::from([
+            ("Name".to_string(), t.ami_name.clone()),
+            ("OS".to_string(), p.os.value.clone()),
+            ("Repo".to_string(), input.repo.clone()),
+            ("SourceAmi".to_string(), source_ami.clone()),
+            ("LavaVersion".to_string(), p.lava_version.value.clone()),
+            ("PythonVersion".to_string(), p.python_version.value.clone()),
+            ("Arch".to_string(), t.arch.clone()),
+            ("BuildId".to_string(), id.clone()),
+        ]);
+        let mut run_tags = tags.clone();
+        run_tags.insert("Name".to_string(), format!("lava-build {}", t.ami_name));
+        targets.push(Target {
+            arch: t.arch.clone(),
+            description: format!(
+                "lava {} on {} ({}) with Python {}, from {source_ami}, built {created}",
+                p.lava_version.value, p.os_description, t.arch, p.python_version.value
+            ),
+            source_ami,
+            instance_type: t.instance_type.value.clone(),
+            ami_name: t.ami_name.clone(),
+            tarball: input
+                .tarballs
+                .get(&t.arch)
+                .map(|p| p.to_string())
+                .unwrap_or_default(),
+            tags,
+            run_tags,
+        });
+    }
+    let sources: Vec<String> = p
+        .targets
+        .iter()
+        .map(|t| format!("source.amazon-ebs.{}", t.arch))
+        .collect();
+    let emulate = input
+        .mode
+        .emulate
+        .as_ref()
+        .map(|endpoint| BTreeMap::from([("endpoint", endpoint.clone())]));
+
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_keep_trailing_newline(true);
+    env.add_filter("hcl", hcl);
+    let tmpl_err = |e: minijinja::Error| RenderError::Template {
+        path: path.to_string(),
+        message: match e.line() {
+            Some(line) => format!("line {line}: {}", e.detail().unwrap_or(&e.to_string())),
+            None => e.to_string(),
+        },
+    };
+    env.add_template("lava", template).map_err(tmpl_err)?;
+    let ctx = minijinja::context! {
+        tool_version => env!("CARGO_PKG_VERSION"),
+        env => p.run_name(),
+        os => p.os.value,
+        build_id => id,
+        packer_plugins => input.mode.plugins,
+        imdsv2_block => input.mode.imdsv2,
+        emulate => emulate,
+        targets => targets,
+        region => p.region.value,
+        subnet => p.subnet.value,
+        security_groups => p.security_groups(),
+        ip => p.ip.value,
+        ssh_user => p.ssh_user,
+        policy => policy(&p.s3bucket.value, &p.s3prefix.value),
+        volume_size => VOLUME_SIZE_GIB,
+        sources => sources,
+        build_env => build_env(p),
+        lava_version => p.lava_version.value,
+        python_version => p.python_version.value,
+        repo => input.repo,
+        manifest => input.manifest.as_str(),
+        log_file => input.log_file.as_str(),
+    };
+    env.get_template("lava")
+        .and_then(|t| t.render(ctx))
+        .map_err(tmpl_err)
+}

@@ -1,0 +1,451 @@
+//! `lava-build ami` with packer: rendered templates (snapshots, `packer validate`), the policy document,
+//! determinism, emulated builds against the AWS emulator, and failures.
+use crate::common::{bin, bin_moto, moto_sdk, path_str};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const TIME: &str = "2025-07-02T08:43:48Z";
+
+/// `lava-build ami --config <fixture> --env test …` pointed at the emulator, writing under `dist`.
+fn ami(dist: &Path, extra: &[&str]) -> assert_cmd::Command {
+    let mut c = bin_moto("lava-build");
+    c.args([
+        "ami",
+        "--config",
+        "tests/fixtures/deploy/test.yaml",
+        "--env",
+        "test",
+    ])
+    .args(["--dist", &path_str(dist)])
+    .args(["--agent-dir", &path_str(&dist.join("agent"))])
+    .args(extra);
+    c
+}
+
+fn ok(cmd: &mut assert_cmd::Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn rendered(dist: &Path) -> String {
+    std::fs::read_to_string(dist.join("ami/test/lava.pkr.hcl")).unwrap()
+}
+
+fn validate(dist: &Path, arch: &str, time: &str, emulate: bool) -> String {
+    let mut args = vec!["--validate", "--build-time", time];
+    let a = format!("arch={arch}");
+    args.push(&a);
+    if emulate {
+        args.push("--emulate");
+    }
+    let out = ok(&mut ami(dist, &args));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("is valid"), "{stdout}");
+    rendered(dist)
+}
+
+#[test]
+fn rendered_templates_pass_packer_validate_and_match_snapshots() {
+    for (name, arch) in [
+        ("template_x86_64", "x86_64"),
+        ("template_arm64", "arm64"),
+        ("template_both", "x86_64,arm64"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let text = validate(dir.path(), arch, TIME, false);
+        let dist = path_str(dir.path());
+        insta::with_settings!({filters => vec![
+            (dist.as_str(), "[DIST]"),
+            (r"ami-[0-9a-f]{8,17}", "[AMI]"),
+            (r#"Repo( +)= ".*""#, "Repo$1= \"[REPO]\""),
+        ]}, {
+            insta::assert_snapshot!(name, text);
+        });
+    }
+}
+
+/// The statements of `temporary_iam_instance_profile_policy_document`: (effect, actions, resources).
+fn policy_statements(hcl: &str) -> Vec<(String, Vec<String>, Vec<String>)> {
+    let start = hcl
+        .find("temporary_iam_instance_profile_policy_document {")
+        .expect("policy block");
+    let mut depth = 0;
+    let mut end = start;
+    for (i, ch) in hcl[start..].char_indices() {
+        match ch {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    end = start + i;
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let block = &hcl[start..end];
+    let mut out = Vec::new();
+    for stmt in block.split("Statement {").skip(1) {
+        let field = |key: &str| -> Value {
+            let line = stmt
+                .lines()
+                .find(|l| l.trim_start().starts_with(key))
+                .unwrap_or_else(|| panic!("{key} in {stmt}"));
+            let value = line.split_once('=').unwrap().1.trim();
+            serde_json::from_str(value).unwrap_or_else(|e| panic!("{value}: {e}"))
+        };
+        let list = |v: Value| -> Vec<String> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect()
+        };
+        out.push((
+            field("Effect").as_str().unwrap().to_string(),
+            list(field("Action")),
+            list(field("Resource")),
+        ));
+    }
+    out
+}
+
+#[test]
+fn the_build_instance_policy_has_exactly_three_statements() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = validate(dir.path(), "x86_64,arm64", TIME, false);
+    // The fixture's s3 location: s3base test-bucket/base + ami/${version}/.
+    let expected = vec![
+        (
+            "Allow".to_string(),
+            vec!["s3:ListBucket".to_string()],
+            vec!["arn:aws:s3:::test-bucket".to_string()],
+        ),
+        (
+            "Allow".to_string(),
+            vec!["s3:GetObject".to_string()],
+            vec!["arn:aws:s3:::test-bucket/base/ami/8.3.0/*".to_string()],
+        ),
+        (
+            "Allow".to_string(),
+            vec!["ec2:DescribeRegions".to_string()],
+            vec!["*".to_string()],
+        ),
+    ];
+    assert_eq!(
+        text.matches("temporary_iam_instance_profile_policy_document")
+            .count(),
+        2
+    );
+    assert_eq!(policy_statements(&text), expected);
+}
+
+#[test]
+fn rendering_is_deterministic_apart_from_the_build_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = validate(dir.path(), "x86_64,arm64", TIME, false);
+    let second = validate(dir.path(), "x86_64,arm64", TIME, false);
+    assert_eq!(first, second, "same inputs, same bytes");
+    let later = validate(dir.path(), "x86_64,arm64", "2025-07-03T09:00:00Z", false);
+    let changed: Vec<(&str, &str)> = first
+        .lines()
+        .zip(later.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
+    assert!(!changed.is_empty());
+    for (a, b) in changed {
+        assert!(
+            a.contains("2025-07-02T08") || a.contains("20250702T084348Z"),
+            "a line changed that does not carry the build time: {a:?} -> {b:?}"
+        );
+    }
+}
+
+/// Drops the provisioning section (needs SSH) and the emulator-only lines.
+fn strip_differences(text: &str) -> (String, Vec<String>) {
+    let mut kept = Vec::new();
+    let mut removed = Vec::new();
+    let mut in_provisioning = false;
+    for line in text.lines() {
+        if line.contains("# -- provisioning: needs SSH") {
+            in_provisioning = true;
+        }
+        if in_provisioning || line.ends_with("# emulator only") {
+            removed.push(line.to_string());
+        } else {
+            kept.push(line);
+        }
+        if line.contains("# -- end of provisioning --") {
+            in_provisioning = false;
+        }
+    }
+    (kept.join("\n"), removed)
+}
+
+#[test]
+fn emulated_render_differs_from_the_real_one_only_in_emulator_lines_and_ssh_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = validate(dir.path(), "x86_64,arm64", TIME, false);
+    let emulated = validate(dir.path(), "x86_64,arm64", TIME, true);
+    let (real_kept, real_removed) = strip_differences(&real);
+    let (emu_kept, emu_removed) = strip_differences(&emulated);
+    // Blank lines around the removed parts are the only other difference.
+    let squeeze = |s: &str| {
+        s.lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(squeeze(&real_kept), squeeze(&emu_kept));
+    assert!(
+        real_removed
+            .iter()
+            .any(|l| l.contains("provisioner \"file\""))
+    );
+    assert!(real_removed.iter().all(|l| !l.ends_with("# emulator only")));
+    let emu_settings: Vec<_> = emu_removed
+        .iter()
+        .map(|l| l.split('=').next().unwrap().trim().to_string())
+        .collect();
+    assert_eq!(
+        emu_settings,
+        [
+            "custom_endpoint_ec2",
+            "skip_region_validation",
+            "communicator",
+            "custom_endpoint_ec2",
+            "skip_region_validation",
+            "communicator"
+        ]
+    );
+    assert!(!emulated.contains("provisioner"));
+}
+
+/// A VPC, subnet and security group in the emulator for packer's build instance.
+async fn network(ec2: &aws_sdk_ec2::Client) -> (String, String) {
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.1.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc_id)
+        .cidr_block("10.1.1.0/24")
+        .send()
+        .await
+        .unwrap();
+    let sg = ec2
+        .create_security_group()
+        .group_name(format!("lava-build-{}", uuid::Uuid::new_v4()))
+        .description("packer build")
+        .vpc_id(&vpc_id)
+        .send()
+        .await
+        .unwrap();
+    (
+        subnet.subnet().unwrap().subnet_id().unwrap().to_string(),
+        sg.group_id().unwrap().to_string(),
+    )
+}
+
+fn tag_map(image: &aws_sdk_ec2::types::Image) -> BTreeMap<String, String> {
+    image
+        .tags()
+        .iter()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn emulated_build_of_both_arches_registers_tagged_amis() {
+    let sdk = moto_sdk("us-east-1").await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let (subnet, sg) = network(&ec2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let time = "2025-07-04T01:02:03Z";
+    let out = ok(&mut ami(
+        dir.path(),
+        &[
+            "--emulate",
+            "--output",
+            "json",
+            "--build-time",
+            time,
+            "arch=x86_64,arm64",
+            &format!("subnet={subnet}"),
+            &format!("sg={sg}"),
+        ],
+    ));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the steps that need SSH are left out"),
+        "{stderr}"
+    );
+    let amis = report["amis"].as_array().unwrap();
+    assert_eq!(amis.len(), 2, "{report}");
+    let name_re = |arch: &str| format!("lava-8.3.0-amzn2023-py3.11-{arch}-2025-07-04T01-02-03Z");
+    for a in amis {
+        let arch = a["arch"].as_str().unwrap();
+        let id = a["ami_id"].as_str().unwrap();
+        let images = ec2.describe_images().image_ids(id).send().await.unwrap();
+        let image = &images.images()[0];
+        assert_eq!(image.name(), Some(name_re(arch).as_str()));
+        assert_eq!(a["name"].as_str(), image.name());
+        let source = ssm
+            .get_parameter()
+            .name(format!(
+                "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-{arch}"
+            ))
+            .send()
+            .await
+            .unwrap()
+            .parameter()
+            .unwrap()
+            .value()
+            .unwrap()
+            .to_string();
+        let tags = tag_map(image);
+        let expect = |k: &str| tags.get(k).map(String::as_str);
+        assert_eq!(expect("Name"), image.name());
+        assert_eq!(expect("OS"), Some("amzn2023"));
+        assert_eq!(expect("SourceAmi"), Some(source.as_str()));
+        assert_eq!(expect("LavaVersion"), Some("8.3.0"));
+        assert_eq!(expect("PythonVersion"), Some("3.11.12"));
+        assert_eq!(expect("Arch"), Some(arch));
+        assert_eq!(expect("BuildId"), Some("test-20250704T010203Z"));
+        assert!(expect("Repo").is_some_and(|r| !r.is_empty()));
+    }
+    let log = report["log"].as_str().unwrap();
+    assert!(Path::new(log).exists());
+    let manifest = std::fs::read_to_string(report["manifest"].as_str().unwrap()).unwrap();
+    assert!(
+        manifest.contains("\"LavaVersion\": \"8.3.0\""),
+        "{manifest}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_packer_run_exits_1_names_the_log_and_reports_no_ami() {
+    let sdk = moto_sdk("us-east-1").await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let (_, sg) = network(&ec2).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A successful earlier run in the same folder must not be reported.
+    let (subnet, _) = network(&ec2).await;
+    ok(&mut ami(
+        dir.path(),
+        &[
+            "--emulate",
+            "--build-time",
+            "2025-07-05T00:00:00Z",
+            "arch=x86_64",
+            &format!("subnet={subnet}"),
+            &format!("sg={sg}"),
+        ],
+    ));
+    let out = ami(
+        dir.path(),
+        &[
+            "--emulate",
+            "--output",
+            "json",
+            "--build-time",
+            "2025-07-05T00:00:00Z",
+            "arch=x86_64",
+            "subnet=subnet-0000dead",
+            &format!("sg={sg}"),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr.lines().last().unwrap();
+    assert!(last.starts_with("error: "), "{stderr}");
+    assert!(last.contains("no AMI was built by this run"), "{last}");
+    let log = last
+        .split_whitespace()
+        .find(|w| w.ends_with(".log;") || w.ends_with(".log"))
+        .expect("log file named")
+        .trim_end_matches(';');
+    assert!(Path::new(log).exists(), "{log}");
+    assert!(
+        out.stdout.is_empty(),
+        "no AMI reported: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_real_build_without_the_foreign_agent_stops_before_packer() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ami(dir.path(), &["--allow-imdsv1", "arch=arm64", "--no-sync"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no boot agent for arm64"), "{stderr}");
+    assert!(stderr.contains("make agent"), "{stderr}");
+    assert!(
+        !dir.path().join("ami/test/lava.pkr.hcl").exists(),
+        "nothing rendered"
+    );
+    let logs: Vec<_> = std::fs::read_dir(dir.path().join("ami"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(logs.is_empty(), "packer did not start");
+}
+
+#[test]
+fn a_real_build_with_packer_1_6_refuses_without_allow_imdsv1() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ami(dir.path(), &["--no-sync", "arch=x86_64"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot require IMDSv2"), "{stderr}");
+    assert!(stderr.contains("--allow-imdsv1"), "{stderr}");
+}
+
+#[test]
+fn emulate_without_an_endpoint_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin("lava-build")
+        .args([
+            "ami",
+            "--config",
+            "tests/fixtures/deploy/test.yaml",
+            "--env",
+            "test",
+            "--emulate",
+        ])
+        .args(["--dist", &path_str(dir.path())])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--emulate needs AWS_ENDPOINT_URL"));
+}
