@@ -236,3 +236,109 @@ pub fn render(path: &str, template: &str, input: &RenderInput<'_>) -> Result<Str
         .and_then(|t| t.render(ctx))
         .map_err(tmpl_err)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, AmiBuild, Source, Sourced};
+
+    fn params(arch: &str) -> AmiParams {
+        let cli: BTreeMap<String, String> = [
+            ("ip", "private"),
+            ("python_version", "3.12.4"),
+            ("s3bucket", "res-bucket"),
+            ("s3prefix", "lava/ami/"),
+            ("sg", "sg-12345678"),
+            ("subnet", "subnet-12345678"),
+            ("tz", "UTC"),
+            ("region", "eu-west-1"),
+            ("arch", arch),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let build = AmiBuild::load("ami/ami-build.yaml").unwrap();
+        let ctx = config::Context {
+            ambient_region: None,
+            build_time: chrono::DateTime::parse_from_rfc3339("2025-07-02T08:43:48Z")
+                .unwrap()
+                .into(),
+        };
+        let mut p = config::resolve(&cli, None, None, None, &build, &ctx).unwrap();
+        for (i, t) in p.targets.iter_mut().enumerate() {
+            t.ami_id = Some(Sourced::new(format!("ami-0000000{i}"), Source::Cli));
+        }
+        p
+    }
+
+    fn render_with(p: &AmiParams, mode: RenderMode) -> String {
+        let text = std::fs::read_to_string("ami/lava.pkr.hcl.j2").unwrap();
+        let input = RenderInput {
+            params: p,
+            repo: "https://example.com/lava-build.git".into(),
+            tarballs: BTreeMap::new(),
+            manifest: "/d/m.json".into(),
+            log_file: "/d/packer-build.log".into(),
+            mode,
+        };
+        render("ami/lava.pkr.hcl.j2", &text, &input).unwrap()
+    }
+
+    #[test]
+    fn newer_packer_gets_plugins_and_imdsv2_required() {
+        let p = params("x86_64,arm64");
+        let modern = render_with(
+            &p,
+            RenderMode {
+                plugins: true,
+                imdsv2: true,
+                emulate: None,
+            },
+        );
+        assert!(modern.contains("required_plugins {"));
+        assert!(modern.contains("source  = \"github.com/hashicorp/amazon\""));
+        assert_eq!(
+            modern
+                .matches("http_tokens                 = \"required\"")
+                .count(),
+            2
+        );
+        let old = render_with(&p, RenderMode::default());
+        assert!(!old.contains("required_plugins") && !old.contains("metadata_options"));
+    }
+
+    #[test]
+    fn private_ip_connects_privately_and_public_associates_an_address() {
+        let p = params("x86_64");
+        let text = render_with(&p, RenderMode::default());
+        assert!(text.contains("associate_public_ip_address = false"));
+        assert!(text.contains("ssh_interface               = \"private_ip\""));
+        assert!(text.contains("\"S3PREFIX=lava/ami/\""));
+        assert!(text.contains("\"PYTHON_VERSION=3.12.4\""));
+    }
+
+    #[test]
+    fn hcl_strings_escape_interpolation() {
+        assert_eq!(
+            hcl(Value::from("a${b}%{c}\"")).unwrap(),
+            r#""a$${b}%%{c}\"""#
+        );
+        assert_eq!(hcl(Value::from(vec!["x", "y"])).unwrap(), r#"["x", "y"]"#);
+        assert_eq!(hcl(Value::from(16)).unwrap(), "16");
+    }
+
+    #[test]
+    fn a_missing_template_variable_is_an_error_not_an_empty_string() {
+        let p = params("x86_64");
+        let input = RenderInput {
+            params: &p,
+            repo: String::new(),
+            tarballs: BTreeMap::new(),
+            manifest: "/m".into(),
+            log_file: "/l".into(),
+            mode: RenderMode::default(),
+        };
+        let e = render("t.j2", "x = {{ no_such_value }}", &input).unwrap_err();
+        assert!(e.to_string().contains("t.j2"), "{e}");
+    }
+}

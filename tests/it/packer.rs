@@ -449,3 +449,17 @@ fn emulate_without_an_endpoint_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--emulate needs AWS_ENDPOINT_URL"));
 }
+
+#[test]
+fn without_packer_on_path_the_error_says_how_to_install_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ami(dir.path(), &["--validate"])
+        .env("PATH", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("packer is not installed"), "{stderr}");
+    assert!(stderr.contains("apt-get install packer"), "{stderr}");
+}
