@@ -318,10 +318,11 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
         allow_imdsv1: args.allow_imdsv1,
         profile: args.profile.clone(),
     };
+    let pre = crate::packer::build::preflight(&params, &opts)?;
     if !args.no_sync && !args.validate {
         sync_resources(&params, args).await?;
     }
-    let report = crate::packer::build::build(&params, &opts).await?;
+    let report = crate::packer::build::build(&params, &opts, pre).await?;
     print_report(&report, args.output)
 }
 

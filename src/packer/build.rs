@@ -99,8 +99,16 @@ fn read_manifest(path: &Utf8Path) -> anyhow::Result<Manifest> {
     }
 }
 
-/// Builds the tarballs, renders the template and runs packer.
-pub async fn build(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<BuildReport> {
+/// What is checked before anything is synced or built: packer, its version, the boot agents.
+pub struct Preflight {
+    packer: std::path::PathBuf,
+    version: version::Version,
+    agents: BTreeMap<String, Option<Utf8PathBuf>>,
+    notes: Vec<String>,
+}
+
+/// Finds packer and the boot agent of every arch, and refuses what a build could not honour.
+pub fn preflight(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<Preflight> {
     let (packer, pv) = version::find()?;
     let real = opts.emulate.is_none();
     if real && !opts.validate_only && !pv.has_plugins() && !opts.allow_imdsv1 {
@@ -109,19 +117,13 @@ pub async fn build(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<Bu
         }
         .into());
     }
-    let run = params.run_name();
-    let dist_ami = opts.dist.join("ami");
-    let out_dir = dist_ami.join(&run);
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {out_dir}"))?;
     let mut notes = Vec::new();
     if !pv.has_plugins() {
         notes.push(format!(
             "packer {pv} has no metadata_options: IMDSv2 is not enforced on the build instance"
         ));
     }
-
-    // Boot agent and provisioning tarball per arch; all checked before packer starts.
-    let mut tarballs = BTreeMap::new();
+    let mut agents = BTreeMap::new();
     for t in &params.targets {
         let plan = agent::prepare(
             &opts.agent_dir,
@@ -132,14 +134,46 @@ pub async fn build(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<Bu
                 .filter(|_| real && !opts.validate_only),
             real && !opts.validate_only,
         )?;
-        if let Some(n) = plan.note {
-            notes.push(n);
-        }
+        notes.extend(plan.note);
+        agents.insert(t.arch.clone(), plan.path);
+    }
+    Ok(Preflight {
+        packer,
+        version: pv,
+        agents,
+        notes,
+    })
+}
+
+/// Builds the tarballs, renders the template and runs packer.
+pub async fn build(
+    params: &AmiParams,
+    opts: &BuildOptions,
+    pre: Preflight,
+) -> anyhow::Result<BuildReport> {
+    let Preflight {
+        packer,
+        version: pv,
+        agents,
+        mut notes,
+    } = pre;
+    let run = params.run_name();
+    let dist_ami = opts.dist.join("ami");
+    let out_dir = dist_ami.join(&run);
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {out_dir}"))?;
+
+    // Boot agent and provisioning tarball per arch; all checked before packer starts.
+    let mut tarballs = BTreeMap::new();
+    for t in &params.targets {
         let out = out_dir.join(format!("provision-{}.tar.gz", t.arch));
         let spec = super::tarball::TarballSpec {
             ami_dir: opts.ami_dir.clone().into_std_path_buf(),
             os: params.os.value.clone(),
-            agent: plan.path.map(|p| p.into_std_path_buf()),
+            agent: agents
+                .get(&t.arch)
+                .cloned()
+                .flatten()
+                .map(|p| p.into_std_path_buf()),
             rc_dir: Some(opts.rc_dir.clone().into_std_path_buf()),
         };
         super::tarball::build_tarball(&spec, out.as_std_path())
@@ -152,7 +186,8 @@ pub async fn build(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<Bu
                 .unwrap_or(out),
         );
     }
-    if opts.emulate.is_some() && !opts.validate_only {
+    let real = opts.emulate.is_none();
+    if !real && !opts.validate_only {
         notes.push(format!(
             "emulated build: the steps that need SSH are left out ({SSH_STEPS})"
         ));
