@@ -18,7 +18,7 @@ truthy = $(filter 1 yes true,$(1))
 ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),--emulate) $(if $(call truthy,$(no_sync)),--no-sync)
 
 # Every shell file of the project, for shellcheck.
-SHELL_FILES = $(shell git ls-files -co --exclude-standard -- '*.sh' '.ci/run' 'rc.d/*' 'ami/os/*/conf.d/*' | while read -r f; do [ -f "$$f" ] && head -1 "$$f" | grep -qE '^\#!.*(ba)?sh' && echo "$$f"; done | sort -u)
+SHELL_FILES = $(shell scripts/shell-files.sh)
 
 .PHONY: help build ami plan validate lint test demo services-install clean
 

@@ -1,4 +1,5 @@
 //! Integration tests: one binary, a module per area.
+mod amicontent;
 mod common;
 mod config;
 mod errors;
