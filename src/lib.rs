@@ -5,3 +5,4 @@ pub mod config;
 pub mod error;
 pub mod output;
 pub mod packer;
+pub mod sync;

@@ -16,6 +16,8 @@ struct Cli {
 enum Command {
     /// Build lava AMIs for x86_64 and/or arm64 with packer (or --plan to show what would happen).
     Ami(cmd::ami::AmiArgs),
+    /// Sync ami/resources.s3/ to S3 by content (the first step of `ami`).
+    Sync(cmd::sync::SyncArgs),
 }
 
 fn main() {
@@ -31,6 +33,7 @@ fn main() {
     let result = rt.block_on(async {
         match &cli.command {
             Command::Ami(args) => cmd::ami::run(args).await,
+            Command::Sync(args) => cmd::sync::run(args).await,
         }
     });
     if let Err(e) = result {

@@ -320,7 +320,7 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
     };
     let pre = crate::packer::build::preflight(&params, &opts)?;
     if !args.no_sync && !args.validate {
-        sync_resources(&params, args).await?;
+        sync_resources(&params, args, &opts.ami_dir).await?;
     }
     let report = crate::packer::build::build(&params, &opts, pre).await?;
     print_report(&report, args.output)
@@ -334,7 +334,39 @@ fn source_tree() -> Option<camino::Utf8PathBuf> {
         .then(|| camino::Utf8PathBuf::from("."))
 }
 
-async fn sync_resources(_params: &AmiParams, _args: &AmiArgs) -> anyhow::Result<()> {
+/// The first step of a build: the resources the instance fetches, to s3://bucket/prefix.
+async fn sync_resources(
+    params: &AmiParams,
+    args: &AmiArgs,
+    ami_dir: &camino::Utf8Path,
+) -> anyhow::Result<()> {
+    let source = ami_dir.join("resources.s3");
+    eprintln!("[lava-build] sync {source}/ to {}", params.s3_url());
+    let sdk = aws::sdk_config(args.profile.as_deref(), Some(&params.region.value)).await;
+    let opts = crate::sync::SyncOptions {
+        source: source.into_std_path_buf(),
+        bucket: params.s3bucket.value.clone(),
+        prefix: params.s3prefix.value.clone(),
+        dry_run: false,
+        delete: false,
+        excludes: Vec::new(),
+        concurrency: 8,
+        cache_path: "build/sync-cache.json".into(),
+        progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let report = crate::sync::sync(&sdk, &opts)
+        .await
+        .context("syncing the build resources")?;
+    eprintln!("[lava-build] {}", report.summary());
+    if !report.failed.is_empty() {
+        let list = report
+            .failed
+            .iter()
+            .map(|f| format!("{} ({})", f.key, f.error))
+            .collect::<Vec<_>>()
+            .join("; ");
+        anyhow::bail!("syncing the build resources failed for {list}; nothing was built");
+    }
     Ok(())
 }
 

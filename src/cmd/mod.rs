@@ -1,2 +1,3 @@
 //! One module per subcommand: each owns its clap `Args` and an async `run`.
 pub mod ami;
+pub mod sync;

@@ -277,6 +277,58 @@ pub fn split_s3_location(location: &str, s3base: Option<&str>) -> Result<(String
     Ok((bucket, prefix))
 }
 
+/// Bucket and prefix of the build resources: `s3bucket=`/`s3prefix=` from the command line, else
+/// `<env>.ami.s3` (relative to `_.s3base` unless it is an `s3://` URL); `${version}` is replaced.
+/// Either may stay `None` when nothing gives it.
+#[allow(clippy::type_complexity)]
+pub fn resolve_s3(
+    cli: &BTreeMap<String, String>,
+    file: Option<&DeployAmi>,
+    lava_version: &str,
+) -> Result<(Option<Sourced<String>>, Option<Sourced<String>>), ConfigError> {
+    // S3: bucket and prefix from the command line, else from <env>.ami.s3.
+    let (mut s3bucket, mut s3prefix) = (
+        cli.get("s3bucket")
+            .map(|v| Sourced::new(v.clone(), Source::Cli)),
+        cli.get("s3prefix")
+            .map(|v| Sourced::new(v.clone(), Source::Cli)),
+    );
+    if let Some(s3) = file.and_then(|f| f.s3.as_ref()) {
+        let location = s3.value.replace("${version}", lava_version);
+        let base = file
+            .and_then(|f| f.s3base.as_ref())
+            .map(|b| b.value.replace("${version}", lava_version));
+        let (bucket, prefix) = split_s3_location(&location, base.as_deref())
+            .map_err(|why| ConfigError::invalid("s3", &s3.value, &why))?;
+        if !prefix.is_empty() && !prefix.ends_with('/') {
+            return Err(ConfigError::invalid(
+                "s3",
+                &s3.value,
+                "an S3 location ending in '/', e.g. lava/ami/ or s3://bucket/lava/ami/",
+            ));
+        }
+        let bucket_source = if location.starts_with("s3://") {
+            s3.source.clone()
+        } else {
+            file.and_then(|f| f.s3base.as_ref())
+                .map(|b| b.source.clone())
+                .unwrap_or_else(|| s3.source.clone())
+        };
+        s3bucket.get_or_insert(Sourced::new(bucket, bucket_source));
+        s3prefix.get_or_insert(Sourced::new(prefix, s3.source.clone()));
+    } else if let Some(base) = file.and_then(|f| f.s3base.as_ref()) {
+        // No ami.s3: the bucket can still come from s3base when the prefix is given.
+        if s3prefix.is_some() && s3bucket.is_none() {
+            let b = base.value.split('/').next().unwrap_or_default().to_string();
+            s3bucket = Some(Sourced::new(b, base.source.clone()));
+        }
+    }
+    for s in [&mut s3bucket, &mut s3prefix].into_iter().flatten() {
+        s.value = s.value.replace("${version}", lava_version);
+    }
+    Ok((s3bucket, s3prefix))
+}
+
 struct Layers<'a> {
     cli: &'a BTreeMap<String, String>,
     file: Option<&'a DeployAmi>,
@@ -377,50 +429,7 @@ pub fn resolve(
     let subnet = required("subnet");
     let tz = required("tz");
 
-    // S3: bucket and prefix from the command line, else from <env>.ami.s3.
-    let (mut s3bucket, mut s3prefix) = (
-        layers
-            .cli
-            .get("s3bucket")
-            .map(|v| Sourced::new(v.clone(), Source::Cli)),
-        layers
-            .cli
-            .get("s3prefix")
-            .map(|v| Sourced::new(v.clone(), Source::Cli)),
-    );
-    if let Some(s3) = file.and_then(|f| f.s3.as_ref()) {
-        let location = s3.value.replace("${version}", &lava_version.value);
-        let base = file
-            .and_then(|f| f.s3base.as_ref())
-            .map(|b| b.value.replace("${version}", &lava_version.value));
-        let (bucket, prefix) = split_s3_location(&location, base.as_deref())
-            .map_err(|why| ConfigError::invalid("s3", &s3.value, &why))?;
-        if !prefix.is_empty() && !prefix.ends_with('/') {
-            return Err(ConfigError::invalid(
-                "s3",
-                &s3.value,
-                "an S3 location ending in '/', e.g. lava/ami/ or s3://bucket/lava/ami/",
-            ));
-        }
-        let bucket_source = if location.starts_with("s3://") {
-            s3.source.clone()
-        } else {
-            file.and_then(|f| f.s3base.as_ref())
-                .map(|b| b.source.clone())
-                .unwrap_or_else(|| s3.source.clone())
-        };
-        s3bucket.get_or_insert(Sourced::new(bucket, bucket_source));
-        s3prefix.get_or_insert(Sourced::new(prefix, s3.source.clone()));
-    } else if let Some(base) = file.and_then(|f| f.s3base.as_ref()) {
-        // No ami.s3: the bucket can still come from s3base when the prefix is given.
-        if s3prefix.is_some() && s3bucket.is_none() {
-            let b = base.value.split('/').next().unwrap_or_default().to_string();
-            s3bucket = Some(Sourced::new(b, base.source.clone()));
-        }
-    }
-    for s in [&mut s3bucket, &mut s3prefix].into_iter().flatten() {
-        s.value = s.value.replace("${version}", &lava_version.value);
-    }
+    let (s3bucket, s3prefix) = resolve_s3(cli, file, &lava_version.value)?;
 
     let region = layers.get("region").or_else(|| ctx.ambient_region.clone());
 

@@ -5,3 +5,4 @@ mod config;
 mod errors;
 mod packer;
 mod plan;
+mod sync;

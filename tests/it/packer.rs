@@ -230,6 +230,14 @@ fn emulated_render_differs_from_the_real_one_only_in_emulator_lines_and_ssh_step
     assert!(!emulated.contains("provisioner"));
 }
 
+/// The fixture's resource bucket (s3base test-bucket/base), shared by the tests that build.
+async fn resource_bucket(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::Client::new(sdk);
+    // Another test may have made it already.
+    let _ = s3.create_bucket().bucket("test-bucket").send().await;
+    s3
+}
+
 /// A VPC, subnet and security group in the emulator for packer's build instance.
 async fn network(ec2: &aws_sdk_ec2::Client) -> (String, String) {
     let vpc = ec2
@@ -278,6 +286,7 @@ async fn emulated_build_of_both_arches_registers_tagged_amis() {
     let sdk = moto_sdk("us-east-1").await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let ssm = aws_sdk_ssm::Client::new(&sdk);
+    let s3 = resource_bucket(&sdk).await;
     let (subnet, sg) = network(&ec2).await;
     let dir = tempfile::tempdir().unwrap();
     let time = "2025-07-04T01:02:03Z";
@@ -300,6 +309,17 @@ async fn emulated_build_of_both_arches_registers_tagged_amis() {
         stderr.contains("the steps that need SSH are left out"),
         "{stderr}"
     );
+    // The first step synced ami/resources.s3/ to the emulator.
+    assert!(
+        stderr.contains("sync ami/resources.s3/ to s3://test-bucket/base/ami/8.3.0/"),
+        "{stderr}"
+    );
+    s3.head_object()
+        .bucket("test-bucket")
+        .key("base/ami/8.3.0/README.md")
+        .send()
+        .await
+        .expect("resources synced before packer ran");
     let amis = report["amis"].as_array().unwrap();
     assert_eq!(amis.len(), 2, "{report}");
     let name_re = |arch: &str| format!("lava-8.3.0-amzn2023-py3.11-{arch}-2025-07-04T01-02-03Z");
@@ -347,6 +367,7 @@ async fn emulated_build_of_both_arches_registers_tagged_amis() {
 async fn a_failed_packer_run_exits_1_names_the_log_and_reports_no_ami() {
     let sdk = moto_sdk("us-east-1").await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    resource_bucket(&sdk).await;
     let (_, sg) = network(&ec2).await;
     let dir = tempfile::tempdir().unwrap();
     // A successful earlier run in the same folder must not be reported.

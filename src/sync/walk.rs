@@ -1,0 +1,162 @@
+//! The local side of a sync: the files under the source folder that are synced.
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use std::path::{Path, PathBuf};
+
+/// A file to sync: its key below the prefix and what identifies its content cheaply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalFile {
+    /// Path relative to the source folder with `/` separators: the key below the prefix.
+    pub rel: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub inode: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WalkError {
+    #[error("source folder {0} does not exist or is not a folder")]
+    NoSource(String),
+    #[error("broken symbolic link {0}: its target does not exist")]
+    BrokenLink(String),
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("--exclude {glob:?}: {message}")]
+    BadGlob { glob: String, message: String },
+}
+
+/// Names never synced: dot files and folders, editor swap and backup files.
+pub fn ignored_name(name: &str) -> bool {
+    name.starts_with('.')
+        || name.ends_with(".swp")
+        || name.ends_with(".swo")
+        || name.ends_with(".swx")
+        || name.ends_with('~')
+        || (name.starts_with('#') && name.ends_with('#'))
+}
+
+/// `--exclude` globs, matched against the relative path (`oracle/*.zip`) and the file name (`*.tmp`).
+pub fn excludes(globs: &[String]) -> Result<GlobSet, WalkError> {
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        let glob = Glob::new(g).map_err(|e| WalkError::BadGlob {
+            glob: g.clone(),
+            message: e.kind().to_string(),
+        })?;
+        b.add(glob);
+    }
+    b.build().map_err(|e| WalkError::BadGlob {
+        glob: globs.join(" "),
+        message: e.to_string(),
+    })
+}
+
+/// Whether a relative key is left out by the ignore rules or the excludes (also for `--delete`).
+pub fn skipped(rel: &str, excludes: &GlobSet) -> bool {
+    rel.split('/').any(ignored_name)
+        || excludes.is_match(rel)
+        || rel
+            .rsplit('/')
+            .next()
+            .is_some_and(|name| excludes.is_match(name))
+}
+
+/// Every file to sync under `source`, sorted by key. Symlinks are followed.
+pub fn walk(source: &Path, excludes: &GlobSet) -> Result<Vec<LocalFile>, WalkError> {
+    use std::os::unix::fs::MetadataExt;
+    if !source.is_dir() {
+        return Err(WalkError::NoSource(source.display().to_string()));
+    }
+    let mut out = Vec::new();
+    let it = walkdir::WalkDir::new(source)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !ignored_name(&e.file_name().to_string_lossy()));
+    for entry in it {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let path = e.path().map(Path::to_path_buf).unwrap_or_default();
+                if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+                    && std::fs::metadata(&path).is_err()
+                {
+                    return Err(WalkError::BrokenLink(path.display().to_string()));
+                }
+                return Err(WalkError::Io {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry
+            .path()
+            .strip_prefix(source)
+            .unwrap_or(entry.path())
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join("/");
+        if skipped(&rel, excludes) {
+            continue;
+        }
+        let meta = std::fs::metadata(entry.path()).map_err(|e| WalkError::Io {
+            path: entry.path().display().to_string(),
+            message: e.to_string(),
+        })?;
+        out.push(LocalFile {
+            rel,
+            path: entry.path().to_path_buf(),
+            size: meta.len(),
+            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            inode: meta.ino(),
+        });
+    }
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn skips_dot_files_swap_files_and_excludes_follows_links() {
+        let d = tempfile::tempdir().unwrap();
+        let s = d.path();
+        for f in [
+            "a.zip",
+            "oracle/b.zip",
+            ".hidden",
+            ".git/config",
+            "sub/.DS_Store",
+            "sub/x.swp",
+            "sub/notes~",
+            "sub/keep.txt",
+            "tmp/skip.tmp",
+        ] {
+            let p = s.join(f);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, f).unwrap();
+        }
+        std::os::unix::fs::symlink(s.join("a.zip"), s.join("link.zip")).unwrap();
+        let ex = excludes(&["*.tmp".to_string()]).unwrap();
+        let keys: Vec<_> = walk(s, &ex).unwrap().into_iter().map(|f| f.rel).collect();
+        assert_eq!(keys, ["a.zip", "link.zip", "oracle/b.zip", "sub/keep.txt"]);
+        std::os::unix::fs::symlink(s.join("gone"), s.join("broken")).unwrap();
+        let e = walk(s, &ex).unwrap_err().to_string();
+        assert!(
+            e.contains("broken symbolic link") && e.contains("broken"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_globs_are_named() {
+        let e = excludes(&["a[".to_string()]).unwrap_err().to_string();
+        assert!(e.contains("--exclude \"a[\""), "{e}");
+    }
+}

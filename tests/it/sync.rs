@@ -1,0 +1,412 @@
+//! `lava-build sync` against the AWS emulator: by content, not by modification time; multipart;
+//! deletes only when asked; dry runs; and a fault-injecting proxy for failures mid-upload.
+use crate::common::{bin_moto, moto, moto_sdk, path_str};
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    bucket: String,
+    s3: aws_sdk_s3::Client,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let sdk = moto_sdk("us-east-1").await;
+        let s3 = aws_sdk_s3::Client::new(&sdk);
+        let bucket = format!("sync-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        s3.create_bucket().bucket(&bucket).send().await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        Fixture { dir, bucket, s3 }
+    }
+
+    fn src(&self) -> std::path::PathBuf {
+        self.dir.path().join("src")
+    }
+
+    fn write(&self, rel: &str, data: &[u8]) {
+        let p = self.src().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+
+    fn cmd(&self, extra: &[&str]) -> assert_cmd::Command {
+        let mut c = bin_moto("lava-build");
+        c.args(["sync", "--source", &path_str(&self.src())])
+            .args([
+                "--cache-file",
+                &path_str(&self.dir.path().join("cache.json")),
+            ])
+            .arg(format!("s3bucket={}", self.bucket))
+            .args(["s3prefix=res/", "region=us-east-1", "--output", "json"])
+            .args(extra);
+        c
+    }
+
+    fn run(&self, extra: &[&str]) -> Value {
+        let out = self.cmd(extra).output().unwrap();
+        assert!(
+            out.status.success(),
+            "status {:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    async fn keys(&self) -> Vec<String> {
+        let out = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .unwrap();
+        out.contents()
+            .iter()
+            .map(|o| o.key().unwrap().to_string())
+            .collect()
+    }
+
+    async fn get(&self, key: &str) -> Vec<u8> {
+        let o = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        o.body.collect().await.unwrap().into_bytes().to_vec()
+    }
+}
+
+fn n(v: &Value, field: &str) -> u64 {
+    v[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} in {v}"))
+}
+
+/// Bytes that differ from file to file (so no two files have the same content).
+fn data(seed: u8, len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 10) as u8)
+        .collect()
+}
+
+#[tokio::test]
+async fn syncs_by_content_not_by_time() {
+    let f = Fixture::new().await;
+    f.write("a.txt", b"alpha");
+    f.write("oracle/b.zip", &data(1, 50_000));
+    f.write("c/d.bin", &data(2, 3_000));
+    f.write(".hidden", b"never");
+    f.write("c/.DS_Store", b"never");
+    f.write("c/d.bin.swp", b"never");
+    f.write("tmp/scratch.tmp", b"excluded");
+
+    let first = f.run(&["--exclude", "*.tmp"]);
+    assert_eq!(
+        (n(&first, "checked"), n(&first, "uploaded")),
+        (3, 3),
+        "{first}"
+    );
+    assert_eq!(
+        f.keys().await,
+        ["res/a.txt", "res/c/d.bin", "res/oracle/b.zip"],
+        "dot files, swap files and excludes are not uploaded"
+    );
+
+    let noop = f.run(&["--exclude", "*.tmp"]);
+    assert_eq!(
+        (n(&noop, "uploaded"), n(&noop, "unchanged")),
+        (0, 3),
+        "{noop}"
+    );
+    assert_eq!(n(&noop, "bytes_sent"), 0);
+
+    // touch without change: nothing to send.
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(5);
+    for rel in ["a.txt", "oracle/b.zip", "c/d.bin"] {
+        std::fs::File::options()
+            .write(true)
+            .open(f.src().join(rel))
+            .unwrap()
+            .set_modified(later)
+            .unwrap();
+    }
+    assert_eq!(n(&f.run(&["--exclude", "*.tmp"]), "uploaded"), 0);
+
+    // One file changed: one upload, with the new content.
+    f.write("c/d.bin", &data(3, 3_000));
+    let one = f.run(&["--exclude", "*.tmp"]);
+    assert_eq!(n(&one, "uploaded"), 1, "{one}");
+    assert_eq!(one["uploads"][0]["key"], "res/c/d.bin");
+    assert_eq!(f.get("res/c/d.bin").await, data(3, 3_000));
+
+    // A re-created tree (fresh clone: new inodes and mtimes) and no cache: 0 bytes sent.
+    let copy = f.dir.path().join("copy");
+    std::fs::rename(f.src(), &copy).unwrap();
+    f.write("a.txt", b"alpha");
+    f.write("oracle/b.zip", &data(1, 50_000));
+    f.write("c/d.bin", &data(3, 3_000));
+    std::fs::remove_file(f.dir.path().join("cache.json")).unwrap();
+    let fresh = f.run(&[]);
+    assert_eq!(
+        (
+            n(&fresh, "uploaded"),
+            n(&fresh, "bytes_sent"),
+            n(&fresh, "unchanged")
+        ),
+        (0, 0, 3),
+        "{fresh}"
+    );
+}
+
+#[tokio::test]
+async fn deletes_only_when_asked_and_dry_run_changes_nothing() {
+    let f = Fixture::new().await;
+    f.write("keep.txt", b"keep");
+    f.write("gone.txt", b"gone");
+    f.run(&[]);
+    std::fs::remove_file(f.src().join("gone.txt")).unwrap();
+    f.write("new.txt", b"new");
+
+    let dry = f.run(&["--dry-run", "--delete"]);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["uploads"][0]["key"], "res/new.txt");
+    assert_eq!(dry["uploads"][0]["reason"], "new");
+    assert_eq!(dry["deletions"], serde_json::json!(["res/gone.txt"]));
+    assert_eq!(
+        f.keys().await,
+        ["res/gone.txt", "res/keep.txt"],
+        "dry run touched nothing"
+    );
+
+    let plain = f.run(&[]);
+    assert_eq!(n(&plain, "deleted"), 0);
+    assert_eq!(
+        f.keys().await,
+        ["res/gone.txt", "res/keep.txt", "res/new.txt"],
+        "a local delete leaves the remote object without --delete"
+    );
+    let del = f.run(&["--delete"]);
+    assert_eq!(n(&del, "deleted"), 1, "{del}");
+    assert_eq!(f.keys().await, ["res/keep.txt", "res/new.txt"]);
+}
+
+#[tokio::test]
+async fn a_64_mib_file_goes_up_in_parts_and_comes_back_identical() {
+    let f = Fixture::new().await;
+    let big = data(9, 64 * 1024 * 1024);
+    f.write("oracle/instantclient-basiclite-linux-x64.zip", &big);
+    let r = f.run(&[]);
+    assert_eq!(n(&r, "uploaded"), 1);
+    let key = "res/oracle/instantclient-basiclite-linux-x64.zip";
+    let head =
+        f.s3.head_object()
+            .bucket(&f.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+    assert!(
+        head.e_tag().unwrap().trim_matches('"').ends_with("-8"),
+        "8 parts of 8 MiB: {:?}",
+        head.e_tag()
+    );
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&big));
+    assert_eq!(head.metadata().unwrap().get("sha256"), Some(&sha));
+    assert!(
+        f.get(key).await == big,
+        "downloaded bytes equal the local ones"
+    );
+    assert_eq!(n(&f.run(&[]), "uploaded"), 0);
+}
+
+#[tokio::test]
+async fn objects_uploaded_by_others_are_compared_by_md5_or_uploaded_once() {
+    let f = Fixture::new().await;
+    f.write("same.txt", b"same content");
+    f.write("other.txt", b"ours");
+    for (key, body) in [
+        ("res/same.txt", &b"same content"[..]),
+        ("res/other.txt", b"theirs"),
+    ] {
+        f.s3.put_object()
+            .bucket(&f.bucket)
+            .key(key)
+            .body(body.to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let r = f.run(&[]);
+    let keys: Vec<&str> = r["uploads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["res/other.txt"],
+        "same MD5: kept; different: uploaded: {r}"
+    );
+    assert_eq!(f.get("res/other.txt").await, b"ours");
+}
+
+#[tokio::test]
+async fn missing_bucket_and_unreachable_endpoint_are_one_line_errors() {
+    let f = Fixture::new().await;
+    f.write("a.txt", b"a");
+    let out = bin_moto("lava-build")
+        .args(["sync", "--source", &path_str(&f.src())])
+        .args(["--cache-file", &path_str(&f.dir.path().join("c.json"))])
+        .args([
+            "s3bucket=no-such-bucket-lava",
+            "s3prefix=x/",
+            "region=us-east-1",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("s3://no-such-bucket-lava/x/") && err.contains("does not exist"),
+        "{err}"
+    );
+
+    let out = f
+        .cmd(&[])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("s3://{}/res/", f.bucket)), "{err}");
+    assert!(err.contains("cannot reach the S3 endpoint"), "{err}");
+
+    let out = f.cmd(&["s3prefix=no-slash"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "bad prefix is a usage error");
+}
+
+/// A TCP proxy in front of the emulator that, while `fail` is set, cuts every connection that sends
+/// more than 1 MiB (large uploads), and lets small requests through.
+async fn fault_proxy(fail: Arc<AtomicBool>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = moto().trim_start_matches("http://").to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
+            let upstream = upstream.clone();
+            let fail = fail.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let up = async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut total = 0usize;
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        total += n;
+                        if fail.load(Ordering::SeqCst) && total > 1024 * 1024 {
+                            break;
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let down = async move {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                };
+                tokio::select! {
+                    _ = up => {},
+                    _ = down => {},
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_mid_upload_leaves_no_parts_and_a_rerun_finishes() {
+    let f = Fixture::new().await;
+    let big = data(5, 24 * 1024 * 1024);
+    f.write("big.zip", &big);
+    f.write("small.txt", b"small");
+    let fail = Arc::new(AtomicBool::new(true));
+    let proxy = fault_proxy(fail.clone()).await;
+
+    let out = f
+        .cmd(&["--concurrency", "4"])
+        .env("AWS_ENDPOINT_URL", &proxy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("error: ") && last.contains("res/big.zip"),
+        "{err}"
+    );
+    assert!(
+        !last.contains("res/small.txt"),
+        "only the failed file is named: {last}"
+    );
+    let uploads =
+        f.s3.list_multipart_uploads()
+            .bucket(&f.bucket)
+            .send()
+            .await
+            .unwrap();
+    assert!(
+        uploads.uploads().is_empty(),
+        "no orphaned parts: {:?}",
+        uploads.uploads()
+    );
+
+    fail.store(false, Ordering::SeqCst);
+    let r: Value = serde_json::from_slice(
+        &f.cmd(&[])
+            .env("AWS_ENDPOINT_URL", &proxy)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        n(&r, "uploaded"),
+        1,
+        "only the failed file goes up again: {r}"
+    );
+    assert!(f.get("res/big.zip").await == big);
+    assert_eq!(f.get("res/small.txt").await, b"small");
+}
+
+#[test]
+fn sync_help_explains_the_rules() {
+    let out = crate::common::bin("lava-build")
+        .args(["sync", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for needle in ["--dry-run", "--delete", "--exclude", "SHA-256", "s3bucket="] {
+        assert!(help.contains(needle), "{needle} in {help}");
+    }
+}
