@@ -20,7 +20,7 @@ ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),
 # Every shell file of the project, for shellcheck.
 SHELL_FILES = $(shell scripts/shell-files.sh)
 
-.PHONY: help build ami plan validate lint test demo services-install clean
+.PHONY: help build ami plan validate lint test demo agent sync services-install clean
 
 help: build ## This help: make targets, then the parameters of lava-build ami
 	@echo "Targets:"
@@ -35,6 +35,9 @@ build: ## Build the three binaries (PROFILE=release for optimised ones)
 
 ami: build ## Build AMIs: make ami config=deploy/dev.yaml env=dev [param=value …]
 	$(LAVA_BUILD) ami $(ami_flags) $(ami_args)
+
+sync: build ## Sync ami/resources.s3/ to S3 by content: make sync config=… env=… [dry_run=1] [delete=1]
+	$(LAVA_BUILD) sync $(if $(call truthy,$(dry_run)),--dry-run) $(if $(call truthy,$(delete)),--delete) $(if $(output),--output '$(output)') $(foreach p,config env s3bucket s3prefix region lava_version,$(if $(filter command line,$(origin $(p))),'$(p)=$($(p))'))
 
 validate: build ## Render the packer template and run packer validate: make validate config=… env=…
 	$(LAVA_BUILD) ami --validate $(ami_flags) $(ami_args)
@@ -56,6 +59,11 @@ test: ## Install and start the test services, lint, run every test, stop the ser
 demo: build ## The whole AMI build (sync, packer for x86_64 and arm64) against the local AWS emulator
 	scripts/test-services.sh install
 	LAVA_BUILD=$(LAVA_BUILD) scripts/test-services.sh moto -- scripts/demo.sh
+
+agent: ## Build the boot agent for this machine's arch into dist/agent/<arch>/lava-rc (release)
+	$(CARGO) build --quiet --release --bin lava-rc
+	arch=$$(uname -m); [ "$$arch" = aarch64 ] && arch=arm64; \
+	install -D -m 0755 target/release/lava-rc "dist/agent/$$arch/lava-rc" && echo "dist/agent/$$arch/lava-rc"
 
 services-install: ## Install the test services (apt-get, pip into build/venv)
 	scripts/test-services.sh install

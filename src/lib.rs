@@ -5,4 +5,5 @@ pub mod config;
 pub mod error;
 pub mod output;
 pub mod packer;
+pub mod rc;
 pub mod sync;

@@ -3,6 +3,8 @@ mod amicontent;
 mod common;
 mod config;
 mod errors;
+mod imds;
 mod packer;
 mod plan;
+mod rc;
 mod sync;

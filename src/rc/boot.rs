@@ -1,0 +1,301 @@
+//! `lava-rc boot`: region, then the user data steps in order, each isolated, timed and logged.
+use super::imds::{Imds, ImdsError};
+use super::steps::{self, Root};
+use super::userdata::{self, UserDataError};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct BootOptions {
+    pub imds_endpoint: String,
+    pub deadline: Duration,
+    pub root: Root,
+    pub step_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    pub step: String,
+    pub outcome: Outcome,
+    pub detail: String,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct BootReport {
+    pub region: Option<String>,
+    pub steps: Vec<StepResult>,
+}
+
+impl BootReport {
+    pub fn ok(&self) -> bool {
+        self.steps.iter().all(|s| s.outcome != Outcome::Failed)
+    }
+
+    /// `region ok, shell0 ok, swap FAILED, …`
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .steps
+            .iter()
+            .map(|s| {
+                let o = match s.outcome {
+                    Outcome::Ok => "ok",
+                    Outcome::Failed => "FAILED",
+                    Outcome::Skipped => "skipped",
+                };
+                format!("{} {o}", s.step)
+            })
+            .collect();
+        format!(
+            "lava-rc boot {}: {}",
+            if self.ok() { "done" } else { "had failures" },
+            parts.join(", ")
+        )
+    }
+
+    fn record(&mut self, step: &str, started: Instant, r: Result<String, String>) {
+        let seconds = started.elapsed().as_secs_f64();
+        let (outcome, detail) = match r {
+            Ok(d) => {
+                tracing::info!(target: "lava_rc", step, seconds, "ok: {d}");
+                (Outcome::Ok, d)
+            }
+            Err(e) => {
+                tracing::error!(target: "lava_rc", step, seconds, "failed: {e}");
+                (Outcome::Failed, e)
+            }
+        };
+        self.steps.push(StepResult {
+            step: step.to_string(),
+            outcome,
+            detail,
+            seconds,
+        });
+    }
+
+    fn skip(&mut self, step: &str, why: &str) {
+        tracing::info!(target: "lava_rc", step, "skipped: {why}");
+        self.steps.push(StepResult {
+            step: step.to_string(),
+            outcome: Outcome::Skipped,
+            detail: why.to_string(),
+            seconds: 0.0,
+        });
+    }
+}
+
+/// What stops the boot run before any user command.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    #[error(transparent)]
+    Imds(#[from] ImdsError),
+    #[error(transparent)]
+    UserData(#[from] UserDataError),
+    #[error("{0}")]
+    Region(String),
+}
+
+/// The instance's region: placement/region, else the availability zone without its letter.
+pub async fn region(imds: &mut Imds) -> Result<String, BootError> {
+    if let Some(b) = imds.get("/latest/meta-data/placement/region").await? {
+        let r = String::from_utf8_lossy(&b).trim().to_string();
+        if steps::valid_region(&r) {
+            return Ok(r);
+        }
+        tracing::warn!(target: "lava_rc", region = %r, "IMDS region is not valid: trying the availability zone");
+    }
+    let az = imds
+        .get("/latest/meta-data/placement/availability-zone")
+        .await?
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    if !steps::valid_az(&az) {
+        return Err(BootError::Region(format!(
+            "availability zone {az:?} from IMDS is not valid (expected e.g. ap-southeast-2a)"
+        )));
+    }
+    Ok(az[..az.len() - 1].to_string())
+}
+
+/// Fetches the user data once. `None`: there is none (404 or empty).
+pub async fn user_data(imds: &mut Imds) -> Result<Option<Map<String, Value>>, BootError> {
+    match imds.get("/latest/user-data").await? {
+        None => Ok(None),
+        Some(raw) => Ok(userdata::parse(&raw)?),
+    }
+}
+
+pub async fn boot(opts: &BootOptions) -> Result<BootReport, BootError> {
+    let mut report = BootReport::default();
+    let mut imds = Imds::new(&opts.imds_endpoint, opts.deadline)?;
+
+    let t = Instant::now();
+    let region = region(&mut imds).await?;
+    let cfg = opts.root.join("/usr/local/etc/aws/config");
+    let written = steps::write_atomic(&cfg, steps::aws_config_text(&region).as_bytes(), 0o644)
+        .map(|_| format!("{region}, written to {}", cfg.display()));
+    report.record("region", t, written);
+    report.region = Some(region.clone());
+
+    let Some(data) = user_data(&mut imds).await? else {
+        tracing::info!(target: "lava_rc", "no user data: nothing else to do");
+        return Ok(report);
+    };
+    let shown =
+        serde_json::to_string(&userdata::masked(&Value::Object(data.clone()))).unwrap_or_default();
+    tracing::info!(target: "lava_rc", step = "log", "user data: {shown}");
+    let unknown = userdata::unknown_keys(&data);
+    if !unknown.is_empty() {
+        tracing::info!(target: "lava_rc", keys = %unknown.join(", "), "user data keys not for lava-rc: ignored");
+    }
+
+    for (key, step) in [("shell0", "shell0")] {
+        run_shell(&mut report, &data, key, step, opts.step_timeout).await;
+    }
+
+    let t = Instant::now();
+    match data.get("swap") {
+        None => report.skip("swap", "not in user data"),
+        Some(v) => match userdata::swap(v) {
+            Ok(None) => report.record("swap", t, Ok("size 0: no swap".into())),
+            Ok(Some(spec)) => {
+                let root = opts.root.clone();
+                let r = tokio::task::spawn_blocking(move || steps::swap(&spec, &root))
+                    .await
+                    .unwrap_or_else(|e| Err(e.to_string()));
+                report.record("swap", t, r);
+            }
+            Err(e) => report.record("swap", t, Err(e)),
+        },
+    }
+
+    let t = Instant::now();
+    match data.get("crontab") {
+        None => report.skip("crontab", "not in user data"),
+        Some(v) => match userdata::crontab(v) {
+            Err(e) => report.record("crontab", t, Err(e)),
+            Ok(entries) => {
+                let sdk = crate::aws::sdk_config(None, Some(&region)).await;
+                let s3 = aws_sdk_s3::Client::new(&sdk);
+                for (user, loc) in entries {
+                    let t = Instant::now();
+                    let r = match loc {
+                        Ok((bucket, key)) => steps::crontab(&s3, &user, &bucket, &key).await,
+                        Err(e) => Err(e),
+                    };
+                    report.record(&format!("crontab.{user}"), t, r);
+                }
+            }
+        },
+    }
+
+    let scripts = steps::site_scripts(&opts.root);
+    if scripts.is_empty() {
+        report.skip("rc.d", "no executable in /usr/local/etc/rc.d");
+    }
+    for s in scripts {
+        let t = Instant::now();
+        let name = s
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let r = steps::site_script(&s, opts.step_timeout).await;
+        report.record(&format!("rc.d/{name}"), t, r);
+    }
+
+    run_shell(&mut report, &data, "shell", "shell", opts.step_timeout).await;
+    Ok(report)
+}
+
+async fn run_shell(
+    report: &mut BootReport,
+    data: &Map<String, Value>,
+    key: &str,
+    step: &str,
+    timeout: Option<Duration>,
+) {
+    let t = Instant::now();
+    match data.get(key) {
+        None => report.skip(step, "not in user data"),
+        Some(v) => {
+            let r = match userdata::commands(key, v) {
+                Ok(script) => steps::shell(step, &script, timeout).await,
+                Err(e) => Err(e),
+            };
+            report.record(step, t, r);
+        }
+    }
+}
+
+/// What `boot` would do with this user data (for `lava-rc show`).
+pub fn describe(data: &Map<String, Value>, root: &Root) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let line = |k: &str, v: Result<String, String>| {
+        (
+            k.to_string(),
+            match v {
+                Ok(s) => s,
+                Err(e) => format!("ERROR: {e}"),
+            },
+        )
+    };
+    out.push(line(
+        "shell0",
+        data.get("shell0").map_or(Ok("nothing".into()), |v| {
+            userdata::commands("shell0", v).map(|s| format!("run as one bash script:\n{s}"))
+        }),
+    ));
+    out.push(line(
+        "swap",
+        data.get("swap").map_or(Ok("nothing".into()), |v| {
+            userdata::swap(v).map(|s| match s {
+                None => "nothing (size 0)".into(),
+                Some(s) => format!(
+                    "{} GiB at {} (if absent), mkswap, swapon, fstab",
+                    s.size_gib, s.file
+                ),
+            })
+        }),
+    ));
+    match data.get("crontab").map(userdata::crontab) {
+        None => out.push(("crontab".into(), "nothing".into())),
+        Some(Err(e)) => out.push(line("crontab", Err(e))),
+        Some(Ok(entries)) => {
+            for (user, loc) in entries {
+                out.push(line(
+                    &format!("crontab.{user}"),
+                    loc.map(|(b, k)| format!("crontab -u {user} from s3://{b}/{k}")),
+                ));
+            }
+        }
+    }
+    let scripts = steps::site_scripts(root);
+    out.push((
+        "rc.d".into(),
+        if scripts.is_empty() {
+            "nothing".into()
+        } else {
+            scripts
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    ));
+    out.push(line(
+        "shell",
+        data.get("shell").map_or(Ok("nothing".into()), |v| {
+            userdata::commands("shell", v).map(|s| format!("run as one bash script:\n{s}"))
+        }),
+    ));
+    out
+}

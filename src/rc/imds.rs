@@ -1,0 +1,250 @@
+//! A small IMDSv2 client: session token by PUT (refreshed on 401), GETs with the token, bounded
+//! retries with backoff inside one overall deadline. Our own, on a plain TCP stream: the boot agent
+//! needs exact control of timeouts and retries, and no HTTP stack of its own.
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
+const TOKEN_TTL: &str = "21600";
+/// Per-request limit (connect, send, read).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
+/// Largest response accepted (user data is at most 16 KiB on EC2; keep a wide margin).
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImdsError {
+    #[error("invalid IMDS endpoint {0:?}: expected http://host[:port]")]
+    Endpoint(String),
+    #[error(
+        "instance metadata service at {endpoint} did not answer within {secs}s (last error: {last})"
+    )]
+    Deadline {
+        endpoint: String,
+        secs: u64,
+        last: String,
+    },
+}
+
+/// A response: status and body.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+pub struct Imds {
+    host: String,
+    endpoint: String,
+    token: Option<String>,
+    deadline: Instant,
+    total: Duration,
+}
+
+fn parse_endpoint(url: &str) -> Result<String, ImdsError> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| ImdsError::Endpoint(url.to_string()))?;
+    let host = rest.trim_end_matches('/');
+    if host.is_empty() || host.contains('/') {
+        return Err(ImdsError::Endpoint(url.to_string()));
+    }
+    Ok(if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    })
+}
+
+/// One HTTP/1.1 exchange with `Connection: close`.
+async fn exchange(host: &str, request: String) -> Result<Response, String> {
+    let work = async {
+        let mut s = TcpStream::connect(host).await.map_err(|e| e.to_string())?;
+        s.write_all(request.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            let n = s.read(&mut buf).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            raw.extend_from_slice(&buf[..n]);
+            if raw.len() > MAX_BODY {
+                return Err("response too large".to_string());
+            }
+        }
+        parse_response(&raw)
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, work)
+        .await
+        .map_err(|_| format!("no answer within {}s", REQUEST_TIMEOUT.as_secs()))?
+}
+
+/// Parses status line, headers (Content-Length or chunked) and body.
+pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("connection closed before the headers ended")?;
+    let head = String::from_utf8_lossy(&raw[..end]);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status: u16 = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+    let mut length = None;
+    let mut chunked = false;
+    for l in lines {
+        if let Some((k, v)) = l.split_once(':') {
+            let k = k.trim().to_ascii_lowercase();
+            let v = v.trim();
+            if k == "content-length" {
+                length = v.parse::<usize>().ok();
+            } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
+                chunked = true;
+            }
+        }
+    }
+    let rest = &raw[end + 4..];
+    let body = if chunked {
+        dechunk(rest)?
+    } else if let Some(n) = length {
+        if rest.len() < n {
+            return Err(format!("body cut short: {} of {n} bytes", rest.len()));
+        }
+        rest[..n].to_vec()
+    } else {
+        rest.to_vec()
+    };
+    Ok(Response { status, body })
+}
+
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("bad chunk")?;
+        let size_text = String::from_utf8_lossy(&data[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|_| "bad chunk size")?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if data.len() < size + 2 {
+            return Err("chunk cut short".into());
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+impl Imds {
+    pub fn new(endpoint: &str, deadline: Duration) -> Result<Self, ImdsError> {
+        Ok(Imds {
+            host: parse_endpoint(endpoint)?,
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+            token: None,
+            deadline: Instant::now() + deadline,
+            total: deadline,
+        })
+    }
+
+    async fn fetch_token(&self) -> Result<String, String> {
+        let req = format!(
+            "PUT /latest/api/token HTTP/1.1\r\nHost: {}\r\nX-aws-ec2-metadata-token-ttl-seconds: {TOKEN_TTL}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.host
+        );
+        let r = exchange(&self.host, req).await?;
+        if r.status != 200 {
+            return Err(format!("token request answered {}", r.status));
+        }
+        let t = String::from_utf8_lossy(&r.body).trim().to_string();
+        if t.is_empty() {
+            return Err("empty token".into());
+        }
+        Ok(t)
+    }
+
+    async fn try_get(&mut self, path: &str) -> Result<Response, String> {
+        if self.token.is_none() {
+            self.token = Some(self.fetch_token().await?);
+        }
+        for _ in 0..2 {
+            let token = self.token.clone().unwrap_or_default();
+            let req = format!(
+                "GET {path} HTTP/1.1\r\nHost: {}\r\nX-aws-ec2-metadata-token: {token}\r\nConnection: close\r\n\r\n",
+                self.host
+            );
+            let r = exchange(&self.host, req).await?;
+            if r.status == 401 {
+                // Expired or revoked: a new token, then once more.
+                tracing::debug!(path, "IMDS answered 401: refreshing the session token");
+                self.token = Some(self.fetch_token().await?);
+                continue;
+            }
+            return Ok(r);
+        }
+        Err("401 Unauthorized even with a fresh token".into())
+    }
+
+    /// GETs `path`; `Ok(None)` for 404. Retries transport errors and 5xx with backoff until the
+    /// deadline.
+    pub async fn get(&mut self, path: &str) -> Result<Option<Vec<u8>>, ImdsError> {
+        let mut wait = Duration::from_millis(250);
+        let mut last;
+        loop {
+            match self.try_get(path).await {
+                Ok(r) if r.status == 200 => return Ok(Some(r.body)),
+                Ok(r) if r.status == 404 => return Ok(None),
+                Ok(r) => last = format!("{path} answered {}", r.status),
+                Err(e) => last = format!("{path}: {e}"),
+            }
+            let now = Instant::now();
+            if now >= self.deadline {
+                return Err(ImdsError::Deadline {
+                    endpoint: self.endpoint.clone(),
+                    secs: self.total.as_secs(),
+                    last,
+                });
+            }
+            tracing::debug!(error = %last, retry_in_ms = wait.as_millis() as u64, "IMDS not ready");
+            tokio::time::sleep(wait.min(self.deadline - now)).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_are_parsed() {
+        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"hello"[..]));
+        let r = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
+        assert_eq!(r.body, b"abcde");
+        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort").is_err());
+        assert!(parse_response(b"garbage").is_err());
+    }
+
+    #[test]
+    fn endpoints_are_checked() {
+        assert_eq!(
+            parse_endpoint("http://169.254.169.254").unwrap(),
+            "169.254.169.254:80"
+        );
+        assert_eq!(
+            parse_endpoint("http://127.0.0.1:8080/").unwrap(),
+            "127.0.0.1:8080"
+        );
+        assert!(parse_endpoint("https://x").is_err());
+    }
+}

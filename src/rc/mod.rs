@@ -1,0 +1,6 @@
+//! The boot agent: IMDSv2 client, user data model, the boot steps, and `s3run`.
+pub mod boot;
+pub mod imds;
+pub mod s3run;
+pub mod steps;
+pub mod userdata;
