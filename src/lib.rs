@@ -6,4 +6,5 @@ pub mod error;
 pub mod output;
 pub mod packer;
 pub mod rc;
+pub mod stacks;
 pub mod sync;

@@ -71,7 +71,7 @@ where
         SdkError::ServiceError(_) => match (err.code(), err.message()) {
             (Some(c), Some(m)) => format!("{c}: {m}"),
             (Some(c), None) => c.to_string(),
-            _ => DisplayErrorContext(err).to_string(),
+            _ => "the service failed without an error code (an internal error on its side)".into(),
         },
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
             format!(

@@ -1,20 +1,19 @@
-//! `lava-ami`: shows lava AMIs and the AMI of every worker stack, and updates stacks.
+//! `lava-ami`: lava AMIs and the AMI of every worker stack; updates stacks.
 use clap::Parser;
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "lava-ami",
-    version,
-    about = "Show lava AMIs and worker stack AMIs; update stacks (not yet implemented)"
-)]
-struct Cli {
-    /// Stack name globs.
-    #[arg(value_name = "STACK-GLOB")]
-    patterns: Vec<String>,
-}
+use lava_build::stacks::cli::{Args, run};
 
 fn main() {
-    let _cli = Cli::parse();
-    eprintln!("error: lava-ami is not implemented yet; see --help");
-    std::process::exit(1);
+    let args = Args::parse();
+    lava_build::output::init_logging(0);
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    match rt.block_on(run(&args)) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => std::process::exit(lava_build::error::report(&e)),
+    }
 }

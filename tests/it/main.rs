@@ -7,4 +7,5 @@ mod imds;
 mod packer;
 mod plan;
 mod rc;
+mod stacks;
 mod sync;

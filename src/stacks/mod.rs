@@ -1,0 +1,4 @@
+//! `lava-ami`: lava AMIs and the AMI of every lava worker stack, side by side; safe roll-outs.
+pub mod cli;
+pub mod fetch;
+pub mod model;

@@ -1,0 +1,385 @@
+//! Lava AMIs and worker stacks: parsing, grouping, marking and selection. Pure.
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Which AMIs replace each other: same OS, Python major.minor and arch.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Kind {
+    pub os: String,
+    pub python: String,
+    pub arch: String,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/py{}/{}", self.os, self.python, self.arch)
+    }
+}
+
+impl std::str::FromStr for Kind {
+    type Err = String;
+    /// `amzn2023/py3.11/x86_64` (the `py` is optional).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts.as_slice() {
+            [os, py, arch] if !os.is_empty() && !py.is_empty() && !arch.is_empty() => Ok(Kind {
+                os: os.to_string(),
+                python: py.trim_start_matches("py").to_string(),
+                arch: arch.to_string(),
+            }),
+            _ => Err(format!(
+                "--kind {s:?}: expected OS/pyX.Y/ARCH, e.g. amzn2023/py3.11/arm64"
+            )),
+        }
+    }
+}
+
+/// One AMI as DescribeImages shows it.
+#[derive(Debug, Clone, Default)]
+pub struct ImageInfo {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    pub arch: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LavaAmi {
+    pub id: String,
+    pub name: String,
+    pub created: String,
+    /// Full Python version from the PythonVersion tag (major.minor from the name otherwise).
+    pub python: String,
+    pub arch: String,
+    pub kind: Kind,
+    /// The newest of its kind.
+    pub newest: bool,
+}
+
+fn arch_name(a: &str) -> String {
+    match a {
+        "aarch64" | "arm64" => "arm64".into(),
+        "x86_64" | "amd64" => "x86_64".into(),
+        other => other.into(),
+    }
+}
+
+/// A lava AMI from its name (`lava-<ver>-<os>-py<X.Y>-<arch>-<time>`) and tags; SAK-style names
+/// (`sak-…`) only with `sak`. None for anything else.
+pub fn lava_ami(img: &ImageInfo, sak: bool) -> Option<LavaAmi> {
+    let name = img.name.as_str();
+    let from_name = if let Some(rest) = name.strip_prefix("lava-") {
+        // <ver>-<os>-py<X.Y>-<arch>-<time>; the time has dashes of its own.
+        let parts: Vec<&str> = rest.splitn(5, '-').collect();
+        match parts.as_slice() {
+            [_ver, os, py, arch, _time] if py.starts_with("py") => Some((
+                os.to_string(),
+                py.trim_start_matches("py").to_string(),
+                arch_name(arch),
+            )),
+            _ => None,
+        }
+    } else if sak && name.starts_with("sak-") {
+        Some((String::new(), String::new(), String::new()))
+    } else {
+        None
+    };
+    let (name_os, name_py, name_arch) = from_name?;
+    let tag = |k: &str| img.tags.get(k).filter(|v| !v.is_empty()).cloned();
+    let python_full = tag("PythonVersion");
+    let python_minor = python_full
+        .as_deref()
+        .map(|v| v.splitn(3, '.').take(2).collect::<Vec<_>>().join("."))
+        .filter(|_| name_py.is_empty())
+        .unwrap_or(name_py.clone());
+    let arch = tag("Arch")
+        .map(|a| arch_name(&a))
+        .or_else(|| (!name_arch.is_empty()).then_some(name_arch))
+        .or_else(|| img.arch.as_deref().map(arch_name))
+        .unwrap_or_else(|| "?".into());
+    let os = tag("OS")
+        .or_else(|| (!name_os.is_empty()).then_some(name_os))
+        .unwrap_or_else(|| if sak { "sak".into() } else { "?".into() });
+    Some(LavaAmi {
+        id: img.id.clone(),
+        name: img.name.clone(),
+        created: img.created.clone(),
+        python: python_full.unwrap_or_else(|| python_minor.clone()),
+        arch: arch.clone(),
+        kind: Kind {
+            os,
+            python: python_minor,
+            arch,
+        },
+        newest: false,
+    })
+}
+
+/// Sorts newest first (creation time, then name: lava names end with the build time), marks the
+/// newest of each kind, and keeps at most `n` per kind.
+pub fn group(mut amis: Vec<LavaAmi>, n: usize) -> Vec<LavaAmi> {
+    amis.sort_by(|a, b| (&b.created, &b.name).cmp(&(&a.created, &a.name)));
+    let mut count: BTreeMap<Kind, usize> = BTreeMap::new();
+    let mut out = Vec::new();
+    for mut a in amis {
+        let c = count.entry(a.kind.clone()).or_default();
+        a.newest = *c == 0;
+        *c += 1;
+        if *c <= n {
+            out.push(a);
+        }
+    }
+    out.sort_by(|a, b| (&a.kind, &b.created, &b.name).cmp(&(&b.kind, &a.created, &a.name)));
+    out
+}
+
+/// One stack as DescribeStacks shows it.
+#[derive(Debug, Clone, Default)]
+pub struct StackInfo {
+    pub name: String,
+    pub status: String,
+    pub last_updated: String,
+    pub parameters: BTreeMap<String, String>,
+    pub capabilities: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmiState {
+    /// The newest lava AMI of its kind.
+    Newest,
+    /// A lava AMI with a newer one of the same kind.
+    Older,
+    /// Not a lava AMI we can see (deregistered, someone else's, or not lava).
+    Unknown,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkerStack {
+    pub name: String,
+    pub realm: String,
+    pub worker: String,
+    pub last_updated: String,
+    pub status: String,
+    /// `amiId`, or `sakAmiId` on stacks older than lava 7.1.
+    pub ami_parameter: String,
+    pub ami_id: String,
+    pub ami_state: AmiState,
+    pub kind: Option<Kind>,
+    #[serde(skip)]
+    pub parameters: BTreeMap<String, String>,
+    #[serde(skip)]
+    pub capabilities: Vec<String>,
+}
+
+/// A lava worker stack: parameters realm, worker and amiId (or sakAmiId) and an instance type.
+/// Anything else — not a worker, or a parasitic worker without an AMI or machine type — is None.
+pub fn worker_stack(s: &StackInfo, all_amis: &[LavaAmi]) -> Option<WorkerStack> {
+    let p = &s.parameters;
+    let realm = p.get("realm")?;
+    let worker = p.get("worker")?;
+    let (ami_parameter, ami_id) = ["amiId", "sakAmiId"].iter().find_map(|k| {
+        p.get(*k)
+            .filter(|v| !v.is_empty())
+            .map(|v| (k.to_string(), v.clone()))
+    })?;
+    if !p
+        .iter()
+        .any(|(k, v)| k.to_ascii_lowercase().contains("instancetype") && !v.is_empty())
+    {
+        return None;
+    }
+    let ami = all_amis.iter().find(|a| a.id == ami_id);
+    let (ami_state, kind) = match ami {
+        Some(a) if a.newest => (AmiState::Newest, Some(a.kind.clone())),
+        Some(a) => (AmiState::Older, Some(a.kind.clone())),
+        None => (AmiState::Unknown, None),
+    };
+    Some(WorkerStack {
+        name: s.name.clone(),
+        realm: realm.clone(),
+        worker: worker.clone(),
+        last_updated: s.last_updated.clone(),
+        status: s.status.clone(),
+        ami_parameter,
+        ami_id,
+        ami_state,
+        kind,
+        parameters: s.parameters.clone(),
+        capabilities: s.capabilities.clone(),
+    })
+}
+
+/// Stack-name globs. An update needs at least one, and a bare `*` is refused.
+pub fn patterns(globs: &[String], update: bool) -> Result<Option<GlobSet>, String> {
+    if update && globs.is_empty() {
+        return Err("-U/--update needs at least one stack pattern (e.g. 'lava-prod-*')".into());
+    }
+    if update && globs.iter().any(|g| g.trim() == "*") {
+        return Err(
+            "-U/--update refuses the pattern '*': name the stacks to update (e.g. 'lava-prod-*')"
+                .into(),
+        );
+    }
+    if globs.is_empty() {
+        return Ok(None);
+    }
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        b.add(Glob::new(g).map_err(|e| format!("stack pattern {g:?}: {}", e.kind()))?);
+    }
+    b.build().map(Some).map_err(|e| e.to_string())
+}
+
+/// The newest lava AMI of `kind`.
+pub fn latest<'a>(amis: &'a [LavaAmi], kind: &Kind) -> Option<&'a LavaAmi> {
+    amis.iter().find(|a| a.newest && &a.kind == kind)
+}
+
+/// Every kind present, for messages.
+pub fn kinds(amis: &[LavaAmi]) -> String {
+    let k: BTreeSet<String> = amis.iter().map(|a| a.kind.to_string()).collect();
+    k.into_iter().collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn img(id: &str, name: &str, created: &str, tags: &[(&str, &str)]) -> ImageInfo {
+        ImageInfo {
+            id: id.into(),
+            name: name.into(),
+            created: created.into(),
+            arch: Some("x86_64".into()),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn names_and_tags_give_the_kind() {
+        let a = lava_ami(
+            &img(
+                "ami-1",
+                "lava-8.1.0-amzn2023-py3.11-arm64-2025-07-02T08-43-48Z",
+                "2025-07-02",
+                &[("PythonVersion", "3.11.12")],
+            ),
+            false,
+        )
+        .unwrap();
+        assert_eq!(a.kind.to_string(), "amzn2023/py3.11/arm64");
+        assert_eq!(a.python, "3.11.12");
+        assert!(lava_ami(&img("ami-2", "other-ami", "", &[]), false).is_none());
+        assert!(lava_ami(&img("ami-3", "sak-2024-01", "", &[]), false).is_none());
+        assert!(lava_ami(&img("ami-3", "sak-2024-01", "", &[]), true).is_some());
+    }
+
+    #[test]
+    fn grouping_limits_and_marks_the_newest() {
+        let mk = |id: &str, t: &str, arch: &str| {
+            lava_ami(
+                &img(
+                    id,
+                    &format!("lava-8.3.0-amzn2023-py3.11-{arch}-{t}"),
+                    t,
+                    &[],
+                ),
+                false,
+            )
+            .unwrap()
+        };
+        let g = group(
+            vec![
+                mk("a1", "2025-01-01T00-00-00Z", "x86_64"),
+                mk("a3", "2025-03-01T00-00-00Z", "x86_64"),
+                mk("a2", "2025-02-01T00-00-00Z", "x86_64"),
+                mk("b1", "2025-01-01T00-00-00Z", "arm64"),
+            ],
+            2,
+        );
+        let ids: Vec<_> = g.iter().map(|a| (a.id.as_str(), a.newest)).collect();
+        assert_eq!(ids, [("b1", true), ("a3", true), ("a2", false)]);
+    }
+
+    #[test]
+    fn update_patterns_refuse_nothing_and_star() {
+        assert!(patterns(&[], true).unwrap_err().contains("at least one"));
+        assert!(
+            patterns(&["*".into()], true)
+                .unwrap_err()
+                .contains("refuses")
+        );
+        assert!(patterns(&["*".into()], false).unwrap().is_some());
+        let g = patterns(&["lava-prod-*".into()], true).unwrap().unwrap();
+        assert!(g.is_match("lava-prod-core") && !g.is_match("lava-dev-core"));
+        assert!("amzn2023/py3.11/arm64".parse::<Kind>().is_ok());
+        assert!("amzn2023".parse::<Kind>().is_err());
+    }
+
+    #[test]
+    fn worker_stacks_need_realm_worker_ami_and_type() {
+        let amis = group(
+            vec![
+                lava_ami(
+                    &img(
+                        "ami-1",
+                        "lava-8.3.0-amzn2023-py3.11-x86_64-2025-01-01T00-00-00Z",
+                        "2025",
+                        &[],
+                    ),
+                    false,
+                )
+                .unwrap(),
+            ],
+            5,
+        );
+        let stack = |params: &[(&str, &str)]| StackInfo {
+            name: "s".into(),
+            parameters: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        let w = worker_stack(
+            &stack(&[
+                ("realm", "r"),
+                ("worker", "w"),
+                ("amiId", "ami-1"),
+                ("workerInstanceType", "t3.small"),
+            ]),
+            &amis,
+        )
+        .unwrap();
+        assert_eq!(w.ami_state, AmiState::Newest);
+        let old = worker_stack(
+            &stack(&[
+                ("realm", "r"),
+                ("worker", "w"),
+                ("sakAmiId", "ami-9"),
+                ("InstanceType", "m5.large"),
+            ]),
+            &amis,
+        )
+        .unwrap();
+        assert_eq!(
+            (old.ami_parameter.as_str(), old.ami_state),
+            ("sakAmiId", AmiState::Unknown)
+        );
+        assert!(
+            worker_stack(
+                &stack(&[("realm", "r"), ("worker", "w"), ("amiId", "ami-1")]),
+                &amis
+            )
+            .is_none(),
+            "parasitic"
+        );
+        assert!(worker_stack(&stack(&[("bucket", "b")]), &amis).is_none());
+    }
+}

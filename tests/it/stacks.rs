@@ -1,0 +1,481 @@
+//! `lava-ami` against the AWS emulator: stacks from the real worker template plus decoys, lava AMIs
+//! of several kinds; listing, grouping, selection, updates (non-interactive and through a pty).
+use crate::common::{bin_moto, moto, moto_sdk, root};
+use aws_sdk_cloudformation::types::{Capability, Parameter};
+use aws_sdk_ec2::types::Tag;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+struct World {
+    region: String,
+    ec2: aws_sdk_ec2::Client,
+    cfn: aws_sdk_cloudformation::Client,
+    subnet: String,
+    sg: String,
+}
+
+impl World {
+    /// Every test has a region of its own in the emulator, so listings do not see each other.
+    async fn new(region: &str) -> Self {
+        let sdk = moto_sdk(region).await;
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.9.0.0/16")
+            .send()
+            .await
+            .unwrap();
+        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block("10.9.1.0/24")
+            .send()
+            .await
+            .unwrap();
+        let sg = ec2
+            .create_security_group()
+            .group_name(format!("w-{}", uuid::Uuid::new_v4().simple()))
+            .description("worker")
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+        World {
+            region: region.into(),
+            ec2,
+            cfn,
+            subnet: subnet.subnet().unwrap().subnet_id().unwrap().into(),
+            sg: sg.group_id().unwrap().into(),
+        }
+    }
+
+    /// A lava AMI as `lava-build ami` names and tags it.
+    async fn ami(&self, arch: &str, py: &str, time: &str) -> String {
+        let minor: String = py.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
+        let name = format!("lava-8.3.0-amzn2023-py{minor}-{arch}-{time}");
+        let id = self
+            .ec2
+            .register_image()
+            .name(&name)
+            .root_device_name("/dev/xvda")
+            .send()
+            .await
+            .unwrap()
+            .image_id()
+            .unwrap()
+            .to_string();
+        let tags = [
+            ("Name", name.as_str()),
+            ("OS", "amzn2023"),
+            ("PythonVersion", py),
+            ("Arch", arch),
+            ("LavaVersion", "8.3.0"),
+        ];
+        self.ec2
+            .create_tags()
+            .resources(&id)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        id
+    }
+
+    async fn worker(&self, name: &str, ami: &str) {
+        let body =
+            std::fs::read_to_string(root().join("cloudformation/lava-worker.cfn.yaml")).unwrap();
+        let p = |k: &str, v: &str| {
+            Parameter::builder()
+                .parameter_key(k)
+                .parameter_value(v)
+                .build()
+        };
+        self.cfn
+            .create_stack()
+            .stack_name(name)
+            .template_body(body)
+            .capabilities(Capability::CapabilityIam)
+            .parameters(p("realm", "prod"))
+            .parameters(p("worker", name.rsplit('-').next().unwrap()))
+            .parameters(p("amiId", ami))
+            .parameters(p("subnets", &self.subnet))
+            .parameters(p("secGroups", &self.sg))
+            .parameters(p("codeBucket", "lava-code"))
+            .parameters(p("swapSize", "2"))
+            // The emulator keeps only parameters given at creation and then fails UsePreviousValue
+            // for defaulted ones (real CloudFormation does not): give every parameter.
+            .parameters(p("workerInstanceType", "t3.medium"))
+            .parameters(p("keyPairName", ""))
+            .parameters(p("rootVolumeSize", "30"))
+            .parameters(p("codePrefix", "lava"))
+            .parameters(p("minSize", "1"))
+            .parameters(p("desiredCapacity", "1"))
+            .parameters(p("maxSize", "1"))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// A stack with the given parameters around a harmless resource.
+    async fn other(&self, name: &str, params: &[(&str, &str)]) {
+        let mut tpl = String::from("AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n");
+        for (k, _) in params {
+            tpl.push_str(&format!("  {k}:\n    Type: String\n"));
+        }
+        tpl.push_str("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n");
+        let mut req = self.cfn.create_stack().stack_name(name).template_body(tpl);
+        for (k, v) in params {
+            req = req.parameters(
+                Parameter::builder()
+                    .parameter_key(*k)
+                    .parameter_value(*v)
+                    .build(),
+            );
+        }
+        req.send().await.unwrap();
+    }
+
+    async fn params(&self, stack: &str) -> BTreeMap<String, String> {
+        let out = self
+            .cfn
+            .describe_stacks()
+            .stack_name(stack)
+            .send()
+            .await
+            .unwrap();
+        out.stacks()[0]
+            .parameters()
+            .iter()
+            .map(|p| {
+                (
+                    p.parameter_key().unwrap().to_string(),
+                    p.parameter_value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut c = bin_moto("lava-ami");
+        c.args(["--region", &self.region]).args(args);
+        c
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.cmd(args).args(["--output", "json"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{:?}: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn lists_amis_by_kind_and_worker_stacks_only() {
+    let w = World::new("eu-west-2").await;
+    let mut x86 = Vec::new();
+    for d in 1..=7 {
+        x86.push(
+            w.ami("x86_64", "3.11.12", &format!("2025-0{d}-01T00-00-00Z"))
+                .await,
+        );
+    }
+    let arm_old = w.ami("arm64", "3.11.12", "2025-01-01T00-00-00Z").await;
+    let arm_new = w.ami("arm64", "3.11.12", "2025-02-01T00-00-00Z").await;
+    let py312 = w.ami("x86_64", "3.12.4", "2025-03-01T00-00-00Z").await;
+    w.worker("lava-prod-core", &x86[6]).await;
+    w.worker("lava-prod-batch", &x86[2]).await;
+    w.worker("lava-prod-arm", "ami-0123456789abcdef0").await;
+    w.other(
+        "lava-prod-old",
+        &[
+            ("realm", "prod"),
+            ("worker", "old"),
+            ("sakAmiId", &arm_old),
+            ("InstanceType", "t4g.large"),
+        ],
+    )
+    .await;
+    w.other("not-a-worker", &[("bucket", "x")]).await;
+    w.other(
+        "parasite",
+        &[("realm", "prod"), ("worker", "p"), ("amiId", &x86[0])],
+    )
+    .await;
+
+    let v = w.json(&["-n", "5"]);
+    let amis = v["amis"].as_array().unwrap();
+    let x86_shown: Vec<&str> = amis
+        .iter()
+        .filter(|a| a["kind"]["arch"] == "x86_64" && a["kind"]["python"] == "3.11")
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    let mut newest_five: Vec<&str> = x86.iter().rev().take(5).map(String::as_str).collect();
+    assert_eq!(x86_shown, newest_five, "at most 5 per kind, newest first");
+    let newest: Vec<&str> = amis
+        .iter()
+        .filter(|a| a["newest"] == true)
+        .map(|a| a["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(newest.len(), 3, "one newest per kind: {newest:?}");
+    for id in [x86[6].as_str(), arm_new.as_str(), py312.as_str()] {
+        assert!(newest.contains(&id));
+    }
+    assert_eq!(
+        amis.iter().find(|a| a["id"] == x86[6]).unwrap()["python"],
+        "3.11.12",
+        "Python from the tag"
+    );
+    newest_five.clear();
+
+    let stacks: BTreeMap<String, Value> = v["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["name"].as_str().unwrap().to_string(), s.clone()))
+        .collect();
+    assert_eq!(
+        stacks.keys().collect::<Vec<_>>(),
+        [
+            "lava-prod-arm",
+            "lava-prod-batch",
+            "lava-prod-core",
+            "lava-prod-old"
+        ],
+        "decoys and parasitic workers are left out"
+    );
+    assert_eq!(stacks["lava-prod-core"]["ami_state"], "newest");
+    assert_eq!(stacks["lava-prod-batch"]["ami_state"], "older");
+    assert_eq!(stacks["lava-prod-arm"]["ami_state"], "unknown");
+    assert_eq!(stacks["lava-prod-old"]["ami_parameter"], "sakAmiId");
+    assert_eq!(stacks["lava-prod-old"]["realm"], "prod");
+
+    // Glob selection, and the text tables.
+    let v = w.json(&["lava-prod-b*"]);
+    assert_eq!(v["stacks"].as_array().unwrap().len(), 1);
+    let out = w.cmd(&["-n", "1"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Lava AMIs") && text.contains("Worker stacks"),
+        "{text}"
+    );
+    assert!(text.contains("older lava AMI"));
+}
+
+#[tokio::test]
+async fn updates_to_latest_or_an_id_keeping_other_parameters() {
+    let w = World::new("eu-west-3").await;
+    let old = w.ami("x86_64", "3.11.12", "2025-01-01T00-00-00Z").await;
+    let new = w.ami("x86_64", "3.11.12", "2025-02-01T00-00-00Z").await;
+    let arm = w.ami("arm64", "3.11.12", "2025-02-01T00-00-00Z").await;
+    w.worker("lava-prod-core", &old).await;
+    w.worker("lava-prod-batch", &new).await;
+    w.worker("lava-dev-core", &old).await;
+    w.other(
+        "lava-prod-old",
+        &[
+            ("realm", "prod"),
+            ("worker", "old"),
+            ("sakAmiId", &old),
+            ("InstanceType", "t3.large"),
+        ],
+    )
+    .await;
+    let before = w.params("lava-prod-core").await;
+
+    let out = w
+        .cmd(&[
+            "-U",
+            "lava-prod-*",
+            "--ami",
+            "latest",
+            "--yes",
+            "--poll-seconds",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!("lava-prod-core: {old} -> {new} UPDATE_COMPLETE")),
+        "{text}"
+    );
+    assert!(
+        text.contains("lava-prod-batch") && text.contains("ALREADY_CURRENT"),
+        "{text}"
+    );
+    let after = w.params("lava-prod-core").await;
+    assert_eq!(after["amiId"], new);
+    for (k, v) in &before {
+        if k != "amiId" {
+            assert_eq!(&after[k], v, "{k} kept its previous value");
+        }
+    }
+    assert_eq!(
+        w.params("lava-prod-old").await["sakAmiId"],
+        new,
+        "pre-7.1 stacks too"
+    );
+    assert_eq!(
+        w.params("lava-dev-core").await["amiId"],
+        old,
+        "not selected: untouched"
+    );
+
+    // An explicit id, as JSON.
+    let out = w
+        .cmd(&[
+            "-U",
+            "lava-dev-core",
+            "--ami",
+            &arm,
+            "--yes",
+            "--output",
+            "json",
+            "--poll-seconds",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["to"], arm.as_str());
+    assert_eq!(v[0]["status"], "UPDATE_COMPLETE");
+    assert_eq!(w.params("lava-dev-core").await["amiId"], arm);
+
+    // Not a lava AMI: refused, nothing touched, exit 1.
+    let out = w
+        .cmd(&[
+            "-U",
+            "lava-dev-core",
+            "--ami",
+            "ami-0123456789abcdef0",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("not an available lava AMI"));
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2() {
+    let w = World::new("eu-central-1").await;
+    for (args, expect) in [
+        (vec!["-U"], "at least one stack pattern"),
+        (vec!["-U", "*"], "refuses the pattern '*'"),
+        (vec!["-U", "x", "--ami", "ami-XYZ", "--yes"], "--ami"),
+        (
+            vec!["-U", "x", "--ami", "latest", "--kind", "amzn2023"],
+            "--kind",
+        ),
+        (vec!["-U", "x", "--ami", "latest"], "needs --yes"),
+        (vec!["--ami", "latest"], "go with -U"),
+        (vec!["-U", "x"], "needs a terminal"),
+    ] {
+        let out = w.cmd(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("error: ") && err.contains(expect),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn interactive_update_through_a_terminal() {
+    let w = World::new("ap-northeast-1").await;
+    let old = w.ami("x86_64", "3.11.12", "2025-01-01T00-00-00Z").await;
+    let new = w.ami("x86_64", "3.11.12", "2025-02-01T00-00-00Z").await;
+    w.worker("lava-prod-a", &old).await;
+    w.worker("lava-prod-b", &old).await;
+    w.worker("lava-prod-c", &old).await;
+
+    let region = w.region.clone();
+    let endpoint = moto();
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lava-ami"));
+        cmd.args([
+            "--region",
+            &region,
+            "-U",
+            "lava-prod-*",
+            "--poll-seconds",
+            "1",
+        ])
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("NO_COLOR", "1");
+        let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
+        // a: pick the newest (listed first, number 1).
+        p.exp_string("lava-prod-a (realm prod, worker a)").unwrap();
+        p.exp_string("s to skip this stack, q to quit").unwrap();
+        p.send_line("1").unwrap();
+        p.exp_string("UPDATE_COMPLETE").unwrap();
+        // b: skip.
+        p.exp_string("lava-prod-b (realm prod, worker b)").unwrap();
+        p.exp_string("q to quit").unwrap();
+        p.send_line("s").unwrap();
+        p.exp_string("SKIPPED").unwrap();
+        // c: quit.
+        p.exp_string("lava-prod-c (realm prod, worker c)").unwrap();
+        p.exp_string("q to quit").unwrap();
+        p.send_line("q").unwrap();
+        p.exp_string("quit").unwrap();
+        p.exp_eof().unwrap();
+    })
+    .await
+    .unwrap();
+    assert_eq!(w.params("lava-prod-a").await["amiId"], new);
+    assert_eq!(w.params("lava-prod-b").await["amiId"], old);
+    assert_eq!(w.params("lava-prod-c").await["amiId"], old);
+}
+
+#[test]
+fn the_worker_template_passes_cfn_lint() {
+    let lint = root().join("build/venv/bin/cfn-lint");
+    let out = std::process::Command::new(&lint)
+        .arg(root().join("cloudformation/lava-worker.cfn.yaml"))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cfn-lint ({}) is missing: run scripts/test-services.sh install: {e}",
+                lint.display()
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = std::fs::read_to_string(root().join("cloudformation/lava-worker.cfn.yaml")).unwrap();
+    for needle in [
+        "HttpTokens: required",
+        "HttpPutResponseHopLimit: 1",
+        "Encrypted: true",
+        "VolumeType: gp3",
+        "root.boot0.sh",
+        "root.boot.sh",
+        "\"swap\": {\"size\": ${swapSize}}",
+    ] {
+        assert!(text.contains(needle), "{needle}");
+    }
+}
