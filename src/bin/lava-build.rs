@@ -18,6 +18,8 @@ enum Command {
     Ami(cmd::ami::AmiArgs),
     /// Sync ami/resources.s3/ to S3 by content (the first step of `ami`).
     Sync(cmd::sync::SyncArgs),
+    /// Build, check and push the multi-platform lava Docker images.
+    Images(cmd::images::ImagesArgs),
 }
 
 fn main() {
@@ -34,6 +36,7 @@ fn main() {
         match &cli.command {
             Command::Ami(args) => cmd::ami::run(args).await,
             Command::Sync(args) => cmd::sync::run(args).await,
+            Command::Images(args) => cmd::images::run(args).await,
         }
     });
     if let Err(e) = result {

@@ -1,3 +1,4 @@
 //! One module per subcommand: each owns its clap `Args` and an async `run`.
 pub mod ami;
+pub mod images;
 pub mod sync;

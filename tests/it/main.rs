@@ -3,6 +3,7 @@ mod amicontent;
 mod common;
 mod config;
 mod errors;
+mod images;
 mod imds;
 mod packer;
 mod plan;

@@ -1,0 +1,127 @@
+//! The build context: the images folder as a tar in memory (modes kept, dot files left out), plus
+//! an optional lava bundle. Pure apart from reading the files.
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    #[error("{path}: {message}")]
+    Io { path: String, message: String },
+    #[error("{0}: not an images folder (it has no Dockerfile)")]
+    NoDockerfile(String),
+}
+
+fn io(path: &Path, e: impl std::fmt::Display) -> ContextError {
+    ContextError::Io {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// The context tar of `dir` (every file but dot files, sorted, modes kept, fixed times and owner),
+/// with `extra` files (name in the context, file on disk) added.
+pub fn build(dir: &Path, extra: &[(String, std::path::PathBuf)]) -> Result<Vec<u8>, ContextError> {
+    if !dir.join("Dockerfile").is_file() {
+        return Err(ContextError::NoDockerfile(dir.display().to_string()));
+    }
+    let mut files: Vec<(String, std::path::PathBuf)> = Vec::new();
+    let walker = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for e in walker {
+        let e = e.map_err(|err| io(dir, err))?;
+        if e.file_type().is_file() {
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .map_err(|err| io(e.path(), err))?
+                .to_string_lossy()
+                .into_owned();
+            files.push((rel, e.path().to_path_buf()));
+        }
+    }
+    files.extend(extra.iter().cloned());
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.mode(tar::HeaderMode::Deterministic);
+    for (name, path) in files {
+        let mut data = Vec::new();
+        std::fs::File::open(&path)
+            .and_then(|mut f| f.read_to_end(&mut data))
+            .map_err(|e| io(&path, e))?;
+        let mode = std::fs::metadata(&path)
+            .map_err(|e| io(&path, e))?
+            .permissions()
+            .mode()
+            & 0o777;
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_mtime(0);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_entry_type(tar::EntryType::Regular);
+        tar.append_data(&mut h, &name, data.as_slice())
+            .map_err(|e| io(&path, e))?;
+    }
+    tar.into_inner().map_err(|e| io(dir, e))
+}
+
+/// (name, mode) of every entry of a context tar.
+pub fn entries(tar_bytes: &[u8]) -> Vec<(String, u32)> {
+    let mut a = tar::Archive::new(tar_bytes);
+    a.entries()
+        .map(|es| {
+            es.flatten()
+                .map(|e| {
+                    (
+                        e.path()
+                            .map(|p| p.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        e.header().mode().unwrap_or(0),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_modes_and_drops_dot_files() {
+        let d = tempfile::tempdir().unwrap();
+        let w = |rel: &str, mode: u32| {
+            let p = d.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, rel).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        };
+        w("Dockerfile", 0o644);
+        w("os/x/base/10-a.sh", 0o755);
+        w(".git/config", 0o644);
+        w("os/x/.DS_Store", 0o644);
+        let extra = d.path().join("bundle.tgz");
+        std::fs::write(&extra, b"b").unwrap();
+        let t = build(d.path(), &[("packages/lava/bundle.tgz".into(), extra)]).unwrap();
+        assert_eq!(
+            entries(&t),
+            [
+                ("Dockerfile".to_string(), 0o644),
+                ("bundle.tgz".to_string(), 0o644),
+                ("os/x/base/10-a.sh".to_string(), 0o755),
+                ("packages/lava/bundle.tgz".to_string(), 0o644),
+            ]
+        );
+        assert_eq!(
+            build(d.path(), &[]).unwrap(),
+            build(d.path(), &[]).unwrap(),
+            "deterministic"
+        );
+        assert!(build(&d.path().join("os"), &[]).is_err());
+    }
+}

@@ -1,0 +1,384 @@
+//! Building, pushing and checking images through the Docker Engine API (bollard).
+use super::index::{self, PlatformImage};
+use bollard::Docker;
+use bollard::auth::DockerCredentials;
+use bollard::models::BuildInfoAux;
+use bollard::query_parameters::{
+    BuildImageOptionsBuilder, BuilderVersion, CreateContainerOptionsBuilder, LogsOptionsBuilder,
+    PushImageOptionsBuilder, RemoveContainerOptionsBuilder, TagImageOptionsBuilder,
+};
+use futures::StreamExt;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+/// Connects to `endpoint` (unix://, tcp://, ssh://) or to DOCKER_HOST / the default socket, and
+/// negotiates the API version.
+pub async fn connect(endpoint: Option<&str>) -> Result<Docker, String> {
+    let d = match endpoint {
+        Some(e) => Docker::connect_with_host(e),
+        None => Docker::connect_with_defaults(),
+    }
+    .map_err(|e| {
+        format!(
+            "Docker engine {}: {e}",
+            endpoint.unwrap_or("(DOCKER_HOST or the default socket)")
+        )
+    })?;
+    let d = d.negotiate_version().await.map_err(|e| {
+        format!(
+            "Docker engine {}: {e}",
+            endpoint.unwrap_or("(DOCKER_HOST or the default socket)")
+        )
+    })?;
+    Ok(d)
+}
+
+/// One build of one image for one platform.
+pub struct BuildRequest<'a> {
+    pub context: Vec<u8>,
+    pub tag: &'a str,
+    pub platform: &'a str,
+    pub build_args: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    /// `host`/`none` where the engine has no bridge network.
+    pub network: Option<&'a str>,
+    /// Prefix of every output line, e.g. `[amzn2023/base linux/amd64]`.
+    pub prefix: &'a str,
+}
+
+/// Builds with BuildKit, streaming the steps' output. On failure: the step and its last lines.
+pub async fn build(docker: &Docker, req: BuildRequest<'_>) -> Result<(), String> {
+    let args: HashMap<String, String> = req.build_args.into_iter().collect();
+    let labels: HashMap<String, String> = req.labels.into_iter().collect();
+    let session = format!("lava-build-{}", uuid::Uuid::new_v4().simple());
+    let mut opts = BuildImageOptionsBuilder::default()
+        .dockerfile("Dockerfile")
+        .t(req.tag)
+        .platform(req.platform)
+        .buildargs(&args)
+        .labels(&labels)
+        .rm(true)
+        .version(BuilderVersion::BuilderBuildKit)
+        .session(&session);
+    if let Some(n) = req.network {
+        opts = opts.networkmode(n);
+    }
+    let mut stream = docker.build_image(
+        opts.build(),
+        None,
+        Some(bollard::body_full(req.context.into())),
+    );
+    let mut names: HashMap<String, String> = HashMap::new();
+    let mut tails: HashMap<String, VecDeque<String>> = HashMap::new();
+    let mut failure: Option<String> = None;
+    while let Some(item) = stream.next().await {
+        let info = match item {
+            Ok(i) => i,
+            Err(e) => {
+                failure.get_or_insert_with(|| e.to_string());
+                break;
+            }
+        };
+        if let Some(err) = info.error_detail.and_then(|d| d.message) {
+            failure.get_or_insert(err);
+        }
+        if let Some(s) = info.stream {
+            for l in s.lines().filter(|l| !l.trim().is_empty()) {
+                eprintln!("{} {l}", req.prefix);
+            }
+        }
+        if let Some(BuildInfoAux::BuildKit(status)) = info.aux {
+            for v in &status.vertexes {
+                if !v.name.is_empty() {
+                    if !names.contains_key(&v.digest) && !v.name.starts_with("[internal]") {
+                        eprintln!("{} {}", req.prefix, v.name);
+                    }
+                    names.insert(v.digest.clone(), v.name.clone());
+                }
+                if !v.error.is_empty() && failure.is_none() {
+                    let tail = tails
+                        .get(&v.digest)
+                        .map(|t| t.iter().cloned().collect::<Vec<_>>().join(" | "))
+                        .unwrap_or_default();
+                    failure = Some(format!(
+                        "step {:?} failed: {}{}",
+                        v.name,
+                        v.error,
+                        if tail.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; last output: {tail}")
+                        }
+                    ));
+                }
+            }
+            for log in &status.logs {
+                let text = String::from_utf8_lossy(&log.msg);
+                let tail = tails.entry(log.vertex.clone()).or_default();
+                for l in text.lines().filter(|l| !l.trim().is_empty()) {
+                    eprintln!("{}   {l}", req.prefix);
+                    tail.push_back(l.to_string());
+                    if tail.len() > 8 {
+                        tail.pop_front();
+                    }
+                }
+            }
+        }
+    }
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(()),
+    }
+}
+
+/// Registry credentials (never printed).
+#[derive(Clone, Default)]
+pub struct Credentials {
+    pub user: Option<String>,
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Credentials {{ user: {:?}, secret: <hidden> }}",
+            self.user
+        )
+    }
+}
+
+impl Credentials {
+    fn docker(&self, registry: &str) -> Option<DockerCredentials> {
+        self.user.as_ref().map(|u| DockerCredentials {
+            username: Some(u.clone()),
+            password: self.secret.clone(),
+            serveraddress: Some(registry.to_string()),
+            ..Default::default()
+        })
+    }
+
+    fn oci(&self) -> oci_client::secrets::RegistryAuth {
+        match (&self.user, &self.secret) {
+            (Some(u), Some(s)) => oci_client::secrets::RegistryAuth::Basic(u.clone(), s.clone()),
+            _ => oci_client::secrets::RegistryAuth::Anonymous,
+        }
+    }
+}
+
+fn oci_client_for(registry: &str) -> oci_client::Client {
+    let host = registry.split(':').next().unwrap_or(registry);
+    let protocol = if host == "127.0.0.1" || host == "localhost" {
+        oci_client::client::ClientProtocol::Http
+    } else {
+        oci_client::client::ClientProtocol::Https
+    };
+    oci_client::Client::new(oci_client::client::ClientConfig {
+        protocol,
+        ..Default::default()
+    })
+}
+
+/// Tags `local` as `repo:tag` and pushes it; returns the pushed manifest's digest, size and type.
+pub async fn push_platform(
+    docker: &Docker,
+    local: &str,
+    registry: &str,
+    repo: &str,
+    tag: &str,
+    platform: &str,
+    creds: &Credentials,
+) -> Result<PlatformImage, String> {
+    docker
+        .tag_image(
+            local,
+            Some(
+                TagImageOptionsBuilder::default()
+                    .repo(repo)
+                    .tag(tag)
+                    .build(),
+            ),
+        )
+        .await
+        .map_err(|e| format!("tagging {local} as {repo}:{tag}: {e}"))?;
+    let mut s = docker.push_image(
+        repo,
+        Some(PushImageOptionsBuilder::default().tag(tag).build()),
+        creds.docker(registry),
+    );
+    while let Some(item) = s.next().await {
+        let info = item.map_err(|e| format!("pushing {repo}:{tag}: {e}"))?;
+        if let Some(err) = info.error_detail.and_then(|d| d.message) {
+            return Err(format!("pushing {repo}:{tag}: {err}"));
+        }
+    }
+    // The push stream gives no digest: read the manifest back.
+    let reference: oci_client::Reference = format!("{repo}:{tag}")
+        .parse()
+        .map_err(|e| format!("{repo}:{tag}: {e}"))?;
+    let client = oci_client_for(registry);
+    let (bytes, digest) = client
+        .pull_manifest_raw(
+            &reference,
+            &creds.oci(),
+            &[
+                "application/vnd.docker.distribution.manifest.v2+json",
+                "application/vnd.oci.image.manifest.v1+json",
+            ],
+        )
+        .await
+        .map_err(|e| format!("reading back {repo}:{tag}: {e}"))?;
+    let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(String::from))
+        .unwrap_or_else(|| "application/vnd.docker.distribution.manifest.v2+json".into());
+    Ok(PlatformImage {
+        platform: platform.to_string(),
+        digest,
+        size: bytes.len() as i64,
+        media_type,
+    })
+}
+
+/// Pushes the index of `images` under each of `tags`. Returns the index digest.
+pub async fn push_index(
+    registry: &str,
+    repo: &str,
+    tags: &[String],
+    images: &[PlatformImage],
+    annotations: &BTreeMap<String, String>,
+    creds: &Credentials,
+) -> Result<String, String> {
+    let doc = index::document(images, annotations);
+    let client = oci_client_for(registry);
+    let mut digest = String::new();
+    for tag in tags {
+        let reference: oci_client::Reference = format!("{repo}:{tag}")
+            .parse()
+            .map_err(|e| format!("{repo}:{tag}: {e}"))?;
+        // Authenticate for push (anonymous registries accept this as a no-op).
+        let _ = client
+            .auth(
+                &reference,
+                &creds.oci(),
+                oci_client::RegistryOperation::Push,
+            )
+            .await;
+        let url = client
+            .push_manifest_raw(
+                &reference,
+                doc.clone(),
+                index::OCI_INDEX
+                    .parse()
+                    .map_err(|_| "media type".to_string())?,
+            )
+            .await
+            .map_err(|e| format!("pushing the index {repo}:{tag}: {e}"))?;
+        digest = url;
+    }
+    Ok(digest)
+}
+
+/// Runs `/bin/sh -c command` in a new container of `image` for `platform`: (exit status, output).
+pub async fn run_in(
+    docker: &Docker,
+    image: &str,
+    platform: &str,
+    command: &str,
+) -> Result<(i64, String), String> {
+    let name = format!("lava-check-{}", uuid::Uuid::new_v4().simple());
+    let body = bollard::models::ContainerCreateBody {
+        image: Some(image.to_string()),
+        cmd: Some(vec!["/bin/sh".into(), "-c".into(), command.into()]),
+        host_config: Some(bollard::models::HostConfig {
+            network_mode: Some("none".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    docker
+        .create_container(
+            Some(
+                CreateContainerOptionsBuilder::default()
+                    .name(&name)
+                    .platform(platform)
+                    .build(),
+            ),
+            body,
+        )
+        .await
+        .map_err(|e| format!("creating a container of {image}: {e}"))?;
+    let result = async {
+        docker
+            .start_container(
+                &name,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+            .map_err(|e| format!("starting a container of {image}: {e}"))?;
+        let mut code = 0;
+        let mut w = docker.wait_container(
+            &name,
+            None::<bollard::query_parameters::WaitContainerOptions>,
+        );
+        while let Some(r) = w.next().await {
+            match r {
+                Ok(x) => code = x.status_code,
+                Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = c,
+                Err(e) => return Err(format!("waiting for {name}: {e}")),
+            }
+        }
+        let mut out = String::new();
+        let mut logs = docker.logs(
+            &name,
+            Some(
+                LogsOptionsBuilder::default()
+                    .stdout(true)
+                    .stderr(true)
+                    .build(),
+            ),
+        );
+        while let Some(Ok(chunk)) = logs.next().await {
+            out.push_str(&chunk.to_string());
+        }
+        Ok((code, out))
+    }
+    .await;
+    let _ = docker
+        .remove_container(
+            &name,
+            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+        )
+        .await;
+    result
+}
+
+/// The files of every layer of a local image (for the "no build files left" check).
+pub async fn layer_files(docker: &Docker, image: &str) -> Result<Vec<String>, String> {
+    let mut bytes = Vec::new();
+    let mut s = docker.export_image(image);
+    while let Some(chunk) = s.next().await {
+        bytes.extend_from_slice(&chunk.map_err(|e| format!("exporting {image}: {e}"))?);
+    }
+    let mut out = Vec::new();
+    let mut outer = tar::Archive::new(bytes.as_slice());
+    for e in outer.entries().map_err(|e| e.to_string())? {
+        let mut e = e.map_err(|e| e.to_string())?;
+        let path = e
+            .path()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if path.ends_with("layer.tar") || path.starts_with("blobs/") {
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).map_err(|e| e.to_string())?;
+            let mut inner = tar::Archive::new(data.as_slice());
+            if let Ok(entries) = inner.entries() {
+                for f in entries.flatten() {
+                    if let Ok(p) = f.path() {
+                        out.push(p.to_string_lossy().into_owned());
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
