@@ -358,13 +358,7 @@ async fn sync_resources(
         .await
         .context("syncing the build resources")?;
     eprintln!("[lava-build] {}", report.summary());
-    if !report.failed.is_empty() {
-        let list = report
-            .failed
-            .iter()
-            .map(|f| format!("{} ({})", f.key, f.error))
-            .collect::<Vec<_>>()
-            .join("; ");
+    if let Some(list) = report.failures() {
         anyhow::bail!("syncing the build resources failed for {list}; nothing was built");
     }
     Ok(())

@@ -157,13 +157,7 @@ pub fn finish(report: &SyncReport, format: Format) -> anyhow::Result<()> {
         }
         println!("{}", report.summary());
     }
-    if !report.failed.is_empty() {
-        let list = report
-            .failed
-            .iter()
-            .map(|f| format!("{} ({})", f.key, f.error))
-            .collect::<Vec<_>>()
-            .join("; ");
+    if let Some(list) = report.failures() {
         anyhow::bail!(
             "{} of {} files failed to sync to {}: {list}; run the sync again to finish",
             report.failed.len(),

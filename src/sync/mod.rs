@@ -101,6 +101,19 @@ impl SyncReport {
     }
 }
 
+impl SyncReport {
+    /// `key (error); key (error)` of every failed file, or None when nothing failed.
+    pub fn failures(&self) -> Option<String> {
+        (!self.failed.is_empty()).then(|| {
+            self.failed
+                .iter()
+                .map(|f| format!("{} ({})", f.key, f.error))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}
+
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;

@@ -98,6 +98,27 @@ async fn backoff(try_no: u32) {
     tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(try_no))).await;
 }
 
+/// Runs `attempt` up to [`TRIES`] times with backoff, holding one request permit per try.
+async fn with_retries<T, F, Fut>(permits: &Semaphore, mut attempt: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let mut last = String::new();
+    for t in 0..TRIES {
+        let permit = permits.acquire().await.map_err(|e| e.to_string())?;
+        match attempt().await {
+            Ok(v) => return Ok(v),
+            Err(e) => last = e,
+        }
+        drop(permit);
+        if t + 1 < TRIES {
+            backoff(t).await;
+        }
+    }
+    Err(last)
+}
+
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
@@ -153,10 +174,8 @@ pub async fn upload(
             return Err(format!("{} changed during the sync", path.display()));
         }
         let checksum = b64(&hex::decode(&hashes.sha256).unwrap_or_default());
-        let mut last = String::new();
-        for t in 0..TRIES {
-            let _permit = permits.acquire().await.map_err(|e| e.to_string())?;
-            let res = client
+        let out = with_retries(&permits, || async {
+            client
                 .put_object()
                 .bucket(bucket)
                 .key(key)
@@ -165,28 +184,19 @@ pub async fn upload(
                 .checksum_sha256(&checksum)
                 .metadata("sha256", &hashes.sha256)
                 .send()
-                .await;
-            match res {
-                Ok(out) => {
-                    let etag = unquote(out.e_tag().unwrap_or_default());
-                    if etag.len() == 32 && etag != hashes.md5 {
-                        return Err(format!(
-                            "stored object's ETag {etag} is not the MD5 of what was sent ({})",
-                            hashes.md5
-                        ));
-                    }
-                    sent(size);
-                    return Ok(Uploaded { etag });
-                }
-                Err(e) => {
-                    last = describe(&e);
-                    if t + 1 < TRIES {
-                        backoff(t).await;
-                    }
-                }
-            }
+                .await
+                .map_err(|e| describe(&e))
+        })
+        .await?;
+        let etag = unquote(out.e_tag().unwrap_or_default());
+        if etag.len() == 32 && etag != hashes.md5 {
+            return Err(format!(
+                "stored object's ETag {etag} is not the MD5 of what was sent ({})",
+                hashes.md5
+            ));
         }
-        return Err(last);
+        sent(size);
+        return Ok(Uploaded { etag });
     }
     multipart(dest, path, size, hashes, permits, sent).await
 }
@@ -228,10 +238,8 @@ async fn multipart(
                 let len = psize.min(size - offset);
                 let body = read_at(path, offset, len).await?;
                 let checksum = b64(&Sha256::digest(&body));
-                let mut last = String::new();
-                for t in 0..TRIES {
-                    let _permit = permits.acquire().await.map_err(|e| e.to_string())?;
-                    let res = client
+                let out = with_retries(&permits, || async {
+                    client
                         .upload_part()
                         .bucket(bucket)
                         .key(key)
@@ -241,25 +249,17 @@ async fn multipart(
                         .content_length(len as i64)
                         .checksum_sha256(&checksum)
                         .send()
-                        .await;
-                    match res {
-                        Ok(out) => {
-                            sent(len);
-                            return Ok(CompletedPart::builder()
-                                .part_number(n as i32)
-                                .set_e_tag(out.e_tag().map(String::from))
-                                .checksum_sha256(checksum)
-                                .build());
-                        }
-                        Err(e) => {
-                            last = describe(&e);
-                            if t + 1 < TRIES {
-                                backoff(t).await;
-                            }
-                        }
-                    }
-                }
-                Err(format!("part {n} of {count}: {last}"))
+                        .await
+                        .map_err(|e| describe(&e))
+                })
+                .await
+                .map_err(|e| format!("part {n} of {count}: {e}"))?;
+                sent(len);
+                Ok(CompletedPart::builder()
+                    .part_number(n as i32)
+                    .set_e_tag(out.e_tag().map(String::from))
+                    .checksum_sha256(checksum)
+                    .build())
             }
         })
         .buffered(permits.available_permits().max(1))

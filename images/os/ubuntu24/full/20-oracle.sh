@@ -1,21 +1,9 @@
 #!/bin/sh
-# Oracle Instant Client basiclite and SQL*Plus from packages/ (arch suffix x64 or arm64).
+# Oracle Instant Client basiclite and SQL*Plus (libaio from apt, the rest shared).
 set -eu
-# shellcheck source=/dev/null # images/common/lib.sh, bind-mounted at build time
-. "${BUILD_DIR:-/build}/common/lib.sh"
-
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends libaio1t64
-ln -sf /usr/lib/*-linux-gnu/libaio.so.1t64 "/usr/lib/$(uname -m)-linux-gnu/libaio.so.1"
+apt-get install -y -q --no-install-recommends libaio1t64 unzip
+ln -sf "$(find /usr/lib -name "libaio.so.1t64" | head -1)" "/usr/lib/$(uname -m)-linux-gnu/libaio.so.1"
 rm -rf /var/lib/apt/lists/*
-for zip in instantclient-basiclite instantclient-sqlplus; do
-    f="${BUILD_DIR:-/build}/packages/${zip}-linux-${ARCH_ORACLE}.zip"
-    [ -f "$f" ] || { echo "missing $f: see images/packages/README.md" >&2; exit 1; }
-    unzip -q -o "$f" -d /opt/oracle
-done
-dir=$(find /opt/oracle -maxdepth 1 -type d -name "instantclient_*" | sort | tail -1)
-echo "$dir" > /etc/ld.so.conf.d/oracle-instantclient.conf
-ldconfig
-ln -sf "$dir/sqlplus" /usr/local/bin/sqlplus
-say "Oracle Instant Client in $dir"
+sh "${BUILD_DIR:-/build}/common/oracle.sh"
