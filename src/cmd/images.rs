@@ -105,6 +105,19 @@ pub struct EcrArgs {
     pub profile: Option<String>,
 }
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ecr_registries_are_recognised() {
+        assert_eq!(
+            super::ecr_region("123456789012.dkr.ecr.ap-southeast-2.amazonaws.com").as_deref(),
+            Some("ap-southeast-2")
+        );
+        assert_eq!(super::ecr_region("ghcr.io"), None);
+        assert_eq!(super::ecr_region("127.0.0.1:5000"), None);
+    }
+}
+
 fn usage(m: String) -> anyhow::Error {
     ConfigError::Usage { message: m }.into()
 }
@@ -246,7 +259,56 @@ async fn engine_for(plan: &Plan, platform: &str) -> anyhow::Result<Docker> {
         .map_err(anyhow::Error::msg)
 }
 
+/// Whether `registry` is an ECR registry (`<account>.dkr.ecr.<region>.amazonaws.com`).
+fn ecr_region(registry: &str) -> Option<String> {
+    let host = registry.split(':').next()?;
+    let parts: Vec<&str> = host.split('.').collect();
+    match parts.as_slice() {
+        [_, "dkr", "ecr", region, "amazonaws", "com", ..] => Some(region.to_string()),
+        _ => None,
+    }
+}
+
+/// A fresh ECR token for this run (its stated expiry is not relied on: one is fetched per run,
+/// right before pushing).
+async fn ecr_credentials(region: &str) -> anyhow::Result<Credentials> {
+    use base64::Engine as _;
+    let sdk = crate::aws::sdk_config(None, Some(region)).await;
+    let out = aws_sdk_ecr::Client::new(&sdk)
+        .get_authorization_token()
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "ECR GetAuthorizationToken ({region}): {}",
+                crate::aws::describe(&e)
+            )
+        })?;
+    let token = out
+        .authorization_data()
+        .first()
+        .and_then(|d| d.authorization_token())
+        .ok_or_else(|| anyhow::anyhow!("ECR GetAuthorizationToken ({region}) returned no token"))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .map_err(|e| anyhow::anyhow!("ECR token is not base64: {e}"))?;
+    let text = String::from_utf8_lossy(&decoded);
+    let (user, secret) = text
+        .split_once(':')
+        .ok_or_else(|| anyhow::anyhow!("ECR token is not user:password"))?;
+    Ok(Credentials {
+        user: Some(user.to_string()),
+        secret: Some(secret.to_string()),
+    })
+}
+
 async fn credentials(a: &BuildArgs) -> anyhow::Result<Credentials> {
+    if a.user.is_none()
+        && a.token_ssm.is_none()
+        && let Some(region) = ecr_region(&a.registry)
+    {
+        return ecr_credentials(&region).await;
+    }
     let secret = match (&a.token_ssm, std::env::var("LAVA_REGISTRY_TOKEN")) {
         (Some(name), _) => {
             let sdk = crate::aws::sdk_config(None, None).await;
