@@ -72,7 +72,8 @@ measure() { # measure CMD… : median seconds and max RSS (KiB) over $runs runs
     : >"$work/times"
     for ((i = 0; i < runs; i++)); do
         t0=$(date +%s%N)
-        rss=$( { /usr/bin/time -f %M "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
+        /usr/bin/time -f %M -o "$work/rss" "$@" >/dev/null 2>&1
+        rss=$(tail -1 "$work/rss")
         t1=$(date +%s%N)
         echo $(( (t1 - t0) / 1000 )) >>"$work/times"
         ((rss > max)) && max=$rss
@@ -86,7 +87,7 @@ measure() { # measure CMD… : median seconds and max RSS (KiB) over $runs runs
  read -r cmds _ < <(measure bash -c 'bash -c true; bash -c "echo Hello world >/dev/null; echo Resistance is futile > borg"')
  echo "| boot run (median of $runs) | wall time | peak RSS |"
  echo "|---|---|---|"
- echo "| lava-rc boot | ${ours} ms | $((ours_rss / 1024)) MiB |"
- echo "| old rc.d scripts (curl + python per step) | ${old} ms | $((old_rss / 1024)) MiB |"
+ echo "| lava-rc boot | ${ours} ms | $(awk -v k="$ours_rss" 'BEGIN { printf "%.1f", k / 1024 }') MiB |"
+ echo "| old rc.d scripts (curl + python per step) | ${old} ms | $(awk -v k="$old_rss" 'BEGIN { printf "%.1f", k / 1024 }') MiB (largest process) |"
  echo "| the commands alone | ${cmds} ms | |"
  awk -v o="$ours" -v l="$old" -v c="$cmds" 'BEGIN { printf "\nlava-rc: %.1f ms beyond the commands, %.1f× faster than the old scripts\n", o - c, l / o }')
