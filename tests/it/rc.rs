@@ -558,3 +558,71 @@ fn install_sh_puts_the_agent_link_and_unit_in_place() {
             .is_ok()
     );
 }
+
+#[tokio::test]
+async fn show_prints_the_plan_and_changes_nothing() {
+    let imds = FakeImds::start().await;
+    let root = tempfile::tempdir().unwrap();
+    imds.set_user_data(
+        br#"{"shell0": "echo first", "swap": {"size": "2"}, "crontab": {"root": "ftp://x"}, "shell": ["a", "b"], "extra": 1}"#,
+    );
+    let mut cmd = bin("lava-rc");
+    cmd.args([
+        "show",
+        "--imds-endpoint",
+        &imds.url,
+        "--root",
+        &path_str(root.path()),
+    ]);
+    // The fake IMDS runs on this test's runtime: wait for the agent off it.
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("shell0: run as one bash script:\necho first"),
+        "{text}"
+    );
+    assert!(text.contains("swap: 2 GiB at /swapfile"), "{text}");
+    assert!(
+        text.contains("crontab.root: ERROR: crontab.root: invalid value \"ftp://x\""),
+        "{text}"
+    );
+    assert!(text.contains("ignored keys: extra"), "{text}");
+    assert_eq!(out.status.code(), Some(1), "a bad entry makes show fail");
+    assert!(
+        std::fs::read_dir(root.path()).unwrap().next().is_none(),
+        "show wrote nothing"
+    );
+}
+
+#[tokio::test]
+async fn s3run_changes_directory_and_logs_to_a_file() {
+    let bucket = bucket_with(&[("bin/pwd.sh", b"#!/bin/bash\npwd > \"$OUT\"\n")]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("out");
+    let log = dir.path().join("s3run.log");
+    let o = bin_moto("lava-rc")
+        .args([
+            "s3run",
+            "-r",
+            "ap-southeast-2",
+            "--no-cache",
+            "--log-level",
+            "info",
+        ])
+        .args(["--log", &path_str(&log), "-d", &path_str(dir.path())])
+        .arg(format!("s3://{bucket}/bin/pwd.sh"))
+        .env("OUT", &out_file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&out_file).unwrap().trim(),
+        path_str(&std::fs::canonicalize(dir.path()).unwrap())
+    );
+    assert!(
+        std::fs::read_to_string(&log).unwrap().contains("running"),
+        "logged to the file"
+    );
+}

@@ -479,3 +479,45 @@ fn the_worker_template_passes_cfn_lint() {
         assert!(text.contains(needle), "{needle}");
     }
 }
+
+#[tokio::test]
+async fn a_failed_stack_stops_the_run_unless_keep_going() {
+    let w = World::new("ca-central-1").await;
+    let old = w.ami("x86_64", "3.11.12", "2025-01-01T00-00-00Z").await;
+    let new = w.ami("x86_64", "3.11.12", "2025-02-01T00-00-00Z").await;
+    // lava-prod-a runs an AMI that is not a lava AMI: `latest` cannot be chosen for it.
+    w.worker("lava-prod-a", "ami-0123456789abcdef0").await;
+    w.worker("lava-prod-b", &old).await;
+    let args = [
+        "-U",
+        "lava-prod-*",
+        "--ami",
+        "latest",
+        "--yes",
+        "--poll-seconds",
+        "1",
+    ];
+    let out = w.cmd(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("lava-prod-a") && text.contains("FAILED") && text.contains("pass --kind"),
+        "{text}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("remaining stacks were not touched"));
+    assert_eq!(
+        w.params("lava-prod-b").await["amiId"],
+        old,
+        "stopped before b"
+    );
+
+    let mut keep = args.to_vec();
+    keep.push("--keep-going");
+    let out = w.cmd(&keep).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "a failure still fails the run");
+    assert_eq!(
+        w.params("lava-prod-b").await["amiId"],
+        new,
+        "--keep-going went on to b"
+    );
+}
