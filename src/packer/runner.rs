@@ -113,8 +113,10 @@ pub async fn run(inv: Invocation<'_>) -> Result<(), RunError> {
             _ = tokio::signal::ctrl_c() => {
                 interrupted = true;
                 eprintln!("[lava-build] interrupt: asking packer to stop and clean up (press Ctrl-C again to insist)");
+                // To packer's whole process group, as a terminal would: its wrapper process does
+                // not pass a signal on to the build by itself.
                 for pid in &pids {
-                    let _ = nix::sys::signal::kill(
+                    let _ = nix::sys::signal::killpg(
                         nix::unistd::Pid::from_raw(*pid as i32),
                         nix::sys::signal::Signal::SIGINT,
                     );

@@ -484,3 +484,104 @@ fn without_packer_on_path_the_error_says_how_to_install_it() {
     assert!(stderr.contains("packer is not installed"), "{stderr}");
     assert!(stderr.contains("apt-get install packer"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_packer_cleanly_and_reports_no_ami() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // An EC2 endpoint that accepts connections and never answers, so packer is mid-request when the
+    // interrupt comes; it closes them once `release` is set, letting packer's cancellation finish.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let release = Arc::new(AtomicBool::new(false));
+    let r = release.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            tokio::select! {
+                Ok((c, _)) = listener.accept() => held.push(c),
+                _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
+                    if r.load(Ordering::SeqCst) {
+                        return; // dropping `held` resets every connection
+                    }
+                }
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_lava-build"))
+        .args([
+            "ami",
+            "ami_id=ami-12345678",
+            "ip=private",
+            "python_version=3.11.12",
+        ])
+        .args([
+            "s3bucket=bucket",
+            "s3prefix=p/",
+            "sg=sg-12345678",
+            "subnet=subnet-12345678",
+        ])
+        .args(["tz=UTC", "region=us-east-1", "--emulate", "--no-sync"])
+        .args(["--dist", &path_str(dir.path())])
+        .args(["--agent-dir", &path_str(&dir.path().join("agent"))])
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    // Wait until packer is running (its log exists and has grown).
+    let started = std::time::Instant::now();
+    loop {
+        let logs: Vec<_> = std::fs::read_dir(dir.path().join("ami"))
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if logs
+            .iter()
+            .any(|l| std::fs::metadata(l.path()).is_ok_and(|m| m.len() > 2000))
+        {
+            break;
+        }
+        assert!(started.elapsed().as_secs() < 30, "packer did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    release.store(true, Ordering::SeqCst);
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("Cancelling build after receiving interrupt"),
+        "packer got the interrupt: {stderr}"
+    );
+    assert!(stderr.contains("Cleanly cancelled builds"), "{stderr}");
+    let last = stderr.lines().last().unwrap();
+    assert!(
+        last.starts_with("error: interrupted") && last.contains("no AMI was built"),
+        "{last}"
+    );
+    assert!(out.stdout.is_empty());
+    let template = path_str(&dir.path().join("ami/cli/lava.pkr.hcl"));
+    let ps = std::process::Command::new("pgrep")
+        .args(["-f", &template])
+        .output()
+        .unwrap();
+    assert!(ps.stdout.is_empty(), "no packer process left");
+}
