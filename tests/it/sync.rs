@@ -410,3 +410,138 @@ fn sync_help_explains_the_rules() {
         assert!(help.contains(needle), "{needle} in {help}");
     }
 }
+
+/// A moto server of the test's own that enforces IAM after the first `free` requests.
+struct AuthMoto {
+    child: std::process::Child,
+    url: String,
+}
+
+impl AuthMoto {
+    fn start(free: u32) -> Self {
+        let exe = crate::common::root().join("build/venv/bin/moto_server");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = std::process::Command::new(&exe)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("INITIAL_NO_AUTH_ACTION_COUNT", free.to_string())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("AWS emulator (moto server) {} is missing: run scripts/test-services.sh install: {e}", exe.display()));
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "moto server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        AuthMoto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for AuthMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn access_denied_and_rejected_credentials_are_one_line_errors() {
+    let moto = AuthMoto::start(3);
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&moto.url)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "t",
+        ))
+        .load()
+        .await;
+    // The three requests before IAM is enforced: a bucket, a user without permissions, its key.
+    aws_sdk_s3::Client::new(&sdk)
+        .create_bucket()
+        .bucket("locked")
+        .send()
+        .await
+        .unwrap();
+    let user_key = {
+        let out = std::process::Command::new(crate::common::root().join("build/venv/bin/aws"))
+            .args([
+                "--endpoint-url",
+                &moto.url,
+                "iam",
+                "create-user",
+                "--user-name",
+                "nobody",
+            ])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = std::process::Command::new(crate::common::root().join("build/venv/bin/aws"))
+            .args([
+                "--endpoint-url",
+                &moto.url,
+                "iam",
+                "create-access-key",
+                "--user-name",
+                "nobody",
+            ])
+            .args([
+                "--query",
+                "AccessKey.[AccessKeyId,SecretAccessKey]",
+                "--output",
+                "text",
+            ])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let (id, secret) = text.split_once('\t').expect("access key id and secret");
+        (id.to_string(), secret.to_string())
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), b"a").unwrap();
+    let run = |id: &str, secret: &str| {
+        crate::common::bin("lava-build")
+            .args(["sync", "--source", &path_str(dir.path())])
+            .args(["--cache-file", &path_str(&dir.path().join("c.json"))])
+            .args(["s3bucket=locked", "s3prefix=res/", "region=us-east-1"])
+            .env("AWS_ENDPOINT_URL", &moto.url)
+            .env("AWS_ACCESS_KEY_ID", id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .output()
+            .unwrap()
+    };
+    for (out, expect) in [
+        (run(&user_key.0, &user_key.1), "access denied"),
+        (
+            run("AKIANOTAREALKEY00000", "nope"),
+            "credentials were rejected",
+        ),
+    ] {
+        assert_eq!(out.status.code(), Some(1));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("s3://locked/res/") && err.contains(expect),
+            "{err}"
+        );
+    }
+}
