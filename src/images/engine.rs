@@ -13,23 +13,18 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 /// Connects to `endpoint` (unix://, tcp://, ssh://) or to DOCKER_HOST / the default socket, and
 /// negotiates the API version.
 pub async fn connect(endpoint: Option<&str>) -> Result<Docker, String> {
+    let shown = endpoint
+        .map(String::from)
+        .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "unix:///var/run/docker.sock (the default)".into());
     let d = match endpoint {
         Some(e) => Docker::connect_with_host(e),
         None => Docker::connect_with_defaults(),
     }
-    .map_err(|e| {
-        format!(
-            "Docker engine {}: {e}",
-            endpoint.unwrap_or("(DOCKER_HOST or the default socket)")
-        )
-    })?;
-    let d = d.negotiate_version().await.map_err(|e| {
-        format!(
-            "Docker engine {}: {e}",
-            endpoint.unwrap_or("(DOCKER_HOST or the default socket)")
-        )
-    })?;
-    Ok(d)
+    .map_err(|e| format!("Docker engine {shown}: {e}"))?;
+    d.negotiate_version()
+        .await
+        .map_err(|e| format!("Docker engine {shown} does not answer: {e}"))
 }
 
 /// One build of one image for one platform.

@@ -414,3 +414,46 @@ async fn ecr_repositories_are_created_once_with_the_lifecycle_policy() {
         }
     }
 }
+
+#[test]
+fn engine_sends_a_platform_to_another_engine() {
+    let fx = fixture();
+    let tag = unique();
+    // The default engine does not exist; only the --engine one does: arm64 must go there.
+    let out = bin("lava-build")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args([
+            "images",
+            "--images-dir",
+            &path_str(fx.path()),
+            "--network",
+            "host",
+        ])
+        .args(["--tag", &tag, "--platform", "linux/arm64", "--type", "base"])
+        .args(["--engine", &format!("linux/arm64={}", docker_host())])
+        .output()
+        .unwrap();
+    ok(out);
+    // Without --engine the same build names the unreachable default engine.
+    let out = bin("lava-build")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args([
+            "images",
+            "--images-dir",
+            &path_str(fx.path()),
+            "--network",
+            "host",
+        ])
+        .args(["--tag", &tag, "--platform", "linux/arm64", "--type", "base"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Docker engine"), "{err}");
+    let bad = images(fx.path(), &["--engine", "linux/arm64=ftp://x"]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "a bad endpoint is a usage error"
+    );
+}
