@@ -39,6 +39,9 @@ pub fn bin(name: &str) -> Command {
         "AWS_REGION",
         "AWS_DEFAULT_REGION",
         "AWS_PROFILE",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
         "LAVA_BUILD_TIME",
         "RUST_LOG",
     ] {
