@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Test services for lava-build: the AWS emulator (moto server), an OCI registry
-# (Debian's docker-registry) and a Docker engine (dockerd, only when none answers).
+# (Debian's docker-registry) and Docker engines (dockerd: one only when none answers, and a second
+# one, always, for the tests of --engine).
 #
 #   scripts/test-services.sh install        install what the tests need (apt-get, pip into build/venv)
 #   scripts/test-services.sh start          start the services; endpoints go to build/services/env
@@ -99,26 +100,36 @@ YML
     log "registry on 127.0.0.1:$port (pid $(cat "$state/registry.pid"))"
 }
 
+# start_dockerd NAME: a dockerd of our own (state in a short /tmp folder: unix socket paths are
+# limited to about 100 bytes); prints its socket's endpoint.
+start_dockerd() {
+    local name=$1 dir
+    dir=$(mktemp -d "/tmp/lava-$name.XXXXXX")
+    echo "$dir" >"$state/$name.dir"
+    dockerd --host "unix://$dir/docker.sock" --data-root "$dir/data" --exec-root "$dir/exec" \
+        --pidfile "$dir/docker.pid" --iptables=false --ip6tables=false --bridge=none \
+        >"$state/$name.log" 2>&1 &
+    echo $! >"$state/$name.pid"
+    wait_for "$name" 60 env DOCKER_HOST="unix://$dir/docker.sock" docker info
+    log "dockerd ($name) on unix://$dir/docker.sock (pid $(cat "$state/$name.pid"))"
+    echo "unix://$dir/docker.sock"
+}
+
 start_docker() {
+    local endpoint
     if docker info >/dev/null 2>&1; then
         log "a Docker engine already answers (${DOCKER_HOST:-default socket}); using it"
         echo "export LAVA_TEST_DOCKER=${DOCKER_HOST:-unix:///var/run/docker.sock}" >>"$envfile"
-        return 0
+    else
+        endpoint=$(start_dockerd docker)
+        {
+            echo "export DOCKER_HOST=$endpoint"
+            echo "export LAVA_TEST_DOCKER=$endpoint"
+        } >>"$envfile"
     fi
-    # Short paths: unix socket paths are limited to about 100 bytes.
-    local dir
-    dir=$(mktemp -d /tmp/lava-dockerd.XXXXXX)
-    echo "$dir" >"$state/docker.dir"
-    dockerd --host "unix://$dir/docker.sock" --data-root "$dir/data" --exec-root "$dir/exec" \
-        --pidfile "$dir/docker.pid" --iptables=false --ip6tables=false --bridge=none \
-        >"$state/docker.log" 2>&1 &
-    echo $! >"$state/docker.pid"
-    wait_for docker 60 env DOCKER_HOST="unix://$dir/docker.sock" docker info
-    {
-        echo "export DOCKER_HOST=unix://$dir/docker.sock"
-        echo "export LAVA_TEST_DOCKER=unix://$dir/docker.sock"
-    } >>"$envfile"
-    log "dockerd on unix://$dir/docker.sock (pid $(cat "$state/docker.pid"))"
+    # A second engine, always our own: --engine sends a platform's builds to it.
+    endpoint=$(start_dockerd docker2)
+    echo "export LAVA_TEST_DOCKER2=$endpoint" >>"$envfile"
 }
 
 enable_binfmt() {
@@ -161,13 +172,14 @@ stop() {
         fi
         rm -f "$f"
     done
-    if [ -f "$state/docker.dir" ]; then
+    for f in "$state"/*.dir; do
+        [ -e "$f" ] || continue
         local dir
-        dir=$(cat "$state/docker.dir")
+        dir=$(cat "$f")
         umount -R "$dir/data" 2>/dev/null || true
         rm -rf "$dir" 2>/dev/null || true
-        rm -f "$state/docker.dir"
-    fi
+        rm -f "$f"
+    done
 }
 
 run() { # run WHAT -- CMD…
