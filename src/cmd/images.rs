@@ -1,8 +1,9 @@
 //! `lava-build images`: build, check and push the lava Docker images.
 use crate::config::ConfigError;
 use crate::images::checks::{self, CheckResult};
-use crate::images::engine::{self, BuildRequest, Credentials};
-use crate::images::{context, index::PlatformImage};
+use crate::images::pipeline::{self, Family, Meta};
+use crate::images::registry::{self, AuthMode, AuthRequest, Registry};
+use crate::images::{context, engine, index::PlatformImage};
 use crate::output::{self, Format};
 use bollard::Docker;
 use serde::Serialize;
@@ -15,14 +16,22 @@ use std::path::PathBuf;
     args_conflicts_with_subcommands = true,
     after_long_help = "\
 Each image is built per platform through the Docker Engine API with BuildKit (full FROM the base
-just built), then, with --push, each platform is pushed by digest and an OCI image index listing
-them is pushed as <tag> and latest. Build files reach the build through a bind mount and stay out
-of every layer.
+just built); platforms build side by side, and when one fails the others are cancelled. An image
+whose inputs (build files, arguments, labels, platform, FROM image) are unchanged is not rebuilt:
+the engine's image carrying the same inputs key gets the tag (--rebuild sends the build anyway).
+With --check the checks run before anything is pushed, and a failed check stops the push. With
+--push each platform is pushed by digest (nothing the registry already holds is sent again) and
+an OCI image index listing them is pushed as <tag> and latest. Build files reach the build
+through a bind mount and stay out of every layer.
+
+Registry credentials: LAVA_REGISTRY_USER (or --user) with LAVA_REGISTRY_TOKEN or --token-ssm;
+ECR registries get a fresh token from GetAuthorizationToken. They are never printed.
 
 Examples:
   lava-build images --os amzn2023 --platform linux/amd64
   lava-build images --push --registry ghcr.io --prefix jin-gizmo
-  lava-build images --engine linux/arm64=ssh://builder@arm-host --push
+  lava-build images --engine linux/arm64=ssh://builder@arm-host --check --push
+  lava-build images --push --registry 123456789012.dkr.ecr.ap-southeast-2.amazonaws.com --prefix dist
   lava-build images check --os ubuntu24 --type full
   lava-build images ecr-repo --prefix dist"
 )]
@@ -70,7 +79,7 @@ pub struct BuildArgs {
     /// Push each platform by digest and an OCI index tagged <tag> and latest.
     #[arg(long)]
     pub push: bool,
-    /// Run the image checks after building.
+    /// Run the image checks after building (before pushing: a failed check stops the push).
     #[arg(long)]
     pub check: bool,
     /// Send one platform's builds to another engine: linux/arm64=ssh://user@host (or tcp://, unix://).
@@ -79,9 +88,18 @@ pub struct BuildArgs {
     /// Network mode of RUN steps (host or none where the engine has no bridge network).
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
+    /// Send every build to the engine even when an image of the same inputs exists.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Build without the engine's layer cache (implies --rebuild).
+    #[arg(long)]
+    pub no_cache: bool,
     /// A local lava bundle to install instead of jinlava from PyPI.
     #[arg(long, value_name = "FILE")]
     pub lava_bundle: Option<PathBuf>,
+    /// How to authenticate to the registry.
+    #[arg(long, value_enum, default_value_t = AuthMode::Auto, value_name = "MODE")]
+    pub registry_auth: AuthMode,
     /// Registry user (token from LAVA_REGISTRY_TOKEN or --token-ssm).
     #[arg(long, env = "LAVA_REGISTRY_USER", value_name = "USER")]
     pub user: Option<String>,
@@ -105,34 +123,51 @@ pub struct EcrArgs {
     pub profile: Option<String>,
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn ecr_registries_are_recognised() {
-        assert_eq!(
-            super::ecr_region("123456789012.dkr.ecr.ap-southeast-2.amazonaws.com").as_deref(),
-            Some("ap-southeast-2")
-        );
-        assert_eq!(super::ecr_region("ghcr.io"), None);
-        assert_eq!(super::ecr_region("127.0.0.1:5000"), None);
-    }
-}
-
 fn usage(m: String) -> anyhow::Error {
     ConfigError::Usage { message: m }.into()
 }
 
+/// The validated request: which images, for which platforms, on which engines.
+#[derive(Debug)]
 struct Plan {
     oses: Vec<String>,
     kinds: Vec<String>,
     platforms: Vec<String>,
     engines: BTreeMap<String, String>,
+    tag: String,
+}
+
+/// A Docker tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+fn valid_tag(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 128
+        && !t.starts_with(['.', '-'])
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+/// A repository namespace: lowercase path components of `[a-z0-9]` joined by `.`, `_`, `-`.
+fn valid_prefix(p: &str) -> bool {
+    !p.is_empty()
+        && p.split('/').all(|c| {
+            !c.is_empty()
+                && c.starts_with(|x: char| x.is_ascii_lowercase() || x.is_ascii_digit())
+                && c.ends_with(|x: char| x.is_ascii_lowercase() || x.is_ascii_digit())
+                && c.chars().all(|x| {
+                    x.is_ascii_lowercase() || x.is_ascii_digit() || matches!(x, '.' | '_' | '-')
+                })
+        })
 }
 
 fn plan(a: &BuildArgs) -> anyhow::Result<Plan> {
     let os_dir = a.images_dir.join("os");
     let mut available: Vec<String> = std::fs::read_dir(&os_dir)
-        .map_err(|e| usage(format!("--images-dir {}: {e}", a.images_dir.display())))?
+        .map_err(|e| {
+            usage(format!(
+                "--images-dir {}: {e} (expected a folder with os/<os>/)",
+                a.images_dir.display()
+            ))
+        })?
         .flatten()
         .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -158,10 +193,13 @@ fn plan(a: &BuildArgs) -> anyhow::Result<Plan> {
             )));
         }
     };
-    let mut platforms = Vec::new();
+    let mut platforms: Vec<String> = Vec::new();
     for p in a.platform.split(',').map(str::trim) {
         match p {
-            "linux/amd64" | "linux/arm64" => platforms.push(p.to_string()),
+            "linux/amd64" | "linux/arm64" if !platforms.iter().any(|x| x == p) => {
+                platforms.push(p.to_string())
+            }
+            "linux/amd64" | "linux/arm64" => {}
             other => {
                 return Err(usage(format!(
                     "--platform {other:?}: expected linux/amd64 and/or linux/arm64"
@@ -174,305 +212,266 @@ fn plan(a: &BuildArgs) -> anyhow::Result<Plan> {
         let Some((p, ep)) = e.split_once('=') else {
             return Err(usage(format!("--engine {e:?}: expected PLATFORM=ENDPOINT")));
         };
-        if !["unix://", "tcp://", "ssh://", "http://"]
+        if !["linux/amd64", "linux/arm64"].contains(&p) {
+            return Err(usage(format!(
+                "--engine {e:?}: platform {p:?} is not linux/amd64 or linux/arm64"
+            )));
+        }
+        if !["unix://", "tcp://", "ssh://", "http://", "https://"]
             .iter()
             .any(|s| ep.starts_with(s))
         {
             return Err(usage(format!(
-                "--engine {e:?}: endpoint must start with unix://, tcp:// or ssh://"
+                "--engine {e:?}: endpoint must start with unix://, tcp://, http(s):// or ssh://"
             )));
         }
         engines.insert(p.to_string(), ep.to_string());
+    }
+    let tag = a.tag.clone().unwrap_or_else(|| a.version.clone());
+    if !valid_tag(&tag) {
+        return Err(usage(format!(
+            "--tag {tag:?}: expected letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')"
+        )));
+    }
+    if !valid_prefix(&a.prefix) {
+        return Err(usage(format!(
+            "--prefix {:?}: expected lowercase path components of letters, digits, '.', '_' and '-'",
+            a.prefix
+        )));
     }
     Ok(Plan {
         oses,
         kinds,
         platforms,
         engines,
+        tag,
     })
 }
 
-fn arch_of(platform: &str) -> &str {
-    platform.rsplit('/').next().unwrap_or(platform)
-}
-
-fn local_tag(os: &str, kind: &str, tag: &str, platform: &str) -> String {
-    format!("lava/{os}/{kind}:{tag}-{}", arch_of(platform))
-}
-
-fn labels(os: &str, kind: &str, version: &str) -> BTreeMap<String, String> {
-    let revision = duct::cmd!("git", "rev-parse", "HEAD")
-        .stderr_null()
-        .read()
-        .unwrap_or_else(|_| "unknown".into());
-    // Stable for the same sources, so an unchanged image rebuilds to the same bytes and a second
-    // push uploads nothing: LAVA_BUILD_TIME, else the commit time, else now.
+/// Labels' facts, stable for the same sources so that an unchanged image rebuilds to the same
+/// bytes and a second push uploads nothing: `created` is LAVA_BUILD_TIME, else the commit time,
+/// else now.
+fn meta(version: &str) -> Meta {
+    let git = |args: &[&str]| {
+        duct::cmd("git", args)
+            .stderr_null()
+            .read()
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+    };
     let created = std::env::var("LAVA_BUILD_TIME")
         .ok()
         .filter(|t| !t.is_empty())
-        .or_else(|| {
-            duct::cmd!("git", "log", "-1", "--format=%cI")
-                .stderr_null()
-                .read()
-                .ok()
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty())
-        })
+        .or_else(|| git(&["log", "-1", "--format=%cI"]))
         .unwrap_or_else(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    let p = "org.opencontainers.image";
-    BTreeMap::from([
-        (format!("{p}.title"), format!("lava/{os}/{kind}")),
-        (
-            format!("{p}.description"),
-            format!("lava job runner {kind} image on {os}"),
-        ),
-        (
-            format!("{p}.url"),
-            "https://github.com/jin-gizmo/lava".into(),
-        ),
-        (
-            format!("{p}.source"),
-            "https://github.com/jin-gizmo/lava".into(),
-        ),
-        (
-            format!("{p}.documentation"),
-            "https://jin-gizmo.github.io/lava/".into(),
-        ),
-        (format!("{p}.licenses"), "BSD-3-Clause".into()),
-        (format!("{p}.version"), version.into()),
-        (format!("{p}.created"), created),
-        (format!("{p}.revision"), revision.trim().to_string()),
-    ])
+    Meta {
+        version: version.to_string(),
+        created,
+        revision: git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
+    }
 }
 
+/// One engine per platform (the --engine one, else DOCKER_HOST or the default socket), each
+/// asked for its API version once.
+async fn engines(plan: &Plan) -> anyhow::Result<BTreeMap<String, Docker>> {
+    let mut out = BTreeMap::new();
+    for p in &plan.platforms {
+        let d = engine::connect(plan.engines.get(p).map(String::as_str))
+            .await
+            .map_err(anyhow::Error::msg)?;
+        out.insert(p.clone(), d);
+    }
+    Ok(out)
+}
+
+fn auth_request(a: &BuildArgs) -> AuthRequest {
+    AuthRequest {
+        mode: a.registry_auth,
+        user: a.user.clone().filter(|u| !u.is_empty()),
+        token: std::env::var("LAVA_REGISTRY_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty()),
+        token_ssm: a.token_ssm.clone(),
+    }
+}
+
+/// One image of one platform, as reported on stdout.
 #[derive(Debug, Serialize)]
-struct Built {
+struct Row {
     image: String,
     platform: String,
     local: String,
+    rebuilt: bool,
+    /// `<repo>@<digest>` once pushed.
     pushed: Option<String>,
+    /// Whether this run sent the image (false: the registry already held it).
+    uploaded: Option<bool>,
 }
 
-async fn engine_for(plan: &Plan, platform: &str) -> anyhow::Result<Docker> {
-    engine::connect(plan.engines.get(platform).map(String::as_str))
-        .await
-        .map_err(anyhow::Error::msg)
-}
-
-/// Whether `registry` is an ECR registry (`<account>.dkr.ecr.<region>.amazonaws.com`).
-fn ecr_region(registry: &str) -> Option<String> {
-    let host = registry.split(':').next()?;
-    let parts: Vec<&str> = host.split('.').collect();
-    match parts.as_slice() {
-        [_, "dkr", "ecr", region, "amazonaws", "com", ..] => Some(region.to_string()),
-        _ => None,
-    }
-}
-
-/// A fresh ECR token for this run (its stated expiry is not relied on: one is fetched per run,
-/// right before pushing).
-async fn ecr_credentials(region: &str) -> anyhow::Result<Credentials> {
-    use base64::Engine as _;
-    let sdk = crate::aws::sdk_config(None, Some(region)).await;
-    let out = aws_sdk_ecr::Client::new(&sdk)
-        .get_authorization_token()
-        .send()
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "ECR GetAuthorizationToken ({region}): {}",
-                crate::aws::describe(&e)
-            )
-        })?;
-    let token = out
-        .authorization_data()
-        .first()
-        .and_then(|d| d.authorization_token())
-        .ok_or_else(|| anyhow::anyhow!("ECR GetAuthorizationToken ({region}) returned no token"))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(token)
-        .map_err(|e| anyhow::anyhow!("ECR token is not base64: {e}"))?;
-    let text = String::from_utf8_lossy(&decoded);
-    let (user, secret) = text
-        .split_once(':')
-        .ok_or_else(|| anyhow::anyhow!("ECR token is not user:password"))?;
-    Ok(Credentials {
-        user: Some(user.to_string()),
-        secret: Some(secret.to_string()),
-    })
-}
-
-async fn credentials(a: &BuildArgs) -> anyhow::Result<Credentials> {
-    if a.user.is_none()
-        && a.token_ssm.is_none()
-        && let Some(region) = ecr_region(&a.registry)
-    {
-        return ecr_credentials(&region).await;
-    }
-    let secret = match (&a.token_ssm, std::env::var("LAVA_REGISTRY_TOKEN")) {
-        (Some(name), _) => {
-            let sdk = crate::aws::sdk_config(None, None).await;
-            let out = aws_sdk_ssm::Client::new(&sdk)
-                .get_parameter()
-                .name(name)
-                .with_decryption(true)
-                .send()
-                .await
-                .map_err(|e| anyhow::anyhow!("--token-ssm {name}: {}", crate::aws::describe(&e)))?;
-            out.parameter().and_then(|p| p.value()).map(String::from)
-        }
-        (None, Ok(t)) if !t.is_empty() => Some(t),
-        _ => None,
-    };
-    Ok(Credentials {
-        user: a.user.clone(),
-        secret,
-    })
-}
-
-/// Builds (and with --push pushes) every requested image; platforms in parallel.
-async fn build_all(a: &BuildArgs) -> anyhow::Result<Vec<Built>> {
-    let plan = plan(a)?;
-    let tag = a.tag.clone().unwrap_or_else(|| a.version.clone());
+/// The build files as one context tar, with the lava bundle when one is given.
+fn build_context(a: &BuildArgs) -> anyhow::Result<(Vec<u8>, String)> {
     let mut extra = Vec::new();
     let mut bundle_arg = String::new();
     if let Some(b) = &a.lava_bundle {
-        let name = b
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| usage(format!("--lava-bundle {}: not a file", b.display())))?;
         if !b.is_file() {
             return Err(usage(format!(
                 "--lava-bundle {}: no such file",
                 b.display()
             )));
         }
+        let name = b
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| usage(format!("--lava-bundle {}: not a file", b.display())))?;
         extra.push((format!("packages/lava/{name}"), b.clone()));
         bundle_arg = name;
     }
-    let ctx = context::build(&a.images_dir, &extra)?;
-    let creds = if a.push {
-        credentials(a).await?
-    } else {
-        Credentials::default()
-    };
-    let mut built = Vec::new();
+    let ctx = context::build(&a.images_dir, &extra).map_err(|e| usage(e.to_string()))?;
+    Ok((ctx, bundle_arg))
+}
+
+/// Builds every requested image: per os, the platforms side by side on their engines.
+async fn build_all(
+    a: &BuildArgs,
+    plan: &Plan,
+    docker: &BTreeMap<String, Docker>,
+) -> anyhow::Result<Vec<Row>> {
+    let (ctx, bundle_arg) = build_context(a)?;
+    let meta = meta(&a.version);
+    let build_args = BTreeMap::from([
+        ("version".to_string(), a.version.clone()),
+        ("lava_bundle".to_string(), bundle_arg),
+    ]);
+    let mut rows = Vec::new();
     for os in &plan.oses {
         let from = std::fs::read_to_string(a.images_dir.join("os").join(os).join("from.txt"))
             .map_err(|e| usage(format!("os/{os}/from.txt: {e}")))?
             .trim()
             .to_string();
-        // Each platform builds base then full on its engine; platforms run side by side.
-        let jobs = plan.platforms.iter().map(|platform| {
-            let ctx = ctx.clone();
-            let from = from.clone();
-            let bundle_arg = bundle_arg.clone();
-            let plan = &plan;
-            let tag = tag.clone();
-            async move {
-                let docker = engine_for(plan, platform).await?;
-                let mut out = Vec::new();
-                for kind in &plan.kinds {
-                    let local = local_tag(os, kind, &tag, platform);
-                    let base = if kind == "base" {
-                        from.clone()
-                    } else {
-                        local_tag(os, "base", &tag, platform)
-                    };
-                    let prefix = format!("[{os}/{kind} {platform}]");
-                    let build_args = BTreeMap::from([
-                        ("base".to_string(), base),
-                        ("os".to_string(), os.clone()),
-                        ("type".to_string(), kind.clone()),
-                        ("version".to_string(), a.version.clone()),
-                        ("lava_bundle".to_string(), bundle_arg.clone()),
-                    ]);
-                    engine::build(
-                        &docker,
-                        BuildRequest {
-                            context: ctx.clone(),
-                            tag: &local,
-                            platform,
-                            build_args,
-                            labels: labels(os, kind, &a.version),
-                            network: a.network.as_deref(),
-                            prefix: &prefix,
-                        },
-                    )
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{prefix} {e}"))?;
-                    out.push((kind.clone(), local));
-                }
-                anyhow::Ok((platform.clone(), docker, out))
+        let family = Family {
+            os,
+            from: &from,
+            kinds: &plan.kinds,
+            tag: &plan.tag,
+            context: &ctx,
+            build_args: &build_args,
+            meta: &meta,
+            network: a.network.as_deref(),
+            rebuild: a.rebuild,
+            no_cache: a.no_cache,
+        };
+        let jobs = plan
+            .platforms
+            .iter()
+            .map(|p| {
+                let d = &docker[p];
+                let family = &family;
+                (p.clone(), async move {
+                    pipeline::build_platform(d, family, p).await
+                })
+            })
+            .collect();
+        let built = pipeline::all_or_cancel(jobs).await.map_err(|f| {
+            for p in &f.cancelled {
+                eprintln!("[{os} {p}] cancelled: the {} build failed", f.failed);
             }
-        });
-        let results = futures::future::try_join_all(jobs).await?;
-        for kind in &plan.kinds {
-            let repo = format!("{}/{}/lava/{os}/{kind}", a.registry, a.prefix);
-            let mut images: Vec<PlatformImage> = Vec::new();
-            for (platform, docker, locals) in &results {
-                let local = &locals
-                    .iter()
-                    .find(|(k, _)| k == kind)
-                    .map(|(_, l)| l.clone())
-                    .unwrap_or_default();
-                let mut pushed = None;
-                if a.push {
-                    let img = engine::push_platform(
-                        docker,
-                        local,
-                        &a.registry,
-                        &repo,
-                        &format!("{tag}-{}", arch_of(platform)),
-                        platform,
-                        &creds,
-                    )
-                    .await
-                    .map_err(anyhow::Error::msg)?;
-                    pushed = Some(format!("{repo}@{}", img.digest));
-                    images.push(img);
-                }
-                built.push(Built {
-                    image: format!("lava/{os}/{kind}"),
+            anyhow::anyhow!(f.error)
+        })?;
+        for (platform, images) in built {
+            for b in images {
+                rows.push(Row {
+                    image: format!("lava/{os}/{}", b.kind),
                     platform: platform.clone(),
-                    local: local.clone(),
-                    pushed,
+                    local: b.local,
+                    rebuilt: b.rebuilt,
+                    pushed: None,
+                    uploaded: None,
                 });
-            }
-            if a.push {
-                let mut ann = labels(os, kind, &a.version);
-                ann.remove("org.opencontainers.image.revision");
-                let mut tags = vec![tag.clone()];
-                if tag != "latest" {
-                    tags.push("latest".into());
-                }
-                engine::push_index(&a.registry, &repo, &tags, &images, &ann, &creds)
-                    .await
-                    .map_err(anyhow::Error::msg)?;
-                eprintln!(
-                    "[lava/{os}/{kind}] pushed {repo}:{} (index of {} platforms)",
-                    tags.join(", :"),
-                    images.len()
-                );
             }
         }
     }
-    Ok(built)
+    Ok(rows)
+}
+
+/// Pushes every built image by digest, then one index per image, tagged <tag> and latest.
+async fn push_all(
+    a: &BuildArgs,
+    plan: &Plan,
+    docker: &BTreeMap<String, Docker>,
+    reg: &mut Registry,
+    rows: &mut [Row],
+) -> anyhow::Result<()> {
+    let req = auth_request(a);
+    let meta = meta(&a.version);
+    for os in &plan.oses {
+        for kind in &plan.kinds {
+            reg.refresh(&req).await?;
+            let reg_ref = &*reg;
+            let image = format!("lava/{os}/{kind}");
+            let repo = format!("{}/{}/{image}", a.registry, a.prefix);
+            let pushes = rows.iter().filter(|r| r.image == image).map(|r| {
+                let (repo, d) = (&repo, &docker[&r.platform]);
+                let tag = format!(
+                    "{}-{}",
+                    plan.tag,
+                    r.platform.rsplit('/').next().unwrap_or_default()
+                );
+                async move {
+                    registry::push_platform(reg_ref, d, &r.local, repo, &tag, &r.platform).await
+                }
+            });
+            let pushed = futures::future::try_join_all(pushes).await?;
+            let mut images: Vec<PlatformImage> = Vec::new();
+            for p in pushed {
+                if let Some(r) = rows
+                    .iter_mut()
+                    .find(|r| r.image == image && r.platform == p.image.platform)
+                {
+                    r.pushed = Some(format!("{repo}@{}", p.image.digest));
+                    r.uploaded = Some(p.uploaded);
+                }
+                images.push(p.image);
+            }
+            let mut annotations = pipeline::labels(os, kind, &meta);
+            annotations.remove("org.opencontainers.image.revision");
+            let mut tags = vec![plan.tag.clone()];
+            if plan.tag != "latest" {
+                tags.push("latest".into());
+            }
+            let (digest, written) =
+                registry::push_index(reg_ref, &repo, &tags, &images, &annotations).await?;
+            let what = if written.is_empty() {
+                "already there".to_string()
+            } else {
+                format!("pushed :{}", written.join(", :"))
+            };
+            eprintln!(
+                "[{image}] index {repo}:{} ({} platforms, {}): {what}",
+                tags.join(", :"),
+                images.len(),
+                &digest
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Runs the checks on the local images; returns every result.
-async fn check_all(a: &BuildArgs) -> anyhow::Result<Vec<CheckResult>> {
-    let plan = plan(a)?;
-    let tag = a.tag.clone().unwrap_or_else(|| a.version.clone());
+async fn check_all(
+    a: &BuildArgs,
+    plan: &Plan,
+    docker: &BTreeMap<String, Docker>,
+) -> anyhow::Result<Vec<CheckResult>> {
     let file = checks::load(&a.images_dir.join("checks.yaml")).map_err(usage)?;
     let mut results = Vec::new();
     for platform in &plan.platforms {
-        let docker = engine_for(&plan, platform).await?;
+        let d = &docker[platform];
         for os in &plan.oses {
             for kind in &plan.kinds {
-                let local = local_tag(os, kind, &tag, platform);
+                let local = pipeline::local_tag(os, kind, &plan.tag, platform);
                 for c in checks::for_type(&file, kind) {
-                    let (status, out) = engine::run_in(&docker, &local, platform, &c.run)
+                    let (status, out) = engine::run_in(d, &local, platform, &c.run)
                         .await
                         .unwrap_or_else(|e| (-1, e));
                     results.push(CheckResult {
@@ -520,12 +519,81 @@ fn report_checks(results: &[CheckResult], format: Format) -> anyhow::Result<()> 
     Ok(())
 }
 
+fn report_rows(rows: &[Row], format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return output::print_json(&rows);
+    }
+    let mut t = output::table(&["image", "platform", "local tag", "built", "pushed digest"]);
+    for r in rows {
+        let digest = r
+            .pushed
+            .as_deref()
+            .and_then(|p| p.rsplit_once('@'))
+            .map(|(_, d)| d.to_string());
+        let pushed = match (digest, r.uploaded) {
+            (Some(d), Some(false)) => format!("{d} (already there)"),
+            (Some(d), _) => d,
+            (None, _) => String::new(),
+        };
+        t.add_row(vec![
+            r.image.clone(),
+            r.platform.clone(),
+            r.local.clone(),
+            if r.rebuilt { "built" } else { "unchanged" }.to_string(),
+            pushed,
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+/// Build, then check (a failure stops before the push), then push.
+async fn build_check_push(a: &BuildArgs) -> anyhow::Result<()> {
+    let plan = plan(a)?;
+    // Credentials first: a bad SSM name or a missing ECR permission stops the run before a long
+    // build, not after it.
+    let mut reg = if a.push {
+        let req = auth_request(a);
+        registry::resolve(&req, &a.registry)
+            .map_err(|e| usage(format!("registry credentials: {e}")))?;
+        let r = Registry::connect(&a.registry, &req).await?;
+        eprintln!("registry {}: pushing {}", a.registry, r.identity());
+        Some(r)
+    } else {
+        None
+    };
+    let docker = engines(&plan).await?;
+    let mut rows = build_all(a, &plan, &docker).await?;
+    if a.check {
+        let results = check_all(a, &plan, &docker).await?;
+        report_checks(&results, Format::Text).map_err(|e| {
+            if a.push {
+                e.context("nothing was pushed")
+            } else {
+                e
+            }
+        })?;
+    }
+    if let Some(reg) = reg.as_mut() {
+        push_all(a, &plan, &docker, reg, &mut rows).await?;
+    }
+    report_rows(&rows, a.output)
+}
+
 async fn ecr_repo(a: &EcrArgs) -> anyhow::Result<()> {
     let policy = std::fs::read_to_string(a.images_dir.join("lifecycle.json"))
         .map_err(|e| usage(format!("{}/lifecycle.json: {e}", a.images_dir.display())))?;
+    let prefix = a.prefix.trim_end_matches('/');
+    if !valid_prefix(prefix) {
+        return Err(usage(format!(
+            "--prefix {:?}: expected lowercase path components of letters, digits, '.', '_' and '-'",
+            a.prefix
+        )));
+    }
     let sdk = crate::aws::sdk_config(a.profile.as_deref(), None).await;
     let ecr = aws_sdk_ecr::Client::new(&sdk);
-    let mut oses: Vec<String> = std::fs::read_dir(a.images_dir.join("os"))?
+    let mut oses: Vec<String> = std::fs::read_dir(a.images_dir.join("os"))
+        .map_err(|e| usage(format!("{}/os: {e}", a.images_dir.display())))?
         .flatten()
         .filter(|e| e.path().is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -533,7 +601,7 @@ async fn ecr_repo(a: &EcrArgs) -> anyhow::Result<()> {
     oses.sort();
     for os in oses {
         for kind in ["base", "full"] {
-            let name = format!("{}/lava/{os}/{kind}", a.prefix.trim_end_matches('/'));
+            let name = format!("{prefix}/lava/{os}/{kind}");
             match ecr.create_repository().repository_name(&name).send().await {
                 Ok(_) => println!("created {name}"),
                 Err(e)
@@ -562,29 +630,74 @@ async fn ecr_repo(a: &EcrArgs) -> anyhow::Result<()> {
 
 pub async fn run(args: &ImagesArgs) -> anyhow::Result<()> {
     match &args.command {
-        Some(ImagesCommand::Check(a)) => report_checks(&check_all(a).await?, a.output),
-        Some(ImagesCommand::EcrRepo(a)) => ecr_repo(a).await,
-        None => {
-            let a = &args.build;
-            let built = build_all(a).await?;
-            if a.output == Format::Json {
-                output::print_json(&built)?;
-            } else {
-                let mut t = output::table(&["image", "platform", "local tag", "pushed"]);
-                for b in &built {
-                    t.add_row(vec![
-                        b.image.clone(),
-                        b.platform.clone(),
-                        b.local.clone(),
-                        b.pushed.clone().unwrap_or_default(),
-                    ]);
-                }
-                println!("{t}");
-            }
-            if a.check {
-                report_checks(&check_all(a).await?, Format::Text)?;
-            }
-            Ok(())
+        Some(ImagesCommand::Check(a)) => {
+            let plan = plan(a)?;
+            let docker = engines(&plan).await?;
+            report_checks(&check_all(a, &plan, &docker).await?, a.output)
         }
+        Some(ImagesCommand::EcrRepo(a)) => ecr_repo(a).await,
+        None => build_check_push(&args.build).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        a: BuildArgs,
+    }
+
+    fn args(extra: &[&str]) -> BuildArgs {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/images");
+        let mut v = vec!["t", "--images-dir", dir];
+        v.extend_from_slice(extra);
+        T::parse_from(v).a
+    }
+
+    fn err(extra: &[&str]) -> String {
+        plan(&args(extra)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_plan_expands_all_and_validates_every_value() {
+        let p = plan(&args(&[])).unwrap();
+        assert_eq!(p.oses, ["amzn2023", "ubuntu24"]);
+        assert_eq!(p.kinds, ["base", "full"]);
+        assert_eq!(p.platforms, ["linux/amd64", "linux/arm64"]);
+        assert_eq!(p.tag, env!("CARGO_PKG_VERSION"));
+        let p = plan(&args(&[
+            "--platform",
+            "linux/arm64, linux/arm64",
+            "--tag",
+            "t1",
+        ]))
+        .unwrap();
+        assert_eq!(p.platforms, ["linux/arm64"]);
+        assert_eq!(p.tag, "t1");
+
+        assert_eq!(
+            err(&["--os", "debian"]),
+            "--os \"debian\": expected one of amzn2023, ubuntu24 or all"
+        );
+        assert_eq!(
+            err(&["--type", "slim"]),
+            "--type \"slim\": expected base, full or all"
+        );
+        assert_eq!(
+            err(&["--platform", "linux/386"]),
+            "--platform \"linux/386\": expected linux/amd64 and/or linux/arm64"
+        );
+        assert!(err(&["--engine", "linux/arm64"]).contains("expected PLATFORM=ENDPOINT"));
+        assert!(err(&["--engine", "linux/arm64=ftp://x"]).contains("endpoint must start with"));
+        assert!(err(&["--engine", "arm64=ssh://x"]).contains("is not linux/amd64 or linux/arm64"));
+        assert!(err(&["--tag", "v1/2"]).starts_with("--tag \"v1/2\": expected"));
+        assert!(err(&["--tag=-x"]).starts_with("--tag \"-x\""));
+        assert!(err(&["--prefix", "Jin-Gizmo"]).starts_with("--prefix \"Jin-Gizmo\""));
+        assert!(err(&["--prefix", "a//b"]).starts_with("--prefix"));
+        assert!(plan(&args(&["--prefix", "team/dist-1"])).is_ok());
     }
 }

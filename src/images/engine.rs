@@ -1,11 +1,10 @@
 //! Building, pushing and checking images through the Docker Engine API (bollard).
-use super::index::{self, PlatformImage};
 use bollard::Docker;
-use bollard::auth::DockerCredentials;
 use bollard::models::BuildInfoAux;
 use bollard::query_parameters::{
-    BuildImageOptionsBuilder, BuilderVersion, CreateContainerOptionsBuilder, LogsOptionsBuilder,
-    PushImageOptionsBuilder, RemoveContainerOptionsBuilder, TagImageOptionsBuilder,
+    BuildImageOptionsBuilder, BuilderVersion, CreateContainerOptionsBuilder,
+    ListImagesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    TagImageOptionsBuilder,
 };
 use futures::StreamExt;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -38,6 +37,8 @@ pub struct BuildRequest<'a> {
     pub network: Option<&'a str>,
     /// Prefix of every output line, e.g. `[amzn2023/base linux/amd64]`.
     pub prefix: &'a str,
+    /// Do not use the engine's layer cache.
+    pub no_cache: bool,
 }
 
 /// Builds with BuildKit, streaming the steps' output. On failure: the step and its last lines.
@@ -52,6 +53,7 @@ pub async fn build(docker: &Docker, req: BuildRequest<'_>) -> Result<(), String>
         .buildargs(&args)
         .labels(&labels)
         .rm(true)
+        .nocache(req.no_cache)
         .version(BuilderVersion::BuilderBuildKit)
         .session(&session);
     if let Some(n) = req.network {
@@ -125,67 +127,50 @@ pub async fn build(docker: &Docker, req: BuildRequest<'_>) -> Result<(), String>
     }
 }
 
-/// Registry credentials (never printed).
-#[derive(Clone, Default)]
-pub struct Credentials {
-    pub user: Option<String>,
-    pub secret: Option<String>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Credentials {{ user: {:?}, secret: <hidden> }}",
-            self.user
-        )
-    }
-}
-
-impl Credentials {
-    fn docker(&self, registry: &str) -> Option<DockerCredentials> {
-        self.user.as_ref().map(|u| DockerCredentials {
-            username: Some(u.clone()),
-            password: self.secret.clone(),
-            serveraddress: Some(registry.to_string()),
-            ..Default::default()
-        })
-    }
-
-    fn oci(&self) -> oci_client::secrets::RegistryAuth {
-        match (&self.user, &self.secret) {
-            (Some(u), Some(s)) => oci_client::secrets::RegistryAuth::Basic(u.clone(), s.clone()),
-            _ => oci_client::secrets::RegistryAuth::Anonymous,
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
         }
+    )
+}
+
+/// The id of the local image `name`, or None when the engine has no such image.
+pub async fn image_id(docker: &Docker, name: &str) -> Result<Option<String>, String> {
+    match docker.inspect_image(name).await {
+        Ok(i) => Ok(i.id),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(format!("inspecting {name}: {e}")),
     }
 }
 
-fn oci_client_for(registry: &str) -> oci_client::Client {
-    let host = registry.split(':').next().unwrap_or(registry);
-    let protocol = if host == "127.0.0.1" || host == "localhost" {
-        oci_client::client::ClientProtocol::Http
-    } else {
-        oci_client::client::ClientProtocol::Https
-    };
-    oci_client::Client::new(oci_client::client::ClientConfig {
-        protocol,
-        ..Default::default()
-    })
+/// The id of a local image labelled `label=value` (the newest when there are several).
+pub async fn find_labelled(
+    docker: &Docker,
+    label: &str,
+    value: &str,
+) -> Result<Option<String>, String> {
+    let filters = HashMap::from([("label", vec![format!("{label}={value}")])]);
+    let mut images = docker
+        .list_images(Some(
+            ListImagesOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+        .map_err(|e| format!("listing images labelled {label}: {e}"))?;
+    images.sort_by_key(|i| std::cmp::Reverse(i.created));
+    Ok(images.into_iter().next().map(|i| i.id))
 }
 
-/// Tags `local` as `repo:tag` and pushes it; returns the pushed manifest's digest, size and type.
-pub async fn push_platform(
-    docker: &Docker,
-    local: &str,
-    registry: &str,
-    repo: &str,
-    tag: &str,
-    platform: &str,
-    creds: &Credentials,
-) -> Result<PlatformImage, String> {
+/// Gives the local image `id` the name `repo:tag`.
+pub async fn tag(docker: &Docker, id: &str, name: &str) -> Result<(), String> {
+    let (repo, tag) = name.rsplit_once(':').unwrap_or((name, "latest"));
     docker
         .tag_image(
-            local,
+            id,
             Some(
                 TagImageOptionsBuilder::default()
                     .repo(repo)
@@ -194,83 +179,7 @@ pub async fn push_platform(
             ),
         )
         .await
-        .map_err(|e| format!("tagging {local} as {repo}:{tag}: {e}"))?;
-    let mut s = docker.push_image(
-        repo,
-        Some(PushImageOptionsBuilder::default().tag(tag).build()),
-        creds.docker(registry),
-    );
-    while let Some(item) = s.next().await {
-        let info = item.map_err(|e| format!("pushing {repo}:{tag}: {e}"))?;
-        if let Some(err) = info.error_detail.and_then(|d| d.message) {
-            return Err(format!("pushing {repo}:{tag}: {err}"));
-        }
-    }
-    // The push stream gives no digest: read the manifest back.
-    let reference: oci_client::Reference = format!("{repo}:{tag}")
-        .parse()
-        .map_err(|e| format!("{repo}:{tag}: {e}"))?;
-    let client = oci_client_for(registry);
-    let (bytes, digest) = client
-        .pull_manifest_raw(
-            &reference,
-            &creds.oci(),
-            &[
-                "application/vnd.docker.distribution.manifest.v2+json",
-                "application/vnd.oci.image.manifest.v1+json",
-            ],
-        )
-        .await
-        .map_err(|e| format!("reading back {repo}:{tag}: {e}"))?;
-    let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v["mediaType"].as_str().map(String::from))
-        .unwrap_or_else(|| "application/vnd.docker.distribution.manifest.v2+json".into());
-    Ok(PlatformImage {
-        platform: platform.to_string(),
-        digest,
-        size: bytes.len() as i64,
-        media_type,
-    })
-}
-
-/// Pushes the index of `images` under each of `tags`. Returns the index digest.
-pub async fn push_index(
-    registry: &str,
-    repo: &str,
-    tags: &[String],
-    images: &[PlatformImage],
-    annotations: &BTreeMap<String, String>,
-    creds: &Credentials,
-) -> Result<String, String> {
-    let doc = index::document(images, annotations);
-    let client = oci_client_for(registry);
-    let mut digest = String::new();
-    for tag in tags {
-        let reference: oci_client::Reference = format!("{repo}:{tag}")
-            .parse()
-            .map_err(|e| format!("{repo}:{tag}: {e}"))?;
-        // Authenticate for push (anonymous registries accept this as a no-op).
-        let _ = client
-            .auth(
-                &reference,
-                &creds.oci(),
-                oci_client::RegistryOperation::Push,
-            )
-            .await;
-        let url = client
-            .push_manifest_raw(
-                &reference,
-                doc.clone(),
-                index::OCI_INDEX
-                    .parse()
-                    .map_err(|_| "media type".to_string())?,
-            )
-            .await
-            .map_err(|e| format!("pushing the index {repo}:{tag}: {e}"))?;
-        digest = url;
-    }
-    Ok(digest)
+        .map_err(|e| format!("tagging {id} as {name}: {e}"))
 }
 
 /// Runs `/bin/sh -c command` in a new container of `image` for `platform`: (exit status, output).

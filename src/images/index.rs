@@ -74,6 +74,12 @@ pub fn document(images: &[PlatformImage], annotations: &BTreeMap<String, String>
     .unwrap_or_default()
 }
 
+/// The content digest of a manifest or index document: `sha256:<hex>`.
+pub fn digest(doc: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(doc)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +116,15 @@ mod tests {
         assert_eq!(
             v["annotations"]["org.opencontainers.image.version"],
             "8.3.0"
+        );
+        assert_eq!(
+            digest(&doc),
+            digest(&doc.clone()),
+            "the same document, the same digest"
+        );
+        assert_eq!(
+            digest(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
     }
 }

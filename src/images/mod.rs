@@ -3,3 +3,6 @@ pub mod checks;
 pub mod context;
 pub mod engine;
 pub mod index;
+pub mod inputs;
+pub mod pipeline;
+pub mod registry;

@@ -57,11 +57,16 @@ pub fn bin(name: &str) -> Command {
 /// A command for `lava-build` pointed at the AWS emulator with fake credentials.
 pub fn bin_moto(name: &str) -> Command {
     let mut c = bin(name);
+    with_moto(&mut c);
+    c
+}
+
+/// Points a command at the AWS emulator with fake credentials.
+pub fn with_moto(c: &mut Command) -> &mut Command {
     c.env("AWS_ENDPOINT_URL", moto())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_SESSION_TOKEN", "testing");
-    c
+        .env("AWS_SESSION_TOKEN", "testing")
 }
 
 /// An SDK config for the emulator, for tests that check what our commands did.

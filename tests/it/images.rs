@@ -5,20 +5,20 @@ use crate::common::{bin, path_str, root};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-fn docker_host() -> String {
+pub(crate) fn docker_host() -> String {
     std::env::var("LAVA_TEST_DOCKER").unwrap_or_else(|_| {
         panic!("Docker engine is not running: LAVA_TEST_DOCKER is unset; run the tests through scripts/test-services.sh run -- cargo test")
     })
 }
 
-fn registry() -> String {
+pub(crate) fn registry() -> String {
     std::env::var("LAVA_TEST_REGISTRY").unwrap_or_else(|_| {
         panic!("OCI registry (docker-registry) is not running: LAVA_TEST_REGISTRY is unset; run the tests through scripts/test-services.sh run -- cargo test")
     })
 }
 
 /// A copy of the fixture with busybox-static in its context.
-fn fixture() -> tempfile::TempDir {
+pub(crate) fn fixture() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     let src = root().join("tests/fixtures/images");
     for e in walkdir::WalkDir::new(&src) {
@@ -36,22 +36,24 @@ fn fixture() -> tempfile::TempDir {
     d
 }
 
-fn images(dir: &Path, args: &[&str]) -> std::process::Output {
-    bin("lava-build")
-        .env("DOCKER_HOST", docker_host())
-        .args([
-            "images",
-            "--images-dir",
-            &path_str(dir),
-            "--network",
-            "host",
-        ])
-        .args(args)
-        .output()
-        .unwrap()
+pub(crate) fn images(dir: &Path, args: &[&str]) -> std::process::Output {
+    lava_build_images(dir).args(args).output().unwrap()
 }
 
-fn check(dir: &Path, args: &[&str]) -> std::process::Output {
+/// `lava-build images --images-dir DIR --network host` on the test engine.
+pub(crate) fn lava_build_images(dir: &Path) -> assert_cmd::Command {
+    let mut c = bin("lava-build");
+    c.env("DOCKER_HOST", docker_host()).args([
+        "images",
+        "--images-dir",
+        &path_str(dir),
+        "--network",
+        "host",
+    ]);
+    c
+}
+
+pub(crate) fn check(dir: &Path, args: &[&str]) -> std::process::Output {
     bin("lava-build")
         .env("DOCKER_HOST", docker_host())
         .args(["images", "check", "--images-dir", &path_str(dir)])
@@ -60,7 +62,7 @@ fn check(dir: &Path, args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
-fn ok(out: std::process::Output) -> std::process::Output {
+pub(crate) fn ok(out: std::process::Output) -> std::process::Output {
     assert!(
         out.status.success(),
         "{:?}\n{}\n{}",
@@ -71,11 +73,11 @@ fn ok(out: std::process::Output) -> std::process::Output {
     out
 }
 
-fn unique() -> String {
+pub(crate) fn unique() -> String {
     format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
 }
 
-fn skopeo_raw(reference: &str) -> (Value, String) {
+pub(crate) fn skopeo_raw(reference: &str) -> (Value, String) {
     let out = std::process::Command::new("skopeo")
         .args([
             "inspect",
@@ -97,11 +99,11 @@ fn skopeo_raw(reference: &str) -> (Value, String) {
     (serde_json::from_slice(&out.stdout).unwrap(), digest)
 }
 
-fn registry_log() -> PathBuf {
+pub(crate) fn registry_log() -> PathBuf {
     root().join("build/services/registry.log")
 }
 
-fn blob_uploads(prefix: &str) -> usize {
+pub(crate) fn blob_uploads(prefix: &str) -> usize {
     let log = std::fs::read_to_string(registry_log()).unwrap_or_default();
     let needle = format!("\"POST /v2/{prefix}/");
     log.lines()
@@ -215,6 +217,21 @@ fn builds_two_platforms_pushes_an_index_and_pushes_again_without_uploads() {
         blob_uploads(&prefix),
         before,
         "pushing an unchanged image uploads no blob"
+    );
+    // Sent to the engine again (its layer cache hits) and pushed again: still no blob.
+    let again = ok(images(fx.path(), &[&args[..], &["--rebuild"]].concat()));
+    let rows: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["rebuilt"] == true),
+        "{rows}"
+    );
+    assert_eq!(
+        blob_uploads(&prefix),
+        before,
+        "pushing a rebuilt unchanged image uploads no blob"
     );
 }
 
@@ -415,13 +432,152 @@ async fn ecr_repositories_are_created_once_with_the_lifecycle_policy() {
     }
 }
 
-#[test]
-fn engine_sends_a_platform_to_another_engine() {
+pub(crate) fn docker2_host() -> String {
+    std::env::var("LAVA_TEST_DOCKER2").unwrap_or_else(|_| {
+        panic!("second Docker engine is not running: LAVA_TEST_DOCKER2 is unset; run the tests through scripts/test-services.sh run -- cargo test")
+    })
+}
+
+/// A build time of its own, so that this test's images have inputs no other test shares.
+fn fresh_time() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+fn rows(out: &std::process::Output) -> Vec<Value> {
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+async fn id_on(engine: &str, image: &str) -> Option<String> {
+    let d = lava_build::images::engine::connect(Some(engine))
+        .await
+        .unwrap();
+    lava_build::images::engine::image_id(&d, image)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_unchanged_image_is_not_rebuilt_and_a_changed_input_is() {
     let fx = fixture();
-    let tag = unique();
-    // The default engine does not exist; only the --engine one does: arm64 must go there.
-    let out = bin("lava-build")
-        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    let (tag, time) = (unique(), fresh_time());
+    let run = |tag: &str, extra: &[&str]| {
+        let out = lava_build_images(fx.path())
+            .env("LAVA_BUILD_TIME", &time)
+            .args([
+                "--tag",
+                tag,
+                "--platform",
+                "linux/amd64",
+                "--output",
+                "json",
+            ])
+            .args(extra)
+            .output()
+            .unwrap();
+        ok(out)
+    };
+    let rebuilt = |out: &std::process::Output| -> Vec<bool> {
+        rows(out).iter().map(|r| r["rebuilt"] == true).collect()
+    };
+    assert_eq!(rebuilt(&run(&tag, &[])), [true, true], "first build");
+    let base_id = id_on(&docker_host(), &format!("lava/tiny/base:{tag}-amd64")).await;
+    let full_id = id_on(&docker_host(), &format!("lava/tiny/full:{tag}-amd64")).await;
+    assert!(base_id.is_some() && full_id.is_some());
+
+    let second = run(&tag, &[]);
+    assert_eq!(rebuilt(&second), [false, false], "nothing changed");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        err.contains(&format!(
+            "[tiny/base linux/amd64] unchanged: lava/tiny/base:{tag}-amd64 is"
+        )),
+        "{err}"
+    );
+
+    // Another tag of the same inputs: the same images get the new tag.
+    let other = unique();
+    assert_eq!(rebuilt(&run(&other, &[])), [false, false]);
+    assert_eq!(
+        id_on(&docker_host(), &format!("lava/tiny/full:{other}-amd64")).await,
+        full_id
+    );
+
+    assert_eq!(
+        rebuilt(&run(&tag, &["--rebuild"])),
+        [true, true],
+        "--rebuild sends the builds"
+    );
+
+    // A changed step of full: a new full; the base step is unchanged, but the context it was
+    // built from is not, so base is built again too (BuildKit's cache decides what really runs).
+    std::fs::write(
+        fx.path().join("os/tiny/full/10-full.sh"),
+        "#!/bin/sh\n# Marks the full image, differently.\necho full > /etc/lava-full\necho v2 >> /etc/lava-full\n",
+    )
+    .unwrap();
+    assert_eq!(rebuilt(&run(&tag, &[])), [true, true]);
+    assert_ne!(
+        id_on(&docker_host(), &format!("lava/tiny/full:{tag}-amd64")).await,
+        full_id,
+        "the changed full is a new image"
+    );
+}
+
+/// The test fixture with another Dockerfile: `amd64` and `arm64` are the RUN lines of each
+/// platform's stage (the amd64 busybox runs natively in both: no emulation needed).
+fn fixture_with_stages(amd64: &str, arm64: &str) -> tempfile::TempDir {
+    let fx = fixture();
+    std::fs::write(
+        fx.path().join("Dockerfile"),
+        format!(
+            "ARG base=scratch\n\
+             FROM ${{base}} AS build-amd64\n\
+             COPY bin/busybox /bin/busybox\n\
+             {amd64}\n\
+             FROM ${{base}} AS build-arm64\n\
+             COPY bin/busybox /bin/busybox\n\
+             {arm64}\n\
+             FROM build-${{TARGETARCH}}\n"
+        ),
+    )
+    .unwrap();
+    fx
+}
+
+/// Processes on this machine whose command line is exactly `words`.
+fn processes(words: &[&str]) -> usize {
+    let want: Vec<u8> = words
+        .iter()
+        .flat_map(|w| [w.as_bytes(), b"\0"].concat())
+        .collect();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| c == want)
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[test]
+fn a_failing_platform_cancels_the_other_platforms_build() {
+    // A number no other process uses: arm64's build sleeps that long unless it is cancelled.
+    let secs = format!("{}", 3000 + (uuid::Uuid::new_v4().as_u128() % 5000));
+    let fx = fixture_with_stages(
+        r#"RUN ["/bin/busybox", "sh", "-c", "/bin/busybox sleep 3; echo giving up; exit 3"]"#,
+        &format!(r#"RUN ["/bin/busybox", "sleep", "{secs}"]"#),
+    );
+    let started = std::time::Instant::now();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lava-build"))
+        .env("DOCKER_HOST", docker_host())
+        .env("LAVA_BUILD_TIME", fresh_time())
+        .env("NO_COLOR", "1")
         .args([
             "images",
             "--images-dir",
@@ -429,12 +585,127 @@ fn engine_sends_a_platform_to_another_engine() {
             "--network",
             "host",
         ])
-        .args(["--tag", &tag, "--platform", "linux/arm64", "--type", "base"])
-        .args(["--engine", &format!("linux/arm64={}", docker_host())])
+        .args(["--tag", &unique(), "--type", "base"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The arm64 build really runs before amd64 fails.
+    let mut seen = false;
+    while child.try_wait().unwrap().is_none() && started.elapsed().as_secs() < 120 {
+        seen |= processes(&["/bin/busybox", "sleep", &secs]) > 0;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(seen, "the arm64 build's sleep never ran: {err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        started.elapsed().as_secs() < 120,
+        "lava-build waited for the arm64 build"
+    );
+    assert!(
+        err.contains("[tiny linux/arm64] cancelled: the linux/amd64 build failed"),
+        "{err}"
+    );
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("error: [tiny/base linux/amd64]") && last.contains("exit code: 3"),
+        "{last}"
+    );
+    // The engine stops the cancelled build: its process goes away.
+    let gone = (0..300).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        processes(&["/bin/busybox", "sleep", &secs]) == 0
+    });
+    assert!(gone, "the cancelled arm64 build still runs");
+}
+
+#[test]
+fn a_failed_check_stops_the_push() {
+    let fx = fixture();
+    std::fs::write(
+        fx.path().join("os/tiny/base/10-base.sh"),
+        "#!/bin/sh\n# Broken: no marker.\ntrue\n",
+    )
+    .unwrap();
+    let (tag, prefix, reg) = (unique(), unique(), registry());
+    let out = lava_build_images(fx.path())
+        .env("LAVA_BUILD_TIME", fresh_time())
+        .args(["--tag", &tag, "--platform", "linux/amd64", "--type", "base"])
+        .args(["--check", "--push", "--registry", &reg, "--prefix", &prefix])
         .output()
         .unwrap();
-    ok(out);
-    // Without --engine the same build names the unreachable default engine.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.contains("nothing was pushed") && last.contains("base marker"),
+        "{last}"
+    );
+    let probe = std::process::Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
+        .arg(format!("docker://{reg}/{prefix}/lava/tiny/base:{tag}"))
+        .output()
+        .expect("skopeo (Debian)");
+    assert!(!probe.status.success(), "the image was pushed");
+    assert_eq!(blob_uploads(&prefix), 0, "no blob was uploaded");
+}
+
+#[tokio::test]
+async fn engine_sends_a_platform_to_another_engine_and_builds_side_by_side() {
+    // amd64 takes longer than arm64: built one after the other (amd64 first), amd64 would be done
+    // first; side by side, arm64 is.
+    // The tag in the commands: no layer cache from an earlier run can skip the sleeps.
+    let (tag, prefix, reg) = (unique(), unique(), registry());
+    let fx = fixture_with_stages(
+        &format!(
+            r#"RUN ["/bin/busybox", "sh", "-c", "/bin/busybox sleep 4; echo {tag} > /etc/which"]"#
+        ),
+        &format!(
+            r#"RUN ["/bin/busybox", "sh", "-c", "/bin/busybox sleep 1; echo {tag} > /etc/which"]"#
+        ),
+    );
+    let out = ok(lava_build_images(fx.path())
+        .env("LAVA_BUILD_TIME", fresh_time())
+        .args(["--tag", &tag, "--type", "base", "--output", "json"])
+        .args(["--engine", &format!("linux/arm64={}", docker2_host())])
+        .args(["--push", "--registry", &reg, "--prefix", &prefix])
+        .output()
+        .unwrap());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let pos = |p: &str| {
+        err.find(&format!("[tiny/base {p}] built"))
+            .unwrap_or_else(|| panic!("{p} built: {err}"))
+    };
+    assert!(pos("linux/arm64") < pos("linux/amd64"), "{err}");
+
+    let (amd, arm) = (
+        format!("lava/tiny/base:{tag}-amd64"),
+        format!("lava/tiny/base:{tag}-arm64"),
+    );
+    assert!(id_on(&docker_host(), &amd).await.is_some());
+    assert!(
+        id_on(&docker_host(), &arm).await.is_none(),
+        "arm64 is not on the default engine"
+    );
+    assert!(
+        id_on(&docker2_host(), &arm).await.is_some(),
+        "arm64 is on the --engine one"
+    );
+    assert!(id_on(&docker2_host(), &amd).await.is_none());
+
+    // One index over the images of both engines.
+    let (index, _) = skopeo_raw(&format!("{reg}/{prefix}/lava/tiny/base:{tag}"));
+    let archs: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect();
+    assert_eq!(archs, ["amd64", "arm64"]);
+
+    // Without --engine and without a default engine, the error names the engine.
     let out = bin("lava-build")
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .args([
@@ -449,7 +720,10 @@ fn engine_sends_a_platform_to_another_engine() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Docker engine"), "{err}");
+    assert!(
+        err.contains("error: Docker engine unix:///nonexistent/docker.sock"),
+        "{err}"
+    );
     let bad = images(fx.path(), &["--engine", "linux/arm64=ftp://x"]);
     assert_eq!(
         bad.status.code(),

@@ -4,6 +4,7 @@ mod common;
 mod config;
 mod errors;
 mod images;
+mod images_registry;
 mod imds;
 mod packer;
 mod plan;

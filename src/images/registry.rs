@@ -1,0 +1,580 @@
+//! Registries: credentials (user + token, SSM SecureString, ECR), pushing one platform's image,
+//! and the OCI index that ties the platforms together. A push first asks the registry what it
+//! already holds, so pushing an unchanged image again sends no layer and no manifest.
+use super::index::{self, PlatformImage};
+use bollard::Docker;
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::{PushImageOptionsBuilder, TagImageOptionsBuilder};
+use futures::StreamExt;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const DOCKER_SCHEMA2: &str = "application/vnd.docker.distribution.manifest.v2+json";
+const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+
+/// An ECR token is fetched again when it is older than this, whatever expiry ECR stated (tokens
+/// last 12 hours, but a stated expiry is only as good as the clocks that compare it).
+const ECR_TOKEN_REUSE: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("registry credentials: {0}")]
+    Credentials(String),
+    #[error("tagging {local} as {target}: {source}")]
+    Tag {
+        local: String,
+        target: String,
+        source: bollard::errors::Error,
+    },
+    #[error("pushing {reference}: {message}")]
+    Push { reference: String, message: String },
+    #[error("reading back {reference}: {source}")]
+    ReadBack {
+        reference: String,
+        source: oci_client::errors::OciDistributionError,
+    },
+    #[error("pushing the index {reference}: {source}")]
+    Index {
+        reference: String,
+        source: oci_client::errors::OciDistributionError,
+    },
+    #[error("{reference}: not a valid image reference ({message})")]
+    Reference { reference: String, message: String },
+}
+
+/// How to authenticate to the registry (`--registry-auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum AuthMode {
+    /// ECR for `<account>.dkr.ecr.<region>.amazonaws.com`, else user + token when a user is set,
+    /// else none.
+    #[default]
+    Auto,
+    /// A fresh ECR token from GetAuthorizationToken (region from the host name, else the AWS config).
+    Ecr,
+    /// User (`--user`/LAVA_REGISTRY_USER) and token (LAVA_REGISTRY_TOKEN or `--token-ssm`).
+    Token,
+    /// Anonymous.
+    None,
+}
+
+/// Registry credentials. Never printed: `Debug` hides the secret.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    pub user: Option<String>,
+    pub secret: Option<String>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Credentials {{ user: {:?}, secret: <hidden> }}",
+            self.user
+        )
+    }
+}
+
+impl Credentials {
+    fn docker(&self, registry: &str) -> Option<DockerCredentials> {
+        self.user.as_ref().map(|u| DockerCredentials {
+            username: Some(u.clone()),
+            password: self.secret.clone(),
+            serveraddress: Some(registry.to_string()),
+            ..Default::default()
+        })
+    }
+
+    fn oci(&self) -> oci_client::secrets::RegistryAuth {
+        match (&self.user, &self.secret) {
+            (Some(u), Some(s)) => oci_client::secrets::RegistryAuth::Basic(u.clone(), s.clone()),
+            _ => oci_client::secrets::RegistryAuth::Anonymous,
+        }
+    }
+}
+
+/// Where the token comes from, as asked on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct AuthRequest {
+    pub mode: AuthMode,
+    pub user: Option<String>,
+    /// LAVA_REGISTRY_TOKEN.
+    pub token: Option<String>,
+    /// `--token-ssm`: an SSM SecureString parameter holding the token.
+    pub token_ssm: Option<String>,
+}
+
+/// The region of an ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]`).
+pub fn ecr_region(registry: &str) -> Option<String> {
+    let host = registry.split(':').next()?;
+    let parts: Vec<&str> = host.split('.').collect();
+    match parts.as_slice() {
+        [_, "dkr", "ecr", region, "amazonaws", "com", ..] => Some(region.to_string()),
+        _ => None,
+    }
+}
+
+/// Which kind of authentication a request resolves to, or why it cannot. Pure.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resolved {
+    Anonymous,
+    Ecr { region: Option<String> },
+    Token { user: String, from_ssm: bool },
+}
+
+pub fn resolve(req: &AuthRequest, registry: &str) -> Result<Resolved, String> {
+    let has_token = req.token.is_some() || req.token_ssm.is_some();
+    let token = |user: &Option<String>| match user {
+        Some(u) if has_token => Ok(Resolved::Token {
+            user: u.clone(),
+            from_ssm: req.token_ssm.is_some(),
+        }),
+        Some(u) => Err(format!(
+            "user {u:?} has no token: set LAVA_REGISTRY_TOKEN or --token-ssm NAME"
+        )),
+        None => Err(
+            "a token needs a user: set --user or LAVA_REGISTRY_USER (GHCR: your GitHub user)"
+                .to_string(),
+        ),
+    };
+    match req.mode {
+        AuthMode::None => Ok(Resolved::Anonymous),
+        AuthMode::Ecr => Ok(Resolved::Ecr {
+            region: ecr_region(registry),
+        }),
+        AuthMode::Token => token(&req.user),
+        AuthMode::Auto => {
+            if req.user.is_some() || req.token_ssm.is_some() {
+                token(&req.user)
+            } else if let Some(region) = ecr_region(registry) {
+                Ok(Resolved::Ecr {
+                    region: Some(region),
+                })
+            } else {
+                Ok(Resolved::Anonymous)
+            }
+        }
+    }
+}
+
+/// A registry with its credentials; an ECR token is renewed by age (see [`ECR_TOKEN_REUSE`]).
+pub struct Registry {
+    pub host: String,
+    resolved: Resolved,
+    creds: Credentials,
+    fetched: Instant,
+    client: oci_client::Client,
+}
+
+impl Registry {
+    /// Resolves and fetches the credentials (SSM, ECR) once, so a bad parameter name or missing
+    /// permission stops the run before anything is built.
+    pub async fn connect(host: &str, req: &AuthRequest) -> Result<Registry, RegistryError> {
+        let resolved = resolve(req, host).map_err(RegistryError::Credentials)?;
+        let creds = fetch(&resolved, req).await?;
+        Ok(Registry {
+            host: host.to_string(),
+            resolved,
+            creds,
+            fetched: Instant::now(),
+            client: oci_client_for(host),
+        })
+    }
+
+    /// Renews an ECR token older than [`ECR_TOKEN_REUSE`] (a long build may outlive a token
+    /// fetched at the start). Other credentials do not change.
+    pub async fn refresh(&mut self, req: &AuthRequest) -> Result<(), RegistryError> {
+        if matches!(self.resolved, Resolved::Ecr { .. }) && self.fetched.elapsed() > ECR_TOKEN_REUSE
+        {
+            self.creds = fetch(&self.resolved, req).await?;
+            self.fetched = Instant::now();
+            self.client = oci_client_for(&self.host);
+        }
+        Ok(())
+    }
+
+    /// An engine's push error, with a pointer to the credentials when none were given and the
+    /// registry asked for them.
+    fn hint(&self, message: String) -> String {
+        let m = message.to_lowercase();
+        if self.resolved == Resolved::Anonymous
+            && (m.contains("auth") || m.contains("denied") || m.contains("401"))
+        {
+            format!(
+                "{message} (no credentials were given: set LAVA_REGISTRY_USER with \
+                 LAVA_REGISTRY_TOKEN or --token-ssm)"
+            )
+        } else {
+            message
+        }
+    }
+
+    /// Who we push as (for messages; never the secret).
+    pub fn identity(&self) -> String {
+        match &self.resolved {
+            Resolved::Anonymous => "anonymously".into(),
+            Resolved::Ecr { .. } => "with an ECR token".into(),
+            Resolved::Token { user, from_ssm } => format!(
+                "as {user} (token from {})",
+                if *from_ssm {
+                    "SSM"
+                } else {
+                    "LAVA_REGISTRY_TOKEN"
+                }
+            ),
+        }
+    }
+}
+
+async fn fetch(resolved: &Resolved, req: &AuthRequest) -> Result<Credentials, RegistryError> {
+    match resolved {
+        Resolved::Anonymous => Ok(Credentials::default()),
+        Resolved::Token { user, from_ssm } => {
+            let secret = match (&req.token_ssm, from_ssm) {
+                (Some(name), true) => ssm_token(name).await?,
+                _ => req.token.clone().unwrap_or_default(),
+            };
+            Ok(Credentials {
+                user: Some(user.clone()),
+                secret: Some(secret),
+            })
+        }
+        Resolved::Ecr { region } => ecr_token(region.as_deref()).await,
+    }
+}
+
+async fn ssm_token(name: &str) -> Result<String, RegistryError> {
+    let sdk = crate::aws::sdk_config(None, None).await;
+    let out = aws_sdk_ssm::Client::new(&sdk)
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| {
+            RegistryError::Credentials(format!("--token-ssm {name}: {}", crate::aws::describe(&e)))
+        })?;
+    out.parameter()
+        .and_then(|p| p.value())
+        .filter(|v| !v.is_empty())
+        .map(String::from)
+        .ok_or_else(|| {
+            RegistryError::Credentials(format!("--token-ssm {name}: the parameter is empty"))
+        })
+}
+
+/// A fresh token from ECR GetAuthorizationToken: base64 of `AWS:<password>`.
+async fn ecr_token(region: Option<&str>) -> Result<Credentials, RegistryError> {
+    use base64::Engine as _;
+    let sdk = crate::aws::sdk_config(None, region).await;
+    let shown = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "no region".into());
+    let err =
+        |m: String| RegistryError::Credentials(format!("ECR GetAuthorizationToken ({shown}): {m}"));
+    let out = aws_sdk_ecr::Client::new(&sdk)
+        .get_authorization_token()
+        .send()
+        .await
+        .map_err(|e| err(crate::aws::describe(&e)))?;
+    let token = out
+        .authorization_data()
+        .first()
+        .and_then(|d| d.authorization_token())
+        .ok_or_else(|| err("no token in the answer".into()))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .map_err(|_| err("the token is not base64".into()))?;
+    let text = String::from_utf8(decoded).map_err(|_| err("the token is not text".into()))?;
+    let (user, secret) = text
+        .split_once(':')
+        .ok_or_else(|| err("the token is not user:password".into()))?;
+    Ok(Credentials {
+        user: Some(user.to_string()),
+        secret: Some(secret.to_string()),
+    })
+}
+
+fn oci_client_for(registry: &str) -> oci_client::Client {
+    let host = registry.split(':').next().unwrap_or(registry);
+    // Plain HTTP only to a registry on this machine, as the Docker engine does.
+    let protocol = if host == "localhost" || host.starts_with("127.") || host == "[::1]" {
+        oci_client::client::ClientProtocol::Http
+    } else {
+        oci_client::client::ClientProtocol::Https
+    };
+    oci_client::Client::new(oci_client::client::ClientConfig {
+        protocol,
+        ..Default::default()
+    })
+}
+
+fn reference(r: &str) -> Result<oci_client::Reference, RegistryError> {
+    r.parse()
+        .map_err(|e: oci_client::ParseError| RegistryError::Reference {
+            reference: r.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// One platform's image in the registry, and whether this run uploaded it.
+pub struct Pushed {
+    pub image: PlatformImage,
+    /// false: the registry already held this image (the engine had pushed it before).
+    pub uploaded: bool,
+}
+
+fn platform_image(platform: &str, bytes: &[u8], digest: String) -> PlatformImage {
+    let media_type = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| v["mediaType"].as_str().map(String::from))
+        .unwrap_or_else(|| DOCKER_SCHEMA2.into());
+    PlatformImage {
+        platform: platform.to_string(),
+        digest,
+        size: bytes.len() as i64,
+        media_type,
+    }
+}
+
+/// Pushes the local image `local` as `repo:tag` unless the registry already holds it.
+///
+/// The engine records the digest of every manifest it pushed (RepoDigests). When one of them is
+/// for `repo` and the registry still serves it, nothing is pushed: the tag is moved to it if it
+/// points elsewhere. Otherwise the engine pushes (it sends only the layers the registry lacks) and
+/// the manifest is read back for its digest, which the engine's push stream does not give.
+pub async fn push_platform(
+    reg: &Registry,
+    docker: &Docker,
+    local: &str,
+    repo: &str,
+    tag: &str,
+    platform: &str,
+) -> Result<Pushed, RegistryError> {
+    let auth = reg.creds.oci();
+    let tagged = reference(&format!("{repo}:{tag}"))?;
+    let known: Vec<String> = docker
+        .inspect_image(local)
+        .await
+        .ok()
+        .and_then(|i| i.repo_digests)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|d| d.strip_prefix(&format!("{repo}@")).map(String::from))
+        .collect();
+    for digest in known {
+        let by_digest = reference(&format!("{repo}@{digest}"))?;
+        let Ok((bytes, got)) = reg
+            .client
+            .pull_manifest_raw(&by_digest, &auth, &[DOCKER_SCHEMA2, OCI_MANIFEST])
+            .await
+        else {
+            continue;
+        };
+        if got != digest {
+            continue;
+        }
+        let current = reg.client.fetch_manifest_digest(&tagged, &auth).await.ok();
+        if current.as_deref() != Some(digest.as_str()) {
+            let media = platform_image(platform, &bytes, got.clone()).media_type;
+            let _ = reg
+                .client
+                .auth(&tagged, &auth, oci_client::RegistryOperation::Push)
+                .await;
+            reg.client
+                .push_manifest_raw(
+                    &tagged,
+                    bytes.clone(),
+                    media.parse().map_err(|_| RegistryError::Push {
+                        reference: tagged.to_string(),
+                        message: format!("media type {media:?}"),
+                    })?,
+                )
+                .await
+                .map_err(|e| RegistryError::Push {
+                    reference: tagged.to_string(),
+                    message: e.to_string(),
+                })?;
+        }
+        return Ok(Pushed {
+            image: platform_image(platform, &bytes, got),
+            uploaded: false,
+        });
+    }
+
+    docker
+        .tag_image(
+            local,
+            Some(
+                TagImageOptionsBuilder::default()
+                    .repo(repo)
+                    .tag(tag)
+                    .build(),
+            ),
+        )
+        .await
+        .map_err(|source| RegistryError::Tag {
+            local: local.to_string(),
+            target: format!("{repo}:{tag}"),
+            source,
+        })?;
+    let mut s = docker.push_image(
+        repo,
+        Some(PushImageOptionsBuilder::default().tag(tag).build()),
+        reg.creds.docker(&reg.host),
+    );
+    while let Some(item) = s.next().await {
+        let push_err = |message: String| RegistryError::Push {
+            reference: format!("{repo}:{tag}"),
+            message,
+        };
+        let info = item.map_err(|e| push_err(reg.hint(e.to_string())))?;
+        if let Some(err) = info.error_detail.and_then(|d| d.message) {
+            return Err(push_err(reg.hint(err)));
+        }
+    }
+    let (bytes, digest) = reg
+        .client
+        .pull_manifest_raw(&tagged, &auth, &[DOCKER_SCHEMA2, OCI_MANIFEST])
+        .await
+        .map_err(|source| RegistryError::ReadBack {
+            reference: tagged.to_string(),
+            source,
+        })?;
+    Ok(Pushed {
+        image: platform_image(platform, &bytes, digest),
+        uploaded: true,
+    })
+}
+
+/// Pushes the index of `images` under each of `tags`, skipping a tag that already points at the
+/// same index. Returns the index digest and the tags that were (re)written.
+pub async fn push_index(
+    reg: &Registry,
+    repo: &str,
+    tags: &[String],
+    images: &[PlatformImage],
+    annotations: &BTreeMap<String, String>,
+) -> Result<(String, Vec<String>), RegistryError> {
+    let doc = index::document(images, annotations);
+    let digest = index::digest(&doc);
+    let auth = reg.creds.oci();
+    let mut written = Vec::new();
+    for tag in tags {
+        let r = reference(&format!("{repo}:{tag}"))?;
+        if reg.client.fetch_manifest_digest(&r, &auth).await.ok() == Some(digest.clone()) {
+            continue;
+        }
+        // Authenticates for push (a no-op for an anonymous registry).
+        let _ = reg
+            .client
+            .auth(&r, &auth, oci_client::RegistryOperation::Push)
+            .await;
+        reg.client
+            .push_manifest_raw(&r, doc.clone(), index_media_type()?)
+            .await
+            .map_err(|source| RegistryError::Index {
+                reference: r.to_string(),
+                source,
+            })?;
+        written.push(tag.clone());
+    }
+    Ok((digest, written))
+}
+
+fn index_media_type<T: std::str::FromStr>() -> Result<T, RegistryError> {
+    index::OCI_INDEX.parse().map_err(|_| RegistryError::Push {
+        reference: index::OCI_INDEX.to_string(),
+        message: "not a valid media type".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(mode: AuthMode, user: Option<&str>, token: bool, ssm: bool) -> AuthRequest {
+        AuthRequest {
+            mode,
+            user: user.map(String::from),
+            token: token.then(|| "t0ken".to_string()),
+            token_ssm: ssm.then(|| "/ci/ghcr-token".to_string()),
+        }
+    }
+
+    const ECR: &str = "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com";
+
+    #[test]
+    fn ecr_registries_are_recognised() {
+        assert_eq!(ecr_region(ECR).as_deref(), Some("ap-southeast-2"));
+        assert_eq!(
+            ecr_region("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn").as_deref(),
+            Some("cn-north-1")
+        );
+        assert_eq!(ecr_region("ghcr.io"), None);
+        assert_eq!(ecr_region("127.0.0.1:5000"), None);
+    }
+
+    #[test]
+    fn auto_picks_ecr_then_token_then_anonymous() {
+        assert_eq!(
+            resolve(&req(AuthMode::Auto, None, false, false), ECR),
+            Ok(Resolved::Ecr {
+                region: Some("ap-southeast-2".into())
+            })
+        );
+        assert_eq!(
+            resolve(&req(AuthMode::Auto, Some("u"), true, false), "ghcr.io"),
+            Ok(Resolved::Token {
+                user: "u".into(),
+                from_ssm: false
+            })
+        );
+        assert_eq!(
+            resolve(&req(AuthMode::Auto, Some("u"), true, true), ECR),
+            Ok(Resolved::Token {
+                user: "u".into(),
+                from_ssm: true
+            }),
+            "an explicit user wins over the ECR host"
+        );
+        assert_eq!(
+            resolve(&req(AuthMode::Auto, None, true, false), "ghcr.io"),
+            Ok(Resolved::Anonymous),
+            "a token in the environment alone does not force authentication"
+        );
+        assert_eq!(
+            resolve(&req(AuthMode::Ecr, None, false, false), "127.0.0.1:5000"),
+            Ok(Resolved::Ecr { region: None })
+        );
+        assert_eq!(
+            resolve(&req(AuthMode::None, Some("u"), true, false), "ghcr.io"),
+            Ok(Resolved::Anonymous)
+        );
+    }
+
+    #[test]
+    fn a_user_without_token_or_a_token_without_user_is_refused() {
+        let e = resolve(&req(AuthMode::Auto, Some("bob"), false, false), "ghcr.io").unwrap_err();
+        assert_eq!(
+            e,
+            "user \"bob\" has no token: set LAVA_REGISTRY_TOKEN or --token-ssm NAME"
+        );
+        let e = resolve(&req(AuthMode::Token, None, true, false), "ghcr.io").unwrap_err();
+        assert!(e.starts_with("a token needs a user"), "{e}");
+        assert!(resolve(&req(AuthMode::Auto, None, false, true), "ghcr.io").is_err());
+    }
+
+    #[test]
+    fn credentials_never_show_the_secret() {
+        let c = Credentials {
+            user: Some("bob".into()),
+            secret: Some("s3cr3t".into()),
+        };
+        let shown = format!("{c:?}");
+        assert!(
+            shown.contains("bob") && !shown.contains("s3cr3t"),
+            "{shown}"
+        );
+    }
+}
