@@ -336,9 +336,9 @@ async fn build_all(
     a: &BuildArgs,
     plan: &Plan,
     docker: &BTreeMap<String, Docker>,
+    meta: &Meta,
 ) -> anyhow::Result<Vec<Row>> {
     let (ctx, bundle_arg) = build_context(a)?;
-    let meta = meta(&a.version);
     let build_args = BTreeMap::from([
         ("version".to_string(), a.version.clone()),
         ("lava_bundle".to_string(), bundle_arg),
@@ -356,7 +356,7 @@ async fn build_all(
             tag: &plan.tag,
             context: &ctx,
             build_args: &build_args,
-            meta: &meta,
+            meta,
             network: a.network.as_deref(),
             rebuild: a.rebuild,
             no_cache: a.no_cache,
@@ -399,11 +399,11 @@ async fn push_all(
     a: &BuildArgs,
     plan: &Plan,
     docker: &BTreeMap<String, Docker>,
+    meta: &Meta,
     reg: &mut Registry,
     rows: &mut [Row],
 ) -> anyhow::Result<()> {
     let req = auth_request(a);
-    let meta = meta(&a.version);
     for os in &plan.oses {
         for kind in &plan.kinds {
             reg.refresh(&req).await?;
@@ -433,7 +433,7 @@ async fn push_all(
                 }
                 images.push(p.image);
             }
-            let mut annotations = pipeline::labels(os, kind, &meta);
+            let mut annotations = pipeline::labels(os, kind, meta);
             annotations.remove("org.opencontainers.image.revision");
             let mut tags = vec![plan.tag.clone()];
             if plan.tag != "latest" {
@@ -550,20 +550,28 @@ fn report_rows(rows: &[Row], format: Format) -> anyhow::Result<()> {
 /// Build, then check (a failure stops before the push), then push.
 async fn build_check_push(a: &BuildArgs) -> anyhow::Result<()> {
     let plan = plan(a)?;
-    // Credentials first: a bad SSM name or a missing ECR permission stops the run before a long
-    // build, not after it.
-    let mut reg = if a.push {
-        let req = auth_request(a);
+    let req = auth_request(a);
+    if a.push {
         registry::resolve(&req, &a.registry)
             .map_err(|e| usage(format!("registry credentials: {e}")))?;
-        let r = Registry::connect(&a.registry, &req).await?;
+    }
+    // Credentials before building: a bad SSM name or a missing ECR permission stops the run
+    // before a long build, not after it. Fetched while the engines are reached.
+    let (reg, docker) = tokio::join!(
+        async {
+            match a.push {
+                true => Registry::connect(&a.registry, &req).await.map(Some),
+                false => Ok(None),
+            }
+        },
+        engines(&plan)
+    );
+    let (mut reg, docker) = (reg?, docker?);
+    if let Some(r) = &reg {
         eprintln!("registry {}: pushing {}", a.registry, r.identity());
-        Some(r)
-    } else {
-        None
-    };
-    let docker = engines(&plan).await?;
-    let mut rows = build_all(a, &plan, &docker).await?;
+    }
+    let meta = meta(&a.version);
+    let mut rows = build_all(a, &plan, &docker, &meta).await?;
     if a.check {
         let results = check_all(a, &plan, &docker).await?;
         report_checks(&results, Format::Text).map_err(|e| {
@@ -575,7 +583,7 @@ async fn build_check_push(a: &BuildArgs) -> anyhow::Result<()> {
         })?;
     }
     if let Some(reg) = reg.as_mut() {
-        push_all(a, &plan, &docker, reg, &mut rows).await?;
+        push_all(a, &plan, &docker, &meta, reg, &mut rows).await?;
     }
     report_rows(&rows, a.output)
 }
