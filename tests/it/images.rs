@@ -731,3 +731,104 @@ async fn engine_sends_a_platform_to_another_engine_and_builds_side_by_side() {
         "a bad endpoint is a usage error"
     );
 }
+
+/// A copy of the real images/ folder with one more os, `probe`, whose FROM image is the busybox
+/// base of the test family and whose steps record what the real Dockerfile and run-steps.sh
+/// hand them.
+fn real_definitions_with_a_probe_os(from: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let src = root().join("images");
+    for e in walkdir::WalkDir::new(&src) {
+        let e = e.unwrap();
+        let to = d.path().join(e.path().strip_prefix(&src).unwrap());
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+    let probe = d.path().join("os/probe");
+    std::fs::create_dir_all(probe.join("base")).unwrap();
+    std::fs::write(probe.join("from.txt"), format!("{from}\n")).unwrap();
+    std::fs::write(
+        probe.join("base/10-probe.sh"),
+        "#!/bin/sh\n# Records what the build hands the steps.\nset -eu\n\
+         . \"$BUILD_DIR/common/lib.sh\"\n\
+         echo \"$LAVA_VERSION $ARCH_ORACLE\" > /etc/probe\n",
+    )
+    .unwrap();
+    d
+}
+
+#[tokio::test]
+async fn the_real_dockerfile_builds_through_lava_build_and_plain_docker_build() {
+    // A FROM image with a shell: the test family's base.
+    let fx = fixture();
+    let tag = unique();
+    ok(images(
+        fx.path(),
+        &["--tag", &tag, "--platform", "linux/amd64", "--type", "base"],
+    ));
+    let from = format!("lava/tiny/base:{tag}-amd64");
+    let defs = real_definitions_with_a_probe_os(&from);
+
+    ok(lava_build_images(defs.path())
+        .env("LAVA_BUILD_TIME", fresh_time())
+        .args(["--os", "probe", "--type", "base", "--platform", "linux/amd64"])
+        .args(["--version", "9.9.9", "--tag", &tag])
+        .output()
+        .unwrap());
+    let image = format!("lava/probe/base:{tag}-amd64");
+    let docker = lava_build::images::engine::connect(Some(&docker_host()))
+        .await
+        .unwrap();
+    let (status, out) =
+        lava_build::images::engine::run_in(&docker, &image, "linux/amd64", "cat /etc/probe")
+            .await
+            .unwrap();
+    assert_eq!((status, out.trim()), (0, "9.9.9 x64"));
+    let config = docker.inspect_image(&image).await.unwrap().config.unwrap();
+    let env = config.env.unwrap_or_default();
+    for want in [
+        "LANG=C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE=1",
+        "PYTHONUNBUFFERED=1",
+        "PYTHONPATH=/usr/local/lib/lava",
+    ] {
+        assert!(env.iter().any(|e| e == want), "{want} in {env:?}");
+    }
+    assert_eq!(config.cmd.unwrap_or_default(), ["/bin/bash"]);
+    let files = lava_build::images::engine::layer_files(&docker, &image)
+        .await
+        .unwrap();
+    assert!(files.iter().any(|f| f == "etc/probe"), "{files:?}");
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.starts_with("build/") && f != "build/"),
+        "a build file in a layer: {files:?}"
+    );
+
+    // The same Dockerfile with Debian's docker CLI (BuildKit built in), as a user would.
+    let plain = format!("plain/probe:{tag}");
+    let out = std::process::Command::new("/usr/bin/docker")
+        .env("DOCKER_HOST", docker_host())
+        .env("DOCKER_BUILDKIT", "1")
+        .args(["build", "-q", "--network", "host", "-t", &plain])
+        .args(["--build-arg", &format!("base={from}")])
+        .args(["--build-arg", "os=probe", "--build-arg", "type=base"])
+        .args(["--build-arg", "version=9.9.8"])
+        .arg(defs.path())
+        .output()
+        .expect("Debian's docker CLI (docker.io) at /usr/bin/docker");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (status, out) =
+        lava_build::images::engine::run_in(&docker, &plain, "linux/amd64", "cat /etc/probe")
+            .await
+            .unwrap();
+    assert_eq!((status, out.trim()), (0, "9.9.8 x64"));
+}
