@@ -14,6 +14,8 @@ VENV := build/venv
 AMI_PARAMS := config env os arch ami_ref ami_id instance_type ip python_version s3bucket s3prefix sg subnet tz region lava_version
 ami_args = $(foreach p,$(AMI_PARAMS),$(if $(filter command line,$(origin $(p))),'$(p)=$($(p))'))
 images_args = $(if $(os),--os '$(os)') $(if $(type),--type '$(type)') $(if $(platform),--platform '$(platform)') $(if $(tag),--tag '$(tag)')
+# Build options of the images targets: rebuild=1 (send builds even for unchanged inputs), check=1.
+images_flags = $(if $(call truthy,$(rebuild)),--rebuild) $(if $(call truthy,$(check)),--check)
 # Options as make variables: output=json, emulate=1 (local AWS emulator), no_sync=1.
 truthy = $(filter 1 yes true,$(1))
 ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),--emulate) $(if $(call truthy,$(no_sync)),--no-sync)
@@ -68,8 +70,8 @@ agent: ## Build the boot agent for this machine's arch into dist/agent/<arch>/la
 	arch=$$(uname -m); [ "$$arch" = aarch64 ] && arch=arm64; \
 	install -D -m 0755 target/release/lava-rc "dist/agent/$$arch/lava-rc" && echo "dist/agent/$$arch/lava-rc"
 
-images: build ## Build the Docker images: make images os=amzn2023 [platform=linux/amd64] [tag=T]
-	$(LAVA_BUILD) images $(images_args)
+images: build ## Build the Docker images: make images os=amzn2023 [platform=linux/amd64] [tag=T] [rebuild=1] [check=1]
+	$(LAVA_BUILD) images $(images_flags) $(images_args)
 
 images-all: build ## Build every os and type for both platforms
 	$(LAVA_BUILD) images --os all --type all
@@ -78,7 +80,7 @@ images-check: build ## Run the image checks: make images-check [os=…] [platfor
 	$(LAVA_BUILD) images check $(images_args)
 
 images-push: build ## Build and push: make images-push registry=ghcr.io prefix=jin-gizmo
-	$(LAVA_BUILD) images --push $(images_args) $(if $(registry),--registry '$(registry)') $(if $(prefix),--prefix '$(prefix)')
+	$(LAVA_BUILD) images --push $(images_flags) $(images_args) $(if $(registry),--registry '$(registry)') $(if $(prefix),--prefix '$(prefix)')
 
 ecr-repo: build ## Create the ECR repositories with the lifecycle policy: make ecr-repo [prefix=dist]
 	$(LAVA_BUILD) images ecr-repo $(if $(prefix),--prefix '$(prefix)')
