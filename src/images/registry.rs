@@ -4,7 +4,7 @@
 use super::index::{self, PlatformImage};
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
-use bollard::query_parameters::{PushImageOptionsBuilder, TagImageOptionsBuilder};
+use bollard::query_parameters::PushImageOptionsBuilder;
 use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -20,12 +20,8 @@ const ECR_TOKEN_REUSE: Duration = Duration::from_secs(15 * 60);
 pub enum RegistryError {
     #[error("registry credentials: {0}")]
     Credentials(String),
-    #[error("tagging {local} as {target}: {source}")]
-    Tag {
-        local: String,
-        target: String,
-        source: bollard::errors::Error,
-    },
+    #[error("{0}")]
+    Tag(String),
     #[error("pushing {reference}: {message}")]
     Push { reference: String, message: String },
     #[error("reading back {reference}: {source}")]
@@ -404,22 +400,9 @@ pub async fn push_platform(
         });
     }
 
-    docker
-        .tag_image(
-            local,
-            Some(
-                TagImageOptionsBuilder::default()
-                    .repo(repo)
-                    .tag(tag)
-                    .build(),
-            ),
-        )
+    super::engine::tag(docker, local, &format!("{repo}:{tag}"))
         .await
-        .map_err(|source| RegistryError::Tag {
-            local: local.to_string(),
-            target: format!("{repo}:{tag}"),
-            source,
-        })?;
+        .map_err(RegistryError::Tag)?;
     let mut s = docker.push_image(
         repo,
         Some(PushImageOptionsBuilder::default().tag(tag).build()),

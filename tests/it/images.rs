@@ -17,19 +17,24 @@ pub(crate) fn registry() -> String {
     })
 }
 
-/// A copy of the fixture with busybox-static in its context.
-pub(crate) fn fixture() -> tempfile::TempDir {
+/// A copy of the folder `src` in a temporary folder.
+fn copy_of(src: &Path) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
-    let src = root().join("tests/fixtures/images");
-    for e in walkdir::WalkDir::new(&src) {
+    for e in walkdir::WalkDir::new(src) {
         let e = e.unwrap();
-        let to = d.path().join(e.path().strip_prefix(&src).unwrap());
+        let to = d.path().join(e.path().strip_prefix(src).unwrap());
         if e.file_type().is_dir() {
             std::fs::create_dir_all(&to).unwrap();
         } else {
             std::fs::copy(e.path(), &to).unwrap();
         }
     }
+    d
+}
+
+/// A copy of the fixture with busybox-static in its context.
+pub(crate) fn fixture() -> tempfile::TempDir {
+    let d = copy_of(&root().join("tests/fixtures/images"));
     std::fs::create_dir_all(d.path().join("bin")).unwrap();
     std::fs::copy("/bin/busybox", d.path().join("bin/busybox"))
         .expect("busybox-static (Debian) at /bin/busybox");
@@ -736,17 +741,7 @@ async fn engine_sends_a_platform_to_another_engine_and_builds_side_by_side() {
 /// base of the test family and whose steps record what the real Dockerfile and run-steps.sh
 /// hand them.
 fn real_definitions_with_a_probe_os(from: &str) -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    let src = root().join("images");
-    for e in walkdir::WalkDir::new(&src) {
-        let e = e.unwrap();
-        let to = d.path().join(e.path().strip_prefix(&src).unwrap());
-        if e.file_type().is_dir() {
-            std::fs::create_dir_all(&to).unwrap();
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
-    }
+    let d = copy_of(&root().join("images"));
     let probe = d.path().join("os/probe");
     std::fs::create_dir_all(probe.join("base")).unwrap();
     std::fs::write(probe.join("from.txt"), format!("{from}\n")).unwrap();
@@ -774,7 +769,14 @@ async fn the_real_dockerfile_builds_through_lava_build_and_plain_docker_build() 
 
     ok(lava_build_images(defs.path())
         .env("LAVA_BUILD_TIME", fresh_time())
-        .args(["--os", "probe", "--type", "base", "--platform", "linux/amd64"])
+        .args([
+            "--os",
+            "probe",
+            "--type",
+            "base",
+            "--platform",
+            "linux/amd64",
+        ])
         .args(["--version", "9.9.9", "--tag", &tag])
         .output()
         .unwrap());

@@ -145,12 +145,15 @@ fn pushes_with_a_user_and_token_and_never_shows_the_token() {
     );
 
     // User and token: pushed, index and all; the token appears nowhere in our output.
-    let out = images_cmd(fx.path())
-        .env("LAVA_REGISTRY_USER", "lava")
-        .env("LAVA_REGISTRY_TOKEN", &token)
-        .args(push_args(&reg.addr, &tag))
-        .output()
-        .unwrap();
+    let push = || {
+        images_cmd(fx.path())
+            .env("LAVA_REGISTRY_USER", "lava")
+            .env("LAVA_REGISTRY_TOKEN", &token)
+            .args(push_args(&reg.addr, &tag))
+            .output()
+            .unwrap()
+    };
+    let out = push();
     assert!(out.status.success(), "{}", text(&out));
     assert!(!text(&out).contains(&token), "the token was shown");
     assert!(text(&out).contains("pushing as lava (token from LAVA_REGISTRY_TOKEN)"));
@@ -165,12 +168,7 @@ fn pushes_with_a_user_and_token_and_never_shows_the_token() {
     // Pushed again: nothing sent, with the same credentials for the checks.
     let uploads = |log: &str| log.matches("/blobs/uploads/").count();
     let before = uploads(&reg.log());
-    let out = images_cmd(fx.path())
-        .env("LAVA_REGISTRY_USER", "lava")
-        .env("LAVA_REGISTRY_TOKEN", &token)
-        .args(push_args(&reg.addr, &tag))
-        .output()
-        .unwrap();
+    let out = push();
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(uploads(&reg.log()), before);
 }
