@@ -177,8 +177,7 @@ impl Registry {
     /// Renews an ECR token older than [`ECR_TOKEN_REUSE`] (a long build may outlive a token
     /// fetched at the start). Other credentials do not change.
     pub async fn refresh(&mut self, req: &AuthRequest) -> Result<(), RegistryError> {
-        if matches!(self.resolved, Resolved::Ecr { .. }) && self.fetched.elapsed() > ECR_TOKEN_REUSE
-        {
+        if needs_refresh(&self.resolved, self.fetched.elapsed()) {
             self.creds = fetch(&self.resolved, req).await?;
             self.fetched = Instant::now();
             self.client = oci_client_for(&self.host);
@@ -217,6 +216,12 @@ impl Registry {
             ),
         }
     }
+}
+
+/// Whether credentials of this kind and age are fetched again before a push. Only an ECR token
+/// ages; the expiry it states is not consulted (the emulator states one in 2015).
+fn needs_refresh(resolved: &Resolved, age: Duration) -> bool {
+    matches!(resolved, Resolved::Ecr { .. }) && age > ECR_TOKEN_REUSE
 }
 
 async fn fetch(resolved: &Resolved, req: &AuthRequest) -> Result<Credentials, RegistryError> {
@@ -548,6 +553,22 @@ mod tests {
         let e = resolve(&req(AuthMode::Token, None, true, false), "ghcr.io").unwrap_err();
         assert!(e.starts_with("a token needs a user"), "{e}");
         assert!(resolve(&req(AuthMode::Auto, None, false, true), "ghcr.io").is_err());
+    }
+
+    #[test]
+    fn only_an_ecr_token_is_renewed_and_only_by_age() {
+        let ecr = Resolved::Ecr { region: None };
+        assert!(!needs_refresh(&ecr, Duration::from_secs(60)));
+        assert!(needs_refresh(&ecr, Duration::from_secs(16 * 60)));
+        let token = Resolved::Token {
+            user: "u".into(),
+            from_ssm: true,
+        };
+        assert!(!needs_refresh(&token, Duration::from_secs(24 * 3600)));
+        assert!(!needs_refresh(
+            &Resolved::Anonymous,
+            Duration::from_secs(24 * 3600)
+        ));
     }
 
     #[test]
