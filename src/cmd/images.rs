@@ -18,7 +18,8 @@ use std::path::PathBuf;
 Each image is built per platform through the Docker Engine API with BuildKit (full FROM the base
 just built); platforms build side by side, and when one fails the others are cancelled. An image
 whose inputs (build files, arguments, labels, platform, FROM image) are unchanged is not rebuilt:
-the engine's image carrying the same inputs key gets the tag (--rebuild sends the build anyway).
+the engine's image carrying the same inputs key gets the tag (--rebuild sends the build anyway;
+--pull fetches base's FROM image again, for its latest updates).
 With --check the checks run before anything is pushed, and a failed check stops the push. With
 --push each platform is pushed by digest (nothing the registry already holds is sent again) and
 an OCI image index listing them is pushed as <tag> and latest. Build files reach the build
@@ -94,6 +95,10 @@ pub struct BuildArgs {
     /// Build without the engine's layer cache (implies --rebuild).
     #[arg(long)]
     pub no_cache: bool,
+    /// Fetch base's FROM image (os/<os>/from.txt) again, for its latest updates (implies --rebuild
+    /// for base; full follows when base changed).
+    #[arg(long)]
+    pub pull: bool,
     /// A local lava bundle to install instead of jinlava from PyPI.
     #[arg(long, value_name = "FILE")]
     pub lava_bundle: Option<PathBuf>,
@@ -360,6 +365,7 @@ async fn build_all(
             network: a.network.as_deref(),
             rebuild: a.rebuild,
             no_cache: a.no_cache,
+            pull: a.pull,
         };
         let jobs = plan
             .platforms

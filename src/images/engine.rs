@@ -39,6 +39,8 @@ pub struct BuildRequest<'a> {
     pub prefix: &'a str,
     /// Do not use the engine's layer cache.
     pub no_cache: bool,
+    /// Fetch the FROM image from its registry even when the engine has a copy.
+    pub pull: bool,
 }
 
 /// Builds with BuildKit, streaming the steps' output. On failure: the step and its last lines.
@@ -58,6 +60,9 @@ pub async fn build(docker: &Docker, req: BuildRequest<'_>) -> Result<(), String>
         .session(&session);
     if let Some(n) = req.network {
         opts = opts.networkmode(n);
+    }
+    if req.pull {
+        opts = opts.pull("1");
     }
     let mut stream = docker.build_image(
         opts.build(),

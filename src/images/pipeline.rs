@@ -26,6 +26,8 @@ pub struct Family<'a> {
     pub rebuild: bool,
     /// …and without the engine's layer cache.
     pub no_cache: bool,
+    /// Fetch base's FROM image again (full's FROM is the base just built, a local image).
+    pub pull: bool,
 }
 
 /// Facts about the sources that go into labels and annotations.
@@ -113,7 +115,8 @@ pub async fn build_platform(
             labels: &labels,
             base: &base_ref,
         });
-        if !(f.rebuild || f.no_cache)
+        let pull = f.pull && kind == "base" && base != "scratch";
+        if !(f.rebuild || f.no_cache || pull)
             && let Some(id) = engine::find_labelled(docker, inputs::LABEL, &key)
                 .await
                 .map_err(|e| format!("{prefix} {e}"))?
@@ -146,6 +149,7 @@ pub async fn build_platform(
                 network: f.network,
                 prefix: &prefix,
                 no_cache: f.no_cache,
+                pull,
             },
         )
         .await

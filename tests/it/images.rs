@@ -834,3 +834,84 @@ async fn the_real_dockerfile_builds_through_lava_build_and_plain_docker_build() 
             .unwrap();
     assert_eq!((status, out.trim()), (0, "9.9.8 x64"));
 }
+
+#[tokio::test]
+async fn pull_fetches_a_newer_from_image() {
+    let (prefix, reg) = (unique(), registry());
+    let from = format!("{reg}/{prefix}/lava/tiny/base:src");
+    // Publishes a FROM image whose /etc/origin says `which`, under the same tag each time.
+    let publish = |which: &str| {
+        let fx = fixture();
+        std::fs::write(
+            fx.path().join("os/tiny/base/10-base.sh"),
+            format!("#!/bin/sh\n# A FROM image.\necho {which} > /etc/origin\n"),
+        )
+        .unwrap();
+        ok(lava_build_images(fx.path())
+            .env("LAVA_BUILD_TIME", fresh_time())
+            .args([
+                "--tag",
+                "src",
+                "--platform",
+                "linux/amd64",
+                "--type",
+                "base",
+            ])
+            .args(["--push", "--registry", &reg, "--prefix", &prefix])
+            .output()
+            .unwrap());
+    };
+    publish("one");
+    // An image family whose base is FROM that image and copies what it finds there.
+    let fx = fixture();
+    let os = fx.path().join("os/fromreg");
+    std::fs::create_dir_all(os.join("base")).unwrap();
+    std::fs::write(os.join("from.txt"), format!("{from}\n")).unwrap();
+    std::fs::write(
+        os.join("base/10-seen.sh"),
+        "#!/bin/sh\n# What the FROM image holds.\ncp /etc/origin /etc/seen\n",
+    )
+    .unwrap();
+    let (tag, time) = (unique(), fresh_time());
+    let build = |extra: &[&str]| {
+        ok(lava_build_images(fx.path())
+            .env("LAVA_BUILD_TIME", &time)
+            .args([
+                "--os",
+                "fromreg",
+                "--type",
+                "base",
+                "--platform",
+                "linux/amd64",
+            ])
+            .args(["--tag", &tag, "--output", "json"])
+            .args(extra)
+            .output()
+            .unwrap())
+    };
+    let docker = lava_build::images::engine::connect(Some(&docker_host()))
+        .await
+        .unwrap();
+    let image = format!("lava/fromreg/base:{tag}-amd64");
+    let seen = || async {
+        let (status, out) =
+            lava_build::images::engine::run_in(&docker, &image, "linux/amd64", "cat /etc/seen")
+                .await
+                .unwrap();
+        assert_eq!(status, 0, "{out}");
+        out.trim().to_string()
+    };
+    build(&[]);
+    assert_eq!(seen().await, "one");
+
+    publish("two");
+    build(&[]);
+    assert_eq!(
+        seen().await,
+        "one",
+        "without --pull the engine's copy is used"
+    );
+    let out = build(&["--pull"]);
+    assert_eq!(rows(&out)[0]["rebuilt"], true);
+    assert_eq!(seen().await, "two", "--pull fetched the newer FROM image");
+}
