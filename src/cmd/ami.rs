@@ -2,6 +2,7 @@
 use crate::aws;
 use crate::config::{self, AmiBuild, AmiParams, ConfigError, DeployAmi, Source, Sourced};
 use crate::output::{self, Format};
+use crate::packer::build::BuildOptions;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -181,22 +182,30 @@ pub async fn resolve_ami_ids(params: &mut AmiParams, profile: Option<&str>) -> a
     Ok(())
 }
 
-/// The steps a build of `params` runs, in order.
-pub fn steps(params: &AmiParams) -> Vec<String> {
-    let dist = format!("dist/ami/{}", params.run_name());
+/// The steps a build of `params` with `opts` runs, in order, naming the paths it really uses.
+pub fn steps(params: &AmiParams, opts: &BuildOptions) -> Vec<String> {
+    let dist_ami = opts.dist.join("ami");
+    let out = dist_ami.join(params.run_name());
+    let ami = &opts.ami_dir;
     let mut steps = vec![format!(
-        "sync ami/resources.s3/ to {} (by content; dot files excluded)",
+        "sync {}/ to {} (by content; dot files excluded)",
+        ami.join("resources.s3"),
         params.s3_url()
     )];
     for t in &params.targets {
         steps.push(format!(
-            "pack ami/ami-build.sh, ami/os/{}/, rc.d/ and dist/agent/{arch}/lava-rc into {dist}/provision-{arch}.tar.gz",
-            params.os.value,
-            arch = t.arch
+            "pack {}, {}/, {}/ and {} into {}",
+            ami.join("ami-build.sh"),
+            ami.join("os").join(&params.os.value),
+            opts.rc_dir,
+            opts.agent_dir.join(&t.arch).join("lava-rc"),
+            out.join(format!("provision-{}.tar.gz", t.arch)),
         ));
     }
     steps.push(format!(
-        "render ami/lava.pkr.hcl.j2 into {dist}/lava.pkr.hcl and run packer validate"
+        "render {} into {} and run packer validate",
+        ami.join("lava.pkr.hcl.j2"),
+        out.join("lava.pkr.hcl")
     ));
     for t in &params.targets {
         let base = t
@@ -210,13 +219,13 @@ pub fn steps(params: &AmiParams) -> Vec<String> {
         ));
     }
     steps.push(format!(
-        "read dist/ami/{}-manifest.json and report the AMIs built",
-        params.run_name()
+        "read {} and report the AMIs built",
+        dist_ami.join(format!("{}-manifest.json", params.run_name()))
     ));
     steps
 }
 
-pub fn plan(params: &AmiParams) -> Plan {
+pub fn plan(params: &AmiParams, opts: &BuildOptions) -> Plan {
     Plan {
         parameters: params
             .rows()
@@ -242,7 +251,7 @@ pub fn plan(params: &AmiParams) -> Plan {
         build_time: params
             .build_time
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        steps: steps(params),
+        steps: steps(params, opts),
     }
 }
 
@@ -294,9 +303,20 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
             .await
             .context("resolving the base AMI")?;
     }
+    let opts = build_options(args, emulate);
     if args.plan {
-        return print_plan(&plan(&params), args.output);
+        return print_plan(&plan(&params, &opts), args.output);
     }
+    let pre = crate::packer::build::preflight(&params, &opts)?;
+    if !args.no_sync && !args.validate {
+        sync_resources(&params, args, &opts.ami_dir).await?;
+    }
+    let report = crate::packer::build::build(&params, &opts, pre).await?;
+    print_report(&report, args.output)
+}
+
+/// Where a build reads and writes, from `--ami-build`, `--dist` and `--agent-dir`.
+fn build_options(args: &AmiArgs, emulate: Option<String>) -> BuildOptions {
     let ami_dir = camino::Utf8Path::new(&args.ami_build)
         .parent()
         .filter(|p| !p.as_str().is_empty())
@@ -307,7 +327,7 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
         Some(d) => (camino::Utf8PathBuf::from(d), None),
         None => (dist.join("agent"), source_tree()),
     };
-    let opts = crate::packer::build::BuildOptions {
+    BuildOptions {
         dist,
         ami_dir,
         agent_dir,
@@ -317,13 +337,7 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
         validate_only: args.validate,
         allow_imdsv1: args.allow_imdsv1,
         profile: args.profile.clone(),
-    };
-    let pre = crate::packer::build::preflight(&params, &opts)?;
-    if !args.no_sync && !args.validate {
-        sync_resources(&params, args, &opts.ami_dir).await?;
     }
-    let report = crate::packer::build::build(&params, &opts, pre).await?;
-    print_report(&report, args.output)
 }
 
 /// The lava-build source tree in the current directory, if that is where we run (to build the agent).

@@ -149,6 +149,8 @@ mod tests {
         );
         assert_eq!(b.line_of("os", "amzn2023"), Some(6));
         assert_eq!(b.line_of("arch", "x86_64"), Some(11));
+        assert_eq!(b.line_of("default_os", ""), Some(1));
+        assert_eq!(b.line_of("default_arch", ""), Some(2));
     }
 
     #[test]

@@ -364,15 +364,9 @@ pub fn resolve(
         .unwrap_or_else(|| Sourced::new(env!("CARGO_PKG_VERSION").to_string(), Source::Default));
     validate::lava_version(&lava_version.value)?;
 
-    let os = layers.get("os").unwrap_or_else(|| {
-        Sourced::new(
-            build.default_os.clone(),
-            Source::AmiBuild {
-                path: build.path().to_string(),
-                line: None,
-            },
-        )
-    });
+    let os = layers
+        .get("os")
+        .unwrap_or_else(|| Sourced::new(build.default_os.clone(), build_src("default_os", "")));
     let Some(os_spec) = build.os.get(&os.value) else {
         return Err(ConfigError::invalid(
             "os",
@@ -385,15 +379,9 @@ pub fn resolve(
         ));
     };
 
-    let arch = layers.get("arch").unwrap_or_else(|| {
-        Sourced::new(
-            build.default_arch.clone(),
-            Source::AmiBuild {
-                path: build.path().to_string(),
-                line: None,
-            },
-        )
-    });
+    let arch = layers
+        .get("arch")
+        .unwrap_or_else(|| Sourced::new(build.default_arch.clone(), build_src("default_arch", "")));
     let mut arches: Vec<String> = Vec::new();
     for a in arch.value.split(',') {
         if !build.arch.contains_key(a) {

@@ -97,6 +97,37 @@ pub struct AgentPlan {
     pub note: Option<String>,
 }
 
+/// Cargo's target directory for the tree at `root`, as cargo itself resolves it
+/// (`CARGO_TARGET_DIR`, `build.target-dir` in a cargo config, or `<root>/target`).
+fn target_dir(cargo: &str, root: &Utf8Path) -> Result<Utf8PathBuf, String> {
+    metadata_target_dir(
+        duct::cmd(cargo, ["metadata", "--format-version", "1", "--no-deps"]).dir(root),
+    )
+}
+
+/// The `target_directory` that a `cargo metadata` command reports.
+fn metadata_target_dir(metadata: duct::Expression) -> Result<Utf8PathBuf, String> {
+    let out = metadata
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .run()
+        .map_err(|e| format!("running cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        target_directory: Utf8PathBuf,
+    }
+    serde_json::from_slice::<Metadata>(&out.stdout)
+        .map(|m| m.target_directory)
+        .map_err(|e| format!("reading cargo metadata: {e}"))
+}
+
 /// Finds (and for the host arch, builds when missing or stale) `dir/<arch>/lava-rc`.
 /// `build_from`: the source tree to build from, when there is one and building is allowed.
 /// `required`: false for emulated builds, where the tarball never reaches an instance.
@@ -132,11 +163,15 @@ pub fn prepare(
                 arch: arch.into(),
                 message: e.to_string(),
             })?;
-            std::fs::copy(root.join("target/release/lava-rc"), &path).map_err(|e| {
-                AgentError::Build {
+            let built = target_dir(&cargo, root)
+                .map_err(|message| AgentError::Build {
                     arch: arch.into(),
-                    message: format!("copying target/release/lava-rc to {path}: {e}"),
-                }
+                    message,
+                })?
+                .join("release/lava-rc");
+            std::fs::copy(&built, &path).map_err(|e| AgentError::Build {
+                arch: arch.into(),
+                message: format!("copying {built} to {path}: {e}"),
             })?;
         }
     }
@@ -166,6 +201,41 @@ pub fn prepare(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The agent is copied from cargo's own target directory, not a hard-coded `target/`.
+    #[test]
+    fn target_dir_is_the_one_cargo_uses() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::from_path_buf(dir.path().canonicalize().unwrap()).unwrap();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[package]\nname = \"probe\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[lib]\npath = \"lib.rs\"\n",
+        )
+        .unwrap();
+        std::fs::write(root.join("lib.rs"), "").unwrap();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let cmd =
+            || duct::cmd(&cargo, ["metadata", "--format-version", "1", "--no-deps"]).dir(&root);
+        let metadata = || cmd().env_remove("CARGO_TARGET_DIR");
+        assert_eq!(
+            metadata_target_dir(metadata()).unwrap(),
+            root.join("target")
+        );
+        assert_eq!(
+            metadata_target_dir(cmd().env("CARGO_TARGET_DIR", "/var/tmp/lava-t")).unwrap(),
+            Utf8PathBuf::from("/var/tmp/lava-t")
+        );
+        std::fs::create_dir(root.join(".cargo")).unwrap();
+        std::fs::write(
+            root.join(".cargo/config.toml"),
+            "[build]\ntarget-dir = \"elsewhere\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            metadata_target_dir(metadata()).unwrap(),
+            root.join("elsewhere")
+        );
+    }
 
     #[test]
     fn elf_machine_is_checked() {

@@ -487,29 +487,33 @@ fn without_packer_on_path_the_error_says_how_to_install_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_packer_cleanly_and_reports_no_ami() {
+    use std::io::BufRead as _;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
     // An EC2 endpoint that accepts connections and never answers, so packer is mid-request when the
-    // interrupt comes; it closes them once `release` is set, letting packer's cancellation finish.
+    // interrupt comes. `accepted` fires at packer's first connection; once `release` fires the
+    // endpoint drops every connection it holds, letting packer's cancellation finish.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let release = Arc::new(AtomicBool::new(false));
+    let release = Arc::new(tokio::sync::Notify::new());
+    let (accepted_tx, accepted_rx) = tokio::sync::oneshot::channel::<()>();
     let r = release.clone();
     tokio::spawn(async move {
         let mut held = Vec::new();
+        let mut accepted_tx = Some(accepted_tx);
         loop {
             tokio::select! {
-                Ok((c, _)) = listener.accept() => held.push(c),
-                _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {
-                    if r.load(Ordering::SeqCst) {
-                        return; // dropping `held` resets every connection
+                Ok((c, _)) = listener.accept() => {
+                    held.push(c);
+                    if let Some(tx) = accepted_tx.take() {
+                        let _ = tx.send(());
                     }
                 }
+                _ = r.notified() => return, // dropping `held` resets every connection
             }
         }
     });
     let dir = tempfile::tempdir().unwrap();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_lava-build"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lava-build"))
         .args([
             "ami",
             "ami_id=ami-12345678",
@@ -535,36 +539,61 @@ async fn ctrl_c_stops_packer_cleanly_and_reports_no_ami() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    // Wait until packer is running (its log exists and has grown).
-    let started = std::time::Instant::now();
-    loop {
-        let logs: Vec<_> = std::fs::read_dir(dir.path().join("ami"))
-            .map(|d| {
-                d.flatten()
-                    .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        if logs
-            .iter()
-            .any(|l| std::fs::metadata(l.path()).is_ok_and(|m| m.len() > 2000))
-        {
-            break;
+    // lava-build's stderr, line by line as it comes.
+    let (line_tx, mut line_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let stderr_pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr_pipe).lines() {
+            let Ok(line) = line else { break };
+            let _ = line_tx.send(line);
         }
-        assert!(started.elapsed().as_secs() < 30, "packer did not start");
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    });
+    // Packer is mid-request to the endpoint: the event, not a time.
+    tokio::time::timeout(std::time::Duration::from_secs(60), accepted_rx)
+        .await
+        .expect("packer never connected to the EC2 endpoint")
+        .unwrap();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(pid as i32),
         nix::sys::signal::Signal::SIGINT,
     )
     .unwrap();
-    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-    release.store(true, Ordering::SeqCst);
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
-        .await
-        .unwrap();
+    // Release the endpoint only once packer says it is cancelling.
+    let mut lines = Vec::new();
+    let cancelling = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = line_rx.recv().await {
+            let hit = line.contains("Cancelling build after receiving interrupt");
+            lines.push(line);
+            if hit {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    release.notify_one();
+    let status = tokio::task::spawn_blocking(move || {
+        let mut stdout = Vec::new();
+        std::io::Read::read_to_end(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+        (child.wait().unwrap(), stdout)
+    })
+    .await
+    .unwrap();
+    reader.join().unwrap();
+    while let Ok(line) = line_rx.try_recv() {
+        lines.push(line);
+    }
+    let out = std::process::Output {
+        status: status.0,
+        stdout: status.1,
+        stderr: lines.join("\n").into_bytes(),
+    };
+    assert!(
+        cancelling,
+        "packer never said it was cancelling: {}",
+        lines.join("\n")
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

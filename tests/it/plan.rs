@@ -135,6 +135,72 @@ fn plan_text_shows_sources_names_and_steps() {
 }
 
 #[test]
+fn plan_steps_name_the_paths_given_by_dist_and_ami_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ami = tmp.path().join("my-ami");
+    std::fs::create_dir(&ami).unwrap();
+    std::fs::copy("ami/ami-build.yaml", ami.join("ami-build.yaml")).unwrap();
+    let dist = tmp.path().join("out");
+    let agents = tmp.path().join("agents");
+    let plan = plan_json(bin("lava-build").args([
+        "ami",
+        "--config",
+        "tests/fixtures/deploy/test.yaml",
+        "--env",
+        "test",
+        "--plan",
+        "--offline",
+        "--output",
+        "json",
+        "ami_id=ami-0123456789abcdef0",
+        "--ami-build",
+        ami.join("ami-build.yaml").to_str().unwrap(),
+        "--dist",
+        dist.to_str().unwrap(),
+        "--agent-dir",
+        agents.to_str().unwrap(),
+    ]));
+    let steps: Vec<&str> = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    let text = steps.join("\n");
+    let (ami, dist, agents) = (
+        ami.to_str().unwrap(),
+        dist.to_str().unwrap(),
+        agents.to_str().unwrap(),
+    );
+    assert!(
+        text.contains(&format!("sync {ami}/resources.s3/ to ")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "pack {ami}/ami-build.sh, {ami}/os/amzn2023/, rc.d/ and {agents}/x86_64/lava-rc into {dist}/ami/test/provision-x86_64.tar.gz"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "render {ami}/lava.pkr.hcl.j2 into {dist}/ami/test/lava.pkr.hcl"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("read {dist}/ami/test-manifest.json")),
+        "{text}"
+    );
+    for s in &steps {
+        assert!(
+            !s.contains(" dist/") && !s.contains(" ami/"),
+            "a step names a default path: {s}"
+        );
+    }
+}
+
+#[test]
 fn help_lists_every_parameter() {
     let out = bin("lava-build").args(["ami", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
