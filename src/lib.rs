@@ -1,5 +1,6 @@
 //! lava-build: the library behind the `lava-build`, `lava-ami` and `lava-rc` binaries.
 pub mod aws;
+pub mod bundle;
 pub mod cmd;
 pub mod config;
 pub mod error;

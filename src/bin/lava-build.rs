@@ -20,6 +20,8 @@ enum Command {
     Sync(cmd::sync::SyncArgs),
     /// Build, check and push the multi-platform lava Docker images.
     Images(cmd::images::ImagesArgs),
+    /// Build the offline lava code bundle of a runtime (<os>-py<X.Y>) inside its builder container.
+    Bundle(cmd::bundle::BundleArgs),
 }
 
 fn main() {
@@ -37,6 +39,7 @@ fn main() {
             Command::Ami(args) => cmd::ami::run(args).await,
             Command::Sync(args) => cmd::sync::run(args).await,
             Command::Images(args) => cmd::images::run(args).await,
+            Command::Bundle(args) => cmd::bundle::run(args).await,
         }
     });
     if let Err(e) = result {

@@ -1,4 +1,5 @@
 //! One module per subcommand: each owns its clap `Args` and an async `run`.
 pub mod ami;
+pub mod bundle;
 pub mod images;
 pub mod sync;

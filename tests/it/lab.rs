@@ -144,3 +144,161 @@ fn the_real_ubuntu24_base_steps_build_lava_on_the_lab_os_and_pass_the_real_check
         assert!(*passed, "check {name} failed: {row}");
     }
 }
+
+fn bundle_cmd(out: &std::path::Path) -> assert_cmd::Command {
+    let mut c = crate::common::bin("lava-build");
+    c.env("DOCKER_HOST", docker_host())
+        .args(["bundle", "--out", out.to_str().unwrap()]);
+    c
+}
+
+fn one_line_usage_error(out: &std::process::Output, needles: &[&str]) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} in {err}");
+    }
+}
+
+#[test]
+fn a_bundle_made_in_the_lab_builder_installs_with_the_network_off() {
+    let lab = lab_image();
+    let out = tempfile::tempdir().unwrap();
+    let made = ok(bundle_cmd(out.path())
+        .args(["--runtime", "debian12-py3.11", "--builder", &lab])
+        .args(["--platform", "linux/amd64", "--output", "json"])
+        .output()
+        .unwrap());
+    let v: Value = serde_json::from_slice(&made.stdout).unwrap();
+    let b = &v["bundles"][0];
+    let version = env!("CARGO_PKG_VERSION");
+    let name = format!("lava-{version}-debian12-py3.11-x86_64.tar.bz2");
+    assert_eq!(b["version"], version);
+    assert_eq!(b["arch"], "x86_64");
+    let bundle = out.path().join(&name);
+    assert_eq!(b["bundle"], bundle.to_str().unwrap());
+    // The .sha256 beside it is sha256sum's format and the file's real digest.
+    let bytes = std::fs::read(&bundle).unwrap();
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    assert_eq!(
+        std::fs::read_to_string(out.path().join(format!("{name}.sha256"))).unwrap(),
+        format!("{digest}  {name}\n")
+    );
+    assert_eq!(b["sha256"], digest.as_str());
+    assert!(
+        b["wheels"].as_u64().unwrap() > 1,
+        "lava and its dependencies: {b}"
+    );
+
+    // Unpacked in a lab container with no network at all, installed as the worker would.
+    let script = format!(
+        "set -e; mkdir /tmp/x; \
+         python3 -c 'import tarfile; tarfile.open(\"/b/{name}\").extractall(\"/tmp/x\")'; \
+         /tmp/x/lava-{version}-debian12-py3.11-x86_64/install.sh /opt/lava; \
+         /opt/lava/bin/lava-worker --version"
+    );
+    let run = std::process::Command::new("docker")
+        .env("DOCKER_HOST", docker_host())
+        .args(["run", "--rm", "--network", "none"])
+        .args(["-v", &format!("{}:/b:ro", out.path().display())])
+        .args([lab.as_str(), "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.status.success(), "{text}");
+    assert!(
+        text.contains(&format!("lava {version} installed in /opt/lava")),
+        "{text}"
+    );
+    assert!(
+        text.lines().last().unwrap().starts_with(version),
+        "lava-worker --version: {text}"
+    );
+}
+
+#[test]
+fn bundle_refuses_bad_input_before_building_anything() {
+    let out = tempfile::tempdir().unwrap();
+    let dist = out.path().join("dist");
+    let o = bundle_cmd(&dist)
+        .args(["--runtime", "amzn2023-python3.11"])
+        .output()
+        .unwrap();
+    one_line_usage_error(&o, &["--runtime", "amzn2023-python3.11", "<os>-py<X.Y>"]);
+    // A well-formed runtime without a builder definition.
+    let o = bundle_cmd(&dist)
+        .args(["--runtime", "debian12-py3.11"])
+        .output()
+        .unwrap();
+    one_line_usage_error(
+        &o,
+        &[
+            "--runtime",
+            "debian12-py3.11",
+            "builders.yaml",
+            "amzn2023-py3.11",
+        ],
+    );
+    let o = bundle_cmd(&dist)
+        .args(["--runtime", "amzn2023-py3.11", "--version", "latest"])
+        .output()
+        .unwrap();
+    one_line_usage_error(&o, &["--version", "latest"]);
+    let o = bundle_cmd(&dist)
+        .args(["--runtime", "amzn2023-py3.11", "--platform", "linux/386"])
+        .output()
+        .unwrap();
+    one_line_usage_error(&o, &["--platform", "linux/386"]);
+    let o = bundle_cmd(&dist)
+        .args([
+            "--runtime",
+            "amzn2023-py3.11",
+            "--upload",
+            "s3://bucket/no-slash",
+        ])
+        .output()
+        .unwrap();
+    one_line_usage_error(&o, &["--upload", "s3://bucket/no-slash"]);
+    // A builder image the engine does not have.
+    let o = bundle_cmd(&dist)
+        .args([
+            "--runtime",
+            "debian12-py3.11",
+            "--builder",
+            "lava-lab/no-such:1",
+        ])
+        .output()
+        .unwrap();
+    one_line_usage_error(&o, &["--builder", "lava-lab/no-such:1"]);
+    assert!(!dist.exists(), "nothing was written");
+}
+
+#[test]
+fn an_unknown_lava_version_is_a_clear_error() {
+    let lab = lab_image();
+    let out = tempfile::tempdir().unwrap();
+    let o = bundle_cmd(out.path())
+        .args(["--runtime", "debian12-py3.11", "--builder", &lab])
+        .args(["--platform", "linux/amd64", "--version", "999.0.0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let last = err.trim_end().lines().last().unwrap();
+    assert!(
+        last.starts_with("error: --version")
+            && last.contains("999.0.0")
+            && last.contains("jinlava"),
+        "{last}"
+    );
+    let left: Vec<_> = std::fs::read_dir(out.path()).unwrap().flatten().collect();
+    assert!(
+        left.is_empty(),
+        "no bundle and no work folder left: {left:?}"
+    );
+}
