@@ -34,7 +34,7 @@ pub enum MakeError {
         platform: String,
         action: &'static str,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("lava version {version} is not on PyPI (no jinlava=={version})")]
     UnknownVersion { version: String },
@@ -247,7 +247,7 @@ async fn run_wheels(
             runtime,
             platform,
             action,
-            source,
+            source: Box::new(source),
         }
     };
     let mut binds = vec![format!("{}:/out:rw", out.display())];
