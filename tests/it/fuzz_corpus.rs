@@ -6,7 +6,10 @@ mod harness;
 
 use std::path::Path;
 
-const TARGETS: [(&str, fn(&[u8])); 4] = [
+/// A fuzz target's name and what it does with one input.
+type Target = (&'static str, fn(&[u8]));
+
+const TARGETS: [Target; 4] = [
     ("userdata", harness::userdata),
     ("deploy_config", harness::deploy_config),
     ("packer_manifest", harness::packer_manifest),
