@@ -7,7 +7,7 @@ use tokio::net::TcpStream;
 
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
 const TOKEN_TTL: &str = "21600";
-/// Per-request limit (connect, send, read).
+/// Per-request limit (connect, send, read), further capped by the time left before the deadline.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 /// Largest response accepted (user data is at most 16 KiB on EC2; keep a wide margin).
 const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -56,8 +56,8 @@ fn parse_endpoint(url: &str) -> Result<String, ImdsError> {
     })
 }
 
-/// One HTTP/1.1 exchange with `Connection: close`.
-async fn exchange(host: &str, request: String) -> Result<Response, String> {
+/// One HTTP/1.1 exchange with `Connection: close`, given up after `limit`.
+async fn exchange(host: &str, request: String, limit: Duration) -> Result<Response, String> {
     let work = async {
         let mut s = TcpStream::connect(host).await.map_err(|e| e.to_string())?;
         s.write_all(request.as_bytes())
@@ -77,9 +77,9 @@ async fn exchange(host: &str, request: String) -> Result<Response, String> {
         }
         parse_response(&raw)
     };
-    tokio::time::timeout(REQUEST_TIMEOUT, work)
+    tokio::time::timeout(limit, work)
         .await
-        .map_err(|_| format!("no answer within {}s", REQUEST_TIMEOUT.as_secs()))?
+        .map_err(|_| format!("no answer within {} ms", limit.as_millis()))?
 }
 
 /// Parses status line, headers (Content-Length or chunked) and body.
@@ -146,14 +146,30 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 impl Imds {
+    /// A client that gives up `deadline` from now (at most a year: no overflow).
     pub fn new(endpoint: &str, deadline: Duration) -> Result<Self, ImdsError> {
+        let total = deadline.min(Duration::from_secs(365 * 24 * 3600));
+        let now = Instant::now();
         Ok(Imds {
             host: parse_endpoint(endpoint)?,
             endpoint: endpoint.trim_end_matches('/').to_string(),
             token: None,
-            deadline: Instant::now() + deadline,
-            total: deadline,
+            deadline: now.checked_add(total).unwrap_or(now),
+            total,
         })
+    }
+
+    /// One request's time limit: the per-request limit or the time left, whichever is shorter.
+    fn budget(&self) -> Result<Duration, String> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err("deadline reached".into());
+        }
+        Ok(left.min(REQUEST_TIMEOUT))
+    }
+
+    async fn send(&self, request: String) -> Result<Response, String> {
+        exchange(&self.host, request, self.budget()?).await
     }
 
     async fn fetch_token(&self) -> Result<String, String> {
@@ -161,7 +177,7 @@ impl Imds {
             "PUT /latest/api/token HTTP/1.1\r\nHost: {}\r\nX-aws-ec2-metadata-token-ttl-seconds: {TOKEN_TTL}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             self.host
         );
-        let r = exchange(&self.host, req).await?;
+        let r = self.send(req).await?;
         if r.status != 200 {
             return Err(format!("token request answered {}", r.status));
         }
@@ -182,7 +198,7 @@ impl Imds {
                 "GET {path} HTTP/1.1\r\nHost: {}\r\nX-aws-ec2-metadata-token: {token}\r\nConnection: close\r\n\r\n",
                 self.host
             );
-            let r = exchange(&self.host, req).await?;
+            let r = self.send(req).await?;
             if r.status == 401 {
                 // Expired or revoked: a new token, then once more.
                 tracing::debug!(path, "IMDS answered 401: refreshing the session token");
