@@ -323,19 +323,20 @@ pub fn describe(data: &Map<String, Value>, root: &Root) -> Vec<(String, String)>
                     })
                 }),
             )),
-            Planned::BuiltIn(BuiltIn::Crontab) => match data.get("crontab").map(userdata::crontab)
-            {
-                None => out.push(("crontab".into(), "nothing".into())),
-                Some(Err(e)) => out.push(line("crontab", Err(e))),
-                Some(Ok(entries)) => {
-                    for (user, loc) in entries {
-                        out.push(line(
-                            &format!("crontab.{user}"),
-                            loc.map(|(b, k)| format!("crontab -u {user} from s3://{b}/{k}")),
-                        ));
+            Planned::BuiltIn(BuiltIn::Crontab) => {
+                match data.get("crontab").map(userdata::crontab) {
+                    None => out.push(("crontab".into(), "nothing".into())),
+                    Some(Err(e)) => out.push(line("crontab", Err(e))),
+                    Some(Ok(entries)) => {
+                        for (user, loc) in entries {
+                            out.push(line(
+                                &format!("crontab.{user}"),
+                                loc.map(|(b, k)| format!("crontab -u {user} from s3://{b}/{k}")),
+                            ));
+                        }
                     }
                 }
-            },
+            }
             Planned::Site(p) => out.push((
                 format!(
                     "rc.d/{}",

@@ -112,8 +112,10 @@ impl Cache {
     }
 
     fn index_path(&self, bucket: &str, key: &str) -> PathBuf {
-        self.dir
-            .join(format!("obj-{}", hex_sha256(format!("{bucket}/{key}").as_bytes())))
+        self.dir.join(format!(
+            "obj-{}",
+            hex_sha256(format!("{bucket}/{key}").as_bytes())
+        ))
     }
 
     fn object_path(&self, digest: &str) -> PathBuf {

@@ -295,9 +295,12 @@ async fn s3run_region(a: &S3runArgs) -> Result<String, (i32, String)> {
     }
     let mut imds = Imds::new(&a.imds_endpoint, Duration::from_secs(10))
         .map_err(|e| (EXIT_USAGE, e.to_string()))?;
-    boot::region(&mut imds)
-        .await
-        .map_err(|e| (EXIT_FAILURE, format!("no region (-r, AWS_REGION or IMDS): {e}")))
+    boot::region(&mut imds).await.map_err(|e| {
+        (
+            EXIT_FAILURE,
+            format!("no region (-r, AWS_REGION or IMDS): {e}"),
+        )
+    })
 }
 
 async fn s3run_main(a: S3runArgs) -> i32 {

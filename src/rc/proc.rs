@@ -47,7 +47,9 @@ where
 }
 
 fn take(buf: &Arc<Mutex<Vec<u8>>>) -> Vec<u8> {
-    buf.lock().map(|mut b| std::mem::take(&mut *b)).unwrap_or_default()
+    buf.lock()
+        .map(|mut b| std::mem::take(&mut *b))
+        .unwrap_or_default()
 }
 
 /// Runs `cmd` in a new process group; after `limit`, SIGKILL to the group. `step` names the log records.
@@ -77,8 +79,7 @@ pub async fn run(
         Err(_) => {
             if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
                 let group = nix::unistd::Pid::from_raw(pid);
-                if let Err(e) = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL)
-                {
+                if let Err(e) = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL) {
                     tracing::warn!(target: "lava_rc", step, "killing process group {pid}: {e}");
                 }
                 tracing::error!(target: "lava_rc", step,
