@@ -58,6 +58,9 @@ enum Command {
         /// Print the summary as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Also send each step's records here, facility local0, identifier rclocal.<step> ("none": don't).
+        #[arg(long, env = "LAVA_RC_SYSLOG_SOCKET", default_value = super::syslog::DEFAULT_SOCKET, value_name = "PATH")]
+        syslog_socket: PathBuf,
     },
     /// Fetch and check the user data and show what `boot` would do; do nothing.
     Show {
@@ -147,12 +150,16 @@ fn parse_or_exit<T: Parser>() -> T {
     })
 }
 
+/// Log records on stderr or in `file`, and, with `syslog`, the step records to that socket too.
 fn logging(
     verbose: u8,
     default: &str,
     file: Option<&PathBuf>,
     no_colour: bool,
+    syslog: Option<PathBuf>,
 ) -> std::io::Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let level = match verbose {
         0 => default.to_string(),
         1 => "debug".into(),
@@ -162,28 +169,29 @@ fn logging(
         tracing_subscriber::EnvFilter::new(format!("warn,lava_rc={level},lava_build={level}"))
     });
     let colour = !no_colour && crate::output::colour_on_stderr();
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .without_time()
         .with_target(false);
-    match file {
-        Some(p) => {
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(p)?;
-            let _ = builder
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(f))
-                .try_init();
-        }
-        None => {
-            let _ = builder
-                .with_ansi(colour)
-                .with_writer(std::io::stderr)
-                .try_init();
-        }
-    }
+    let fmt =
+        match file {
+            Some(p) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)?;
+                fmt.with_ansi(false).with_writer(
+                    tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(f)),
+                )
+            }
+            None => fmt.with_ansi(colour).with_writer(
+                tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+            ),
+        };
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(syslog.map(super::syslog::SyslogLayer::new))
+        .try_init();
     Ok(())
 }
 
@@ -198,9 +206,16 @@ pub fn main() -> i32 {
         Command::S3run(parse_or_exit::<S3runCli>().args)
     } else {
         let cli: Cli = parse_or_exit();
+        let syslog = match &cli.command {
+            Command::Boot { syslog_socket, .. } => {
+                Some(syslog_socket.clone()).filter(|p| p.as_os_str() != "none")
+            }
+            Command::Show { .. } => None,
+            Command::S3run(_) => None,
+        };
         if !matches!(cli.command, Command::S3run(_)) {
             // stderr cannot fail to open.
-            let _ = logging(cli.verbose, "info", None, false);
+            let _ = logging(cli.verbose, "info", None, false, syslog);
         }
         cli.command
     };
@@ -222,6 +237,7 @@ async fn run(command: Command) -> i32 {
             common,
             step_timeout,
             json,
+            ..
         } => {
             let opts = BootOptions {
                 imds_endpoint: common.imds_endpoint,
@@ -304,7 +320,7 @@ async fn s3run_region(a: &S3runArgs) -> Result<String, (i32, String)> {
 }
 
 async fn s3run_main(a: S3runArgs) -> i32 {
-    if let Err(e) = logging(0, &a.log_level, a.log_file.as_ref(), a.no_colour) {
+    if let Err(e) = logging(0, &a.log_level, a.log_file.as_ref(), a.no_colour, None) {
         let file = a.log_file.as_deref().unwrap_or(std::path::Path::new(""));
         eprintln!("{}: error: --log {}: {e}", a.tag, file.display());
         return EXIT_USAGE;

@@ -6,4 +6,5 @@ pub mod imds;
 pub mod proc;
 pub mod s3run;
 pub mod steps;
+pub mod syslog;
 pub mod userdata;

@@ -1144,3 +1144,84 @@ async fn built_in_steps_run_at_the_old_rc_d_positions_among_site_scripts() {
     }
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// (priority, identifier, message) of each syslog datagram queued on `sock`.
+fn syslog_records(sock: &std::os::unix::net::UnixDatagram) -> Vec<(u32, String, String)> {
+    sock.set_nonblocking(true).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while let Ok(n) = sock.recv(&mut buf) {
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let (pri, rest) = text
+            .strip_prefix('<')
+            .and_then(|t| t.split_once('>'))
+            .unwrap_or_else(|| panic!("syslog format: {text}"));
+        let (head, message) = rest.split_once("]: ").expect("TAG[PID]: ");
+        let tag = head.rsplit(' ').next().unwrap().split('[').next().unwrap();
+        out.push((pri.parse().unwrap(), tag.to_string(), message.to_string()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn each_step_logs_to_syslog_as_rclocal_step_on_local0() {
+    let imds = FakeImds::start().await;
+    let root = tempfile::tempdir().unwrap();
+    let sock_path = root.path().join("log.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    let rcd = root.path().join("usr/local/etc/rc.d");
+    std::fs::create_dir_all(&rcd).unwrap();
+    let site = rcd.join("30-mount-data");
+    std::fs::write(&site, "#!/bin/bash\necho data mounted\n").unwrap();
+    std::fs::set_permissions(&site, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    imds.set_user_data(
+        json!({
+            "shell0": "echo from shell0",
+            "crontab": {"no-such-user-lava": "s3://b/k"},
+            "shell": ["echo from shell", "exit 4"],
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    let (out, _) = boot(
+        &imds,
+        root.path(),
+        &["--syslog-socket", &path_str(&sock_path)],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let records = syslog_records(&sock);
+    let has = |pri: u32, tag: &str, message: &str| {
+        records
+            .iter()
+            .any(|(p, t, m)| *p == pri && t == tag && m.contains(message))
+    };
+    // local0 = 16: info is <134>, error <131>.
+    assert!(
+        has(134, "rclocal.region", "ok: ap-southeast-2"),
+        "{records:?}"
+    );
+    assert!(
+        has(134, "rclocal.log", "user data: crontab ("),
+        "{records:?}"
+    );
+    assert!(has(134, "rclocal.shell0", "from shell0"), "{records:?}");
+    assert!(
+        has(134, "rclocal.30-mount-data", "data mounted"),
+        "{records:?}"
+    );
+    assert!(has(131, "rclocal.crontab", "no such user"), "{records:?}");
+    assert!(has(131, "rclocal.shell", "from shell"), "{records:?}");
+    assert!(
+        has(131, "rclocal.shell", "failed: exit status 4"),
+        "{records:?}"
+    );
+    assert!(
+        records
+            .iter()
+            .all(|(p, t, _)| p / 8 == 16 && t.starts_with("rclocal.")),
+        "every record on local0 under rclocal.<step>: {records:?}"
+    );
+    // The same lines still go to the agent's own log.
+    assert!(stderr(&out).contains("from shell0"));
+}
