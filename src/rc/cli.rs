@@ -300,8 +300,17 @@ async fn show(common: Common) -> i32 {
     }
 }
 
+/// Why s3run has no region.
+#[derive(Debug, thiserror::Error)]
+enum RegionError {
+    #[error(transparent)]
+    Endpoint(#[from] super::imds::ImdsError),
+    #[error("no region (-r, AWS_REGION or IMDS): {0}")]
+    Imds(#[source] boot::BootError),
+}
+
 /// `-r`, then AWS_REGION / AWS_DEFAULT_REGION, then the instance's region from IMDS.
-async fn s3run_region(a: &S3runArgs) -> Result<String, (i32, String)> {
+async fn s3run_region(a: &S3runArgs) -> Result<String, RegionError> {
     if let Some(r) = a.region.clone().or_else(|| {
         ["AWS_REGION", "AWS_DEFAULT_REGION"]
             .iter()
@@ -309,14 +318,8 @@ async fn s3run_region(a: &S3runArgs) -> Result<String, (i32, String)> {
     }) {
         return Ok(r);
     }
-    let mut imds = Imds::new(&a.imds_endpoint, Duration::from_secs(10))
-        .map_err(|e| (EXIT_USAGE, e.to_string()))?;
-    boot::region(&mut imds).await.map_err(|e| {
-        (
-            EXIT_FAILURE,
-            format!("no region (-r, AWS_REGION or IMDS): {e}"),
-        )
-    })
+    let mut imds = Imds::new(&a.imds_endpoint, Duration::from_secs(10))?;
+    boot::region(&mut imds).await.map_err(RegionError::Imds)
 }
 
 async fn s3run_main(a: S3runArgs) -> i32 {
@@ -342,9 +345,12 @@ async fn s3run_main(a: S3runArgs) -> i32 {
     };
     let region = match s3run_region(&a).await {
         Ok(r) => r,
-        Err((code, e)) => {
+        Err(e) => {
             eprintln!("{}: error: {e}", a.tag);
-            return code;
+            return match e {
+                RegionError::Endpoint(_) => EXIT_USAGE,
+                RegionError::Imds(_) => EXIT_FAILURE,
+            };
         }
     };
     let sdk = crate::aws::sdk_config(a.profile.as_deref(), Some(&region)).await;

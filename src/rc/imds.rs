@@ -160,16 +160,10 @@ impl Imds {
     }
 
     /// One request's time limit: the per-request limit or the time left, whichever is shorter.
-    fn budget(&self) -> Result<Duration, String> {
+    /// `None` once the deadline has passed.
+    fn budget(&self) -> Option<Duration> {
         let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err("deadline reached".into());
-        }
-        Ok(left.min(REQUEST_TIMEOUT))
-    }
-
-    async fn send(&self, request: String) -> Result<Response, String> {
-        exchange(&self.host, request, self.budget()?).await
+        (!left.is_zero()).then(|| left.min(REQUEST_TIMEOUT))
     }
 
     async fn fetch_token(&self) -> Result<String, String> {
@@ -177,7 +171,8 @@ impl Imds {
             "PUT /latest/api/token HTTP/1.1\r\nHost: {}\r\nX-aws-ec2-metadata-token-ttl-seconds: {TOKEN_TTL}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             self.host
         );
-        let r = self.send(req).await?;
+        let limit = self.budget().ok_or("deadline reached")?;
+        let r = exchange(&self.host, req, limit).await?;
         if r.status != 200 {
             return Err(format!("token request answered {}", r.status));
         }
@@ -198,7 +193,8 @@ impl Imds {
                 "GET {path} HTTP/1.1\r\nHost: {}\r\nX-aws-ec2-metadata-token: {token}\r\nConnection: close\r\n\r\n",
                 self.host
             );
-            let r = self.send(req).await?;
+            let limit = self.budget().ok_or("deadline reached")?;
+            let r = exchange(&self.host, req, limit).await?;
             if r.status == 401 {
                 // Expired or revoked: a new token, then once more.
                 tracing::debug!(path, "IMDS answered 401: refreshing the session token");
