@@ -1,6 +1,7 @@
 //! A small IMDSv2 client: session token by PUT (refreshed on 401), GETs with the token, bounded
 //! retries with backoff inside one overall deadline. Our own, on a plain TCP stream: the boot agent
 //! needs exact control of timeouts and retries, and no HTTP stack of its own.
+use secrecy::{ExposeSecret, SecretString};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -36,7 +37,8 @@ pub struct Response {
 pub struct Imds {
     host: String,
     endpoint: String,
-    token: Option<String>,
+    /// The session token: a credential, never printed (no Debug shows it).
+    token: Option<SecretString>,
     deadline: Instant,
     total: Duration,
 }
@@ -166,7 +168,7 @@ impl Imds {
         (!left.is_zero()).then(|| left.min(REQUEST_TIMEOUT))
     }
 
-    async fn fetch_token(&self) -> Result<String, String> {
+    async fn fetch_token(&self) -> Result<SecretString, String> {
         let req = format!(
             "PUT /latest/api/token HTTP/1.1\r\nHost: {}\r\nX-aws-ec2-metadata-token-ttl-seconds: {TOKEN_TTL}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             self.host
@@ -180,7 +182,7 @@ impl Imds {
         if t.is_empty() {
             return Err("empty token".into());
         }
-        Ok(t)
+        Ok(SecretString::from(t))
     }
 
     async fn try_get(&mut self, path: &str) -> Result<Response, String> {
@@ -188,10 +190,10 @@ impl Imds {
             self.token = Some(self.fetch_token().await?);
         }
         for _ in 0..2 {
-            let token = self.token.clone().unwrap_or_default();
             let req = format!(
-                "GET {path} HTTP/1.1\r\nHost: {}\r\nX-aws-ec2-metadata-token: {token}\r\nConnection: close\r\n\r\n",
-                self.host
+                "GET {path} HTTP/1.1\r\nHost: {}\r\nX-aws-ec2-metadata-token: {}\r\nConnection: close\r\n\r\n",
+                self.host,
+                self.token.as_ref().map_or("", |t| t.expose_secret())
             );
             let limit = self.budget().ok_or("deadline reached")?;
             let r = exchange(&self.host, req, limit).await?;
