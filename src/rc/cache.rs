@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     #[error(
-        "s3run cache: HOME is not set and uid {uid} has no home directory in the password database: pass --cache-dir DIR or --no-cache"
+        "s3run cache: HOME is not set and uid {uid} has no home directory (password database): pass --cache-dir DIR or --no-cache"
     )]
     NoHome { uid: u32 },
     #[error(
@@ -57,7 +57,9 @@ pub fn default_dir() -> Result<PathBuf, CacheError> {
     }
     let uid = nix::unistd::geteuid();
     match nix::unistd::User::from_uid(uid) {
-        Ok(Some(u)) if u.dir.is_absolute() && u.dir != Path::new("/") => Ok(u.dir.join(".s3run")),
+        Ok(Some(u)) if u.dir.is_absolute() && u.dir != Path::new("/") && u.dir.is_dir() => {
+            Ok(u.dir.join(".s3run"))
+        }
         _ => Err(CacheError::NoHome { uid: uid.as_raw() }),
     }
 }

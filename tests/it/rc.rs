@@ -1225,3 +1225,30 @@ async fn each_step_logs_to_syslog_as_rclocal_step_on_local0() {
     // The same lines still go to the agent's own log.
     assert!(stderr(&out).contains("from shell0"));
 }
+
+#[test]
+fn s3run_without_home_uses_no_shared_folder() {
+    let tmp_cache = Path::new("/tmp/.s3run");
+    let existed = tmp_cache.exists();
+    // nobody (uid 65534) has /nonexistent as home: no cache folder, and no /tmp fallback.
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lava-rc"));
+    c.args(["s3run", "-r", "ap-southeast-2", "s3://b/k.sh"])
+        .env_remove("HOME")
+        .current_dir("/");
+    // SAFETY: setgid/setuid are async-signal-safe and touch only the child.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut c, || {
+            nix::unistd::setgid(nix::unistd::Gid::from_raw(65534))?;
+            nix::unistd::setuid(nix::unistd::Uid::from_raw(65534))?;
+            Ok(())
+        });
+    }
+    let o = c.output().unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err.trim(),
+        "s3run: error: s3run cache: HOME is not set and uid 65534 has no home directory (password database): pass --cache-dir DIR or --no-cache"
+    );
+    assert_eq!(tmp_cache.exists(), existed, "no cache made in /tmp");
+}
