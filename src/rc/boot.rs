@@ -11,7 +11,53 @@ pub struct BootOptions {
     pub imds_endpoint: String,
     pub deadline: Duration,
     pub root: Root,
-    pub step_timeout: Option<Duration>,
+    /// Each shell step and site script is killed (with its process group) after this long.
+    pub step_timeout: Duration,
+}
+
+/// The default of `--step-timeout`: 30 minutes.
+pub const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The built-in steps under the names of the old rc.d scripts they replace; site scripts in
+/// `/usr/local/etc/rc.d` sort among them by name. `00_aws_region` always runs first.
+pub const BUILT_IN: [(&str, BuiltIn); 4] = [
+    ("05_shell", BuiltIn::Shell0),
+    ("20_swap", BuiltIn::Swap),
+    ("60_crontab", BuiltIn::Crontab),
+    ("99_shell", BuiltIn::Shell),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuiltIn {
+    Shell0,
+    Swap,
+    Crontab,
+    Shell,
+}
+
+/// One entry of the boot order after the region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Planned {
+    BuiltIn(BuiltIn),
+    Site(std::path::PathBuf),
+}
+
+/// The built-in steps and the site scripts, in name order (a built-in first on a tie).
+pub fn order(root: &Root) -> Vec<Planned> {
+    let mut all: Vec<(String, Planned)> = BUILT_IN
+        .iter()
+        .map(|(n, b)| (n.to_string(), Planned::BuiltIn(*b)))
+        .collect();
+    for p in steps::site_scripts(root) {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        all.push((name, Planned::Site(p)));
+    }
+    // Stable: a built-in stays before a site script of the same name.
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.into_iter().map(|(_, p)| p).collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -150,25 +196,49 @@ pub async fn boot(opts: &BootOptions) -> Result<BootReport, BootError> {
         tracing::info!(target: "lava_rc", "no user data: nothing else to do");
         return Ok(report);
     };
-    let shown =
-        serde_json::to_string(&userdata::masked(&Value::Object(data.clone()))).unwrap_or_default();
-    tracing::info!(target: "lava_rc", step = "log", "user data: {shown}");
+    tracing::info!(target: "lava_rc", step = "log", "user data: {}", userdata::log_summary(&data));
     let unknown = userdata::unknown_keys(&data);
     if !unknown.is_empty() {
         tracing::info!(target: "lava_rc", keys = %unknown.join(", "), "user data keys not for lava-rc: ignored");
     }
 
-    for (key, step) in [("shell0", "shell0")] {
-        run_shell(&mut report, &data, key, step, opts.step_timeout).await;
+    let plan = order(&opts.root);
+    if !plan.iter().any(|p| matches!(p, Planned::Site(_))) {
+        report.skip("rc.d", "no executable in /usr/local/etc/rc.d");
     }
+    for planned in plan {
+        match planned {
+            Planned::BuiltIn(BuiltIn::Shell0) => {
+                run_shell(&mut report, &data, "shell0", opts.step_timeout).await
+            }
+            Planned::BuiltIn(BuiltIn::Shell) => {
+                run_shell(&mut report, &data, "shell", opts.step_timeout).await
+            }
+            Planned::BuiltIn(BuiltIn::Swap) => run_swap(&mut report, &data, &opts.root).await,
+            Planned::BuiltIn(BuiltIn::Crontab) => run_crontab(&mut report, &data, &region).await,
+            Planned::Site(path) => {
+                let t = Instant::now();
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let step = format!("rc.d/{name}");
+                let r = steps::site_script(&step, &path, opts.step_timeout).await;
+                report.record(&step, t, r);
+            }
+        }
+    }
+    Ok(report)
+}
 
+async fn run_swap(report: &mut BootReport, data: &Map<String, Value>, root: &Root) {
     let t = Instant::now();
     match data.get("swap") {
         None => report.skip("swap", "not in user data"),
         Some(v) => match userdata::swap(v) {
             Ok(None) => report.record("swap", t, Ok("size 0: no swap".into())),
             Ok(Some(spec)) => {
-                let root = opts.root.clone();
+                let root = root.clone();
                 let r = tokio::task::spawn_blocking(move || steps::swap(&spec, &root))
                     .await
                     .unwrap_or_else(|e| Err(e.to_string()));
@@ -177,14 +247,16 @@ pub async fn boot(opts: &BootOptions) -> Result<BootReport, BootError> {
             Err(e) => report.record("swap", t, Err(e)),
         },
     }
+}
 
+async fn run_crontab(report: &mut BootReport, data: &Map<String, Value>, region: &str) {
     let t = Instant::now();
     match data.get("crontab") {
         None => report.skip("crontab", "not in user data"),
         Some(v) => match userdata::crontab(v) {
             Err(e) => report.record("crontab", t, Err(e)),
             Ok(entries) => {
-                let sdk = crate::aws::sdk_config(None, Some(&region)).await;
+                let sdk = crate::aws::sdk_config(None, Some(region)).await;
                 let s3 = aws_sdk_s3::Client::new(&sdk);
                 for (user, loc) in entries {
                     let t = Instant::now();
@@ -197,38 +269,20 @@ pub async fn boot(opts: &BootOptions) -> Result<BootReport, BootError> {
             }
         },
     }
-
-    let scripts = steps::site_scripts(&opts.root);
-    if scripts.is_empty() {
-        report.skip("rc.d", "no executable in /usr/local/etc/rc.d");
-    }
-    for s in scripts {
-        let t = Instant::now();
-        let name = s
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let r = steps::site_script(&s, opts.step_timeout).await;
-        report.record(&format!("rc.d/{name}"), t, r);
-    }
-
-    run_shell(&mut report, &data, "shell", "shell", opts.step_timeout).await;
-    Ok(report)
 }
 
 async fn run_shell(
     report: &mut BootReport,
     data: &Map<String, Value>,
-    key: &str,
     step: &str,
-    timeout: Option<Duration>,
+    limit: Duration,
 ) {
     let t = Instant::now();
-    match data.get(key) {
+    match data.get(step) {
         None => report.skip(step, "not in user data"),
         Some(v) => {
-            let r = match userdata::commands(key, v) {
-                Ok(script) => steps::shell(step, &script, timeout).await,
+            let r = match userdata::commands(step, v) {
+                Ok(script) => steps::shell(step, &script, limit).await,
                 Err(e) => Err(e),
             };
             report.record(step, t, r);
@@ -236,9 +290,8 @@ async fn run_shell(
     }
 }
 
-/// What `boot` would do with this user data (for `lava-rc show`).
+/// What `boot` would do with this user data (for `lava-rc show`), in the boot order.
 pub fn describe(data: &Map<String, Value>, root: &Root) -> Vec<(String, String)> {
-    let mut out = Vec::new();
     let line = |k: &str, v: Result<String, String>| {
         (
             k.to_string(),
@@ -248,54 +301,52 @@ pub fn describe(data: &Map<String, Value>, root: &Root) -> Vec<(String, String)>
             },
         )
     };
-    out.push(line(
-        "shell0",
-        data.get("shell0").map_or(Ok("nothing".into()), |v| {
-            userdata::commands("shell0", v).map(|s| format!("run as one bash script:\n{s}"))
-        }),
-    ));
-    out.push(line(
-        "swap",
-        data.get("swap").map_or(Ok("nothing".into()), |v| {
-            userdata::swap(v).map(|s| match s {
-                None => "nothing (size 0)".into(),
-                Some(s) => format!(
-                    "{} GiB at {} (if absent), mkswap, swapon, fstab",
-                    s.size_gib, s.file
-                ),
-            })
-        }),
-    ));
-    match data.get("crontab").map(userdata::crontab) {
-        None => out.push(("crontab".into(), "nothing".into())),
-        Some(Err(e)) => out.push(line("crontab", Err(e))),
-        Some(Ok(entries)) => {
-            for (user, loc) in entries {
-                out.push(line(
-                    &format!("crontab.{user}"),
-                    loc.map(|(b, k)| format!("crontab -u {user} from s3://{b}/{k}")),
-                ));
+    let script = |key: &str| {
+        data.get(key).map_or(Ok("nothing".into()), |v| {
+            userdata::commands(key, v).map(|s| format!("run as one bash script:\n{s}"))
+        })
+    };
+    let mut out = Vec::new();
+    for planned in order(root) {
+        match planned {
+            Planned::BuiltIn(BuiltIn::Shell0) => out.push(line("shell0", script("shell0"))),
+            Planned::BuiltIn(BuiltIn::Shell) => out.push(line("shell", script("shell"))),
+            Planned::BuiltIn(BuiltIn::Swap) => out.push(line(
+                "swap",
+                data.get("swap").map_or(Ok("nothing".into()), |v| {
+                    userdata::swap(v).map(|s| match s {
+                        None => "nothing (size 0)".into(),
+                        Some(s) => format!(
+                            "{} GiB at {} (if absent), mkswap, swapon, fstab",
+                            s.size_gib, s.file
+                        ),
+                    })
+                }),
+            )),
+            Planned::BuiltIn(BuiltIn::Crontab) => {
+                match data.get("crontab").map(userdata::crontab) {
+                    None => out.push(("crontab".into(), "nothing".into())),
+                    Some(Err(e)) => out.push(line("crontab", Err(e))),
+                    Some(Ok(entries)) => {
+                        for (user, loc) in entries {
+                            out.push(line(
+                                &format!("crontab.{user}"),
+                                loc.map(|(b, k)| format!("crontab -u {user} from s3://{b}/{k}")),
+                            ));
+                        }
+                    }
+                }
             }
+            Planned::Site(p) => out.push((
+                format!(
+                    "rc.d/{}",
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                ),
+                format!("run {}", p.display()),
+            )),
         }
     }
-    let scripts = steps::site_scripts(root);
-    out.push((
-        "rc.d".into(),
-        if scripts.is_empty() {
-            "nothing".into()
-        } else {
-            scripts
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        },
-    ));
-    out.push(line(
-        "shell",
-        data.get("shell").map_or(Ok("nothing".into()), |v| {
-            userdata::commands("shell", v).map(|s| format!("run as one bash script:\n{s}"))
-        }),
-    ));
     out
 }

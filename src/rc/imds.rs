@@ -1,13 +1,14 @@
 //! A small IMDSv2 client: session token by PUT (refreshed on 401), GETs with the token, bounded
 //! retries with backoff inside one overall deadline. Our own, on a plain TCP stream: the boot agent
 //! needs exact control of timeouts and retries, and no HTTP stack of its own.
+use secrecy::{ExposeSecret, SecretString};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub const DEFAULT_ENDPOINT: &str = "http://169.254.169.254";
 const TOKEN_TTL: &str = "21600";
-/// Per-request limit (connect, send, read).
+/// Per-request limit (connect, send, read), further capped by the time left before the deadline.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(3);
 /// Largest response accepted (user data is at most 16 KiB on EC2; keep a wide margin).
 const MAX_BODY: usize = 8 * 1024 * 1024;
@@ -36,7 +37,8 @@ pub struct Response {
 pub struct Imds {
     host: String,
     endpoint: String,
-    token: Option<String>,
+    /// The session token: a credential, never printed (no Debug shows it).
+    token: Option<SecretString>,
     deadline: Instant,
     total: Duration,
 }
@@ -56,8 +58,8 @@ fn parse_endpoint(url: &str) -> Result<String, ImdsError> {
     })
 }
 
-/// One HTTP/1.1 exchange with `Connection: close`.
-async fn exchange(host: &str, request: String) -> Result<Response, String> {
+/// One HTTP/1.1 exchange with `Connection: close`, given up after `limit`.
+async fn exchange(host: &str, request: String, limit: Duration) -> Result<Response, String> {
     let work = async {
         let mut s = TcpStream::connect(host).await.map_err(|e| e.to_string())?;
         s.write_all(request.as_bytes())
@@ -77,9 +79,9 @@ async fn exchange(host: &str, request: String) -> Result<Response, String> {
         }
         parse_response(&raw)
     };
-    tokio::time::timeout(REQUEST_TIMEOUT, work)
+    tokio::time::timeout(limit, work)
         .await
-        .map_err(|_| format!("no answer within {}s", REQUEST_TIMEOUT.as_secs()))?
+        .map_err(|_| format!("no answer within {} ms", limit.as_millis()))?
 }
 
 /// Parses status line, headers (Content-Length or chunked) and body.
@@ -146,22 +148,33 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
 }
 
 impl Imds {
+    /// A client that gives up `deadline` from now (at most a year: no overflow).
     pub fn new(endpoint: &str, deadline: Duration) -> Result<Self, ImdsError> {
+        let total = deadline.min(Duration::from_secs(365 * 24 * 3600));
+        let now = Instant::now();
         Ok(Imds {
             host: parse_endpoint(endpoint)?,
             endpoint: endpoint.trim_end_matches('/').to_string(),
             token: None,
-            deadline: Instant::now() + deadline,
-            total: deadline,
+            deadline: now.checked_add(total).unwrap_or(now),
+            total,
         })
     }
 
-    async fn fetch_token(&self) -> Result<String, String> {
+    /// One request's time limit: the per-request limit or the time left, whichever is shorter.
+    /// `None` once the deadline has passed.
+    fn budget(&self) -> Option<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        (!left.is_zero()).then(|| left.min(REQUEST_TIMEOUT))
+    }
+
+    async fn fetch_token(&self) -> Result<SecretString, String> {
         let req = format!(
             "PUT /latest/api/token HTTP/1.1\r\nHost: {}\r\nX-aws-ec2-metadata-token-ttl-seconds: {TOKEN_TTL}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             self.host
         );
-        let r = exchange(&self.host, req).await?;
+        let limit = self.budget().ok_or("deadline reached")?;
+        let r = exchange(&self.host, req, limit).await?;
         if r.status != 200 {
             return Err(format!("token request answered {}", r.status));
         }
@@ -169,7 +182,7 @@ impl Imds {
         if t.is_empty() {
             return Err("empty token".into());
         }
-        Ok(t)
+        Ok(SecretString::from(t))
     }
 
     async fn try_get(&mut self, path: &str) -> Result<Response, String> {
@@ -177,12 +190,13 @@ impl Imds {
             self.token = Some(self.fetch_token().await?);
         }
         for _ in 0..2 {
-            let token = self.token.clone().unwrap_or_default();
             let req = format!(
-                "GET {path} HTTP/1.1\r\nHost: {}\r\nX-aws-ec2-metadata-token: {token}\r\nConnection: close\r\n\r\n",
-                self.host
+                "GET {path} HTTP/1.1\r\nHost: {}\r\nX-aws-ec2-metadata-token: {}\r\nConnection: close\r\n\r\n",
+                self.host,
+                self.token.as_ref().map_or("", |t| t.expose_secret())
             );
-            let r = exchange(&self.host, req).await?;
+            let limit = self.budget().ok_or("deadline reached")?;
+            let r = exchange(&self.host, req, limit).await?;
             if r.status == 401 {
                 // Expired or revoked: a new token, then once more.
                 tracing::debug!(path, "IMDS answered 401: refreshing the session token");

@@ -1,6 +1,10 @@
 //! The boot agent: IMDSv2 client, user data model, the boot steps, and `s3run`.
 pub mod boot;
+pub mod cache;
+pub mod cli;
 pub mod imds;
+pub mod proc;
 pub mod s3run;
 pub mod steps;
+pub mod syslog;
 pub mod userdata;

@@ -1,4 +1,5 @@
 //! `s3run`: fetch an executable from S3 (or along `S3PATH`) and run it with arguments.
+use super::cache::{Cache, CacheError};
 use super::steps::PrivateFile;
 use aws_sdk_s3::Client;
 use std::os::unix::fs::PermissionsExt;
@@ -28,19 +29,75 @@ pub enum S3RunError {
         key: String,
         message: String,
     },
+    #[error(
+        "{location}: key {key:?} {why}: refused (such a key could name a path outside the cache)"
+    )]
+    UnsafeKey {
+        location: String,
+        key: String,
+        why: &'static str,
+    },
+    #[error(transparent)]
+    Cache(#[from] CacheError),
     #[error("{path}: {message}")]
     Local { path: String, message: String },
+}
+
+impl S3RunError {
+    /// 2 for what the caller asked wrongly (location, key, cache set-up), 1 for failures at run time.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            S3RunError::BadLocation(_)
+            | S3RunError::NoS3Path { .. }
+            | S3RunError::UnsafeKey { .. } => crate::error::EXIT_USAGE,
+            S3RunError::Cache(c) if c.is_config() => crate::error::EXIT_USAGE,
+            _ => crate::error::EXIT_FAILURE,
+        }
+    }
+}
+
+/// Refuses a key that starts with `/` or has a `..` segment.
+pub fn check_key(location: &str, key: &str) -> Result<(), S3RunError> {
+    let why = if key.starts_with('/') {
+        "is absolute"
+    } else if key.split('/').any(|seg| seg == "..") {
+        "has a .. segment"
+    } else {
+        return Ok(());
+    };
+    Err(S3RunError::UnsafeKey {
+        location: location.to_string(),
+        key: key.to_string(),
+        why,
+    })
+}
+
+/// Checks the location's form (no AWS call): `s3://bucket/key`, or a relative key, never absolute
+/// nor with a `..` segment.
+pub fn check_location(location: &str) -> Result<(), S3RunError> {
+    if location.starts_with("s3://") {
+        let (_, key) = super::userdata::s3_location(location)
+            .ok_or_else(|| S3RunError::BadLocation(location.to_string()))?;
+        return check_key(location, &key);
+    }
+    if location.is_empty() {
+        return Err(S3RunError::BadLocation(location.to_string()));
+    }
+    check_key(location, location)
 }
 
 /// Finds the object: `s3://…` as it is, else the first `S3PATH` entry holding it.
 pub async fn locate(client: &Client, location: &str) -> Result<(String, String), S3RunError> {
     if location.starts_with("s3://") {
-        return super::userdata::s3_location(location)
-            .ok_or_else(|| S3RunError::BadLocation(location.to_string()));
+        let (bucket, key) = super::userdata::s3_location(location)
+            .ok_or_else(|| S3RunError::BadLocation(location.to_string()))?;
+        check_key(location, &key)?;
+        return Ok((bucket, key));
     }
-    if location.is_empty() || location.starts_with('/') {
+    if location.is_empty() {
         return Err(S3RunError::BadLocation(location.to_string()));
     }
+    check_key(location, location)?;
     let path = std::env::var("S3PATH").unwrap_or_default();
     if path.is_empty() {
         return Err(S3RunError::NoS3Path {
@@ -53,6 +110,10 @@ pub async fn locate(client: &Client, location: &str) -> Result<(String, String),
             tracing::warn!(entry, "S3PATH entry is not s3://bucket[/prefix]: skipped");
             continue;
         };
+        if let Err(e) = check_key(&full, &key) {
+            tracing::warn!("{e}: S3PATH entry skipped");
+            continue;
+        }
         match client.head_object().bucket(&bucket).key(&key).send().await {
             Ok(_) => return Ok((bucket, key)),
             Err(e) => {
@@ -121,15 +182,15 @@ fn local(path: &Path, e: impl std::fmt::Display) -> S3RunError {
     }
 }
 
-/// The executable in the cache (`<dir>/<bucket>/<key>`), fetched again when its ETag changed.
+/// The executable from the cache, fetched (and stored) again when the object's ETag changed or the
+/// cached copy is not intact.
 async fn cached(
     client: &Client,
     dir: &Path,
     bucket: &str,
     key: &str,
 ) -> Result<PathBuf, S3RunError> {
-    let file = dir.join(bucket).join(key);
-    let tag_file = dir.join(bucket).join(format!("{key}.etag"));
+    let cache = Cache::open(dir)?;
     let head = client
         .head_object()
         .bucket(bucket)
@@ -146,17 +207,12 @@ async fn cached(
         .unwrap_or_default()
         .trim_matches('"')
         .to_string();
-    if file.is_file() && std::fs::read_to_string(&tag_file).is_ok_and(|t| t == etag) {
-        tracing::debug!(path = %file.display(), "cached copy is current");
-        return Ok(file);
+    if let Some(exe) = cache.lookup(bucket, key, &etag) {
+        tracing::debug!(path = %exe.display(), "cached copy is current");
+        return Ok(exe);
     }
     let (body, etag) = download(client, bucket, key).await?;
-    let parent = file.parent().unwrap_or(dir);
-    std::fs::create_dir_all(parent).map_err(|e| local(parent, e))?;
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
-    super::steps::write_atomic(&file, &body, 0o700).map_err(|e| local(&file, e))?;
-    std::fs::write(&tag_file, etag).map_err(|e| local(&tag_file, e))?;
-    Ok(file)
+    Ok(cache.store(bucket, key, &etag, &body)?)
 }
 
 /// Fetches and runs the object; returns its exit status (128+signal when killed).
@@ -180,7 +236,9 @@ pub async fn run(client: &Client, opts: &S3RunOptions) -> Result<i32, S3RunError
     if let Some(d) = &opts.chdir {
         cmd.current_dir(d);
     }
-    tracing::info!(url = %format!("s3://{bucket}/{key}"), args = ?opts.args, "running");
+    // Arguments may carry secrets: only at debug.
+    tracing::info!(url = %format!("s3://{bucket}/{key}"), args = opts.args.len(), "running");
+    tracing::debug!(args = ?opts.args, "arguments");
     let status = cmd.status().await.map_err(|e| local(&exe, e))?;
     use std::os::unix::process::ExitStatusExt;
     Ok(status
@@ -190,6 +248,16 @@ pub async fn run(client: &Client, opts: &S3RunOptions) -> Result<i32, S3RunError
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn absolute_keys_and_dot_dot_segments_are_refused() {
+        for bad in ["/tmp/proof", "a/../../x", "..", "../x", "a/.."] {
+            assert!(super::check_key("loc", bad).is_err(), "{bad}");
+        }
+        for good in ["a/b.sh", "a..b/c", "a/..b", "x/./y"] {
+            assert!(super::check_key("loc", good).is_ok(), "{good}");
+        }
+    }
+
     #[test]
     fn s3path_splits_on_colons_between_entries() {
         assert_eq!(

@@ -55,33 +55,34 @@ fn log_output(step: &str, output: &[u8], ok: bool) {
     }
 }
 
-/// `shell0`/`shell`: the lines as one bash script, stdin /dev/null, output to the log.
-pub async fn shell(step: &str, script: &str, timeout: Option<Duration>) -> Result<String, String> {
+/// Logs a finished step's output and turns its end into the step's result.
+fn finish(step: &str, f: &super::proc::Finished) -> Result<String, String> {
+    use super::proc::Ended;
+    let ok = f.ended == Ended::Exited(0);
+    log_output(step, &f.stdout, ok);
+    log_output(step, &f.stderr, ok);
+    match f.ended {
+        Ended::Exited(0) => Ok("exit status 0".into()),
+        Ended::Exited(c) => Err(format!("exit status {c}")),
+        Ended::Signalled(s) => Err(format!("killed by signal {s}")),
+        Ended::TimedOut(t) => Err(format!(
+            "timed out after {}s (process group killed)",
+            t.as_secs()
+        )),
+    }
+}
+
+/// `shell0`/`shell`: the lines as one bash script, stdin /dev/null, output to the log, killed with
+/// its process group after `limit`.
+pub async fn shell(step: &str, script: &str, limit: Duration) -> Result<String, String> {
     let file = PrivateFile::create(step, format!("{script}\n").as_bytes())
         .map_err(|e| format!("cannot write the script: {e}"))?;
     let mut cmd = tokio::process::Command::new("bash");
-    cmd.arg(&file.path)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let child = cmd.spawn().map_err(|e| format!("cannot run bash: {e}"))?;
-    let out = match timeout {
-        Some(t) => match tokio::time::timeout(t, child.wait_with_output()).await {
-            Ok(r) => r,
-            Err(_) => return Err(format!("timed out after {}s (killed)", t.as_secs())),
-        },
-        None => child.wait_with_output().await,
-    }
-    .map_err(|e| format!("waiting for bash: {e}"))?;
-    let ok = out.status.success();
-    log_output(step, &out.stdout, ok);
-    log_output(step, &out.stderr, ok);
-    match out.status.code() {
-        Some(0) => Ok("exit status 0".into()),
-        Some(c) => Err(format!("exit status {c}")),
-        None => Err("killed by a signal".into()),
-    }
+    cmd.arg(&file.path);
+    let f = super::proc::run(step, &mut cmd, limit)
+        .await
+        .map_err(|e| format!("cannot run bash: {e}"))?;
+    finish(step, &f)
 }
 
 fn run(program: &str, args: &[&str]) -> Result<String, String> {
@@ -278,38 +279,13 @@ pub fn site_scripts(root: &Root) -> Vec<PathBuf> {
     out
 }
 
-/// Runs one site script, stdin /dev/null, output to the log.
-pub async fn site_script(path: &Path, timeout: Option<Duration>) -> Result<String, String> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+/// Runs one site script like a shell step.
+pub async fn site_script(step: &str, path: &Path, limit: Duration) -> Result<String, String> {
     let mut cmd = tokio::process::Command::new(path);
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let child = cmd.spawn().map_err(|e| format!("{name}: {e}"))?;
-    let out = match timeout {
-        Some(t) => tokio::time::timeout(t, child.wait_with_output())
-            .await
-            .map_err(|_| format!("{name}: timed out after {}s (killed)", t.as_secs()))?,
-        None => child.wait_with_output().await,
-    }
-    .map_err(|e| format!("{name}: {e}"))?;
-    let step = format!("rc.d/{name}");
-    log_output(&step, &out.stdout, out.status.success());
-    log_output(&step, &out.stderr, out.status.success());
-    if out.status.success() {
-        Ok(format!("{name}: exit status 0"))
-    } else {
-        Err(format!(
-            "{name}: exit status {}",
-            out.status
-                .code()
-                .map_or("(signal)".into(), |c| c.to_string())
-        ))
-    }
+    let f = super::proc::run(step, &mut cmd, limit)
+        .await
+        .map_err(|e| format!("cannot run {}: {e}", path.display()))?;
+    finish(step, &f)
 }
 
 /// `crontab -u <user> <file>` with the object's content, fetched into a private file.
