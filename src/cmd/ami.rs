@@ -184,10 +184,16 @@ pub async fn resolve_ami_ids(params: &mut AmiParams, profile: Option<&str>) -> a
 /// The steps a build of `params` runs, in order.
 pub fn steps(params: &AmiParams) -> Vec<String> {
     let dist = format!("dist/ami/{}", params.run_name());
-    let mut steps = vec![format!(
-        "sync ami/resources.s3/ to {} (by content; dot files excluded)",
-        params.s3_url()
-    )];
+    let mut steps = vec![
+        format!(
+            "check ami/resources.s3/downloads/ against ami/os/{}/downloads.lock (SHA-256 of every pinned file the instance fetches from S3; stop when one is missing or differs)",
+            params.os.value
+        ),
+        format!(
+            "sync ami/resources.s3/ to {} (by content; dot files excluded)",
+            params.s3_url()
+        ),
+    ];
     for t in &params.targets {
         steps.push(format!(
             "pack ami/ami-build.sh, ami/os/{}/, rc.d/ and dist/agent/{arch}/lava-rc into {dist}/provision-{arch}.tar.gz",
@@ -289,19 +295,20 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
         None
     };
     let mut params = resolve(args).await?;
-    if !args.offline {
-        resolve_ami_ids(&mut params, args.profile.as_deref())
-            .await
-            .context("resolving the base AMI")?;
-    }
-    if args.plan {
-        return print_plan(&plan(&params), args.output);
-    }
     let ami_dir = camino::Utf8Path::new(&args.ami_build)
         .parent()
         .filter(|p| !p.as_str().is_empty())
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| ".".into());
+    if args.plan {
+        check_downloads(&params, args, &ami_dir)?;
+        if !args.offline {
+            resolve_ami_ids(&mut params, args.profile.as_deref())
+                .await
+                .context("resolving the base AMI")?;
+        }
+        return print_plan(&plan(&params), args.output);
+    }
     let dist = camino::Utf8PathBuf::from(&args.dist);
     let (agent_dir, agent_build_from) = match &args.agent_dir {
         Some(d) => (camino::Utf8PathBuf::from(d), None),
@@ -318,12 +325,49 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
         allow_imdsv1: args.allow_imdsv1,
         profile: args.profile.clone(),
     };
+    // Local checks first (packer, boot agents, pinned downloads); the first AWS call comes after.
     let pre = crate::packer::build::preflight(&params, &opts)?;
+    check_downloads(&params, args, &opts.ami_dir)?;
+    if !args.offline {
+        resolve_ami_ids(&mut params, args.profile.as_deref())
+            .await
+            .context("resolving the base AMI")?;
+    }
     if !args.no_sync && !args.validate {
         sync_resources(&params, args, &opts.ami_dir).await?;
     }
     let report = crate::packer::build::build(&params, &opts, pre).await?;
     print_report(&report, args.output)
+}
+
+/// Refuses a real build whose pinned downloads are not in place, before any AWS call or upload;
+/// `--plan`, `--validate` and `--emulate` (no instance runs the steps) only report what is missing.
+fn check_downloads(
+    params: &AmiParams,
+    args: &AmiArgs,
+    ami_dir: &camino::Utf8Path,
+) -> anyhow::Result<()> {
+    use crate::packer::downloads;
+    let report_only = args.plan || args.validate || args.emulate;
+    let dir = downloads::downloads_dir(ami_dir.as_std_path());
+    let refusal: anyhow::Error = match downloads::for_build(ami_dir.as_std_path(), params) {
+        Ok(Ok(problems)) if problems.is_empty() => return Ok(()),
+        Ok(Ok(problems)) => downloads::DownloadsError::NotReady {
+            dir: dir.display().to_string(),
+            problems,
+        }
+        .into(),
+        Ok(Err(unpinned)) => unpinned.into(),
+        Err(e) => e,
+    };
+    if report_only {
+        eprintln!(
+            "note: a real build would stop here: {}",
+            crate::error::one_line(&refusal)
+        );
+        return Ok(());
+    }
+    Err(refusal)
 }
 
 /// The lava-build source tree in the current directory, if that is where we run (to build the agent).
