@@ -301,12 +301,12 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| ".".into());
     if args.plan {
-        check_downloads(&params, args, &ami_dir)?;
         if !args.offline {
             resolve_ami_ids(&mut params, args.profile.as_deref())
                 .await
                 .context("resolving the base AMI")?;
         }
+        check_downloads(&params, args, &ami_dir)?;
         return print_plan(&plan(&params), args.output);
     }
     let dist = camino::Utf8PathBuf::from(&args.dist);

@@ -84,9 +84,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Pin>, DownloadsError> {
             )));
         };
         if file.contains('/') || file.starts_with('.') {
-            return Err(syntax(format!(
-                "file {file:?}: expected a plain file name"
-            )));
+            return Err(syntax(format!("file {file:?}: expected a plain file name")));
         }
         let scope = if scope == "all" {
             Scope::All
