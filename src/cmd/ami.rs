@@ -300,6 +300,7 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
         .filter(|p| !p.as_str().is_empty())
         .map(|p| p.to_path_buf())
         .unwrap_or_else(|| ".".into());
+    AmiBuild::load(&args.ami_build)?.require_tree(&params.os.value, ami_dir.as_std_path())?;
     if args.plan {
         if !args.offline {
             resolve_ami_ids(&mut params, args.profile.as_deref())

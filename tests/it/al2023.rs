@@ -273,6 +273,16 @@ fn the_lock_pins_every_version_of_versions_sh_and_only_real_sums() {
             ));
         }
     }
+    listed(format!("packer_{}_linux_amd64.zip", v("PACKER_VERSION")));
+    listed(format!("packer_{}_linux_arm64.zip", v("PACKER_VERSION")));
+    for arch in ["x86_64", "aarch64"] {
+        assert!(
+            pins.iter().any(|p| p.file.starts_with(&format!("psutil-{}-", v("PSUTIL_VERSION")))
+                && p.file.ends_with(&format!("_{arch}.whl"))
+                && p.sha256.is_some()),
+            "a pinned psutil wheel for {arch}"
+        );
+    }
     // Python is a parameter: pinned per version, the sample config's among them.
     let pythons: Vec<&str> = pins
         .iter()
@@ -709,4 +719,65 @@ fn mysql_key_is_imported_explicitly_and_the_client_version_pinned() {
     assert!(!mysql.contains("release"), "no MySQL repository package");
     let versions = read("versions.sh");
     assert!(versions.contains("export MYSQL_KEY_ID=B7B3B788A8D3785C"));
+}
+
+// Issue 15, the AMI: os=amzn2 refused, ami/Makefile delegating.
+
+#[test]
+fn os_amzn2_is_refused_before_any_aws_call() {
+    let endpoint = CountingEndpoint::new();
+    let d = tempfile::tempdir().unwrap();
+    let out = bin("lava-build")
+        .args(["ami", "--allow-imdsv1", "--dist"])
+        .arg(d.path())
+        .args([
+            "os=amzn2",
+            "ip=private",
+            "python_version=3.11.12",
+            "s3bucket=bucket",
+            "s3prefix=p/",
+            "sg=sg-12345678",
+            "subnet=subnet-12345678",
+            "tz=UTC",
+            "region=us-east-1",
+        ])
+        .env("AWS_ENDPOINT_URL", endpoint.url())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("os: invalid value \"amzn2\": expected amzn2023 (an os with a provisioning tree"),
+        "{stderr}"
+    );
+    assert_eq!(endpoint.count(), 0, "no SSM lookup, no sync");
+}
+
+#[test]
+fn ami_makefile_delegates_to_the_top_level_targets_with_the_same_parameters() {
+    let out = Command::new("make")
+        .args(["-C", "ami", "-n", "plan", "config=deploy/sample.yaml", "env=dev"])
+        .arg("python_version=3.13.5")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("lava-build ami --plan"))
+        .unwrap_or_else(|| panic!("the top-level plan command: {stdout}"));
+    for p in [
+        "'config=deploy/sample.yaml'",
+        "'env=dev'",
+        "'python_version=3.13.5'",
+    ] {
+        assert!(line.contains(p), "{line}");
+    }
 }

@@ -129,6 +129,8 @@ fn the_health_check_covers_every_component() {
         "isql",
         "tsql",
         "lava-rc",
+        "packer version",
+        "import psutil",
     ] {
         assert!(
             text.contains(component),

@@ -10,3 +10,8 @@ export MYSQL_VERSION=8.4.7
 # ("Signature Checking Using GnuPG": B7B3B788A8D3785C for 8.4.7 and later).
 export MYSQL_KEY_ID=B7B3B788A8D3785C
 export POSTGRESQL_MAJOR=15
+# packer on the AMI (an instance can rebuild the AMI), HashiCorp's release zip; the same version the
+# release workflow builds with.
+export PACKER_VERSION=1.11.2
+# Platform-dependent Python packages, as wheels for the AMI's arch (abi3: any Python 3 we build).
+export PSUTIL_VERSION=7.2.2

@@ -26,6 +26,7 @@ sshd_libcrypto() { ldd /usr/sbin/sshd | grep libcrypto | grep -v /usr/local/; }
 not_in_ldconfig() { ! ldconfig -p | grep /usr/local/lib/; }
 python_exact() { [ "$("$py" -c 'import platform; print(platform.python_version())')" = "$PYTHON_VERSION" ]; }
 python3_link() { [ "$(readlink -f /usr/local/bin/python3)" = "$(readlink -f "$py")" ] && echo "python3 -> $py"; }
+packer_exact() { packer version | grep -x "Packer v$PACKER_VERSION"; }
 python_ssl() { "$py" -c 'import ssl; print(ssl.OPENSSL_VERSION)' | grep "OpenSSL $OPENSSL_VERSION "; }
 
 check "openssl $OPENSSL_VERSION in /usr/local" ours_openssl
@@ -37,6 +38,8 @@ check "python = $PYTHON_VERSION ($py)" python_exact
 check "python3 on PATH is $py" python3_link
 check "python sqlite3 module" "$py" -c 'import sqlite3; print(sqlite3.sqlite_version)'
 check "python ssl module with OpenSSL $OPENSSL_VERSION" python_ssl
+check "python psutil $PSUTIL_VERSION" "$py" -c "import psutil, sys; print(psutil.__version__); sys.exit(psutil.__version__ != '$PSUTIL_VERSION')"
+check "packer $PACKER_VERSION" packer_exact
 check "aws CLI" aws --version
 check "aws credentials (S3)" aws s3api list-objects-v2 --bucket "$S3BUCKET" --prefix "${S3PREFIX}downloads/" --max-items 1 --query 'KeyCount'
 check "docker" docker info --format '{{.ServerVersion}}'
