@@ -277,7 +277,9 @@ fn the_lock_pins_every_version_of_versions_sh_and_only_real_sums() {
     listed(format!("packer_{}_linux_arm64.zip", v("PACKER_VERSION")));
     for arch in ["x86_64", "aarch64"] {
         assert!(
-            pins.iter().any(|p| p.file.starts_with(&format!("psutil-{}-", v("PSUTIL_VERSION")))
+            pins.iter().any(|p| p
+                .file
+                .starts_with(&format!("psutil-{}-", v("PSUTIL_VERSION")))
                 && p.file.ends_with(&format!("_{arch}.whl"))
                 && p.sha256.is_some()),
             "a pinned psutil wheel for {arch}"
@@ -749,7 +751,9 @@ fn os_amzn2_is_refused_before_any_aws_call() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("os: invalid value \"amzn2\": expected amzn2023 (an os with a provisioning tree"),
+        stderr.contains(
+            "os: invalid value \"amzn2\": expected amzn2023 (an os with a provisioning tree"
+        ),
         "{stderr}"
     );
     assert_eq!(endpoint.count(), 0, "no SSM lookup, no sync");
@@ -758,7 +762,14 @@ fn os_amzn2_is_refused_before_any_aws_call() {
 #[test]
 fn ami_makefile_delegates_to_the_top_level_targets_with_the_same_parameters() {
     let out = Command::new("make")
-        .args(["-C", "ami", "-n", "plan", "config=deploy/sample.yaml", "env=dev"])
+        .args([
+            "-C",
+            "ami",
+            "-n",
+            "plan",
+            "config=deploy/sample.yaml",
+            "env=dev",
+        ])
         .arg("python_version=3.13.5")
         .current_dir(root())
         .output()
