@@ -792,3 +792,81 @@ fn ami_makefile_delegates_to_the_top_level_targets_with_the_same_parameters() {
         assert!(line.contains(p), "{line}");
     }
 }
+
+/// `fetch_download` of lib/common.sh, run by bash with the AWS CLI against the S3 emulator: what a
+/// build instance in a private subnet does for every third-party file.
+fn fetch_download(lock_dir: &Path, file: &str, dest: &Path) -> std::process::Output {
+    let aws_bin = root().join("build/venv/bin");
+    assert!(
+        aws_bin.join("aws").exists(),
+        "the AWS CLI (build/venv/bin/aws) is needed: scripts/test-services.sh install"
+    );
+    Command::new("/bin/bash")
+        .arg("-c")
+        .arg(format!(
+            ". {} && PATH={}:$PATH && LAVA_AMI_DIR={} && fetch_download {file} {}",
+            amzn().join("lib/common.sh").display(),
+            aws_bin.display(),
+            lock_dir.display(),
+            dest.display()
+        ))
+        .env("S3BUCKET", "lava-fetch-test")
+        .env("S3PREFIX", "ami/")
+        .env("AWS_ENDPOINT_URL", crate::common::moto())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn steps_fetch_downloads_from_the_bucket_and_check_the_pinned_sum() {
+    let sdk = crate::common::moto_sdk("us-east-1").await;
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let _ = s3.create_bucket().bucket("lava-fetch-test").send().await;
+    for (key, body) in [("good", "hello\n"), ("bad", "tampered\n")] {
+        s3.put_object()
+            .bucket("lava-fetch-test")
+            .key(format!("ami/downloads/{key}"))
+            .body(body.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("downloads.lock"),
+        format!(
+            "good all {HELLO} https://x/good\nbad all {HELLO} https://x/bad\nnew all - https://x/new\n"
+        ),
+    )
+    .unwrap();
+    let dest = d.path().join("out");
+    let good = fetch_download(d.path(), "good", &dest);
+    assert!(
+        good.status.success(),
+        "{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert_eq!(std::fs::read(dest.join("good")).unwrap(), b"hello\n");
+
+    let bad = fetch_download(d.path(), "bad", &dest);
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("bad does not have its pinned SHA-256 {HELLO}")),
+        "{stderr}"
+    );
+    for (file, why) in [
+        ("new", "new is not pinned in downloads.lock"),
+        ("other", "other is not listed in downloads.lock"),
+    ] {
+        let out = fetch_download(d.path(), file, &dest);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(why), "{stderr}");
+    }
+}
