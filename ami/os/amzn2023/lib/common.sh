@@ -10,6 +10,8 @@ set -euo pipefail
 # /usr/local/bin). Set it here, our tools first: python3, sqlplus, tsql and openssl resolve to what
 # this build installs. System tools call /usr/bin/python3 by full path and are not affected.
 export PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin
+# packer must not look for updates on the internet (a private subnet reaches only S3).
+export CHECKPOINT_DISABLE=1
 
 LAVA_AMI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export LAVA_AMI_DIR
