@@ -298,6 +298,13 @@ fn the_lock_pins_every_version_of_versions_sh_and_only_real_sums() {
         })
         .collect();
     assert!(pythons.contains(&"3.11.12"), "{pythons:?}");
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for py in &pythons {
+        assert!(
+            readme.contains(&format!("`{py}`")),
+            "README names the pinned Python {py}"
+        );
+    }
     for p in &pins {
         assert!(
             p.url.ends_with(&p.file)
