@@ -23,7 +23,7 @@ ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),
 # Every shell file of the project, for shellcheck.
 SHELL_FILES = $(shell scripts/shell-files.sh)
 
-.PHONY: help build ami plan validate lint test demo agent sync images images-all images-check images-push ecr-repo services-install clean fuzz
+.PHONY: help build ami plan validate lint test demo agent sync images images-all images-check images-push ecr-repo services-install clean fuzz downloads downloads-pin
 
 help: build ## This help: make targets, then the parameters of lava-build ami
 	@echo "Targets:"
@@ -94,3 +94,9 @@ services-install: ## Install the test services (apt-get, pip into build/venv)
 clean: ## Remove build outputs (target/, build/, dist/)
 	scripts/test-services.sh stop
 	rm -rf target build dist
+
+downloads: ## Fetch the pinned third-party files into ami/resources.s3/downloads/, SHA-256 checked [python_version=…] [region=…]
+	scripts/downloads.sh fetch $(foreach p,python_version region arch,$(if $(filter command line,$(origin $(p))),'$(p)=$($(p))'))
+
+downloads-pin: ## Operator step: record the SHA-256 of unpinned downloads in the lock [file=NAME]
+	scripts/downloads.sh pin $(if $(file),'$(file)')

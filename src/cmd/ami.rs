@@ -187,11 +187,18 @@ pub fn steps(params: &AmiParams, opts: &BuildOptions) -> Vec<String> {
     let dist_ami = opts.dist.join("ami");
     let out = dist_ami.join(params.run_name());
     let ami = &opts.ami_dir;
-    let mut steps = vec![format!(
-        "sync {}/ to {} (by content; dot files excluded)",
-        ami.join("resources.s3"),
-        params.s3_url()
-    )];
+    let mut steps = vec![
+        format!(
+            "check {}/ against {} (SHA-256 of every pinned file the instance fetches from S3; stop when one is missing or differs)",
+            crate::packer::downloads::downloads_dir(ami.as_std_path()).display(),
+            ami.join("os").join(&params.os.value).join("downloads.lock")
+        ),
+        format!(
+            "sync {}/ to {} (by content; dot files excluded)",
+            ami.join("resources.s3"),
+            params.s3_url()
+        ),
+    ];
     for t in &params.targets {
         steps.push(format!(
             "pack {}, {}/, {}/ and {} into {}",
@@ -298,16 +305,25 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
         None
     };
     let mut params = resolve(args).await?;
+    let opts = build_options(args, emulate);
+    AmiBuild::load(&args.ami_build)?.require_tree(&params.os.value, opts.ami_dir.as_std_path())?;
+    if args.plan {
+        if !args.offline {
+            resolve_ami_ids(&mut params, args.profile.as_deref())
+                .await
+                .context("resolving the base AMI")?;
+        }
+        check_downloads(&params, args, &opts.ami_dir)?;
+        return print_plan(&plan(&params, &opts), args.output);
+    }
+    // Local checks first (packer, boot agents, pinned downloads); the first AWS call comes after.
+    let pre = crate::packer::build::preflight(&params, &opts)?;
+    check_downloads(&params, args, &opts.ami_dir)?;
     if !args.offline {
         resolve_ami_ids(&mut params, args.profile.as_deref())
             .await
             .context("resolving the base AMI")?;
     }
-    let opts = build_options(args, emulate);
-    if args.plan {
-        return print_plan(&plan(&params, &opts), args.output);
-    }
-    let pre = crate::packer::build::preflight(&params, &opts)?;
     if !args.no_sync && !args.validate {
         sync_resources(&params, args, &opts.ami_dir).await?;
     }
@@ -338,6 +354,36 @@ fn build_options(args: &AmiArgs, emulate: Option<String>) -> BuildOptions {
         allow_imdsv1: args.allow_imdsv1,
         profile: args.profile.clone(),
     }
+}
+
+/// Refuses a real build whose pinned downloads are not in place, before any AWS call or upload;
+/// `--plan`, `--validate` and `--emulate` (no instance runs the steps) only report what is missing.
+fn check_downloads(
+    params: &AmiParams,
+    args: &AmiArgs,
+    ami_dir: &camino::Utf8Path,
+) -> anyhow::Result<()> {
+    use crate::packer::downloads;
+    let report_only = args.plan || args.validate || args.emulate;
+    let dir = downloads::downloads_dir(ami_dir.as_std_path());
+    let refusal: anyhow::Error = match downloads::for_build(ami_dir.as_std_path(), params) {
+        Ok(Ok(problems)) if problems.is_empty() => return Ok(()),
+        Ok(Ok(problems)) => downloads::DownloadsError::NotReady {
+            dir: dir.display().to_string(),
+            problems,
+        }
+        .into(),
+        Ok(Err(unpinned)) => unpinned.into(),
+        Err(e) => e,
+    };
+    if report_only {
+        eprintln!(
+            "note: a real build would stop here: {}",
+            crate::error::one_line(&refusal)
+        );
+        return Ok(());
+    }
+    Err(refusal)
 }
 
 /// The lava-build source tree in the current directory, if that is where we run (to build the agent).

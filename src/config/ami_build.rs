@@ -44,6 +44,29 @@ pub struct ArchSpec {
 }
 
 impl AmiBuild {
+    /// Refuses an os that has no provisioning tree `<ami_dir>/os/<os>/` (the legacy amzn2 is listed
+    /// for its base AMI but is no longer provisioned): a configuration error before anything runs.
+    pub fn require_tree(&self, os: &str, ami_dir: &std::path::Path) -> Result<(), ConfigError> {
+        if ami_dir.join("os").join(os).is_dir() {
+            return Ok(());
+        }
+        let buildable: Vec<&str> = self
+            .os
+            .keys()
+            .filter(|k| ami_dir.join("os").join(k).is_dir())
+            .map(String::as_str)
+            .collect();
+        Err(ConfigError::invalid(
+            "os",
+            os,
+            &format!(
+                "{} (an os with a provisioning tree in {}; {os} has none and is not built any more)",
+                buildable.join(" or "),
+                ami_dir.join("os").display()
+            ),
+        ))
+    }
+
     pub fn load(path: &str) -> Result<Self, ConfigError> {
         let doc = YamlDoc::load(path)?;
         Self::from_doc(&doc)

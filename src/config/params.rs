@@ -31,7 +31,7 @@ pub const PARAMS: &[ParamSpec] = &[
     ParamSpec {
         name: "os",
         required: true,
-        help: "key of os in ami/ami-build.yaml: amzn2023 (default) or amzn2 (legacy)",
+        help: "key of os in ami/ami-build.yaml with a tree in ami/os/: amzn2023 (default; amzn2 is refused)",
     },
     ParamSpec {
         name: "arch",

@@ -1,6 +1,7 @@
 //! Packer: template rendering, the installed version, the runner and the manifest.
 pub mod agent;
 pub mod build;
+pub mod downloads;
 pub mod manifest;
 pub mod render;
 pub mod runner;

@@ -161,6 +161,8 @@ pub fn render(path: &str, template: &str, input: &RenderInput<'_>) -> Result<Str
             ("SourceAmi".to_string(), source_ami.clone()),
             ("LavaVersion".to_string(), p.lava_version.value.clone()),
             ("PythonVersion".to_string(), p.python_version.value.clone()),
+            // The name lava's documentation tells operators to read; same value.
+            ("PYTHON_VERSION".to_string(), p.python_version.value.clone()),
             ("Arch".to_string(), t.arch.clone()),
             ("BuildId".to_string(), id.clone()),
         ]);

@@ -116,12 +116,12 @@ fn the_health_check_covers_every_component() {
         .unwrap();
     for component in [
         "openssl",
-        ">= 3",
+        "OPENSSL_VERSION",
         "PYTHON_VERSION",
         "sqlite3",
         "import ssl",
         "aws --version",
-        "get-caller-identity",
+        "aws credentials (S3)",
         "docker info",
         "psql",
         "mysql",
@@ -129,6 +129,8 @@ fn the_health_check_covers_every_component() {
         "isql",
         "tsql",
         "lava-rc",
+        "packer version",
+        "import psutil",
     ] {
         assert!(
             text.contains(component),

@@ -1,4 +1,5 @@
 //! Integration tests: one binary, a module per area.
+mod al2023;
 mod amicontent;
 mod common;
 mod config;

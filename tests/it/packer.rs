@@ -350,6 +350,7 @@ async fn emulated_build_of_both_arches_registers_tagged_amis() {
         assert_eq!(expect("SourceAmi"), Some(source.as_str()));
         assert_eq!(expect("LavaVersion"), Some("8.3.0"));
         assert_eq!(expect("PythonVersion"), Some("3.11.12"));
+        assert_eq!(expect("PYTHON_VERSION"), Some("3.11.12"));
         assert_eq!(expect("Arch"), Some(arch));
         assert_eq!(expect("BuildId"), Some("test-20250704T010203Z"));
         assert!(expect("Repo").is_some_and(|r| !r.is_empty()));

@@ -6,7 +6,7 @@
 
 retry 3 dnf -y -q install atop cronie dos2unix lftp nvme-cli openldap-clients telnet \
     gcc make perl-core zlib-devel bzip2-devel libffi-devel libedit-devel readline-devel sqlite-devel \
-    xz-devel ncurses-devel gdbm-devel libuuid-devel unzip
+    xz-devel ncurses-devel gdbm-devel libuuid-devel unzip bzip2 xz
 # The minimal gnupg cannot import keys with every algorithm: swap in the full one.
 dnf -y -q swap gnupg2-minimal gnupg2-full || dnf -y -q install gnupg2-full
 systemctl enable --now crond atop

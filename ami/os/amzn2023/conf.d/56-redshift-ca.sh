@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Redshift CA bundle in /usr/local/lib/redshift.
+# Redshift CA bundle in /usr/local/lib/redshift (from the build bucket, pinned).
 # shellcheck source=/dev/null # lib/common.sh of this tree, found at run time
 . "$(dirname "$0")/../lib/common.sh"
 
-
-install -d -m 0755 /usr/local/lib/redshift
-retry 3 curl -fsSL -o /usr/local/lib/redshift/amazon-trust-ca-bundle.crt \
-    https://s3.amazonaws.com/redshift-downloads/amazon-trust-ca-bundle.crt
-chmod 0644 /usr/local/lib/redshift/*.crt
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fetch_download redshift-amazon-trust-ca-bundle.crt "$work"
+install -D -m 0644 "$work/redshift-amazon-trust-ca-bundle.crt" /usr/local/lib/redshift/amazon-trust-ca-bundle.crt
 info "Redshift CA bundle installed"

@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# unixODBC and FreeTDS $FREETDS_VERSION (isql, tsql) from source.
+# unixODBC and FreeTDS $FREETDS_VERSION (isql, tsql) from source, linked to our OpenSSL by rpath.
 # shellcheck source=/dev/null # lib/common.sh of this tree, found at run time
 . "$(dirname "$0")/../lib/common.sh"
 
 retry 3 dnf -y -q install unixODBC unixODBC-devel
-cd /usr/local/src || exit 1
-retry 3 curl -fsSLO "https://www.freetds.org/files/stable/freetds-$FREETDS_VERSION.tar.gz"
-tar -xzf "freetds-$FREETDS_VERSION.tar.gz"
+src=/usr/local/src
+fetch_download "freetds-$FREETDS_VERSION.tar.bz2" "$src"
+cd "$src" || exit 1
+tar -xjf "freetds-$FREETDS_VERSION.tar.bz2"
 cd "freetds-$FREETDS_VERSION" || exit 1
-./configure --prefix=/usr/local --with-unixodbc=/usr --with-openssl=/usr/local >/dev/null
+# The rpath makes tsql and the ODBC driver find libssl and libsybdb in /usr/local/lib without
+# ldconfig (which must not know /usr/local/lib: see 30-openssl.sh).
+./configure --prefix=/usr/local --with-unixodbc=/usr --with-openssl=/usr/local \
+    LDFLAGS="-Wl,-rpath,/usr/local/lib -Wl,--enable-new-dtags" >/dev/null
 make -s -j"$(nproc)" >/dev/null
 make -s install >/dev/null
-ldconfig
 odbcinst -i -d -r <<INI
 [FreeTDS]
 Description = FreeTDS $FREETDS_VERSION
 Driver = /usr/local/lib/libtdsodbc.so
 INI
+ldd /usr/local/lib/libtdsodbc.so | grep -q '/usr/local/lib/libssl.so.3' || die "libtdsodbc.so does not load our OpenSSL"
 info "$(tsql -C | head -1)"

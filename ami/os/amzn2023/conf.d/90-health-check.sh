@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Health check: fails the build when a component is missing or below its minimum version.
+# Health check: fails the build when a component is missing, or the system's OpenSSL was displaced.
 # shellcheck source=/dev/null # lib/common.sh of this tree, found at run time
 . "$(dirname "$0")/../lib/common.sh"
 
@@ -14,18 +14,37 @@ check() { # check NAME CMD… : runs CMD, records NAME when it fails
         failed+=("$name")
     fi
 }
-openssl_major() { /usr/local/bin/openssl version | awk '{ split($2, v, "."); exit !(v[1] >= 3) }'; }
-python_exact() { [ "$(python3 -c 'import platform; print(platform.python_version())')" = "$PYTHON_VERSION" ]; }
+# The Python this build made, by its full path (never whatever python3 PATH finds).
+py=/opt/python/$PYTHON_VERSION/bin/python${PYTHON_VERSION%.*}
+# The OpenSSL version of the distribution, which sshd, dnf, curl and /usr/bin/openssl must still use.
+system_openssl=$(rpm -q --qf '%{VERSION}' openssl-libs)
 
-check "openssl >= 3" openssl_major
-check "python3 = $PYTHON_VERSION" python_exact
-check "python3 sqlite3 module" python3 -c 'import sqlite3; print(sqlite3.sqlite_version)'
-check "python3 ssl module" python3 -c 'import ssl; print(ssl.OPENSSL_VERSION)'
+ours_openssl() { /usr/local/bin/openssl version | grep "^OpenSSL $OPENSSL_VERSION "; }
+system_openssl_cli() { /usr/bin/openssl version | grep "^OpenSSL $system_openssl "; }
+ssh_openssl() { ssh -V 2>&1 | grep "OpenSSL $system_openssl "; }
+sshd_libcrypto() { ldd /usr/sbin/sshd | grep libcrypto | grep -v /usr/local/; }
+not_in_ldconfig() { ! ldconfig -p | grep /usr/local/lib/; }
+python_exact() { [ "$("$py" -c 'import platform; print(platform.python_version())')" = "$PYTHON_VERSION" ]; }
+python3_link() { [ "$(readlink -f /usr/local/bin/python3)" = "$(readlink -f "$py")" ] && echo "python3 -> $py"; }
+packer_exact() { packer version | grep -x "Packer v$PACKER_VERSION"; }
+python_ssl() { "$py" -c 'import ssl; print(ssl.OPENSSL_VERSION)' | grep "OpenSSL $OPENSSL_VERSION "; }
+
+check "openssl $OPENSSL_VERSION in /usr/local" ours_openssl
+check "/usr/bin/openssl is the system's $system_openssl" system_openssl_cli
+check "ssh -V reports the system's OpenSSL $system_openssl" ssh_openssl
+check "sshd loads the system's libcrypto" sshd_libcrypto
+check "/usr/local/lib unknown to ldconfig" not_in_ldconfig
+check "python = $PYTHON_VERSION ($py)" python_exact
+check "python3 on PATH is $py" python3_link
+check "python sqlite3 module" "$py" -c 'import sqlite3; print(sqlite3.sqlite_version)'
+check "python ssl module with OpenSSL $OPENSSL_VERSION" python_ssl
+check "python psutil $PSUTIL_VERSION" "$py" -c "import psutil, sys; print(psutil.__version__); sys.exit(psutil.__version__ != '$PSUTIL_VERSION')"
+check "packer $PACKER_VERSION" packer_exact
 check "aws CLI" aws --version
-check "aws credentials" aws sts get-caller-identity --output text --query Arn
+check "aws credentials (S3)" aws s3api list-objects-v2 --bucket "$S3BUCKET" --prefix "${S3PREFIX}downloads/" --max-items 1 --query 'KeyCount'
 check "docker" docker info --format '{{.ServerVersion}}'
 check "psql" psql --version
-check "mysql" mysql --version
+check "mysql $MYSQL_VERSION" mysql --version
 check "sqlplus" sqlplus -V
 check "isql" isql --version
 check "tsql" tsql -C

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Helpers shared by the conf.d steps: source it with
 #   . "$(dirname "$0")/../lib/common.sh"
-# It loads versions.sh, sets strict mode, and provides logging, `require`, `retry` and the three
-# spellings of the machine architecture.
+# It loads versions.sh, sets strict mode and PATH, and provides logging, `require`, `retry`,
+# `fetch_download` and the three spellings of the machine architecture.
 
 set -euo pipefail
+
+# The steps run through `sudo env … bash`, whose PATH is sudo's secure_path (on some systems without
+# /usr/local/bin). Set it here, our tools first: python3, sqlplus, tsql and openssl resolve to what
+# this build installs. System tools call /usr/bin/python3 by full path and are not affected.
+export PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin
+# packer must not look for updates on the internet (a private subnet reaches only S3).
+export CHECKPOINT_DISABLE=1
 
 LAVA_AMI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export LAVA_AMI_DIR
@@ -67,4 +74,21 @@ arch_deb() { [ "$(arch_kernel)" = x86_64 ] && echo amd64 || echo arm64; }
 # install_file SRC DEST MODE : copies a resource file into place, owned by root.
 install_file() {
     install -D -o root -g root -m "$3" "$1" "$2"
+}
+
+# fetch_download FILE DEST_DIR : copies FILE from s3://$S3BUCKET/${S3PREFIX}downloads/ (where the
+# sync put ami/resources.s3/downloads/) into DEST_DIR and checks it against its SHA-256 pinned in
+# downloads.lock; an unpinned or differing file fails the step. Only S3 is reached, so a build in a
+# subnet with just an S3 endpoint works.
+fetch_download() {
+    local file=$1 dest=$2 sum
+    sum=$(awk -v f="$file" '$1 == f { print $3 }' "$LAVA_AMI_DIR/downloads.lock")
+    [ -n "$sum" ] || die "$file is not listed in downloads.lock"
+    [ "$sum" != - ] || die "$file is not pinned in downloads.lock (make downloads-pin)"
+    install -d "$dest"
+    retry 3 aws s3 cp --only-show-errors "s3://$S3BUCKET/${S3PREFIX}downloads/$file" "$dest/$file" ||
+        die "cannot copy s3://$S3BUCKET/${S3PREFIX}downloads/$file (was ami/resources.s3/downloads/ synced?)"
+    printf '%s  %s\n' "$sum" "$dest/$file" | sha256sum --check --quiet - ||
+        die "$file does not have its pinned SHA-256 $sum"
+    info "$file fetched from S3, SHA-256 verified"
 }
