@@ -9,3 +9,4 @@ pub mod packer;
 pub mod rc;
 pub mod stacks;
 pub mod sync;
+pub mod tls;

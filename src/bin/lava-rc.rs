@@ -159,6 +159,7 @@ fn logging(
 }
 
 fn main() {
+    lava_build::tls::install_crypto_provider();
     let invoked_as = std::env::args_os()
         .next()
         .map(PathBuf::from)
