@@ -475,4 +475,3 @@ pub async fn run(args: &ImagesArgs) -> anyhow::Result<()> {
         None => build_check_push(&args.build).await,
     }
 }
-

@@ -124,7 +124,10 @@ pub(super) fn needs_refresh(resolved: &Resolved, age: Duration) -> bool {
     matches!(resolved, Resolved::Ecr { .. }) && age > ECR_TOKEN_REUSE
 }
 
-pub(super) async fn fetch(resolved: &Resolved, req: &AuthRequest) -> Result<Credentials, RegistryError> {
+pub(super) async fn fetch(
+    resolved: &Resolved,
+    req: &AuthRequest,
+) -> Result<Credentials, RegistryError> {
     match resolved {
         Resolved::Anonymous => Ok(Credentials::default()),
         Resolved::Token { user, from_ssm } => {
@@ -315,11 +318,24 @@ mod tests {
             format!("{creds:?}"),
             format!("{creds:#?}"),
             format!("{:?}", creds.clone()),
-            RegistryError::Credentials(resolve(&AuthRequest { user: None, ..req.clone() }, "ghcr.io").unwrap_err()).to_string(),
+            RegistryError::Credentials(
+                resolve(
+                    &AuthRequest {
+                        user: None,
+                        ..req.clone()
+                    },
+                    "ghcr.io",
+                )
+                .unwrap_err(),
+            )
+            .to_string(),
         ];
         for s in &shown {
             assert!(!s.contains(TOKEN) && !s.contains("s3cr3t"), "{s}");
         }
-        assert!(shown[0].contains("bob") && shown[3].contains("bob"), "{shown:?}");
+        assert!(
+            shown[0].contains("bob") && shown[3].contains("bob"),
+            "{shown:?}"
+        );
     }
 }

@@ -337,6 +337,11 @@ mod tests {
         assert!(super::has_default_bridge(["bridge", "host", "none"]));
         assert!(!super::has_default_bridge(["host", "none"]));
         // A user-defined bridge network is not the default one RUN steps use.
-        assert!(!super::has_default_bridge(["host", "none", "bridge-lava", "my_bridge"]));
+        assert!(!super::has_default_bridge([
+            "host",
+            "none",
+            "bridge-lava",
+            "my_bridge"
+        ]));
     }
 }

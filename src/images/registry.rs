@@ -1,9 +1,9 @@
 //! Registries: credentials (user + token, SSM SecureString, ECR), pushing one platform's image,
 //! and the OCI index that ties the platforms together. A push first asks the registry what it
 //! already holds, so pushing an unchanged image again sends no layer and no manifest.
-use super::index::{self, PlatformImage};
-use super::auth::{Credentials, ECR_TOKEN_REUSE, fetch, needs_refresh};
 pub use super::auth::{AuthMode, AuthRequest, Resolved, ecr_region, resolve};
+use super::auth::{Credentials, fetch, needs_refresh};
+use super::index::{self, PlatformImage};
 use bollard::Docker;
 use bollard::query_parameters::PushImageOptionsBuilder;
 use futures::StreamExt;
@@ -33,7 +33,7 @@ pub enum RegistryError {
     },
 }
 
-/// A registry with its credentials; an ECR token is renewed by age (see [`ECR_TOKEN_REUSE`]).
+/// A registry with its credentials; an ECR token is renewed by age (see `auth::ECR_TOKEN_REUSE`).
 pub struct Registry {
     pub host: String,
     resolved: Resolved,
@@ -57,7 +57,7 @@ impl Registry {
         })
     }
 
-    /// Renews an ECR token older than [`ECR_TOKEN_REUSE`] (a long build may outlive a token
+    /// Renews an ECR token older than `auth::ECR_TOKEN_REUSE` (a long build may outlive a token
     /// fetched at the start). Other credentials do not change.
     pub async fn refresh(&mut self, req: &AuthRequest) -> Result<(), RegistryError> {
         if needs_refresh(&self.resolved, self.fetched.elapsed()) {
@@ -313,5 +313,4 @@ mod tests {
             "the same as a parsed one"
         );
     }
-
 }

@@ -27,9 +27,24 @@ fn make_ca(dir: &Path, name: &str) {
     openssl(
         dir,
         &[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem", "-days", "2", "-subj",
-            &format!("/CN={name}"), "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "ca-key.pem",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            &format!("/CN={name}"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
             "keyUsage=critical,keyCertSign,cRLSign",
         ],
     );
@@ -47,15 +62,38 @@ fn make_cert(dir: &Path, name: &str, extensions: &str) {
     openssl(
         dir,
         &[
-            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", &key, "-out", &csr, "-subj", &format!("/CN={name}"),
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN={name}"),
         ],
     );
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca-key.pem",
-            "-CAcreateserial", "-out", &cert, "-days", "2", "-extfile", &ext,
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca-key.pem",
+            "-CAcreateserial",
+            "-out",
+            &cert,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
         ],
     );
 }
@@ -84,7 +122,10 @@ struct TlsEngine {
 
 impl TlsEngine {
     fn start() -> TlsEngine {
-        let dir = tempfile::Builder::new().prefix("lava-tls").tempdir_in("/tmp").unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("lava-tls")
+            .tempdir_in("/tmp")
+            .unwrap();
         let ca = dir.path().join("ca");
         std::fs::create_dir_all(&ca).unwrap();
         make_ca(&ca, "lava-test-ca");
@@ -147,7 +188,10 @@ impl TlsEngine {
         let log_file = log.clone();
         std::thread::spawn(move || {
             let mut f = std::fs::File::create(log_file).unwrap();
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
                 let _ = std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes());
                 let _ = tx.send(line);
             }
@@ -231,7 +275,14 @@ fn builds_checks_and_lists_through_an_engine_behind_tls() {
         .env_remove("DOCKER_HOST")
         .args(["--tlsverify", "--tlscacert", &cert("ca.pem")])
         .args(["--tlscert", &cert("cert.pem"), "--tlskey", &cert("key.pem")])
-        .args(["-H", &engine.endpoint, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
+        .args([
+            "-H",
+            &engine.endpoint,
+            "image",
+            "ls",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+        ])
         .output()
         .expect("Debian's docker CLI at /usr/bin/docker");
     let names = String::from_utf8_lossy(&listed.stdout);
@@ -269,7 +320,10 @@ fn builds_checks_and_lists_through_an_engine_behind_tls() {
     assert!(!err.contains("panicked"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.starts_with(&format!("error: Docker engine {} does not answer", engine.endpoint)),
+        err.starts_with(&format!(
+            "error: Docker engine {} does not answer",
+            engine.endpoint
+        )),
         "{err}"
     );
 }

@@ -89,7 +89,10 @@ fn common_scripts() -> Vec<PathBuf> {
 }
 
 fn rel(p: &Path) -> String {
-    p.strip_prefix(images()).unwrap().to_string_lossy().into_owned()
+    p.strip_prefix(images())
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// The commands of a script: continuation lines joined, comments and blank lines dropped.
@@ -122,7 +125,7 @@ fn commands(text: &str) -> Vec<String> {
 /// The words of a command, split at blanks and the shell's separators.
 fn words(command: &str) -> Vec<String> {
     command
-        .split(|c: char| c.is_whitespace() || ";|&()`{}<>\"'".contains(c))
+        .split(|c: char| c.is_whitespace() || ";|&()`<>\"'".contains(c))
         .filter(|w| !w.is_empty())
         .map(String::from)
         .collect()
@@ -172,7 +175,9 @@ fn lib_variables() -> BTreeMap<String, String> {
 fn expand(word: &str, vars: &BTreeMap<String, String>) -> String {
     let mut w = word.to_string();
     for (k, v) in vars {
-        w = w.replace(&format!("${{{k}}}"), v).replace(&format!("${k}"), v);
+        w = w
+            .replace(&format!("${{{k}}}"), v)
+            .replace(&format!("${k}"), v);
     }
     w
 }
@@ -304,7 +309,11 @@ fn every_step_calls_only_the_package_managers_its_os_has() {
     for (os, f) in scripts {
         for pm in package_managers(&read(&f)) {
             if !allowed_package_managers(os).contains(&pm.as_str()) {
-                bad.push(format!("{}: {pm} (this OS has {:?})", rel(&f), allowed_package_managers(os)));
+                bad.push(format!(
+                    "{}: {pm} (this OS has {:?})",
+                    rel(&f),
+                    allowed_package_managers(os)
+                ));
             }
             seen.entry(os.to_string()).or_default().insert(pm);
         }
@@ -318,18 +327,15 @@ fn every_step_calls_only_the_package_managers_its_os_has() {
 #[test]
 fn the_full_image_of_every_os_has_every_cli_connector_tool() {
     let vars = lib_variables();
-    let checks: serde_json::Value = serde_yaml::from_str(&read(&images().join("checks.yaml")))
-        .expect("images/checks.yaml");
+    let checks: serde_json::Value =
+        serde_yaml::from_str(&read(&images().join("checks.yaml"))).expect("images/checks.yaml");
     let checked: Vec<String> = ["base", "full"]
         .iter()
         .flat_map(|k| checks[k].as_array().cloned().unwrap_or_default())
         .filter_map(|c| c["run"].as_str().map(String::from))
         .collect();
     for os in OSES {
-        let texts: Vec<(String, String)> = steps(os)
-            .iter()
-            .map(|f| (rel(f), read(f)))
-            .collect();
+        let texts: Vec<(String, String)> = steps(os).iter().map(|f| (rel(f), read(f))).collect();
         let installed: BTreeSet<String> = texts
             .iter()
             .flat_map(|(_, t)| installed_packages(t, &vars))
@@ -341,8 +347,10 @@ fn the_full_image_of_every_os_has_every_cli_connector_tool() {
                     "{os}: {tool} comes from the package {p}, which no step installs (installed: {installed:?})"
                 ),
                 Source::Step(s) if s.starts_with("common/") => assert!(
-                    texts.iter().any(|(n, t)| n.starts_with(&format!("os/{os}/full/"))
-                        && t.contains(&format!("/common/{}", &s["common/".len()..]))),
+                    texts
+                        .iter()
+                        .any(|(n, t)| n.starts_with(&format!("os/{os}/full/"))
+                            && t.contains(&format!("/common/{}", &s["common/".len()..]))),
                     "{os}: {tool} comes from {s}, which no full step runs"
                 ),
                 Source::Step(s) => assert!(

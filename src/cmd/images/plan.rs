@@ -201,9 +201,15 @@ mod tests {
         assert!(err(&["--prefix", "a//b"]).starts_with("--prefix"));
         assert!(plan(&args(&["--prefix", "team/dist-1"])).is_ok());
         assert_eq!(plan(&args(&[])).unwrap().network, None);
-        assert_eq!(plan(&args(&["--network", "default"])).unwrap().network, None);
         assert_eq!(
-            plan(&args(&["--network", "host"])).unwrap().network.as_deref(),
+            plan(&args(&["--network", "default"])).unwrap().network,
+            None
+        );
+        assert_eq!(
+            plan(&args(&["--network", "host"]))
+                .unwrap()
+                .network
+                .as_deref(),
             Some("host")
         );
         assert_eq!(
