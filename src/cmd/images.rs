@@ -86,7 +86,9 @@ pub struct BuildArgs {
     /// Run the image checks after building (before pushing: a failed check stops the push).
     #[arg(long)]
     pub check: bool,
-    /// Send one platform's builds to another engine: linux/arm64=ssh://user@host (or tcp://, unix://).
+    /// Send one platform's builds to another engine: linux/arm64=ssh://user@host (or unix://,
+    /// tcp://, https://; TLS with DOCKER_CERT_PATH's ca.pem, cert.pem, key.pem, and for tcp://
+    /// DOCKER_TLS_VERIFY).
     #[arg(long, value_name = "PLATFORM=ENDPOINT")]
     pub engine: Vec<String>,
     /// Network mode of RUN steps: host, none, or default (the engine's bridge network; an engine
