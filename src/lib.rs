@@ -10,3 +10,4 @@ pub mod packer;
 pub mod rc;
 pub mod stacks;
 pub mod sync;
+pub mod tls;

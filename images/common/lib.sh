@@ -1,11 +1,30 @@
 #!/bin/sh
-# Helpers for the image steps: arch names in the spellings the downloads use, logging.
+# Helpers for the image steps: PATH, arch names in the spellings the downloads use, versions,
+# logging, retries.
 # shellcheck disable=SC2034 # sourced by the steps, which use these
 set -eu
+# /usr/local/bin first: on amzn2023 python3/pip3 there are 3.12, while /usr/bin/python3 stays the
+# system's (dnf runs on it).
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
 case $(uname -m) in
     x86_64) ARCH_KERNEL=x86_64 ARCH_ORACLE=x64 ARCH_DEB=amd64 ;;
     aarch64) ARCH_KERNEL=aarch64 ARCH_ORACLE=arm64 ARCH_DEB=arm64 ;;
     *) echo "unsupported architecture $(uname -m)" >&2; exit 1 ;;
 esac
+# As on the AMI (ami/os/amzn2023/versions.sh; a test keeps them equal).
 FREETDS_VERSION=1.5.4
+MYSQL_REPO_RPM=mysql84-community-release-el9-1.noarch.rpm
+POSTGRESQL_MAJOR=15
 say() { echo "[$(basename "$0")] $*"; }
+# retry N CMD…: runs CMD up to N times, waiting a little longer after each failure.
+retry() {
+    tries=$1 n=1
+    shift
+    until "$@"; do
+        [ "$n" -lt "$tries" ] || return 1
+        say "retrying ($n/$tries failed): $*"
+        sleep $((n * 10))
+        n=$((n + 1))
+    done
+}

@@ -3,6 +3,7 @@ use clap::Parser;
 use lava_build::stacks::cli::{Args, run};
 
 fn main() {
+    lava_build::tls::install_crypto_provider();
     let args = Args::parse();
     lava_build::output::init_logging(0);
     let rt = match tokio::runtime::Runtime::new() {

@@ -25,6 +25,7 @@ enum Command {
 }
 
 fn main() {
+    lava_build::tls::install_crypto_provider();
     let cli = Cli::parse();
     lava_build::output::init_logging(cli.verbose);
     let rt = match tokio::runtime::Runtime::new() {

@@ -1,14 +1,17 @@
 //! `lava-build images`: build, check and push the lava Docker images.
-use crate::config::ConfigError;
 use crate::images::checks::{self, CheckResult};
 use crate::images::pipeline::{self, Family, Meta};
 use crate::images::registry::{self, AuthMode, AuthRequest, Registry};
 use crate::images::{context, engine, index::PlatformImage};
-use crate::output::{self, Format};
+use crate::output::Format;
 use bollard::Docker;
-use serde::Serialize;
+use plan::{Plan, plan, usage, valid_prefix};
+use report::{Row, report_checks, report_rows};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+mod plan;
+mod report;
 
 /// Build the multi-platform lava images (lava/<os>/{base,full}), check them, push them.
 #[derive(Debug, clap::Args)]
@@ -83,10 +86,13 @@ pub struct BuildArgs {
     /// Run the image checks after building (before pushing: a failed check stops the push).
     #[arg(long)]
     pub check: bool,
-    /// Send one platform's builds to another engine: linux/arm64=ssh://user@host (or tcp://, unix://).
+    /// Send one platform's builds to another engine: linux/arm64=ssh://user@host (or unix://,
+    /// tcp://, https://; TLS with DOCKER_CERT_PATH's ca.pem, cert.pem, key.pem, and for tcp://
+    /// DOCKER_TLS_VERIFY).
     #[arg(long, value_name = "PLATFORM=ENDPOINT")]
     pub engine: Vec<String>,
-    /// Network mode of RUN steps (host or none where the engine has no bridge network).
+    /// Network mode of RUN steps: host, none, or default (the engine's bridge network; an engine
+    /// without one, dockerd --bridge=none, is refused before building: pass host or none).
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
     /// Send every build to the engine even when an image of the same inputs exists.
@@ -128,131 +134,6 @@ pub struct EcrArgs {
     pub profile: Option<String>,
 }
 
-fn usage(m: String) -> anyhow::Error {
-    ConfigError::Usage { message: m }.into()
-}
-
-/// The validated request: which images, for which platforms, on which engines.
-#[derive(Debug)]
-struct Plan {
-    oses: Vec<String>,
-    kinds: Vec<String>,
-    platforms: Vec<String>,
-    engines: BTreeMap<String, String>,
-    tag: String,
-}
-
-/// A Docker tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-fn valid_tag(t: &str) -> bool {
-    !t.is_empty()
-        && t.len() <= 128
-        && !t.starts_with(['.', '-'])
-        && t.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-}
-
-/// A repository namespace: lowercase path components of `[a-z0-9]` joined by `.`, `_`, `-`.
-fn valid_prefix(p: &str) -> bool {
-    !p.is_empty()
-        && p.split('/').all(|c| {
-            !c.is_empty()
-                && c.starts_with(|x: char| x.is_ascii_lowercase() || x.is_ascii_digit())
-                && c.ends_with(|x: char| x.is_ascii_lowercase() || x.is_ascii_digit())
-                && c.chars().all(|x| {
-                    x.is_ascii_lowercase() || x.is_ascii_digit() || matches!(x, '.' | '_' | '-')
-                })
-        })
-}
-
-fn plan(a: &BuildArgs) -> anyhow::Result<Plan> {
-    let os_dir = a.images_dir.join("os");
-    let mut available: Vec<String> = std::fs::read_dir(&os_dir)
-        .map_err(|e| {
-            usage(format!(
-                "--images-dir {}: {e} (expected a folder with os/<os>/)",
-                a.images_dir.display()
-            ))
-        })?
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    available.sort();
-    let oses = if a.os == "all" {
-        available.clone()
-    } else if available.contains(&a.os) {
-        vec![a.os.clone()]
-    } else {
-        return Err(usage(format!(
-            "--os {:?}: expected one of {} or all",
-            a.os,
-            available.join(", ")
-        )));
-    };
-    let kinds = match a.kind.as_str() {
-        "all" => vec!["base".to_string(), "full".to_string()],
-        "base" | "full" => vec![a.kind.clone()],
-        other => {
-            return Err(usage(format!(
-                "--type {other:?}: expected base, full or all"
-            )));
-        }
-    };
-    let mut platforms: Vec<String> = Vec::new();
-    for p in a.platform.split(',').map(str::trim) {
-        match p {
-            "linux/amd64" | "linux/arm64" if !platforms.iter().any(|x| x == p) => {
-                platforms.push(p.to_string())
-            }
-            "linux/amd64" | "linux/arm64" => {}
-            other => {
-                return Err(usage(format!(
-                    "--platform {other:?}: expected linux/amd64 and/or linux/arm64"
-                )));
-            }
-        }
-    }
-    let mut engines = BTreeMap::new();
-    for e in &a.engine {
-        let Some((p, ep)) = e.split_once('=') else {
-            return Err(usage(format!("--engine {e:?}: expected PLATFORM=ENDPOINT")));
-        };
-        if !["linux/amd64", "linux/arm64"].contains(&p) {
-            return Err(usage(format!(
-                "--engine {e:?}: platform {p:?} is not linux/amd64 or linux/arm64"
-            )));
-        }
-        if !["unix://", "tcp://", "ssh://", "http://", "https://"]
-            .iter()
-            .any(|s| ep.starts_with(s))
-        {
-            return Err(usage(format!(
-                "--engine {e:?}: endpoint must start with unix://, tcp://, http(s):// or ssh://"
-            )));
-        }
-        engines.insert(p.to_string(), ep.to_string());
-    }
-    let tag = a.tag.clone().unwrap_or_else(|| a.version.clone());
-    if !valid_tag(&tag) {
-        return Err(usage(format!(
-            "--tag {tag:?}: expected letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')"
-        )));
-    }
-    if !valid_prefix(&a.prefix) {
-        return Err(usage(format!(
-            "--prefix {:?}: expected lowercase path components of letters, digits, '.', '_' and '-'",
-            a.prefix
-        )));
-    }
-    Ok(Plan {
-        oses,
-        kinds,
-        platforms,
-        engines,
-        tag,
-    })
-}
-
 /// Labels' facts, stable for the same sources so that an unchanged image rebuilds to the same
 /// bytes and a second push uploads nothing: `created` is LAVA_BUILD_TIME, else the commit time,
 /// else now.
@@ -278,13 +159,27 @@ fn meta(version: &str) -> Meta {
 }
 
 /// One engine per platform (the --engine one, else DOCKER_HOST or the default socket), each
-/// asked for its API version once.
-async fn engines(plan: &Plan) -> anyhow::Result<BTreeMap<String, Docker>> {
+/// asked for its API version once. For builds on the default network, each engine must have its
+/// `bridge` network: one without it (dockerd --bridge=none) would fail at the first RUN step, so
+/// the run stops before building and says what to pass.
+async fn engines(plan: &Plan, building: bool) -> anyhow::Result<BTreeMap<String, Docker>> {
     let mut out = BTreeMap::new();
     for p in &plan.platforms {
-        let d = engine::connect(plan.engines.get(p).map(String::as_str))
+        let endpoint = plan.engines.get(p).map(String::as_str);
+        let d = engine::connect(endpoint)
             .await
             .map_err(anyhow::Error::msg)?;
+        if building && plan.network.is_none() {
+            let shown = engine::shown_endpoint(endpoint);
+            let names = engine::network_names(&d, &shown).await?;
+            if !engine::has_default_bridge(names.iter().map(String::as_str)) {
+                return Err(usage(format!(
+                    "--network: Docker engine {shown} ({p}) has no bridge network (dockerd \
+                     --bridge=none), so RUN steps cannot use the default network: pass \
+                     --network host (steps that download need it) or --network none"
+                )));
+            }
+        }
         out.insert(p.clone(), d);
     }
     Ok(out)
@@ -296,22 +191,10 @@ fn auth_request(a: &BuildArgs) -> AuthRequest {
         user: a.user.clone().filter(|u| !u.is_empty()),
         token: std::env::var("LAVA_REGISTRY_TOKEN")
             .ok()
-            .filter(|t| !t.is_empty()),
+            .filter(|t| !t.is_empty())
+            .map(secrecy::SecretString::from),
         token_ssm: a.token_ssm.clone(),
     }
-}
-
-/// One image of one platform, as reported on stdout.
-#[derive(Debug, Serialize)]
-struct Row {
-    image: String,
-    platform: String,
-    local: String,
-    rebuilt: bool,
-    /// `<repo>@<digest>` once pushed.
-    pushed: Option<String>,
-    /// Whether this run sent the image (false: the registry already held it).
-    uploaded: Option<bool>,
 }
 
 /// The build files as one context tar, with the lava bundle when one is given.
@@ -362,7 +245,7 @@ async fn build_all(
             context: &ctx,
             build_args: &build_args,
             meta,
-            network: a.network.as_deref(),
+            network: plan.network.as_deref(),
             rebuild: a.rebuild,
             no_cache: a.no_cache,
             pull: a.pull,
@@ -494,65 +377,6 @@ async fn check_all(
     Ok(results)
 }
 
-fn report_checks(results: &[CheckResult], format: Format) -> anyhow::Result<()> {
-    if format == Format::Json {
-        output::print_json(&results)?;
-    } else {
-        let mut t = output::table(&["image", "platform", "check", "result", "output"]);
-        for r in results {
-            t.add_row(vec![
-                r.image.clone(),
-                r.platform.clone(),
-                r.check.clone(),
-                if r.passed { "pass" } else { "FAIL" }.to_string(),
-                r.output.clone(),
-            ]);
-        }
-        println!("{t}");
-    }
-    let failed: Vec<String> = results
-        .iter()
-        .filter(|r| !r.passed)
-        .map(|r| format!("{} {} {}", r.image, r.platform, r.check))
-        .collect();
-    if !failed.is_empty() {
-        anyhow::bail!(
-            "{} image check(s) failed: {}",
-            failed.len(),
-            failed.join("; ")
-        );
-    }
-    Ok(())
-}
-
-fn report_rows(rows: &[Row], format: Format) -> anyhow::Result<()> {
-    if format == Format::Json {
-        return output::print_json(&rows);
-    }
-    let mut t = output::table(&["image", "platform", "local tag", "built", "pushed digest"]);
-    for r in rows {
-        let digest = r
-            .pushed
-            .as_deref()
-            .and_then(|p| p.rsplit_once('@'))
-            .map(|(_, d)| d.to_string());
-        let pushed = match (digest, r.uploaded) {
-            (Some(d), Some(false)) => format!("{d} (already there)"),
-            (Some(d), _) => d,
-            (None, _) => String::new(),
-        };
-        t.add_row(vec![
-            r.image.clone(),
-            r.platform.clone(),
-            r.local.clone(),
-            if r.rebuilt { "built" } else { "unchanged" }.to_string(),
-            pushed,
-        ]);
-    }
-    println!("{t}");
-    Ok(())
-}
-
 /// Build, then check (a failure stops before the push), then push.
 async fn build_check_push(a: &BuildArgs) -> anyhow::Result<()> {
     let plan = plan(a)?;
@@ -570,7 +394,7 @@ async fn build_check_push(a: &BuildArgs) -> anyhow::Result<()> {
                 false => Ok(None),
             }
         },
-        engines(&plan)
+        engines(&plan, true)
     );
     let (mut reg, docker) = (reg?, docker?);
     if let Some(r) = &reg {
@@ -646,72 +470,10 @@ pub async fn run(args: &ImagesArgs) -> anyhow::Result<()> {
     match &args.command {
         Some(ImagesCommand::Check(a)) => {
             let plan = plan(a)?;
-            let docker = engines(&plan).await?;
+            let docker = engines(&plan, false).await?;
             report_checks(&check_all(a, &plan, &docker).await?, a.output)
         }
         Some(ImagesCommand::EcrRepo(a)) => ecr_repo(a).await,
         None => build_check_push(&args.build).await,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        a: BuildArgs,
-    }
-
-    fn args(extra: &[&str]) -> BuildArgs {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/images");
-        let mut v = vec!["t", "--images-dir", dir];
-        v.extend_from_slice(extra);
-        T::parse_from(v).a
-    }
-
-    fn err(extra: &[&str]) -> String {
-        plan(&args(extra)).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn the_plan_expands_all_and_validates_every_value() {
-        let p = plan(&args(&[])).unwrap();
-        assert_eq!(p.oses, ["amzn2023", "ubuntu24"]);
-        assert_eq!(p.kinds, ["base", "full"]);
-        assert_eq!(p.platforms, ["linux/amd64", "linux/arm64"]);
-        assert_eq!(p.tag, env!("CARGO_PKG_VERSION"));
-        let p = plan(&args(&[
-            "--platform",
-            "linux/arm64, linux/arm64",
-            "--tag",
-            "t1",
-        ]))
-        .unwrap();
-        assert_eq!(p.platforms, ["linux/arm64"]);
-        assert_eq!(p.tag, "t1");
-
-        assert_eq!(
-            err(&["--os", "debian"]),
-            "--os \"debian\": expected one of amzn2023, ubuntu24 or all"
-        );
-        assert_eq!(
-            err(&["--type", "slim"]),
-            "--type \"slim\": expected base, full or all"
-        );
-        assert_eq!(
-            err(&["--platform", "linux/386"]),
-            "--platform \"linux/386\": expected linux/amd64 and/or linux/arm64"
-        );
-        assert!(err(&["--engine", "linux/arm64"]).contains("expected PLATFORM=ENDPOINT"));
-        assert!(err(&["--engine", "linux/arm64=ftp://x"]).contains("endpoint must start with"));
-        assert!(err(&["--engine", "arm64=ssh://x"]).contains("is not linux/amd64 or linux/arm64"));
-        assert!(err(&["--tag", "v1/2"]).starts_with("--tag \"v1/2\": expected"));
-        assert!(err(&["--tag=-x"]).starts_with("--tag \"-x\""));
-        assert!(err(&["--prefix", "Jin-Gizmo"]).starts_with("--prefix \"Jin-Gizmo\""));
-        assert!(err(&["--prefix", "a//b"]).starts_with("--prefix"));
-        assert!(plan(&args(&["--prefix", "team/dist-1"])).is_ok());
     }
 }

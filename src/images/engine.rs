@@ -12,10 +12,9 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 /// Connects to `endpoint` (unix://, tcp://, ssh://) or to DOCKER_HOST / the default socket, and
 /// negotiates the API version.
 pub async fn connect(endpoint: Option<&str>) -> Result<Docker, String> {
-    let shown = endpoint
-        .map(String::from)
-        .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
-        .unwrap_or_else(|| "unix:///var/run/docker.sock (the default)".into());
+    // TLS engines (https://, or tcp:// with DOCKER_TLS_VERIFY) need the process's provider.
+    crate::tls::install_crypto_provider();
+    let shown = shown_endpoint(endpoint);
     let d = match endpoint {
         Some(e) => Docker::connect_with_host(e),
         None => Docker::connect_with_defaults(),
@@ -24,6 +23,44 @@ pub async fn connect(endpoint: Option<&str>) -> Result<Docker, String> {
     d.negotiate_version()
         .await
         .map_err(|e| format!("Docker engine {shown} does not answer: {e}"))
+}
+
+/// What an engine could not tell us.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("Docker engine {engine}: listing its networks: {source}")]
+    Networks {
+        engine: String,
+        #[source]
+        source: bollard::errors::Error,
+    },
+}
+
+/// The endpoint as shown in messages: the one given, else DOCKER_HOST, else the default socket.
+pub fn shown_endpoint(endpoint: Option<&str>) -> String {
+    endpoint
+        .map(String::from)
+        .or_else(|| std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "unix:///var/run/docker.sock (the default)".into())
+}
+
+/// Whether RUN steps can use the engine's default network: BuildKit on dockerd runs them on the
+/// network named `bridge`, which an engine started with `--bridge=none` does not have (the build
+/// would fail at the first RUN with "network bridge not found"). Pure: over the network names.
+pub fn has_default_bridge<'a>(networks: impl IntoIterator<Item = &'a str>) -> bool {
+    networks.into_iter().any(|n| n == "bridge")
+}
+
+/// The names of the engine's networks.
+pub async fn network_names(docker: &Docker, engine: &str) -> Result<Vec<String>, EngineError> {
+    let networks = docker
+        .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+        .await
+        .map_err(|source| EngineError::Networks {
+            engine: engine.to_string(),
+            source,
+        })?;
+    Ok(networks.into_iter().filter_map(|n| n.name).collect())
 }
 
 /// One build of one image for one platform.
@@ -290,4 +327,21 @@ pub async fn layer_files(docker: &Docker, image: &str) -> Result<Vec<String>, St
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_network_is_the_one_named_bridge() {
+        // dockerd's own list, and the same engine started with --bridge=none.
+        assert!(super::has_default_bridge(["bridge", "host", "none"]));
+        assert!(!super::has_default_bridge(["host", "none"]));
+        // A user-defined bridge network is not the default one RUN steps use.
+        assert!(!super::has_default_bridge([
+            "host",
+            "none",
+            "bridge-lava",
+            "my_bridge"
+        ]));
+    }
 }

@@ -1,4 +1,5 @@
 //! Docker images: build context, BuildKit builds per platform, OCI index, registry pushes, checks.
+pub mod auth;
 pub mod checks;
 pub mod context;
 pub mod engine;

@@ -1,20 +1,17 @@
 //! Registries: credentials (user + token, SSM SecureString, ECR), pushing one platform's image,
 //! and the OCI index that ties the platforms together. A push first asks the registry what it
 //! already holds, so pushing an unchanged image again sends no layer and no manifest.
+pub use super::auth::{AuthMode, AuthRequest, Resolved, ecr_region, resolve};
+use super::auth::{Credentials, fetch, needs_refresh};
 use super::index::{self, PlatformImage};
 use bollard::Docker;
-use bollard::auth::DockerCredentials;
 use bollard::query_parameters::PushImageOptionsBuilder;
 use futures::StreamExt;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const DOCKER_SCHEMA2: &str = "application/vnd.docker.distribution.manifest.v2+json";
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
-
-/// An ECR token is fetched again when it is older than this, whatever expiry ECR stated (tokens
-/// last 12 hours, but a stated expiry is only as good as the clocks that compare it).
-const ECR_TOKEN_REUSE: Duration = Duration::from_secs(15 * 60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
@@ -36,121 +33,7 @@ pub enum RegistryError {
     },
 }
 
-/// How to authenticate to the registry (`--registry-auth`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum AuthMode {
-    /// ECR for `<account>.dkr.ecr.<region>.amazonaws.com`, else user + token when a user is set,
-    /// else none.
-    #[default]
-    Auto,
-    /// A fresh ECR token from GetAuthorizationToken (region from the host name, else the AWS config).
-    Ecr,
-    /// User (`--user`/LAVA_REGISTRY_USER) and token (LAVA_REGISTRY_TOKEN or `--token-ssm`).
-    Token,
-    /// Anonymous.
-    None,
-}
-
-/// Registry credentials. Never printed: `Debug` hides the secret.
-#[derive(Clone, Default)]
-pub struct Credentials {
-    pub user: Option<String>,
-    pub secret: Option<String>,
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Credentials {{ user: {:?}, secret: <hidden> }}",
-            self.user
-        )
-    }
-}
-
-impl Credentials {
-    fn docker(&self, registry: &str) -> Option<DockerCredentials> {
-        self.user.as_ref().map(|u| DockerCredentials {
-            username: Some(u.clone()),
-            password: self.secret.clone(),
-            serveraddress: Some(registry.to_string()),
-            ..Default::default()
-        })
-    }
-
-    fn oci(&self) -> oci_client::secrets::RegistryAuth {
-        match (&self.user, &self.secret) {
-            (Some(u), Some(s)) => oci_client::secrets::RegistryAuth::Basic(u.clone(), s.clone()),
-            _ => oci_client::secrets::RegistryAuth::Anonymous,
-        }
-    }
-}
-
-/// Where the token comes from, as asked on the command line.
-#[derive(Debug, Clone, Default)]
-pub struct AuthRequest {
-    pub mode: AuthMode,
-    pub user: Option<String>,
-    /// LAVA_REGISTRY_TOKEN.
-    pub token: Option<String>,
-    /// `--token-ssm`: an SSM SecureString parameter holding the token.
-    pub token_ssm: Option<String>,
-}
-
-/// The region of an ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]`).
-pub fn ecr_region(registry: &str) -> Option<String> {
-    let host = registry.split(':').next()?;
-    let parts: Vec<&str> = host.split('.').collect();
-    match parts.as_slice() {
-        [_, "dkr", "ecr", region, "amazonaws", "com", ..] => Some(region.to_string()),
-        _ => None,
-    }
-}
-
-/// Which kind of authentication a request resolves to, or why it cannot. Pure.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Resolved {
-    Anonymous,
-    Ecr { region: Option<String> },
-    Token { user: String, from_ssm: bool },
-}
-
-pub fn resolve(req: &AuthRequest, registry: &str) -> Result<Resolved, String> {
-    let has_token = req.token.is_some() || req.token_ssm.is_some();
-    let token = |user: &Option<String>| match user {
-        Some(u) if has_token => Ok(Resolved::Token {
-            user: u.clone(),
-            from_ssm: req.token_ssm.is_some(),
-        }),
-        Some(u) => Err(format!(
-            "user {u:?} has no token: set LAVA_REGISTRY_TOKEN or --token-ssm NAME"
-        )),
-        None => Err(
-            "a token needs a user: set --user or LAVA_REGISTRY_USER (GHCR: your GitHub user)"
-                .to_string(),
-        ),
-    };
-    match req.mode {
-        AuthMode::None => Ok(Resolved::Anonymous),
-        AuthMode::Ecr => Ok(Resolved::Ecr {
-            region: ecr_region(registry),
-        }),
-        AuthMode::Token => token(&req.user),
-        AuthMode::Auto => {
-            if req.user.is_some() || req.token_ssm.is_some() {
-                token(&req.user)
-            } else if let Some(region) = ecr_region(registry) {
-                Ok(Resolved::Ecr {
-                    region: Some(region),
-                })
-            } else {
-                Ok(Resolved::Anonymous)
-            }
-        }
-    }
-}
-
-/// A registry with its credentials; an ECR token is renewed by age (see [`ECR_TOKEN_REUSE`]).
+/// A registry with its credentials; an ECR token is renewed by age (see `auth::ECR_TOKEN_REUSE`).
 pub struct Registry {
     pub host: String,
     resolved: Resolved,
@@ -174,7 +57,7 @@ impl Registry {
         })
     }
 
-    /// Renews an ECR token older than [`ECR_TOKEN_REUSE`] (a long build may outlive a token
+    /// Renews an ECR token older than `auth::ECR_TOKEN_REUSE` (a long build may outlive a token
     /// fetched at the start). Other credentials do not change.
     pub async fn refresh(&mut self, req: &AuthRequest) -> Result<(), RegistryError> {
         if needs_refresh(&self.resolved, self.fetched.elapsed()) {
@@ -216,82 +99,6 @@ impl Registry {
             ),
         }
     }
-}
-
-/// Whether credentials of this kind and age are fetched again before a push. Only an ECR token
-/// ages; the expiry it states is not consulted (the emulator states one in 2015).
-fn needs_refresh(resolved: &Resolved, age: Duration) -> bool {
-    matches!(resolved, Resolved::Ecr { .. }) && age > ECR_TOKEN_REUSE
-}
-
-async fn fetch(resolved: &Resolved, req: &AuthRequest) -> Result<Credentials, RegistryError> {
-    match resolved {
-        Resolved::Anonymous => Ok(Credentials::default()),
-        Resolved::Token { user, from_ssm } => {
-            let secret = match (&req.token_ssm, from_ssm) {
-                (Some(name), true) => ssm_token(name).await?,
-                _ => req.token.clone().unwrap_or_default(),
-            };
-            Ok(Credentials {
-                user: Some(user.clone()),
-                secret: Some(secret),
-            })
-        }
-        Resolved::Ecr { region } => ecr_token(region.as_deref()).await,
-    }
-}
-
-async fn ssm_token(name: &str) -> Result<String, RegistryError> {
-    let sdk = crate::aws::sdk_config(None, None).await;
-    let out = aws_sdk_ssm::Client::new(&sdk)
-        .get_parameter()
-        .name(name)
-        .with_decryption(true)
-        .send()
-        .await
-        .map_err(|e| {
-            RegistryError::Credentials(format!("--token-ssm {name}: {}", crate::aws::describe(&e)))
-        })?;
-    out.parameter()
-        .and_then(|p| p.value())
-        .filter(|v| !v.is_empty())
-        .map(String::from)
-        .ok_or_else(|| {
-            RegistryError::Credentials(format!("--token-ssm {name}: the parameter is empty"))
-        })
-}
-
-/// A fresh token from ECR GetAuthorizationToken: base64 of `AWS:<password>`.
-async fn ecr_token(region: Option<&str>) -> Result<Credentials, RegistryError> {
-    use base64::Engine as _;
-    let sdk = crate::aws::sdk_config(None, region).await;
-    let shown = sdk
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| "no region".into());
-    let err =
-        |m: String| RegistryError::Credentials(format!("ECR GetAuthorizationToken ({shown}): {m}"));
-    let out = aws_sdk_ecr::Client::new(&sdk)
-        .get_authorization_token()
-        .send()
-        .await
-        .map_err(|e| err(crate::aws::describe(&e)))?;
-    let token = out
-        .authorization_data()
-        .first()
-        .and_then(|d| d.authorization_token())
-        .ok_or_else(|| err("no token in the answer".into()))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(token)
-        .map_err(|_| err("the token is not base64".into()))?;
-    let text = String::from_utf8(decoded).map_err(|_| err("the token is not text".into()))?;
-    let (user, secret) = text
-        .split_once(':')
-        .ok_or_else(|| err("the token is not user:password".into()))?;
-    Ok(Credentials {
-        user: Some(user.to_string()),
-        secret: Some(secret.to_string()),
-    })
 }
 
 fn oci_client_for(registry: &str) -> oci_client::Client {
@@ -483,94 +290,6 @@ fn index_media_type<T: std::str::FromStr>() -> Result<T, RegistryError> {
 mod tests {
     use super::*;
 
-    fn req(mode: AuthMode, user: Option<&str>, token: bool, ssm: bool) -> AuthRequest {
-        AuthRequest {
-            mode,
-            user: user.map(String::from),
-            token: token.then(|| "t0ken".to_string()),
-            token_ssm: ssm.then(|| "/ci/ghcr-token".to_string()),
-        }
-    }
-
-    const ECR: &str = "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com";
-
-    #[test]
-    fn ecr_registries_are_recognised() {
-        assert_eq!(ecr_region(ECR).as_deref(), Some("ap-southeast-2"));
-        assert_eq!(
-            ecr_region("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn").as_deref(),
-            Some("cn-north-1")
-        );
-        assert_eq!(ecr_region("ghcr.io"), None);
-        assert_eq!(ecr_region("127.0.0.1:5000"), None);
-    }
-
-    #[test]
-    fn auto_picks_ecr_then_token_then_anonymous() {
-        assert_eq!(
-            resolve(&req(AuthMode::Auto, None, false, false), ECR),
-            Ok(Resolved::Ecr {
-                region: Some("ap-southeast-2".into())
-            })
-        );
-        assert_eq!(
-            resolve(&req(AuthMode::Auto, Some("u"), true, false), "ghcr.io"),
-            Ok(Resolved::Token {
-                user: "u".into(),
-                from_ssm: false
-            })
-        );
-        assert_eq!(
-            resolve(&req(AuthMode::Auto, Some("u"), true, true), ECR),
-            Ok(Resolved::Token {
-                user: "u".into(),
-                from_ssm: true
-            }),
-            "an explicit user wins over the ECR host"
-        );
-        assert_eq!(
-            resolve(&req(AuthMode::Auto, None, true, false), "ghcr.io"),
-            Ok(Resolved::Anonymous),
-            "a token in the environment alone does not force authentication"
-        );
-        assert_eq!(
-            resolve(&req(AuthMode::Ecr, None, false, false), "127.0.0.1:5000"),
-            Ok(Resolved::Ecr { region: None })
-        );
-        assert_eq!(
-            resolve(&req(AuthMode::None, Some("u"), true, false), "ghcr.io"),
-            Ok(Resolved::Anonymous)
-        );
-    }
-
-    #[test]
-    fn a_user_without_token_or_a_token_without_user_is_refused() {
-        let e = resolve(&req(AuthMode::Auto, Some("bob"), false, false), "ghcr.io").unwrap_err();
-        assert_eq!(
-            e,
-            "user \"bob\" has no token: set LAVA_REGISTRY_TOKEN or --token-ssm NAME"
-        );
-        let e = resolve(&req(AuthMode::Token, None, true, false), "ghcr.io").unwrap_err();
-        assert!(e.starts_with("a token needs a user"), "{e}");
-        assert!(resolve(&req(AuthMode::Auto, None, false, true), "ghcr.io").is_err());
-    }
-
-    #[test]
-    fn only_an_ecr_token_is_renewed_and_only_by_age() {
-        let ecr = Resolved::Ecr { region: None };
-        assert!(!needs_refresh(&ecr, Duration::from_secs(60)));
-        assert!(needs_refresh(&ecr, Duration::from_secs(16 * 60)));
-        let token = Resolved::Token {
-            user: "u".into(),
-            from_ssm: true,
-        };
-        assert!(!needs_refresh(&token, Duration::from_secs(24 * 3600)));
-        assert!(!needs_refresh(
-            &Resolved::Anonymous,
-            Duration::from_secs(24 * 3600)
-        ));
-    }
-
     #[test]
     fn references_are_built_from_their_parts() {
         let r = at(
@@ -592,19 +311,6 @@ mod tests {
             d,
             text.parse::<oci_client::Reference>().unwrap(),
             "the same as a parsed one"
-        );
-    }
-
-    #[test]
-    fn credentials_never_show_the_secret() {
-        let c = Credentials {
-            user: Some("bob".into()),
-            secret: Some("s3cr3t".into()),
-        };
-        let shown = format!("{c:?}");
-        assert!(
-            shown.contains("bob") && !shown.contains("s3cr3t"),
-            "{shown}"
         );
     }
 }

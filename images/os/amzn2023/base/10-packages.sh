@@ -1,10 +1,15 @@
 #!/bin/sh
 # Python 3.12, OpenSSL 3, make, unixODBC and the tools the later steps need.
+# /usr/bin/python3 stays the system's 3.9, which dnf runs on: python3 and pip3 for 3.12 are links
+# in /usr/local/bin, which comes first on PATH (the Dockerfile's ENV PATH and lib.sh).
+# gcc and openssl-devel are for building FreeTDS (20-freetds.sh) and go again in 90-cleanup.sh.
 set -eu
 # shellcheck source=/dev/null # images/common/lib.sh, bind-mounted at build time
 . "${BUILD_DIR:-/build}/common/lib.sh"
 
-dnf -y -q install python3.12 python3.12-pip make openssl unixODBC unixODBC-devel gcc tar gzip unzip findutils shadow-utils which
-alternatives --install /usr/bin/python3 python3 /usr/bin/python3.12 10
+dnf -y -q install python3.12 python3.12-pip make openssl unixODBC unixODBC-devel \
+    tar gzip unzip findutils shadow-utils which gcc openssl-devel
+ln -sf /usr/bin/python3.12 /usr/local/bin/python3
 ln -sf /usr/bin/pip3.12 /usr/local/bin/pip3
-say "$(python3 --version), $(openssl version)"
+[ "$(command -v python3)" = /usr/local/bin/python3 ] || { echo "python3 is $(command -v python3), not /usr/local/bin/python3: PATH=$PATH" >&2; exit 1; }
+say "$(python3 --version) first on PATH; dnf on $(rpm -q python3); $(openssl version)"

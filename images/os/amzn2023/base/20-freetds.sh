@@ -1,5 +1,7 @@
 #!/bin/sh
-# FreeTDS (tsql) built from source against unixODBC; build tools removed afterwards.
+# FreeTDS (tsql) built from source against unixODBC, with TLS from the system's OpenSSL 3.
+# configure stops with "Cannot find OpenSSL libraries" without openssl/ssl.h: openssl-devel is
+# installed with gcc by 10-packages.sh, and both are removed by 90-cleanup.sh.
 set -eu
 # shellcheck source=/dev/null # images/common/lib.sh, bind-mounted at build time
 . "${BUILD_DIR:-/build}/common/lib.sh"
@@ -13,4 +15,6 @@ make -s -j"$(nproc)" >/dev/null
 make -s install >/dev/null
 cd / && rm -rf /tmp/freetds*
 printf "[FreeTDS]\nDriver = /usr/local/lib/libtdsodbc.so\n" | odbcinst -i -d -r
-say "$(tsql -C | head -1)"
+# A FreeTDS that cannot encrypt is refused.
+tsql -C | grep -Eq '^ *OpenSSL: yes$' || { tsql -C >&2; echo "FreeTDS was built without OpenSSL" >&2; exit 1; }
+say "$(tsql -C | grep -E 'Version|OpenSSL' | tr -s ' ' | tr '\n' ';')"

@@ -1,0 +1,341 @@
+//! Registry credentials: what the command line asks for (`--registry-auth`, a user with a token
+//! from the environment or SSM, ECR), how it resolves, and fetching it. Every secret is a
+//! [`SecretString`]: no `Debug` shows it, and it is exposed only when handed to the engine or the
+//! registry client.
+use super::registry::RegistryError;
+use bollard::auth::DockerCredentials;
+use secrecy::{ExposeSecret, SecretString};
+use std::time::Duration;
+
+/// An ECR token is fetched again when it is older than this, whatever expiry ECR stated (tokens
+/// last 12 hours, but a stated expiry is only as good as the clocks that compare it).
+pub(super) const ECR_TOKEN_REUSE: Duration = Duration::from_secs(15 * 60);
+
+/// How to authenticate to the registry (`--registry-auth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum AuthMode {
+    /// ECR for `<account>.dkr.ecr.<region>.amazonaws.com`, else user + token when a user is set,
+    /// else none.
+    #[default]
+    Auto,
+    /// A fresh ECR token from GetAuthorizationToken (region from the host name, else the AWS config).
+    Ecr,
+    /// User (`--user`/LAVA_REGISTRY_USER) and token (LAVA_REGISTRY_TOKEN or `--token-ssm`).
+    Token,
+    /// Anonymous.
+    None,
+}
+
+/// Registry credentials. The secret is a [`SecretString`]: `Debug` shows `[REDACTED]`, and it
+/// is exposed only where it is handed to the engine or the registry client.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    pub user: Option<String>,
+    pub secret: Option<SecretString>,
+}
+
+impl Credentials {
+    pub(super) fn docker(&self, registry: &str) -> Option<DockerCredentials> {
+        self.user.as_ref().map(|u| DockerCredentials {
+            username: Some(u.clone()),
+            password: self.secret.as_ref().map(|s| s.expose_secret().to_string()),
+            serveraddress: Some(registry.to_string()),
+            ..Default::default()
+        })
+    }
+
+    pub(super) fn oci(&self) -> oci_client::secrets::RegistryAuth {
+        match (&self.user, &self.secret) {
+            (Some(u), Some(s)) => {
+                oci_client::secrets::RegistryAuth::Basic(u.clone(), s.expose_secret().to_string())
+            }
+            _ => oci_client::secrets::RegistryAuth::Anonymous,
+        }
+    }
+}
+
+/// Where the token comes from, as asked on the command line. `Debug` shows no token.
+#[derive(Debug, Clone, Default)]
+pub struct AuthRequest {
+    pub mode: AuthMode,
+    pub user: Option<String>,
+    /// LAVA_REGISTRY_TOKEN.
+    pub token: Option<SecretString>,
+    /// `--token-ssm`: an SSM SecureString parameter holding the token.
+    pub token_ssm: Option<String>,
+}
+
+/// The region of an ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]`).
+pub fn ecr_region(registry: &str) -> Option<String> {
+    let host = registry.split(':').next()?;
+    let parts: Vec<&str> = host.split('.').collect();
+    match parts.as_slice() {
+        [_, "dkr", "ecr", region, "amazonaws", "com", ..] => Some(region.to_string()),
+        _ => None,
+    }
+}
+
+/// Which kind of authentication a request resolves to, or why it cannot. Pure.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Resolved {
+    Anonymous,
+    Ecr { region: Option<String> },
+    Token { user: String, from_ssm: bool },
+}
+
+pub fn resolve(req: &AuthRequest, registry: &str) -> Result<Resolved, String> {
+    let has_token = req.token.is_some() || req.token_ssm.is_some();
+    let token = |user: &Option<String>| match user {
+        Some(u) if has_token => Ok(Resolved::Token {
+            user: u.clone(),
+            from_ssm: req.token_ssm.is_some(),
+        }),
+        Some(u) => Err(format!(
+            "user {u:?} has no token: set LAVA_REGISTRY_TOKEN or --token-ssm NAME"
+        )),
+        None => Err(
+            "a token needs a user: set --user or LAVA_REGISTRY_USER (GHCR: your GitHub user)"
+                .to_string(),
+        ),
+    };
+    match req.mode {
+        AuthMode::None => Ok(Resolved::Anonymous),
+        AuthMode::Ecr => Ok(Resolved::Ecr {
+            region: ecr_region(registry),
+        }),
+        AuthMode::Token => token(&req.user),
+        AuthMode::Auto => {
+            if req.user.is_some() || req.token_ssm.is_some() {
+                token(&req.user)
+            } else if let Some(region) = ecr_region(registry) {
+                Ok(Resolved::Ecr {
+                    region: Some(region),
+                })
+            } else {
+                Ok(Resolved::Anonymous)
+            }
+        }
+    }
+}
+
+/// Whether credentials of this kind and age are fetched again before a push. Only an ECR token
+/// ages; the expiry it states is not consulted (the emulator states one in 2015).
+pub(super) fn needs_refresh(resolved: &Resolved, age: Duration) -> bool {
+    matches!(resolved, Resolved::Ecr { .. }) && age > ECR_TOKEN_REUSE
+}
+
+pub(super) async fn fetch(
+    resolved: &Resolved,
+    req: &AuthRequest,
+) -> Result<Credentials, RegistryError> {
+    match resolved {
+        Resolved::Anonymous => Ok(Credentials::default()),
+        Resolved::Token { user, from_ssm } => {
+            let secret = match (&req.token_ssm, from_ssm) {
+                (Some(name), true) => ssm_token(name).await?,
+                _ => req
+                    .token
+                    .clone()
+                    .unwrap_or_else(|| SecretString::from(String::new())),
+            };
+            Ok(Credentials {
+                user: Some(user.clone()),
+                secret: Some(secret),
+            })
+        }
+        Resolved::Ecr { region } => ecr_token(region.as_deref()).await,
+    }
+}
+
+async fn ssm_token(name: &str) -> Result<SecretString, RegistryError> {
+    let sdk = crate::aws::sdk_config(None, None).await;
+    let out = aws_sdk_ssm::Client::new(&sdk)
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| {
+            RegistryError::Credentials(format!("--token-ssm {name}: {}", crate::aws::describe(&e)))
+        })?;
+    out.parameter()
+        .and_then(|p| p.value())
+        .filter(|v| !v.is_empty())
+        .map(SecretString::from)
+        .ok_or_else(|| {
+            RegistryError::Credentials(format!("--token-ssm {name}: the parameter is empty"))
+        })
+}
+
+/// A fresh token from ECR GetAuthorizationToken: base64 of `AWS:<password>`.
+async fn ecr_token(region: Option<&str>) -> Result<Credentials, RegistryError> {
+    use base64::Engine as _;
+    let sdk = crate::aws::sdk_config(None, region).await;
+    let shown = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "no region".into());
+    let err =
+        |m: String| RegistryError::Credentials(format!("ECR GetAuthorizationToken ({shown}): {m}"));
+    let out = aws_sdk_ecr::Client::new(&sdk)
+        .get_authorization_token()
+        .send()
+        .await
+        .map_err(|e| err(crate::aws::describe(&e)))?;
+    let token = out
+        .authorization_data()
+        .first()
+        .and_then(|d| d.authorization_token())
+        .ok_or_else(|| err("no token in the answer".into()))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .map_err(|_| err("the token is not base64".into()))?;
+    let text = SecretString::from(
+        String::from_utf8(decoded).map_err(|_| err("the token is not text".into()))?,
+    );
+    let (user, secret) = text
+        .expose_secret()
+        .split_once(':')
+        .ok_or_else(|| err("the token is not user:password".into()))?;
+    Ok(Credentials {
+        user: Some(user.to_string()),
+        secret: Some(SecretString::from(secret)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(mode: AuthMode, user: Option<&str>, token: bool, ssm: bool) -> AuthRequest {
+        AuthRequest {
+            mode,
+            user: user.map(String::from),
+            token: token.then(|| SecretString::from("t0ken")),
+            token_ssm: ssm.then(|| "/ci/ghcr-token".to_string()),
+        }
+    }
+
+    const ECR: &str = "123456789012.dkr.ecr.ap-southeast-2.amazonaws.com";
+
+    #[test]
+    fn ecr_registries_are_recognised() {
+        assert_eq!(ecr_region(ECR).as_deref(), Some("ap-southeast-2"));
+        assert_eq!(
+            ecr_region("123456789012.dkr.ecr.cn-north-1.amazonaws.com.cn").as_deref(),
+            Some("cn-north-1")
+        );
+        assert_eq!(ecr_region("ghcr.io"), None);
+        assert_eq!(ecr_region("127.0.0.1:5000"), None);
+    }
+
+    #[test]
+    fn auto_picks_ecr_then_token_then_anonymous() {
+        assert_eq!(
+            resolve(&req(AuthMode::Auto, None, false, false), ECR),
+            Ok(Resolved::Ecr {
+                region: Some("ap-southeast-2".into())
+            })
+        );
+        assert_eq!(
+            resolve(&req(AuthMode::Auto, Some("u"), true, false), "ghcr.io"),
+            Ok(Resolved::Token {
+                user: "u".into(),
+                from_ssm: false
+            })
+        );
+        assert_eq!(
+            resolve(&req(AuthMode::Auto, Some("u"), true, true), ECR),
+            Ok(Resolved::Token {
+                user: "u".into(),
+                from_ssm: true
+            }),
+            "an explicit user wins over the ECR host"
+        );
+        assert_eq!(
+            resolve(&req(AuthMode::Auto, None, true, false), "ghcr.io"),
+            Ok(Resolved::Anonymous),
+            "a token in the environment alone does not force authentication"
+        );
+        assert_eq!(
+            resolve(&req(AuthMode::Ecr, None, false, false), "127.0.0.1:5000"),
+            Ok(Resolved::Ecr { region: None })
+        );
+        assert_eq!(
+            resolve(&req(AuthMode::None, Some("u"), true, false), "ghcr.io"),
+            Ok(Resolved::Anonymous)
+        );
+    }
+
+    #[test]
+    fn a_user_without_token_or_a_token_without_user_is_refused() {
+        let e = resolve(&req(AuthMode::Auto, Some("bob"), false, false), "ghcr.io").unwrap_err();
+        assert_eq!(
+            e,
+            "user \"bob\" has no token: set LAVA_REGISTRY_TOKEN or --token-ssm NAME"
+        );
+        let e = resolve(&req(AuthMode::Token, None, true, false), "ghcr.io").unwrap_err();
+        assert!(e.starts_with("a token needs a user"), "{e}");
+        assert!(resolve(&req(AuthMode::Auto, None, false, true), "ghcr.io").is_err());
+    }
+
+    #[test]
+    fn only_an_ecr_token_is_renewed_and_only_by_age() {
+        let ecr = Resolved::Ecr { region: None };
+        assert!(!needs_refresh(&ecr, Duration::from_secs(60)));
+        assert!(needs_refresh(&ecr, Duration::from_secs(16 * 60)));
+        let token = Resolved::Token {
+            user: "u".into(),
+            from_ssm: true,
+        };
+        assert!(!needs_refresh(&token, Duration::from_secs(24 * 3600)));
+        assert!(!needs_refresh(
+            &Resolved::Anonymous,
+            Duration::from_secs(24 * 3600)
+        ));
+    }
+
+    #[tokio::test]
+    async fn no_credential_type_shows_the_token() {
+        const TOKEN: &str = "ghp_s3cr3t-T0KEN";
+        let req = AuthRequest {
+            mode: AuthMode::Token,
+            user: Some("bob".into()),
+            token: Some(SecretString::from(TOKEN)),
+            token_ssm: None,
+        };
+        let resolved = resolve(&req, "ghcr.io").unwrap();
+        let creds = fetch(&resolved, &req).await.unwrap();
+        assert_eq!(
+            creds.secret.as_ref().map(|s| s.expose_secret()),
+            Some(TOKEN),
+            "the token is carried"
+        );
+        let shown = [
+            format!("{req:?}"),
+            format!("{req:#?}"),
+            format!("{resolved:?}"),
+            format!("{creds:?}"),
+            format!("{creds:#?}"),
+            format!("{:?}", creds.clone()),
+            RegistryError::Credentials(
+                resolve(
+                    &AuthRequest {
+                        user: None,
+                        ..req.clone()
+                    },
+                    "ghcr.io",
+                )
+                .unwrap_err(),
+            )
+            .to_string(),
+        ];
+        for s in &shown {
+            assert!(!s.contains(TOKEN) && !s.contains("s3cr3t"), "{s}");
+        }
+        assert!(
+            shown[0].contains("bob") && shown[3].contains("bob"),
+            "{shown:?}"
+        );
+    }
+}
