@@ -18,7 +18,9 @@ use std::time::Duration;
     after_long_help = "\
 Lava AMIs are the account's own available AMIs named lava-* (and sak-* with --sak), grouped by kind
 (OS, Python X.Y, arch); the newest of each kind is marked. Worker stacks are stacks with parameters
-realm, worker and amiId (sakAmiId before lava 7.1) and an instance type parameter.
+realm, worker and amiId (sakAmiId before lava 7.1) and an instance type parameter (or, in
+cloudformation/lava-worker.cfn.yaml, attribute-based selection). After an update, the line below each
+stack shows its auto scaling group: launch template version, instances on it, scaling activities.
 
 Examples:
   lava-ami                                  every lava AMI and worker stack

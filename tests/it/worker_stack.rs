@@ -595,10 +595,15 @@ fn check_user_data(b64: &str, swap: u64, tmp: bool, docker: bool) {
     let shell0 = userdata::commands("shell0", &data["shell0"]).unwrap();
     let lines: Vec<&str> = shell0.lines().collect();
     assert_eq!(
-        lines[lines.len() - 2],
-        "/usr/local/bin/s3run s3://lava-code/lava/prod/core/root.boot0.sh s3://lava-code/lava prod core || failed=1"
+        lines[lines.len() - 4..],
+        [
+            "/usr/local/bin/s3run s3://lava-code/lava/prod/core/root.boot0.sh s3://lava-code/lava prod core",
+            "boot0=$?",
+            "if [ \"$boot0\" -ne 0 ]; then exit \"$boot0\"; fi",
+            "exit \"$failed\"",
+        ],
+        "boot0's own exit status, else the volumes'"
     );
-    assert_eq!(lines[lines.len() - 1], "exit $failed");
     let tmp_line = if tmp { "tmp_gib=40" } else { "tmp_gib=0" };
     assert!(shell0.contains(tmp_line), "{shell0}");
     assert!(shell0.contains("mount_volume /tmp /dev/sdb /dev/xvdb"));
