@@ -231,9 +231,7 @@ pub async fn run(args: &Args) -> anyhow::Result<i32> {
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
     let asg = aws_sdk_autoscaling::Client::new(&sdk);
-    let images = fetch::images(&ec2, args.sak)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let images = fetch::images(&ec2, args.sak).await?;
     let all: Vec<LavaAmi> = model::group(
         images
             .iter()
@@ -243,8 +241,7 @@ pub async fn run(args: &Args) -> anyhow::Result<i32> {
     );
     let shown = model::group(all.clone(), args.count.max(1));
     let mut stacks: Vec<WorkerStack> = fetch::stacks(&cfn)
-        .await
-        .map_err(anyhow::Error::msg)?
+        .await?
         .iter()
         .filter_map(|s| model::worker_stack(s, &all))
         .filter(|s| globs.as_ref().is_none_or(|g| g.is_match(&s.name)))

@@ -6,16 +6,8 @@ use super::wait::{self, Outcome, Step};
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use std::time::{Duration, Instant};
 
-fn describe<E, R>(err: &aws_sdk_ec2::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    crate::aws::describe(err)
-}
-
 /// Self-owned, available AMIs named `lava-*` (and `sak-*` with `sak`).
-pub async fn images(ec2: &aws_sdk_ec2::Client, sak: bool) -> Result<Vec<ImageInfo>, String> {
+pub async fn images(ec2: &aws_sdk_ec2::Client, sak: bool) -> Result<Vec<ImageInfo>, StackError> {
     use aws_sdk_ec2::types::Filter;
     let mut names = vec!["lava-*".to_string()];
     if sak {
@@ -33,7 +25,7 @@ pub async fn images(ec2: &aws_sdk_ec2::Client, sak: bool) -> Result<Vec<ImageInf
         )
         .send()
         .await
-        .map_err(|e| format!("DescribeImages: {}", describe(&e)))?;
+        .map_err(|e| StackError::aws("DescribeImages", "of this account", &e))?;
     Ok(out
         .images()
         .iter()
@@ -87,11 +79,11 @@ fn stack_info(s: &aws_sdk_cloudformation::types::Stack) -> StackInfo {
 }
 
 /// Every stack that is not deleted.
-pub async fn stacks(cfn: &aws_sdk_cloudformation::Client) -> Result<Vec<StackInfo>, String> {
+pub async fn stacks(cfn: &aws_sdk_cloudformation::Client) -> Result<Vec<StackInfo>, StackError> {
     let mut out = Vec::new();
     let mut pages = cfn.describe_stacks().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| format!("DescribeStacks: {}", crate::aws::describe(&e)))?;
+        let page = page.map_err(|e| StackError::aws("DescribeStacks", "of this region", &e))?;
         for s in page.stacks() {
             if s.stack_status().map(|x| x.as_str()) != Some("DELETE_COMPLETE") {
                 out.push(stack_info(s));

@@ -872,6 +872,56 @@ async fn lava_ami_update_moves_the_group_to_a_new_launch_template_version() {
         text.contains(&format!("  group {group}: launch template version 2, ")),
         "{text}"
     );
+
+    // Back to the first AMI, as JSON: the group's report is in `replacement`.
+    let out = bin_moto("lava-ami")
+        .args([
+            "--region",
+            region,
+            "-U",
+            "lava-prod-roll",
+            "--ami",
+            &amis[0],
+            "--yes",
+            "--poll-seconds",
+            "1",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["status"], "UPDATE_COMPLETE");
+    let group = physical_id(&cfn, "lava-prod-roll", "WorkerGroup").await;
+    let r = &v[0]["replacement"][0];
+    assert_eq!(r["group"], group.as_str());
+    assert_eq!(r["launch_template_version"], "3");
+    assert_eq!(r["instances"], 1);
+}
+
+#[test]
+fn an_unreachable_endpoint_is_one_line_naming_the_call() {
+    // A port nothing listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = bin("lava-ami")
+        .args(["--region", "eu-west-1"])
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: DescribeImages of this account: cannot reach the AWS endpoint"),
+        "{err}"
+    );
 }
 
 #[test]
