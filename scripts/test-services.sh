@@ -32,7 +32,7 @@ wait_for() { # wait_for NAME SECONDS CMD…
     die "$name did not become ready within ${secs}s (log: $state/$name.log)"
 }
 
-apt_packages=(packer docker-registry docker.io busybox-static skopeo umoci shellcheck cron qemu-user-static binfmt-support curl binutils util-linux passwd)
+apt_packages=(packer docker-registry docker.io busybox-static skopeo umoci shellcheck cron qemu-user-static binfmt-support curl binutils util-linux passwd xfsprogs)
 
 install() {
     local missing=() p

@@ -522,7 +522,8 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
             ("/dev/sdc".to_string(), 60, true, "gp3".to_string()),
         ]
     );
-    check_user_data(data.user_data().unwrap(), 2, true, true);
+    let shell0 = check_user_data(data.user_data().unwrap(), 2, true, true);
+    mount_volume_behaves(&shell0);
 
     // The group: the instance type as the mixed instances override, the first template version.
     let group = physical_id(&cfn, "lava-prod-core", "WorkerGroup").await;
@@ -575,7 +576,7 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
 
 /// The user data as lava-rc reads it: keys, swap, the boot scripts through s3run, and the shell0
 /// script clean under shellcheck.
-fn check_user_data(b64: &str, swap: u64, tmp: bool, docker: bool) {
+fn check_user_data(b64: &str, swap: u64, tmp: bool, docker: bool) -> String {
     use base64::Engine;
     let raw = base64::engine::general_purpose::STANDARD
         .decode(b64)
@@ -627,6 +628,88 @@ fn check_user_data(b64: &str, swap: u64, tmp: bool, docker: bool) {
         out.status.success(),
         "shell0 of the user data:\n{}",
         String::from_utf8_lossy(&out.stdout)
+    );
+    shell0
+}
+
+/// Runs shell0's `mount_volume` as root in a private mount namespace: a loop device (through a
+/// symbolic link, as udev gives /dev/sdb) stands in for the EBS volume, a bind-mounted file for
+/// /etc/fstab, shell functions for systemctl and udevadm. First boot: made xfs, one fstab line,
+/// mounted; again: nothing to do; after an unmount: mounted from the same filesystem (nothing
+/// reformatted), still one fstab line; no device: an error naming it.
+fn mount_volume_behaves(shell0: &str) {
+    let start = shell0.find("mount_volume() {").unwrap();
+    let end = start + shell0[start..].find("\n}\n").unwrap() + 3;
+    let function = &shell0[start..end];
+    for tool in ["mkfs.xfs", "losetup", "unshare", "findmnt", "blkid"] {
+        which::which(tool).unwrap_or_else(|_| {
+            panic!("{tool} is missing (xfsprogs, util-linux): scripts/test-services.sh install")
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("function.sh"), function).unwrap();
+    let driver = r#"set -u
+work=$1
+. "$work/function.sh"
+systemctl() { echo "systemctl $*" >>"$work/calls"; }
+udevadm() { :; }
+truncate -s 300M "$work/disk.img"
+dev=$(losetup -f --show "$work/disk.img") || exit 3
+trap 'umount "$work/target" 2>/dev/null; losetup -d "$dev"' EXIT
+ln -s "$dev" "$work/sdb"
+printf '# fstab of the test\n' >"$work/fstab"
+mount --bind "$work/fstab" /etc/fstab || exit 4
+mount_volume "$work/target" "$work/no-such-device" "$work/sdb"; echo "first=$?"
+echo "mounted=$(findmnt -rn -o SOURCE,FSTYPE --mountpoint "$work/target")"
+echo "dev=$dev"
+echo kept >"$work/target/file"
+mount_volume "$work/target" "$work/sdb"; echo "second=$?"
+umount "$work/target"
+mount_volume "$work/target" "$work/sdb"; echo "third=$?"
+echo "file=$(cat "$work/target/file")"
+grep -c UUID= /etc/fstab | sed 's/^/fstab_lines=/'
+grep UUID= /etc/fstab | sed 's/^UUID=[^ ]* /fstab=/'
+mount_volume "$work/other" "$work/gone"; echo "missing=$?"
+"#;
+    std::fs::write(d.join("driver.sh"), driver).unwrap();
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "bash"])
+        .arg(d.join("driver.sh"))
+        .arg(d)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let get = |k: &str| -> String {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("no {k} in:\n{stdout}{stderr}"))
+            .to_string()
+    };
+    let work = d.display();
+    assert_eq!(get("first"), "0", "{stdout}{stderr}");
+    assert_eq!(get("mounted"), format!("{} xfs", get("dev")));
+    assert!(stdout.contains(&format!("{work}/target: mounted {}", get("dev"))));
+    assert_eq!(get("second"), "0");
+    assert!(stdout.contains(&format!("{work}/target: {} already mounted", get("dev"))));
+    assert_eq!(get("third"), "0");
+    assert_eq!(get("file"), "kept", "the filesystem was not made again");
+    assert_eq!(get("fstab_lines"), "1");
+    assert_eq!(
+        get("fstab"),
+        format!("{work}/target xfs defaults,nofail,x-systemd.before=local-fs.target 0 2")
+    );
+    assert_eq!(get("missing"), "1");
+    assert!(stderr.contains(&format!(
+        "volume for {work}/other: no block device {work}/gone"
+    )));
+    let calls = std::fs::read_to_string(d.join("calls")).unwrap();
+    assert!(
+        calls.lines().all(|l| l == "systemctl daemon-reload"),
+        "{calls}"
     );
 }
 
