@@ -70,8 +70,13 @@ impl Replacement {
             }
         } else {
             let running = self.in_progress();
+            let state = if running > 0 {
+                "being replaced"
+            } else {
+                "replaced"
+            };
             s.push_str(&format!(
-                "; instances being replaced: {} scaling activit{} since the update ({running} in progress): ",
+                "; instances {state}: {} scaling activit{} since the update ({running} in progress): ",
                 self.activities.len(),
                 if self.activities.len() == 1 { "y" } else { "ies" }
             ));
@@ -129,6 +134,22 @@ mod tests {
             "group lava-prod-core-WorkerGroup-1: launch template version 2, 1 of 2 instance(s) on it; \
              instances being replaced: 2 scaling activities since the update (1 in progress): \
              Launching a new EC2 instance: i-new [Successful]; Terminating EC2 instance: i-old [InProgress]"
+        );
+        let finished = Replacement::new(
+            "g",
+            Some("2"),
+            &[Some("2")],
+            vec![
+                act("Launching a new EC2 instance: i-new", "Successful"),
+                act("Terminating EC2 instance: i-old", "Successful"),
+            ],
+        );
+        assert!(
+            finished.summary().contains(
+                "; instances replaced: 2 scaling activities since the update (0 in progress): "
+            ),
+            "{}",
+            finished.summary()
         );
         let done = Replacement::new("g", Some("2"), &[Some("2")], vec![]);
         assert_eq!(
