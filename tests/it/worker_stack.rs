@@ -1142,6 +1142,40 @@ fn what_the_emulator_lacks_is_in_the_template() {
         assert!(subs[1].contains("policy/CloudWatchAgentServerPolicy"));
     }
 
+    // CloudFormation's Fn::Equals takes strings (a bare 0 fails the template; the emulator accepts
+    // it), and every parameter compared with "0" is a String.
+    fn equals_operands(v: &Yaml, out: &mut Vec<Yaml>) {
+        match v {
+            Yaml::Tagged(t) if t.tag == "!Equals" => {
+                out.extend(t.value.as_sequence().unwrap().iter().cloned())
+            }
+            Yaml::Tagged(t) => equals_operands(&t.value, out),
+            Yaml::Sequence(items) => items.iter().for_each(|i| equals_operands(i, out)),
+            Yaml::Mapping(m) => m.values().for_each(|i| equals_operands(i, out)),
+            _ => {}
+        }
+    }
+    let mut operands = Vec::new();
+    equals_operands(&t["Conditions"], &mut operands);
+    equals_operands(&t["Rules"], &mut operands);
+    assert!(operands.len() >= 20, "{operands:?}");
+    for o in &operands {
+        match o {
+            Yaml::String(_) => {}
+            Yaml::Tagged(r) if r.tag == "!Ref" => {
+                let name = r.value.as_str().unwrap();
+                let ty = &t["Parameters"][name]["Type"];
+                assert!(
+                    ty.as_str().unwrap().starts_with("String")
+                        || ty.as_str().unwrap().starts_with("CommaDelimited"),
+                    "{name} compared but of type {ty:?}"
+                );
+            }
+            Yaml::Tagged(_) => {}
+            other => panic!("Fn::Equals operand {other:?} is not a string"),
+        }
+    }
+
     // Every parameter in exactly one group of the console's interface.
     let groups = t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
         .as_sequence()
