@@ -655,14 +655,14 @@ work=$1
 systemctl() { echo "systemctl $*" >>"$work/calls"; }
 udevadm() { :; }
 truncate -s 300M "$work/disk.img"
-dev=$(losetup -f --show "$work/disk.img") || exit 3
-trap 'umount "$work/target" 2>/dev/null; losetup -d "$dev"' EXIT
-ln -s "$dev" "$work/sdb"
+loopdev=$(losetup -f --show "$work/disk.img") || exit 3
+trap 'umount "$work/target" 2>/dev/null; losetup -d "$loopdev"' EXIT
+ln -s "$loopdev" "$work/sdb"
 printf '# fstab of the test\n' >"$work/fstab"
 mount --bind "$work/fstab" /etc/fstab || exit 4
 mount_volume "$work/target" "$work/no-such-device" "$work/sdb"; echo "first=$?"
 echo "mounted=$(findmnt -rn -o SOURCE,FSTYPE --mountpoint "$work/target")"
-echo "dev=$dev"
+echo "dev=$loopdev"
 echo kept >"$work/target/file"
 mount_volume "$work/target" "$work/sdb"; echo "second=$?"
 umount "$work/target"
@@ -671,6 +671,7 @@ echo "file=$(cat "$work/target/file")"
 grep -c UUID= /etc/fstab | sed 's/^/fstab_lines=/'
 grep UUID= /etc/fstab | sed 's/^UUID=[^ ]* /fstab=/'
 mount_volume "$work/other" "$work/gone"; echo "missing=$?"
+echo "globals=${dir-}${uuid-}${d-}"
 "#;
     std::fs::write(d.join("driver.sh"), driver).unwrap();
     let out = std::process::Command::new("unshare")
@@ -703,6 +704,7 @@ mount_volume "$work/other" "$work/gone"; echo "missing=$?"
         format!("{work}/target xfs defaults,nofail,x-systemd.before=local-fs.target 0 2")
     );
     assert_eq!(get("missing"), "1");
+    assert_eq!(get("globals"), "", "the function's variables are its own");
     assert!(stderr.contains(&format!(
         "volume for {work}/other: no block device {work}/gone"
     )));
