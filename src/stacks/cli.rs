@@ -1,6 +1,7 @@
 //! The `lava-ami` command: list, then optionally update the selected worker stacks.
-use super::fetch::{self, Started};
+use super::fetch;
 use super::model::{self, AmiState, Kind, LavaAmi, WorkerStack};
+use super::replace::Replacement;
 use crate::config::ConfigError;
 use crate::output::{self, Format};
 use serde::Serialize;
@@ -17,7 +18,9 @@ use std::time::Duration;
     after_long_help = "\
 Lava AMIs are the account's own available AMIs named lava-* (and sak-* with --sak), grouped by kind
 (OS, Python X.Y, arch); the newest of each kind is marked. Worker stacks are stacks with parameters
-realm, worker and amiId (sakAmiId before lava 7.1) and an instance type parameter.
+realm, worker and amiId (sakAmiId before lava 7.1) and an instance type parameter (or, in
+cloudformation/lava-worker.cfn.yaml, attribute-based selection). After an update, the line below each
+stack shows its auto scaling group: launch template version, instances on it, scaling activities.
 
 Examples:
   lava-ami                                  every lava AMI and worker stack
@@ -51,11 +54,13 @@ pub struct Args {
     /// With -U: do not wait for the updates to finish.
     #[arg(short = 'W', long)]
     pub no_wait: bool,
-    /// With -U: minutes to wait for each stack.
-    #[arg(long, default_value_t = 10, value_name = "MIN")]
+    /// With -U: minutes to wait for each stack (1 to 1440).
+    #[arg(long, default_value_t = 10, value_name = "MIN",
+          value_parser = clap::value_parser!(u64).range(1..=1440))]
     pub wait_minutes: u64,
-    /// Seconds between status checks while waiting.
-    #[arg(long, default_value_t = 15, value_name = "SECS", hide = true)]
+    /// Seconds between status checks while waiting (1 to 600).
+    #[arg(long, default_value_t = 15, value_name = "SECS", hide = true,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
     pub poll_seconds: u64,
     /// With -U: go on with the other stacks after one fails.
     #[arg(long)]
@@ -87,6 +92,9 @@ pub struct UpdateResult {
     pub to: Option<String>,
     pub status: String,
     pub reason: String,
+    /// The worker's auto scaling groups after the update: the rolling replacement.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replacement: Vec<Replacement>,
 }
 
 fn usage(message: String) -> anyhow::Error {
@@ -222,9 +230,8 @@ pub async fn run(args: &Args) -> anyhow::Result<i32> {
     let sdk = crate::aws::sdk_config(args.profile.as_deref(), args.region.as_deref()).await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
-    let images = fetch::images(&ec2, args.sak)
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let asg = aws_sdk_autoscaling::Client::new(&sdk);
+    let images = fetch::images(&ec2, args.sak).await?;
     let all: Vec<LavaAmi> = model::group(
         images
             .iter()
@@ -234,8 +241,7 @@ pub async fn run(args: &Args) -> anyhow::Result<i32> {
     );
     let shown = model::group(all.clone(), args.count.max(1));
     let mut stacks: Vec<WorkerStack> = fetch::stacks(&cfn)
-        .await
-        .map_err(anyhow::Error::msg)?
+        .await?
         .iter()
         .filter_map(|s| model::worker_stack(s, &all))
         .filter(|s| globs.as_ref().is_none_or(|g| g.is_match(&s.name)))
@@ -266,6 +272,7 @@ pub async fn run(args: &Args) -> anyhow::Result<i32> {
             to: None,
             status: String::new(),
             reason: String::new(),
+            replacement: Vec::new(),
         };
         let target: Result<Option<String>, String> = match args.ami.as_deref() {
             None => match choose(stack, &all) {
@@ -323,39 +330,7 @@ pub async fn run(args: &Args) -> anyhow::Result<i32> {
                 if !confirmed {
                     result.status = "SKIPPED".into();
                 } else {
-                    let info = super::model::StackInfo {
-                        name: stack.name.clone(),
-                        parameters: stack.parameters.clone(),
-                        capabilities: stack.capabilities.clone(),
-                        ..Default::default()
-                    };
-                    match fetch::update(&cfn, &info, &stack.ami_parameter, &id).await {
-                        Ok(Started::AlreadyCurrent) => result.status = "ALREADY_CURRENT".into(),
-                        Ok(Started::Updating) if args.no_wait => {
-                            result.status = "UPDATE_IN_PROGRESS".into();
-                        }
-                        Ok(Started::Updating) => match fetch::wait(
-                            &cfn,
-                            &stack.name,
-                            Duration::from_secs(args.wait_minutes * 60),
-                            Duration::from_secs(args.poll_seconds.max(1)),
-                        )
-                        .await
-                        {
-                            Ok((status, reason)) => {
-                                result.status = status;
-                                result.reason = reason;
-                            }
-                            Err(e) => {
-                                result.status = "UNKNOWN".into();
-                                result.reason = e;
-                            }
-                        },
-                        Err(e) => {
-                            result.status = "FAILED".into();
-                            result.reason = e;
-                        }
-                    }
+                    apply(&cfn, &asg, args, stack, &id, &mut result).await;
                 }
             }
         }
@@ -374,6 +349,9 @@ pub async fn run(args: &Args) -> anyhow::Result<i32> {
                 "{}: {} -> {to} {}{reason}",
                 result.stack, result.from, result.status
             );
+            for r in &result.replacement {
+                println!("  {}", r.summary());
+            }
         }
         results.push(result);
         if bad {
@@ -390,4 +368,67 @@ pub async fn run(args: &Args) -> anyhow::Result<i32> {
         output::print_json(&results)?;
     }
     Ok(i32::from(failed))
+}
+
+/// Updates one stack to `ami`, waits unless `--no-wait`, and records the status and what its
+/// auto scaling groups are doing (the rolling replacement of its instances).
+async fn apply(
+    cfn: &aws_sdk_cloudformation::Client,
+    asg: &aws_sdk_autoscaling::Client,
+    args: &Args,
+    stack: &WorkerStack,
+    ami: &str,
+    result: &mut UpdateResult,
+) {
+    let info = super::model::StackInfo {
+        name: stack.name.clone(),
+        parameters: stack.parameters.clone(),
+        capabilities: stack.capabilities.clone(),
+        ..Default::default()
+    };
+    // Activities are matched by their start time on AWS's clock: allow a minute of skew.
+    let since = aws_smithy_types::DateTime::from_secs(
+        aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs() - 60,
+    );
+    if let Err(e) = fetch::update(cfn, &info, &stack.ami_parameter, ami).await {
+        result.status = "FAILED".into();
+        result.reason = crate::error::one_line(&e.into());
+        return;
+    }
+    if args.no_wait {
+        result.status = "UPDATE_IN_PROGRESS".into();
+    } else {
+        match fetch::wait(
+            cfn,
+            &stack.name,
+            Duration::from_secs(args.wait_minutes * 60),
+            Duration::from_secs(args.poll_seconds),
+        )
+        .await
+        {
+            Ok(w) => {
+                result.status = match w.outcome {
+                    super::wait::Outcome::TimedOut => "TIMED_OUT".into(),
+                    _ => w.status,
+                };
+                result.reason = w.reason;
+            }
+            Err(e) => {
+                result.status = "UNKNOWN".into();
+                result.reason = crate::error::one_line(&e.into());
+                return;
+            }
+        }
+    }
+    match fetch::replacement(cfn, asg, &stack.name, since).await {
+        Ok(r) => result.replacement = r,
+        Err(e) => {
+            let line = crate::error::one_line(&e.into());
+            if result.reason.is_empty() {
+                result.reason = format!("auto scaling group not read: {line}");
+            } else {
+                result.reason = format!("{}; auto scaling group not read: {line}", result.reason);
+            }
+        }
+    }
 }

@@ -1,18 +1,13 @@
 //! The AWS side of lava-ami: DescribeImages, DescribeStacks, UpdateStack and waiting.
+use super::error::StackError;
 use super::model::{ImageInfo, StackInfo};
+use super::replace::{Activity, Replacement};
+use super::wait::{self, Outcome, Step};
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use std::time::{Duration, Instant};
 
-fn describe<E, R>(err: &aws_sdk_ec2::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_ec2::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    crate::aws::describe(err)
-}
-
 /// Self-owned, available AMIs named `lava-*` (and `sak-*` with `sak`).
-pub async fn images(ec2: &aws_sdk_ec2::Client, sak: bool) -> Result<Vec<ImageInfo>, String> {
+pub async fn images(ec2: &aws_sdk_ec2::Client, sak: bool) -> Result<Vec<ImageInfo>, StackError> {
     use aws_sdk_ec2::types::Filter;
     let mut names = vec!["lava-*".to_string()];
     if sak {
@@ -30,7 +25,7 @@ pub async fn images(ec2: &aws_sdk_ec2::Client, sak: bool) -> Result<Vec<ImageInf
         )
         .send()
         .await
-        .map_err(|e| format!("DescribeImages: {}", describe(&e)))?;
+        .map_err(|e| StackError::aws("DescribeImages", "of this account", &e))?;
     Ok(out
         .images()
         .iter()
@@ -84,11 +79,11 @@ fn stack_info(s: &aws_sdk_cloudformation::types::Stack) -> StackInfo {
 }
 
 /// Every stack that is not deleted.
-pub async fn stacks(cfn: &aws_sdk_cloudformation::Client) -> Result<Vec<StackInfo>, String> {
+pub async fn stacks(cfn: &aws_sdk_cloudformation::Client) -> Result<Vec<StackInfo>, StackError> {
     let mut out = Vec::new();
     let mut pages = cfn.describe_stacks().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| format!("DescribeStacks: {}", crate::aws::describe(&e)))?;
+        let page = page.map_err(|e| StackError::aws("DescribeStacks", "of this region", &e))?;
         for s in page.stacks() {
             if s.stack_status().map(|x| x.as_str()) != Some("DELETE_COMPLETE") {
                 out.push(stack_info(s));
@@ -98,20 +93,14 @@ pub async fn stacks(cfn: &aws_sdk_cloudformation::Client) -> Result<Vec<StackInf
     Ok(out)
 }
 
-/// What an update request led to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Started {
-    Updating,
-    AlreadyCurrent,
-}
-
 /// UpdateStack keeping the template, the capabilities and every other parameter's value.
+/// The caller has already ruled out an update to the AMI the stack runs.
 pub async fn update(
     cfn: &aws_sdk_cloudformation::Client,
     stack: &StackInfo,
     ami_parameter: &str,
     ami_id: &str,
-) -> Result<Started, String> {
+) -> Result<(), StackError> {
     let params: Vec<Parameter> = stack
         .parameters
         .keys()
@@ -129,34 +118,33 @@ pub async fn update(
         .iter()
         .map(|c| Capability::from(c.as_str()))
         .collect();
-    match cfn
-        .update_stack()
+    cfn.update_stack()
         .stack_name(&stack.name)
         .use_previous_template(true)
         .set_parameters(Some(params))
         .set_capabilities((!caps.is_empty()).then_some(caps))
         .send()
         .await
-    {
-        Ok(_) => Ok(Started::Updating),
-        Err(e) => {
-            let text = crate::aws::describe(&e);
-            if text.contains("No updates are to be performed") {
-                Ok(Started::AlreadyCurrent)
-            } else {
-                Err(format!("UpdateStack: {text}"))
-            }
-        }
-    }
+        .map_err(|e| StackError::aws("UpdateStack", &stack.name, &e))?;
+    Ok(())
 }
 
-/// Final status of a stack update: (status, reason).
+/// How waiting for an update ended: the outcome, the stack status and why.
+#[derive(Debug, Clone)]
+pub struct Waited {
+    pub outcome: Outcome,
+    pub status: String,
+    pub reason: String,
+}
+
+/// Polls the stack until `wait::decide` says it is done; a failure names the first resource that
+/// failed in this update (from the stack events) rather than CloudFormation's summary.
 pub async fn wait(
     cfn: &aws_sdk_cloudformation::Client,
     name: &str,
     limit: Duration,
     every: Duration,
-) -> Result<(String, String), String> {
+) -> Result<Waited, StackError> {
     let started = Instant::now();
     loop {
         let out = cfn
@@ -164,27 +152,140 @@ pub async fn wait(
             .stack_name(name)
             .send()
             .await
-            .map_err(|e| format!("DescribeStacks {name}: {}", crate::aws::describe(&e)))?;
+            .map_err(|e| StackError::aws("DescribeStacks", name, &e))?;
         let s = out
             .stacks()
             .first()
-            .ok_or(format!("stack {name} is gone"))?;
+            .ok_or_else(|| StackError::Gone(name.to_string()))?;
         let status = s
             .stack_status()
             .map(|x| x.as_str().to_string())
             .unwrap_or_default();
-        if !status.ends_with("_IN_PROGRESS") {
-            return Ok((
-                status,
-                s.stack_status_reason().unwrap_or_default().to_string(),
-            ));
-        }
-        if started.elapsed() >= limit {
-            return Err(format!(
+        let outcome = match wait::decide(&status, started.elapsed(), limit) {
+            Step::Wait => {
+                tokio::time::sleep(every).await;
+                continue;
+            }
+            Step::Done(o) => o,
+        };
+        let reason = match outcome {
+            Outcome::Complete => String::new(),
+            Outcome::TimedOut => format!(
                 "still {status} after {} min: check the stack in the console",
                 limit.as_secs() / 60
-            ));
-        }
-        tokio::time::sleep(every).await;
+            ),
+            Outcome::RolledBack | Outcome::Failed => {
+                let summary = s.stack_status_reason().unwrap_or_default().to_string();
+                match events(cfn, name).await.map(|e| wait::first_failure(&e)) {
+                    Ok(Some(first)) => first,
+                    _ => summary,
+                }
+            }
+        };
+        return Ok(Waited {
+            outcome,
+            status,
+            reason,
+        });
     }
+}
+
+/// The stack's events, newest first (the first page is enough for the latest update).
+async fn events(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+) -> Result<Vec<wait::Event>, StackError> {
+    let out = cfn
+        .describe_stack_events()
+        .stack_name(name)
+        .send()
+        .await
+        .map_err(|e| StackError::aws("DescribeStackEvents", name, &e))?;
+    Ok(out
+        .stack_events()
+        .iter()
+        .map(|e| wait::Event {
+            logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
+            resource_type: e.resource_type().unwrap_or_default().to_string(),
+            status: e
+                .resource_status()
+                .map(|x| x.as_str().to_string())
+                .unwrap_or_default(),
+            reason: e.resource_status_reason().unwrap_or_default().to_string(),
+        })
+        .collect())
+}
+
+/// The auto scaling groups of a stack after an update begun at `since`: launch template version,
+/// instances on it, scaling activities since then.
+pub async fn replacement(
+    cfn: &aws_sdk_cloudformation::Client,
+    asg: &aws_sdk_autoscaling::Client,
+    stack: &str,
+    since: aws_smithy_types::DateTime,
+) -> Result<Vec<Replacement>, StackError> {
+    let res = cfn
+        .describe_stack_resources()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| StackError::aws("DescribeStackResources", stack, &e))?;
+    let names: Vec<String> = res
+        .stack_resources()
+        .iter()
+        .filter(|r| r.resource_type() == Some("AWS::AutoScaling::AutoScalingGroup"))
+        .filter_map(|r| r.physical_resource_id().map(String::from))
+        .collect();
+    let mut out = Vec::new();
+    for name in names {
+        let groups = asg
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&name)
+            .send()
+            .await
+            .map_err(|e| StackError::aws("DescribeAutoScalingGroups", &name, &e))?;
+        let Some(g) = groups.auto_scaling_groups().first() else {
+            continue;
+        };
+        let version = g
+            .launch_template()
+            .or_else(|| {
+                g.mixed_instances_policy()
+                    .and_then(|m| m.launch_template())
+                    .and_then(|l| l.launch_template_specification())
+            })
+            .and_then(|l| l.version());
+        let instance_versions: Vec<Option<&str>> = g
+            .instances()
+            .iter()
+            .map(|i| i.launch_template().and_then(|l| l.version()))
+            .collect();
+        let acts = asg
+            .describe_scaling_activities()
+            .auto_scaling_group_name(&name)
+            .send()
+            .await
+            .map_err(|e| StackError::aws("DescribeScalingActivities", &name, &e))?;
+        // Newest first from the service; keep this update's, oldest first.
+        let activities: Vec<Activity> = acts
+            .activities()
+            .iter()
+            .filter(|a| a.start_time().is_some_and(|t| t.secs() >= since.secs()))
+            .rev()
+            .map(|a| Activity {
+                description: a.description().unwrap_or_default().to_string(),
+                status: a
+                    .status_code()
+                    .map(|c| c.as_str().to_string())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        out.push(Replacement::new(
+            &name,
+            version,
+            &instance_versions,
+            activities,
+        ));
+    }
+    Ok(out)
 }

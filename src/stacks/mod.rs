@@ -1,4 +1,7 @@
 //! `lava-ami`: lava AMIs and the AMI of every lava worker stack, side by side; safe roll-outs.
 pub mod cli;
+pub mod error;
 pub mod fetch;
 pub mod model;
+pub mod replace;
+pub mod wait;

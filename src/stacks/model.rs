@@ -50,7 +50,8 @@ pub struct LavaAmi {
     pub id: String,
     pub name: String,
     pub created: String,
-    /// Full Python version from the PythonVersion tag (major.minor from the name otherwise).
+    /// Full Python version from the PythonVersion (or PYTHON_VERSION) tag (major.minor from the
+    /// name otherwise).
     pub python: String,
     pub arch: String,
     pub kind: Kind,
@@ -88,7 +89,9 @@ pub fn lava_ami(img: &ImageInfo, sak: bool) -> Option<LavaAmi> {
     };
     let (name_os, name_py, name_arch) = from_name?;
     let tag = |k: &str| img.tags.get(k).filter(|v| !v.is_empty()).cloned();
-    let python_full = tag("PythonVersion");
+    // `PythonVersion` is what our builds and existing tooling write; the lava docs name
+    // `PYTHON_VERSION`. Both carry the same value; either will do.
+    let python_full = tag("PythonVersion").or_else(|| tag("PYTHON_VERSION"));
     let python_minor = python_full
         .as_deref()
         .map(|v| v.splitn(3, '.').take(2).collect::<Vec<_>>().join("."))
@@ -174,7 +177,8 @@ pub struct WorkerStack {
     pub capabilities: Vec<String>,
 }
 
-/// A lava worker stack: parameters realm, worker and amiId (or sakAmiId) and an instance type.
+/// A lava worker stack: parameters realm, worker and amiId (or sakAmiId) and a machine type: an
+/// instance type, or our template's attribute-based selection (`vCpuMin`) when that is empty.
 /// Anything else — not a worker, or a parasitic worker without an AMI or machine type — is None.
 pub fn worker_stack(s: &StackInfo, all_amis: &[LavaAmi]) -> Option<WorkerStack> {
     let p = &s.parameters;
@@ -185,10 +189,11 @@ pub fn worker_stack(s: &StackInfo, all_amis: &[LavaAmi]) -> Option<WorkerStack> 
             .filter(|v| !v.is_empty())
             .map(|v| (k.to_string(), v.clone()))
     })?;
-    if !p
+    let has_type = p
         .iter()
-        .any(|(k, v)| k.to_ascii_lowercase().contains("instancetype") && !v.is_empty())
-    {
+        .any(|(k, v)| k.to_ascii_lowercase().contains("instancetype") && !v.is_empty());
+    let has_attributes = p.get("vCpuMin").is_some_and(|v| !v.is_empty());
+    if !has_type && !has_attributes {
         return None;
     }
     let ami = all_amis.iter().find(|a| a.id == ami_id);
@@ -278,6 +283,27 @@ mod tests {
         assert!(lava_ami(&img("ami-2", "other-ami", "", &[]), false).is_none());
         assert!(lava_ami(&img("ami-3", "sak-2024-01", "", &[]), false).is_none());
         assert!(lava_ami(&img("ami-3", "sak-2024-01", "", &[]), true).is_some());
+    }
+
+    #[test]
+    fn python_version_from_either_tag() {
+        let name = "lava-8.3.0-amzn2023-py3.12-x86_64-2025-07-02T08-43-48Z";
+        for key in ["PythonVersion", "PYTHON_VERSION"] {
+            let a = lava_ami(&img("ami-1", name, "2025", &[(key, "3.12.11")]), false).unwrap();
+            assert_eq!(a.python, "3.12.11", "{key}");
+        }
+        let sak = lava_ami(
+            &img("ami-2", "sak-2024", "2024", &[("PYTHON_VERSION", "3.9.18")]),
+            true,
+        )
+        .unwrap();
+        assert_eq!(
+            (sak.python.as_str(), sak.kind.python.as_str()),
+            ("3.9.18", "3.9"),
+            "the kind's X.Y from the tag when the name has none"
+        );
+        let none = lava_ami(&img("ami-3", name, "2025", &[]), false).unwrap();
+        assert_eq!(none.python, "3.12", "X.Y from the name without a tag");
     }
 
     #[test]
@@ -381,5 +407,29 @@ mod tests {
             "parasitic"
         );
         assert!(worker_stack(&stack(&[("bucket", "b")]), &amis).is_none());
+        let by_attributes = worker_stack(
+            &stack(&[
+                ("realm", "r"),
+                ("worker", "w"),
+                ("amiId", "ami-1"),
+                ("workerInstanceType", ""),
+                ("vCpuMin", "4"),
+            ]),
+            &amis,
+        );
+        assert!(by_attributes.is_some(), "attribute-based selection");
+        assert!(
+            worker_stack(
+                &stack(&[
+                    ("realm", "r"),
+                    ("worker", "w"),
+                    ("amiId", "ami-1"),
+                    ("workerInstanceType", "")
+                ]),
+                &amis
+            )
+            .is_none(),
+            "no type and no attributes"
+        );
     }
 }

@@ -16,3 +16,4 @@ mod plan;
 mod rc;
 mod stacks;
 mod sync;
+mod worker_stack;

@@ -1,7 +1,7 @@
 //! `lava-ami` against the AWS emulator: stacks from the real worker template plus decoys, lava AMIs
 //! of several kinds; listing, grouping, selection, updates (non-interactive and through a pty).
 use crate::common::{bin_moto, moto, moto_sdk, root};
-use aws_sdk_cloudformation::types::{Capability, Parameter};
+use aws_sdk_cloudformation::types::Parameter;
 use aws_sdk_ec2::types::Tag;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -88,38 +88,22 @@ impl World {
     }
 
     async fn worker(&self, name: &str, ami: &str) {
-        let body =
-            std::fs::read_to_string(root().join("cloudformation/lava-worker.cfn.yaml")).unwrap();
-        let p = |k: &str, v: &str| {
-            Parameter::builder()
-                .parameter_key(k)
-                .parameter_value(v)
-                .build()
-        };
-        self.cfn
-            .create_stack()
-            .stack_name(name)
-            .template_body(body)
-            .capabilities(Capability::CapabilityIam)
-            .parameters(p("realm", "prod"))
-            .parameters(p("worker", name.rsplit('-').next().unwrap()))
-            .parameters(p("amiId", ami))
-            .parameters(p("subnets", &self.subnet))
-            .parameters(p("secGroups", &self.sg))
-            .parameters(p("codeBucket", "lava-code"))
-            .parameters(p("swapSize", "2"))
-            // The emulator keeps only parameters given at creation and then fails UsePreviousValue
-            // for defaulted ones (real CloudFormation does not): give every parameter.
-            .parameters(p("workerInstanceType", "t3.medium"))
-            .parameters(p("keyPairName", ""))
-            .parameters(p("rootVolumeSize", "30"))
-            .parameters(p("codePrefix", "lava"))
-            .parameters(p("minSize", "1"))
-            .parameters(p("desiredCapacity", "1"))
-            .parameters(p("maxSize", "1"))
-            .send()
-            .await
-            .unwrap();
+        crate::worker_stack::create_worker(
+            &self.cfn,
+            name,
+            &[
+                ("realm", "prod"),
+                ("worker", name.rsplit('-').next().unwrap()),
+                ("amiId", ami),
+                ("subnets", &self.subnet),
+                ("secGroups", &self.sg),
+                ("codeBucket", "lava-code"),
+                ("s3Temp", "s3://lava-prod-tmp/lava/prod/tmp"),
+                ("s3Payloads", "s3://lava-prod-payloads/lava/prod/payloads"),
+                ("swapSize", "2"),
+            ],
+        )
+        .await;
     }
 
     /// A stack with the given parameters around a harmless resource.
@@ -469,7 +453,7 @@ fn the_worker_template_passes_cfn_lint() {
     let text = std::fs::read_to_string(root().join("cloudformation/lava-worker.cfn.yaml")).unwrap();
     for needle in [
         "HttpTokens: required",
-        "HttpPutResponseHopLimit: 1",
+        "HttpPutResponseHopLimit: 2",
         "Encrypted: true",
         "VolumeType: gp3",
         "root.boot0.sh",

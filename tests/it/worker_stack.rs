@@ -1,0 +1,1194 @@
+//! The worker stack template (cloudformation/lava-worker.cfn.yaml) created in the AWS emulator and
+//! read back: the role's policies statement by statement, the launch template (metadata options,
+//! volumes, user data through our own parser), both instance selection forms, and `lava-ami -U`
+//! moving the group to a new launch template version. What the emulator cannot create (scaling
+//! policy, lifecycle hook, metric filter, managed policy attachments, update policy) is checked in
+//! the template itself.
+use crate::common::{bin, bin_moto, moto_sdk, root};
+use aws_sdk_cloudformation::types::{Capability, Parameter};
+use lava_build::rc::userdata;
+use serde_json::Value;
+use serde_yaml::Value as Yaml;
+use std::collections::BTreeMap;
+
+const ACCOUNT: &str = "123456789012";
+
+pub fn template_text() -> String {
+    std::fs::read_to_string(root().join("cloudformation/lava-worker.cfn.yaml")).unwrap()
+}
+
+fn template() -> Yaml {
+    serde_yaml::from_str(&template_text()).unwrap()
+}
+
+/// Every parameter of the template with its default ("" when it has none). The emulator keeps only
+/// the parameters given at creation and then fails UsePreviousValue for the others (real
+/// CloudFormation does not), so tests give every parameter.
+pub fn template_defaults() -> BTreeMap<String, String> {
+    let t = template();
+    let params = t["Parameters"].as_mapping().unwrap();
+    params
+        .iter()
+        .map(|(k, v)| {
+            let d = match &v["Default"] {
+                Yaml::String(s) => s.clone(),
+                Yaml::Number(n) => n.to_string(),
+                _ => String::new(),
+            };
+            (k.as_str().unwrap().to_string(), d)
+        })
+        .collect()
+}
+
+/// A VPC, subnet and security group in the region, for the group's parameters.
+pub async fn network(ec2: &aws_sdk_ec2::Client) -> (String, String) {
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.9.1.0/24")
+        .send()
+        .await
+        .unwrap();
+    let sg = ec2
+        .create_security_group()
+        .group_name(format!("w-{}", uuid::Uuid::new_v4().simple()))
+        .description("worker")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    (
+        subnet.subnet().unwrap().subnet_id().unwrap().into(),
+        sg.group_id().unwrap().into(),
+    )
+}
+
+/// Creates a worker stack from the template: every parameter at its default, then `set`.
+pub async fn create_worker(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+    set: &[(&str, &str)],
+) -> BTreeMap<String, String> {
+    let mut params = template_defaults();
+    for (k, v) in set {
+        assert!(params.contains_key(*k), "no parameter {k}");
+        params.insert(k.to_string(), v.to_string());
+    }
+    let out = cfn
+        .create_stack()
+        .stack_name(name)
+        .template_body(template_text())
+        .capabilities(Capability::CapabilityIam)
+        .set_parameters(Some(
+            params
+                .iter()
+                .map(|(k, v)| {
+                    Parameter::builder()
+                        .parameter_key(k)
+                        .parameter_value(v)
+                        .build()
+                })
+                .collect(),
+        ))
+        .send()
+        .await;
+    out.unwrap_or_else(|e| panic!("CreateStack {name}: {e:?}"));
+    let status = cfn
+        .describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+        .unwrap()
+        .stacks()[0]
+        .stack_status()
+        .unwrap()
+        .as_str()
+        .to_string();
+    assert_eq!(status, "CREATE_COMPLETE", "{name}");
+    params
+}
+
+/// A resource's physical id. (DescribeStackResources: the emulator's DescribeStackResource fails
+/// on stacks holding resource types it does not create.)
+async fn physical_id(cfn: &aws_sdk_cloudformation::Client, stack: &str, logical: &str) -> String {
+    let out = cfn
+        .describe_stack_resources()
+        .stack_name(stack)
+        .send()
+        .await
+        .unwrap();
+    out.stack_resources()
+        .iter()
+        .find(|r| r.logical_resource_id() == Some(logical))
+        .and_then(|r| r.physical_resource_id())
+        .unwrap_or_else(|| panic!("{stack} has no {logical}"))
+        .to_string()
+}
+
+/// IAM returns policy documents URL-encoded (the emulator may not).
+fn policy_json(doc: &str) -> Value {
+    if let Ok(v) = serde_json::from_str(doc) {
+        return v;
+    }
+    let bytes = doc.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    let text = String::from_utf8(out).unwrap();
+    if let Ok(v) = serde_json::from_str(&text) {
+        return v;
+    }
+    // The emulator hands back inline policies created by CloudFormation as a Python dict's repr
+    // ({'Version': …}); ours hold no quotes or apostrophes of their own, so swapping is exact.
+    assert!(text.starts_with("{'") && !text.contains('"'), "{text}");
+    serde_json::from_str(&text.replace('\'', "\"")).unwrap()
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().map(|x| x.as_str().unwrap().to_string()).collect(),
+        other => panic!("expected a string or a list: {other}"),
+    }
+}
+
+/// IAM's wildcard match: `*` any run of characters (slashes included), `?` one.
+fn wild(pattern: &str, text: &str) -> bool {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(false)
+        .backslash_escape(false)
+        .build()
+        .unwrap()
+        .compile_matcher()
+        .is_match(text)
+}
+
+/// One statement, flattened for checks.
+#[derive(Debug)]
+struct Stmt {
+    sid: String,
+    actions: Vec<String>,
+    resources: Vec<String>,
+    condition: Option<Value>,
+}
+
+/// Every statement of the role's inline policies, by policy name.
+async fn role_statements(iam: &aws_sdk_iam::Client, role: &str) -> BTreeMap<String, Vec<Stmt>> {
+    let names = iam
+        .list_role_policies()
+        .role_name(role)
+        .send()
+        .await
+        .unwrap()
+        .policy_names()
+        .to_vec();
+    let mut out = BTreeMap::new();
+    for name in names {
+        let doc = iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(&name)
+            .send()
+            .await
+            .unwrap();
+        let v = policy_json(doc.policy_document());
+        assert_eq!(v["Version"], "2012-10-17");
+        let stmts = v["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                assert_eq!(s["Effect"], "Allow", "{s}");
+                Stmt {
+                    sid: s["Sid"].as_str().unwrap_or_default().to_string(),
+                    actions: strings(&s["Action"]),
+                    resources: strings(&s["Resource"]),
+                    condition: s.get("Condition").cloned(),
+                }
+            })
+            .collect();
+        out.insert(name, stmts);
+    }
+    out
+}
+
+/// The statements allowing `action` on `resource` (conditions are reported, not evaluated).
+fn allowing<'a>(stmts: &'a [&'a Stmt], action: &str, resource: &str) -> Vec<&'a Stmt> {
+    stmts
+        .iter()
+        .copied()
+        .filter(|s| s.actions.iter().any(|a| wild(a, action)))
+        .filter(|s| s.resources.iter().any(|r| wild(r, resource)))
+        .collect()
+}
+
+/// Actions that take no resource but `*`: the only ones allowed on `*`.
+const STAR_ONLY: [&str; 5] = [
+    "ecr:GetAuthorizationToken",
+    "cloudwatch:PutMetricData",
+    "ec2:DescribeTags",
+    "ec2:DescribeVolumes",
+    "ec2:DescribeInstances",
+];
+
+#[tokio::test]
+async fn instance_type_form_grants_the_realm_and_nothing_else() {
+    let region = "eu-north-1";
+    let sdk = moto_sdk(region).await;
+    let (ec2, cfn) = (
+        aws_sdk_ec2::Client::new(&sdk),
+        aws_sdk_cloudformation::Client::new(&sdk),
+    );
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let asg = aws_sdk_autoscaling::Client::new(&sdk);
+    let (subnet, sg) = network(&ec2).await;
+    let topic = format!("arn:aws:sns:{region}:{ACCOUNT}:lava-alarms");
+    create_worker(
+        &cfn,
+        "lava-prod-core",
+        &[
+            ("realm", "prod"),
+            ("worker", "core"),
+            ("amiId", "ami-0123456789abcdef0"),
+            ("subnets", &subnet),
+            ("secGroups", &sg),
+            ("codeBucket", "lava-code"),
+            ("s3Temp", "s3://lava-prod-tmp/lava/prod/tmp"),
+            ("s3Payloads", "s3://lava-prod-payloads/lava/prod/payloads"),
+            ("swapSize", "2"),
+            ("tmpVolumeSize", "40"),
+            ("dockerVolumeSize", "60"),
+            ("alarmTopic", &topic),
+            ("backlogTarget", "5"),
+        ],
+    )
+    .await;
+
+    // The role: the stack's own policy and the realm policy, statement by statement.
+    let role = physical_id(&cfn, "lava-prod-core", "WorkerRole").await;
+    let policies = role_statements(&iam, &role).await;
+    assert_eq!(
+        policies.keys().collect::<Vec<_>>(),
+        ["lava-realm", "lava-worker"]
+    );
+    let all: Vec<&Stmt> = policies.values().flatten().collect();
+    let arn = |service: &str, rest: &str| format!("arn:aws:{service}:{region}:{ACCOUNT}:{rest}");
+    let queue_arn = arn("sqs", "lava-prod-core");
+    let key = arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab");
+    let reachable: Vec<(&str, String)> = vec![
+        ("sqs:ReceiveMessage", queue_arn.clone()),
+        ("sqs:DeleteMessage", queue_arn.clone()),
+        ("sqs:ChangeMessageVisibility", queue_arn.clone()),
+        ("dynamodb:GetItem", arn("dynamodb", "table/lava.realms")),
+        ("dynamodb:GetItem", arn("dynamodb", "table/lava.prod.jobs")),
+        (
+            "dynamodb:Query",
+            arn("dynamodb", "table/lava.prod.jobs/index/owner"),
+        ),
+        (
+            "dynamodb:GetItem",
+            arn("dynamodb", "table/lava.prod.connections"),
+        ),
+        ("dynamodb:PutItem", arn("dynamodb", "table/lava.prod.state")),
+        (
+            "dynamodb:PutItem",
+            arn("dynamodb", "table/lava.prod.events"),
+        ),
+        (
+            "dynamodb:UpdateItem",
+            arn("dynamodb", "table/lava.prod.state"),
+        ),
+        (
+            "s3:PutObject",
+            "arn:aws:s3:::lava-prod-tmp/lava/prod/tmp/job/run/logs".into(),
+        ),
+        (
+            "s3:GetObject",
+            "arn:aws:s3:::lava-prod-tmp/lava/prod/tmp/job/run/out.csv".into(),
+        ),
+        (
+            "s3:GetObject",
+            "arn:aws:s3:::lava-prod-payloads/lava/prod/payloads/job.zip".into(),
+        ),
+        ("s3:ListBucket", "arn:aws:s3:::lava-prod-payloads".into()),
+        (
+            "s3:GetObject",
+            "arn:aws:s3:::lava-code/lava/prod/core/root.boot0.sh".into(),
+        ),
+        ("kms:Decrypt", key.clone()),
+        ("kms:GenerateDataKey", key.clone()),
+        (
+            "ssm:GetParameter",
+            arn("ssm", "parameter/lava/prod/conn/db/password"),
+        ),
+        ("ssm:GetParametersByPath", arn("ssm", "parameter/lava/prod")),
+        ("ecr:GetAuthorizationToken", "*".into()),
+        (
+            "ecr:BatchGetImage",
+            arn("ecr", "repository/dist/lava/amzn2023/full"),
+        ),
+        (
+            "ecr:GetDownloadUrlForLayer",
+            arn("ecr", "repository/lava/prod/etl/loader"),
+        ),
+        (
+            "ecr:BatchCheckLayerAvailability",
+            arn("ecr", "repository/lava/prod/x"),
+        ),
+        (
+            "logs:PutLogEvents",
+            arn("logs", "log-group:/lava/prod:log-stream:i-1"),
+        ),
+        ("cloudwatch:PutMetricData", "*".into()),
+        ("ec2:DescribeTags", "*".into()),
+        (
+            "ssm:GetParameter",
+            arn("ssm", "parameter/AmazonCloudWatch-lava"),
+        ),
+        (
+            "autoscaling:CompleteLifecycleAction",
+            arn(
+                "autoscaling",
+                "autoScalingGroup:9f1e:autoScalingGroupName/lava-prod-core-WorkerGroup-X",
+            ),
+        ),
+    ];
+    for (action, resource) in &reachable {
+        assert!(
+            !allowing(&all, action, resource).is_empty(),
+            "{action} on {resource} is not allowed"
+        );
+    }
+    // Other realms, other accounts and regions, other areas: not reachable.
+    let other =
+        |service: &str, rest: &str| format!("arn:aws:{service}:{region}:999999999999:{rest}");
+    let unreachable: Vec<(&str, String)> = vec![
+        ("dynamodb:GetItem", arn("dynamodb", "table/lava.dev.jobs")),
+        ("dynamodb:PutItem", arn("dynamodb", "table/lava.realms")),
+        (
+            "dynamodb:DeleteTable",
+            arn("dynamodb", "table/lava.prod.jobs"),
+        ),
+        ("s3:PutObject", "arn:aws:s3:::lava-prod-tmp/other/x".into()),
+        (
+            "s3:PutObject",
+            "arn:aws:s3:::lava-prod-payloads/lava/prod/payloads/job.zip".into(),
+        ),
+        ("s3:GetObject", "arn:aws:s3:::lava-code/other/x".into()),
+        ("s3:ListBucket", "arn:aws:s3:::some-other-bucket".into()),
+        (
+            "ssm:GetParameter",
+            arn("ssm", "parameter/lava/dev/conn/db/password"),
+        ),
+        ("ssm:PutParameter", arn("ssm", "parameter/lava/prod/x")),
+        (
+            "ecr:BatchGetImage",
+            arn("ecr", "repository/lava/dev/etl/loader"),
+        ),
+        (
+            "ecr:BatchGetImage",
+            other("ecr", "repository/dist/lava/amzn2023/full"),
+        ),
+        (
+            "ecr:BatchGetImage",
+            format!("arn:aws:ecr:us-east-1:{ACCOUNT}:repository/lava/prod/x"),
+        ),
+        ("ecr:PutImage", arn("ecr", "repository/lava/prod/x")),
+        ("sqs:ReceiveMessage", arn("sqs", "lava-prod-other")),
+        ("sqs:SendMessage", queue_arn.clone()),
+        (
+            "logs:PutLogEvents",
+            arn("logs", "log-group:/lava/dev:log-stream:i-1"),
+        ),
+        ("kms:ScheduleKeyDeletion", key.clone()),
+    ];
+    for (action, resource) in &unreachable {
+        let hits = allowing(&all, action, resource);
+        assert!(
+            hits.is_empty(),
+            "{action} on {resource} is allowed by {hits:?}"
+        );
+    }
+    // Nothing account-wide: `*` only for actions that take nothing else; wildcards in an ARN
+    // only under the realm, or narrowed by a condition on the realm.
+    for s in &all {
+        if s.resources.iter().any(|r| r == "*") {
+            for a in &s.actions {
+                assert!(STAR_ONLY.contains(&a.as_str()), "{a} on * in {}", s.sid);
+            }
+        }
+        for a in &s.actions {
+            assert!(!a.contains('*'), "wildcard action {a} in {}", s.sid);
+        }
+    }
+    let sid = |name: &str| -> &Stmt {
+        all.iter()
+            .find(|s| s.sid == name)
+            .unwrap_or_else(|| panic!("no statement {name}"))
+    };
+    // KMS keys: any key id, but only keys with a lava-<realm>- alias.
+    let keys = sid("RealmKeys");
+    assert_eq!(keys.resources, [arn("kms", "key/*")]);
+    assert_eq!(
+        keys.condition.as_ref().unwrap()["ForAnyValue:StringLike"]["kms:ResourceAliases"],
+        "alias/lava-prod-*"
+    );
+    let hook = sid("TerminateHook");
+    let cond = &hook.condition.as_ref().unwrap()["StringEquals"];
+    assert_eq!(
+        (
+            &cond["aws:ResourceTag/lava:realm"],
+            &cond["aws:ResourceTag/lava:worker"]
+        ),
+        (&Value::from("prod"), &Value::from("core"))
+    );
+    // ECR pulls exactly as seed 000 says: dist/lava/* and lava/<realm>/* of this account+region.
+    let pull = sid("EcrPull");
+    assert_eq!(
+        pull.resources,
+        [
+            arn("ecr", "repository/dist/lava/*"),
+            arn("ecr", "repository/lava/prod/*")
+        ]
+    );
+    assert_eq!(
+        pull.actions,
+        [
+            "ecr:BatchCheckLayerAvailability",
+            "ecr:BatchGetImage",
+            "ecr:GetDownloadUrlForLayer"
+        ]
+    );
+    assert_eq!(sid("EcrLogin").actions, ["ecr:GetAuthorizationToken"]);
+    assert_eq!(sid("EcrLogin").resources, ["*"]);
+
+    // The launch template: IMDSv2 with two hops, monitoring, encrypted gp3 volumes, user data.
+    let lt = physical_id(&cfn, "lava-prod-core", "LaunchTemplate").await;
+    let versions = ec2
+        .describe_launch_template_versions()
+        .launch_template_id(&lt)
+        .send()
+        .await
+        .unwrap();
+    let data = versions.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    let md = data.metadata_options().unwrap();
+    assert_eq!(md.http_tokens().unwrap().as_str(), "required");
+    assert_eq!(md.http_put_response_hop_limit(), Some(2));
+    assert_eq!(md.http_endpoint().unwrap().as_str(), "enabled");
+    assert_eq!(data.instance_type().map(|t| t.as_str()), Some("t3.medium"));
+    let disks: Vec<(String, i32, bool, String)> = data
+        .block_device_mappings()
+        .iter()
+        .map(|b| {
+            let e = b.ebs().unwrap();
+            (
+                b.device_name().unwrap().to_string(),
+                e.volume_size().unwrap(),
+                e.encrypted().unwrap(),
+                e.volume_type().unwrap().as_str().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        disks,
+        [
+            ("/dev/xvda".to_string(), 30, true, "gp3".to_string()),
+            ("/dev/sdb".to_string(), 40, true, "gp3".to_string()),
+            ("/dev/sdc".to_string(), 60, true, "gp3".to_string()),
+        ]
+    );
+    let shell0 = check_user_data(data.user_data().unwrap(), 2, true, true);
+    mount_volume_behaves(&shell0);
+
+    // The group: the instance type as the mixed instances override, the first template version.
+    let group = physical_id(&cfn, "lava-prod-core", "WorkerGroup").await;
+    let g = asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&group)
+        .send()
+        .await
+        .unwrap();
+    let g = &g.auto_scaling_groups()[0];
+    let mip = g
+        .mixed_instances_policy()
+        .unwrap()
+        .launch_template()
+        .unwrap();
+    assert_eq!(
+        mip.launch_template_specification().unwrap().version(),
+        Some("1")
+    );
+    assert_eq!(mip.overrides()[0].instance_type(), Some("t3.medium"));
+    assert!(mip.overrides()[0].instance_requirements().is_none());
+    let tags: BTreeMap<&str, &str> = g
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap()))
+        .collect();
+    assert_eq!(tags["lava:realm"], "prod");
+    assert_eq!(tags["lava:worker"], "core");
+
+    // The queue, named for the worker.
+    let outputs = cfn
+        .describe_stacks()
+        .stack_name("lava-prod-core")
+        .send()
+        .await
+        .unwrap();
+    let outputs: BTreeMap<&str, &str> = outputs.stacks()[0]
+        .outputs()
+        .iter()
+        .map(|o| (o.output_key().unwrap(), o.output_value().unwrap()))
+        .collect();
+    assert!(
+        outputs["QueueUrl"].ends_with("/lava-prod-core"),
+        "{outputs:?}"
+    );
+    assert_eq!(outputs["QueueArn"], queue_arn);
+    assert!(outputs["RoleArn"].ends_with(&format!("role/{role}")));
+    assert_eq!(outputs["AutoScalingGroup"], group);
+}
+
+/// The user data as lava-rc reads it: keys, swap, the boot scripts through s3run, and the shell0
+/// script clean under shellcheck.
+fn check_user_data(b64: &str, swap: u64, tmp: bool, docker: bool) -> String {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let data = userdata::parse(&raw).unwrap().expect("user data");
+    assert!(userdata::unknown_keys(&data).is_empty(), "{data:?}");
+    let mut keys: Vec<&String> = data.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["shell", "shell0", "swap"]);
+    let spec = userdata::swap(&data["swap"]).unwrap();
+    assert_eq!(spec.map(|s| s.size_gib), (swap > 0).then_some(swap));
+    let shell = userdata::commands("shell", &data["shell"]).unwrap();
+    assert_eq!(
+        shell,
+        "/usr/local/bin/s3run s3://lava-code/lava/prod/core/root.boot.sh s3://lava-code/lava prod core"
+    );
+    let shell0 = userdata::commands("shell0", &data["shell0"]).unwrap();
+    let lines: Vec<&str> = shell0.lines().collect();
+    assert_eq!(
+        lines[lines.len() - 4..],
+        [
+            "/usr/local/bin/s3run s3://lava-code/lava/prod/core/root.boot0.sh s3://lava-code/lava prod core",
+            "boot0=$?",
+            "if [ \"$boot0\" -ne 0 ]; then exit \"$boot0\"; fi",
+            "exit \"$failed\"",
+        ],
+        "boot0's own exit status, else the volumes'"
+    );
+    let tmp_line = if tmp { "tmp_gib=40" } else { "tmp_gib=0" };
+    assert!(shell0.contains(tmp_line), "{shell0}");
+    assert!(shell0.contains("mount_volume /tmp /dev/sdb /dev/xvdb"));
+    let docker_line = if docker {
+        "docker_gib=60"
+    } else {
+        "docker_gib=0"
+    };
+    assert!(shell0.contains(docker_line), "{shell0}");
+    assert!(shell0.contains("mount_volume /var/lib/docker /dev/sdc /dev/xvdc"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("shell0.sh");
+    std::fs::write(&file, format!("#!/bin/bash\n{shell0}\n")).unwrap();
+    let out = std::process::Command::new("shellcheck")
+        .arg(&file)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("shellcheck is missing (scripts/test-services.sh install): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "shell0 of the user data:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    shell0
+}
+
+/// Runs shell0's `mount_volume` as root in a private mount namespace: a loop device (through a
+/// symbolic link, as udev gives /dev/sdb) stands in for the EBS volume, a bind-mounted file for
+/// /etc/fstab, shell functions for systemctl and udevadm. First boot: made xfs, one fstab line,
+/// mounted; again: nothing to do; after an unmount: mounted from the same filesystem (nothing
+/// reformatted), still one fstab line; no device: an error naming it.
+fn mount_volume_behaves(shell0: &str) {
+    let start = shell0.find("mount_volume() {").unwrap();
+    let end = start + shell0[start..].find("\n}\n").unwrap() + 3;
+    let function = &shell0[start..end];
+    for tool in ["mkfs.xfs", "losetup", "unshare", "findmnt", "blkid"] {
+        which::which(tool).unwrap_or_else(|_| {
+            panic!("{tool} is missing (xfsprogs, util-linux): scripts/test-services.sh install")
+        });
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("function.sh"), function).unwrap();
+    let driver = r#"set -u
+work=$1
+. "$work/function.sh"
+systemctl() { echo "systemctl $*" >>"$work/calls"; }
+udevadm() { :; }
+truncate -s 300M "$work/disk.img"
+loopdev=$(losetup -f --show "$work/disk.img") || exit 3
+trap 'umount "$work/target" 2>/dev/null; losetup -d "$loopdev"' EXIT
+ln -s "$loopdev" "$work/sdb"
+printf '# fstab of the test\n' >"$work/fstab"
+mount --bind "$work/fstab" /etc/fstab || exit 4
+mount_volume "$work/target" "$work/no-such-device" "$work/sdb"; echo "first=$?"
+echo "mounted=$(findmnt -rn -o SOURCE,FSTYPE --mountpoint "$work/target")"
+echo "dev=$loopdev"
+echo kept >"$work/target/file"
+mount_volume "$work/target" "$work/sdb"; echo "second=$?"
+umount "$work/target"
+mount_volume "$work/target" "$work/sdb"; echo "third=$?"
+echo "file=$(cat "$work/target/file")"
+grep -c UUID= /etc/fstab | sed 's/^/fstab_lines=/'
+grep UUID= /etc/fstab | sed 's/^UUID=[^ ]* /fstab=/'
+mount_volume "$work/other" "$work/gone"; echo "missing=$?"
+echo "globals=${dir-}${uuid-}${d-}"
+"#;
+    std::fs::write(d.join("driver.sh"), driver).unwrap();
+    let out = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "bash"])
+        .arg(d.join("driver.sh"))
+        .arg(d)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let get = |k: &str| -> String {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap_or_else(|| panic!("no {k} in:\n{stdout}{stderr}"))
+            .to_string()
+    };
+    let work = d.display();
+    assert_eq!(get("first"), "0", "{stdout}{stderr}");
+    assert_eq!(get("mounted"), format!("{} xfs", get("dev")));
+    assert!(stdout.contains(&format!("{work}/target: mounted {}", get("dev"))));
+    assert_eq!(get("second"), "0");
+    assert!(stdout.contains(&format!("{work}/target: {} already mounted", get("dev"))));
+    assert_eq!(get("third"), "0");
+    assert_eq!(get("file"), "kept", "the filesystem was not made again");
+    assert_eq!(get("fstab_lines"), "1");
+    assert_eq!(
+        get("fstab"),
+        format!("{work}/target xfs defaults,nofail,x-systemd.before=local-fs.target 0 2")
+    );
+    assert_eq!(get("missing"), "1");
+    assert_eq!(get("globals"), "", "the function's variables are its own");
+    assert!(stderr.contains(&format!(
+        "volume for {work}/other: no block device {work}/gone"
+    )));
+    let calls = std::fs::read_to_string(d.join("calls")).unwrap();
+    assert!(
+        calls.lines().all(|l| l == "systemctl daemon-reload"),
+        "{calls}"
+    );
+}
+
+#[tokio::test]
+async fn attribute_form_with_a_realm_policy() {
+    let region = "eu-south-1";
+    let sdk = moto_sdk(region).await;
+    let (ec2, cfn) = (
+        aws_sdk_ec2::Client::new(&sdk),
+        aws_sdk_cloudformation::Client::new(&sdk),
+    );
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let asg = aws_sdk_autoscaling::Client::new(&sdk);
+    let (subnet, sg) = network(&ec2).await;
+    let realm_policy = format!("arn:aws:iam::{ACCOUNT}:policy/lava-prod-realm");
+    create_worker(
+        &cfn,
+        "lava-prod-core",
+        &[
+            ("realm", "prod"),
+            ("worker", "core"),
+            ("amiId", "ami-0123456789abcdef0"),
+            ("subnets", &subnet),
+            ("secGroups", &sg),
+            ("codeBucket", "lava-code"),
+            ("realmPolicyArn", &realm_policy),
+            ("workerInstanceType", ""),
+            ("vCpuMin", "4"),
+            ("vCpuMax", "16"),
+            ("memoryMinMiB", "8192"),
+            ("allowedInstanceTypes", "m7i.*,c7i.*"),
+            ("burstable", "excluded"),
+        ],
+    )
+    .await;
+    // With a realm policy, the stack grants only what is its own (queue, boot scripts, ECR pulls,
+    // logs, the agent, the hook): no realm statements of its own.
+    let role = physical_id(&cfn, "lava-prod-core", "WorkerRole").await;
+    let policies = role_statements(&iam, &role).await;
+    assert_eq!(policies.keys().collect::<Vec<_>>(), ["lava-worker"]);
+    let sids: Vec<&str> = policies["lava-worker"]
+        .iter()
+        .map(|s| s.sid.as_str())
+        .collect();
+    assert!(
+        sids.contains(&"EcrPull") && sids.contains(&"Queue"),
+        "{sids:?}"
+    );
+    for s in &policies["lava-worker"] {
+        for a in &s.actions {
+            assert!(!a.starts_with("dynamodb:") && !a.starts_with("kms:"), "{a}");
+        }
+    }
+
+    let lt = physical_id(&cfn, "lava-prod-core", "LaunchTemplate").await;
+    let versions = ec2
+        .describe_launch_template_versions()
+        .launch_template_id(&lt)
+        .send()
+        .await
+        .unwrap();
+    let data = versions.launch_template_versions()[0]
+        .launch_template_data()
+        .unwrap();
+    assert!(
+        data.instance_type().is_none(),
+        "the attributes choose the type"
+    );
+    assert_eq!(
+        data.block_device_mappings().len(),
+        1,
+        "no tmp or docker volume"
+    );
+    check_user_data(data.user_data().unwrap(), 0, false, false);
+
+    let group = physical_id(&cfn, "lava-prod-core", "WorkerGroup").await;
+    let g = asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&group)
+        .send()
+        .await
+        .unwrap();
+    let over = &g.auto_scaling_groups()[0]
+        .mixed_instances_policy()
+        .unwrap()
+        .launch_template()
+        .unwrap()
+        .overrides()[0];
+    assert!(over.instance_type().is_none());
+    let req = over.instance_requirements().unwrap();
+    let vcpu = req.v_cpu_count().unwrap();
+    assert_eq!((vcpu.min(), vcpu.max()), (Some(4), Some(16)));
+    let mem = req.memory_mib().unwrap();
+    assert_eq!((mem.min(), mem.max()), (Some(8192), None));
+    assert_eq!(req.allowed_instance_types(), ["m7i.*", "c7i.*"]);
+    assert_eq!(req.burstable_performance().unwrap().as_str(), "excluded");
+
+    // lava-ami sees it as a worker stack although it has no instance type.
+    let out = bin_moto("lava-ami")
+        .args(["--region", region, "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = v["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["lava-prod-core"]);
+}
+
+#[tokio::test]
+async fn lava_ami_update_moves_the_group_to_a_new_launch_template_version() {
+    let region = "eu-west-1";
+    let sdk = moto_sdk(region).await;
+    let (ec2, cfn) = (
+        aws_sdk_ec2::Client::new(&sdk),
+        aws_sdk_cloudformation::Client::new(&sdk),
+    );
+    let asg = aws_sdk_autoscaling::Client::new(&sdk);
+    let (subnet, sg) = network(&ec2).await;
+    let mut amis = Vec::new();
+    for (time, key) in [
+        ("2025-01-01T00-00-00Z", "PythonVersion"),
+        ("2025-02-01T00-00-00Z", "PYTHON_VERSION"),
+    ] {
+        let name = format!("lava-8.3.0-amzn2023-py3.12-x86_64-{time}");
+        let id = ec2
+            .register_image()
+            .name(&name)
+            .root_device_name("/dev/xvda")
+            .send()
+            .await
+            .unwrap()
+            .image_id()
+            .unwrap()
+            .to_string();
+        ec2.create_tags()
+            .resources(&id)
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key(key)
+                    .value("3.12.11")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        amis.push(id);
+    }
+    create_worker(
+        &cfn,
+        "lava-prod-roll",
+        &[
+            ("realm", "prod"),
+            ("worker", "roll"),
+            ("amiId", &amis[0]),
+            ("subnets", &subnet),
+            ("secGroups", &sg),
+            ("codeBucket", "lava-code"),
+            ("s3Temp", "s3://lava-prod-tmp/lava/prod/tmp"),
+            ("s3Payloads", "s3://lava-prod-payloads/lava/prod/payloads"),
+        ],
+    )
+    .await;
+    let group_version = |name: String| {
+        let asg = asg.clone();
+        async move {
+            let g = asg
+                .describe_auto_scaling_groups()
+                .auto_scaling_group_names(&name)
+                .send()
+                .await
+                .unwrap();
+            g.auto_scaling_groups()[0]
+                .mixed_instances_policy()
+                .unwrap()
+                .launch_template()
+                .unwrap()
+                .launch_template_specification()
+                .unwrap()
+                .version()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let group = physical_id(&cfn, "lava-prod-roll", "WorkerGroup").await;
+    assert_eq!(group_version(group).await, "1");
+
+    let out = bin_moto("lava-ami")
+        .args([
+            "--region",
+            region,
+            "-U",
+            "lava-prod-roll",
+            "--ami",
+            "latest",
+            "--yes",
+            "--poll-seconds",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(&format!(
+            "lava-prod-roll: {} -> {} UPDATE_COMPLETE",
+            amis[0], amis[1]
+        )),
+        "{text}"
+    );
+    // The group now launches version 2, which holds the new AMI, and lava-ami says so.
+    let group = physical_id(&cfn, "lava-prod-roll", "WorkerGroup").await;
+    assert_eq!(group_version(group.clone()).await, "2");
+    let lt = physical_id(&cfn, "lava-prod-roll", "LaunchTemplate").await;
+    let v2 = ec2
+        .describe_launch_template_versions()
+        .launch_template_id(&lt)
+        .versions("2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        v2.launch_template_versions()[0]
+            .launch_template_data()
+            .unwrap()
+            .image_id(),
+        Some(amis[1].as_str())
+    );
+    assert!(
+        text.contains(&format!("  group {group}: launch template version 2, ")),
+        "{text}"
+    );
+
+    // Back to the first AMI, as JSON: the group's report is in `replacement`.
+    let out = bin_moto("lava-ami")
+        .args([
+            "--region",
+            region,
+            "-U",
+            "lava-prod-roll",
+            "--ami",
+            &amis[0],
+            "--yes",
+            "--poll-seconds",
+            "1",
+            "--output",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["status"], "UPDATE_COMPLETE");
+    let group = physical_id(&cfn, "lava-prod-roll", "WorkerGroup").await;
+    let r = &v[0]["replacement"][0];
+    assert_eq!(r["group"], group.as_str());
+    assert_eq!(r["launch_template_version"], "3");
+    assert_eq!(r["instances"], 1);
+}
+
+#[test]
+fn an_unreachable_endpoint_is_one_line_naming_the_call() {
+    // A port nothing listens on: bind one, then free it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = bin("lava-ami")
+        .args(["--region", "eu-west-1"])
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: DescribeImages of this account: cannot reach the AWS endpoint"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wait_minutes_are_bounded() {
+    for bad in ["0", "1441", "99999999999999999999"] {
+        let out = bin("lava-ami")
+            .args([
+                "-U",
+                "lava-prod-*",
+                "--ami",
+                "latest",
+                "--yes",
+                "--wait-minutes",
+                bad,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains("--wait-minutes") && err.contains(bad),
+            "{err}"
+        );
+    }
+    let out = bin("lava-ami")
+        .args([
+            "-U",
+            "lava-prod-*",
+            "--ami",
+            "latest",
+            "--yes",
+            "--wait-minutes",
+            "1441",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1..=1440"));
+}
+
+/// A tagged YAML node (`!If`, `!Ref`, …) as (tag, value).
+fn tagged(v: &Yaml) -> (String, &Yaml) {
+    match v {
+        Yaml::Tagged(t) => (t.tag.to_string(), &t.value),
+        other => panic!("expected a tagged node, got {other:?}"),
+    }
+}
+
+/// What the emulator does not create, read in the template: the rolling update policy, the
+/// backlog scaling policy, the terminate hook, the heartbeat filter and alarms, the managed
+/// policies, the parameter groups.
+#[test]
+fn what_the_emulator_lacks_is_in_the_template() {
+    let t = template();
+    let r = &t["Resources"];
+    let group = &r["WorkerGroup"];
+    let rolling = &group["UpdatePolicy"]["AutoScalingRollingUpdate"];
+    assert_eq!(
+        tagged(&rolling["MaxBatchSize"]),
+        ("!Ref".into(), &Yaml::from("updateBatchSize"))
+    );
+    assert_eq!(
+        tagged(&rolling["MinInstancesInService"]),
+        ("!Ref".into(), &Yaml::from("updateMinInService"))
+    );
+    let lt_version = tagged(
+        &group["Properties"]["MixedInstancesPolicy"]["LaunchTemplate"]["LaunchTemplateSpecification"]
+            ["Version"],
+    );
+    assert_eq!(
+        lt_version,
+        (
+            "!GetAtt".into(),
+            &Yaml::from("LaunchTemplate.LatestVersionNumber")
+        )
+    );
+
+    let scaling = &r["BacklogScaling"];
+    assert_eq!(scaling["Type"], "AWS::AutoScaling::ScalingPolicy");
+    assert_eq!(scaling["Properties"]["PolicyType"], "TargetTrackingScaling");
+    let metric =
+        &scaling["Properties"]["TargetTrackingConfiguration"]["CustomizedMetricSpecification"];
+    assert_eq!(
+        (&metric["Namespace"], &metric["MetricName"]),
+        (&Yaml::from("Lava"), &Yaml::from("WorkerBacklog"))
+    );
+    let dims: Vec<(String, String)> = metric["Dimensions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["Name"].as_str().unwrap().to_string(),
+                tagged(&d["Value"]).1.as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        dims,
+        [
+            ("Realm".into(), "realm".into()),
+            ("Worker".into(), "worker".into())
+        ]
+    );
+
+    let hook = &r["TerminateHook"]["Properties"];
+    assert_eq!(
+        hook["LifecycleTransition"],
+        "autoscaling:EC2_INSTANCE_TERMINATING"
+    );
+    assert_eq!(hook["DefaultResult"], "CONTINUE");
+    assert_eq!(hook["LifecycleHookName"], "lava-terminate");
+
+    for alarmed in ["HeartbeatFilter", "HeartbeatAlarm", "QueueDepthAlarm"] {
+        assert_eq!(r[alarmed]["Condition"], "HasAlarms", "{alarmed}");
+    }
+    assert_eq!(r["HeartbeatFilter"]["Type"], "AWS::Logs::MetricFilter");
+    let metric_name = |v: &Yaml| tagged(v).1.as_str().unwrap().to_string();
+    assert_eq!(
+        metric_name(&r["HeartbeatFilter"]["Properties"]["MetricTransformations"][0]["MetricName"]),
+        metric_name(&r["HeartbeatAlarm"]["Properties"]["MetricName"]),
+        "the alarm watches the filter's metric"
+    );
+
+    // Managed policies (the emulator ignores ManagedPolicyArns): SSM core and the CloudWatch
+    // agent in both branches, the realm policy only when given.
+    let (tag, arns) = tagged(&r["WorkerRole"]["Properties"]["ManagedPolicyArns"]);
+    assert_eq!(tag, "!If");
+    assert_eq!(arns[0], "HasRealmPolicy");
+    for (branch, n) in [(1, 3), (2, 2)] {
+        let list = arns[branch].as_sequence().unwrap();
+        assert_eq!(list.len(), n);
+        let subs: Vec<String> = list.iter().map(|a| format!("{:?}", tagged(a))).collect();
+        assert!(subs[0].contains("policy/AmazonSSMManagedInstanceCore"));
+        assert!(subs[1].contains("policy/CloudWatchAgentServerPolicy"));
+    }
+
+    // CloudFormation's Fn::Equals takes strings (a bare 0 fails the template; the emulator accepts
+    // it), and every parameter compared with "0" is a String.
+    fn equals_operands(v: &Yaml, out: &mut Vec<Yaml>) {
+        match v {
+            Yaml::Tagged(t) if t.tag == "!Equals" => {
+                out.extend(t.value.as_sequence().unwrap().iter().cloned())
+            }
+            Yaml::Tagged(t) => equals_operands(&t.value, out),
+            Yaml::Sequence(items) => items.iter().for_each(|i| equals_operands(i, out)),
+            Yaml::Mapping(m) => m.values().for_each(|i| equals_operands(i, out)),
+            _ => {}
+        }
+    }
+    let mut operands = Vec::new();
+    equals_operands(&t["Conditions"], &mut operands);
+    equals_operands(&t["Rules"], &mut operands);
+    assert!(operands.len() >= 20, "{operands:?}");
+    for o in &operands {
+        match o {
+            Yaml::String(_) => {}
+            Yaml::Tagged(r) if r.tag == "!Ref" => {
+                let name = r.value.as_str().unwrap();
+                let ty = &t["Parameters"][name]["Type"];
+                assert!(
+                    ty.as_str().unwrap().starts_with("String")
+                        || ty.as_str().unwrap().starts_with("CommaDelimited"),
+                    "{name} compared but of type {ty:?}"
+                );
+            }
+            Yaml::Tagged(_) => {}
+            other => panic!("Fn::Equals operand {other:?} is not a string"),
+        }
+    }
+
+    // Every parameter in exactly one group of the console's interface.
+    let groups = t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        .as_sequence()
+        .unwrap();
+    let mut grouped: Vec<String> = groups
+        .iter()
+        .flat_map(|g| g["Parameters"].as_sequence().unwrap().iter())
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect();
+    grouped.sort();
+    let mut params: Vec<String> = template_defaults().into_keys().collect();
+    params.sort();
+    assert_eq!(grouped, params);
+}
