@@ -108,14 +108,27 @@ pub async fn head(client: &Client, bucket: &str, key: &str) -> Result<Option<Rem
         .send()
         .await
     {
-        Ok(h) => Ok(Some(RemoteHead {
-            etag: unquote(h.e_tag().unwrap_or_default()),
-            sha256: h.metadata().and_then(|m| m.get("sha256")).cloned(),
-            checksum: h.checksum_sha256().map(String::from),
-            encrypted: encrypted(h.server_side_encryption(), h.sse_customer_algorithm()),
-        })),
+        Ok(h) => {
+            let etag = unquote(h.e_tag().unwrap_or_default());
+            Ok(Some(RemoteHead {
+                checksum: h.checksum_sha256().map(|c| qualified(c, &etag)),
+                sha256: h.metadata().and_then(|m| m.get("sha256")).cloned(),
+                encrypted: encrypted(h.server_side_encryption(), h.sse_customer_algorithm()),
+                etag,
+            }))
+        }
         Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
         Err(e) => Err(describe(&e)),
+    }
+}
+
+/// The SHA-256 checksum of a multipart object with its `-<parts>`. S3 sends it so; an emulator
+/// may leave it out on HEAD (moto does), and then the ETag's part count is the checksum's: a
+/// multipart SHA-256 checksum can only be a composite one.
+fn qualified(checksum: &str, etag: &str) -> String {
+    match etag.rsplit_once('-') {
+        Some((_, parts)) if !checksum.contains('-') => format!("{checksum}-{parts}"),
+        _ => checksum.to_string(),
     }
 }
 
