@@ -222,6 +222,9 @@ pub async fn upload(
         .checksum_algorithm(ChecksumAlgorithm::Sha256)
         .checksum_sha256(hashes.s3_checksum())
         .metadata("sha256", &hashes.sha256)
+        // The body's integrity is the signed SHA-256 checksum S3 verifies: no second digest.
+        .customize()
+        .disable_payload_signing()
         .send()
         .await
         .map_err(|e| describe(&e))?;
@@ -292,6 +295,8 @@ async fn multipart_upload(
                     .body(ByteStream::from(body))
                     .content_length(len as i64)
                     .checksum_sha256(&checksum)
+                    .customize()
+                    .disable_payload_signing()
                     .send()
                     .await
                     .map_err(|e| format!("part {n} of {count}: {}", describe(&e)))?;
