@@ -96,12 +96,12 @@ measure() { # measure NAME CMD…: T[NAME]=seconds, M[NAME]=peak RSS in KiB, B[N
 }
 declare -A T M B
 
-ours() { # ours TREE BUCKET [ARGS…]
-    AWS_ENDPOINT_URL=$proxy "$lava" sync --source "$1" --cache-file "$work/cache-$2.json" \
-        s3bucket="$2" s3prefix=res/ region=us-east-1 "${@:3}"
+ours() { # ours NAME TREE BUCKET [ARGS…]: measures lava-build sync
+    measure "$1" env AWS_ENDPOINT_URL="$proxy" "$lava" sync --source "$2" \
+        --cache-file "$work/cache-$3.json" s3bucket="$3" s3prefix=res/ region=us-east-1 "${@:4}"
 }
-theirs() { # theirs TREE BUCKET
-    "$aws" --endpoint-url "$proxy" s3 sync --only-show-errors "$1" "s3://$2/res/"
+theirs() { # theirs NAME TREE BUCKET: measures aws s3 sync
+    measure "$1" "$aws" --endpoint-url "$proxy" s3 sync --only-show-errors "$2" "s3://$3/res/"
 }
 bucket() { "$aws" --endpoint-url "$endpoint" s3api create-bucket --bucket "$1" >/dev/null; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
@@ -143,8 +143,8 @@ PY
             make_mixed "$work/mixed"
             rm -f "$work/cache-mixed-lava.json"
         fi
-        measure "mixed-$phase-ours" ours "$work/mixed" mixed-lava
-        measure "mixed-$phase-theirs" theirs "$work/mixed" mixed-aws
+        ours "mixed-$phase-ours" "$work/mixed" mixed-lava
+        theirs "mixed-$phase-theirs" "$work/mixed" mixed-aws
     done
     header "3 × 64 MiB + 300 × 1–64 KiB"
     row "initial sync" mixed-initial
@@ -158,10 +158,10 @@ large() {
     bucket large-aws
     mkdir -p "$work/large"
     head -c $((2 << 30)) /dev/urandom >"$work/large/bundle.zip"
-    measure large-first-ours ours "$work/large" large-lava
-    measure large-first-theirs theirs "$work/large" large-aws
+    ours large-first-ours "$work/large" large-lava
+    theirs large-first-theirs "$work/large" large-aws
     rm -f "$work/cache-large-lava.json"
-    measure large-hash-ours ours "$work/large" large-lava --dry-run
+    ours large-hash-ours "$work/large" large-lava --dry-run
     header "one 2 GiB file"
     row "first upload" large-first
     local gbs sha md5
@@ -191,10 +191,10 @@ for i in range(10_000):
     with open(f"{sub}/f{i:05}.txt", "wb") as f:
         f.write(r.randbytes(r.randint(100, 4000)))
 PY
-    measure small-first-ours ours "$work/small" small-lava
-    measure small-first-theirs theirs "$work/small" small-aws
-    measure small-noop-ours ours "$work/small" small-lava
-    measure small-noop-theirs theirs "$work/small" small-aws
+    ours small-first-ours "$work/small" small-lava
+    theirs small-first-theirs "$work/small" small-aws
+    ours small-noop-ours "$work/small" small-lava
+    theirs small-noop-theirs "$work/small" small-aws
     header "10,000 files of 0.1–4 KB"
     row "first sync" small-first
     row "no-op re-sync" small-noop
