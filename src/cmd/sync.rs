@@ -11,10 +11,13 @@ use std::path::PathBuf;
 The bucket and prefix come from the config file (<env>.ami.s3, relative to <env>._.s3base unless it
 is an s3:// URL) or from s3bucket=… s3prefix=… on the command line, which wins.
 
-A file is up to date when the object has the same size and the same SHA-256 (stored by lava-build as
-x-amz-meta-sha256 and cross-checked with the ETag). Local hashes are cached in build/sync-cache.json,
-so an unchanged tree is not read again. Dot files, editor swap files and --exclude globs are skipped.
-Remote objects are deleted only with --delete.
+A file is up to date when the object has the same size and the same SHA-256: for files up to 16 MiB
+the file's SHA-256 (x-amz-meta-sha256 and S3's checksum), for larger ones S3's composite SHA-256 of
+the 8 MiB parts. The ETag is compared only where it is an MD5 (single-part, not SSE-KMS/SSE-C).
+Local hashes are cached in build/sync-cache.json, so an unchanged tree is not read again; new files
+are hashed while they are uploaded. Only transient errors are retried (by the SDK, 5 attempts).
+Dot files, editor swap files and --exclude globs are skipped. Remote objects are deleted only with
+--delete.
 
 Examples:
   lava-build sync --config deploy/dev.yaml --env dev --dry-run

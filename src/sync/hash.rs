@@ -1,20 +1,76 @@
 //! Content hashes of local files, with a cache so an unchanged tree is not read again.
+//!
+//! A file that goes up in one request is known by its SHA-256 (sent as `x-amz-meta-sha256` and as the
+//! request's checksum) and its MD5 (what a plain single-part ETag is). A file that goes up in parts is
+//! known by S3's composite SHA-256 checksum for our part size: the SHA-256 of the parts' SHA-256s,
+//! `-<parts>` appended. Those part hashes are computed anyway for the upload, so a new large file is
+//! hashed while it is read for upload, and a cold one is hashed part by part on every core.
 use super::walk::LocalFile;
+use base64::Engine as _;
 use md5::Md5;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-/// Hashes of one file: SHA-256 (what we compare), MD5 (what a single-part ETag is) and the
-/// ETag our multipart upload of it would get.
+/// What a local file is compared by.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hashes {
+    /// Hex SHA-256 of the file when it goes up in one request; else S3's composite checksum for our
+    /// part size (`<base64>-<parts>`).
     pub sha256: String,
-    pub md5: String,
-    /// `md5-of-part-md5s-N` for our part size, or None when the file goes up in one request.
-    pub multipart_etag: Option<String>,
+    /// Hex MD5, only for files that go up in one request.
+    pub md5: Option<String>,
+}
+
+impl Hashes {
+    /// The hashes of a file that goes up in one request, from its bytes: SHA-256 and MD5 side by
+    /// side on two threads when the file is large enough for it to pay.
+    pub fn of_bytes(bytes: &[u8]) -> Hashes {
+        let (sha, md5) = if bytes.len() >= 1 << 20 {
+            std::thread::scope(|s| {
+                let md5 = s.spawn(|| Md5::digest(bytes));
+                let sha = Sha256::digest(bytes);
+                // A panic in a digest is a bug in the hash crate; carry it on as one.
+                (
+                    sha,
+                    md5.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                )
+            })
+        } else {
+            (Sha256::digest(bytes), Md5::digest(bytes))
+        };
+        Hashes {
+            sha256: hex::encode(sha),
+            md5: Some(hex::encode(md5)),
+        }
+    }
+
+    /// The hashes of a file that goes up in parts, from the parts' SHA-256s in order.
+    pub fn of_parts(parts: &[[u8; 32]]) -> Hashes {
+        let mut outer = Sha256::new();
+        for p in parts {
+            outer.update(p);
+        }
+        Hashes {
+            sha256: format!("{}-{}", b64(&outer.finalize()), parts.len()),
+            md5: None,
+        }
+    }
+
+    /// This file's checksum as S3 reports it (`x-amz-checksum-sha256` of a HEAD with checksum mode).
+    pub fn s3_checksum(&self) -> String {
+        if self.md5.is_some() {
+            b64(&hex::decode(&self.sha256).unwrap_or_default())
+        } else {
+            self.sha256.clone()
+        }
+    }
+}
+
+pub fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,11 +81,12 @@ struct FileEntry {
     hashes: Hashes,
 }
 
-/// What a remote object was last seen as, with the SHA-256 we confirmed for it.
+/// What a remote object was last seen as, with the checksum we confirmed for it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RemoteEntry {
     pub size: u64,
     pub etag: String,
+    /// [`Hashes::sha256`] of the content confirmed.
     pub sha256: String,
 }
 
@@ -42,7 +99,8 @@ pub struct Cache {
     pub remote: BTreeMap<String, RemoteEntry>,
 }
 
-const CACHE_VERSION: u32 = 1;
+/// 2: multipart files are known by their composite checksum, and carry no MD5.
+const CACHE_VERSION: u32 = 2;
 
 impl Cache {
     /// Reads the cache; a missing, unreadable, corrupt or old-format cache is an empty one.
@@ -111,50 +169,72 @@ pub fn part_size(size: u64) -> u64 {
 /// Files up to this size go up in one PutObject.
 pub const SINGLE_PART_MAX: u64 = 16 * 1024 * 1024;
 
-/// Reads `path` once and computes every hash.
-pub fn hash_file(path: &Path, size: u64) -> std::io::Result<Hashes> {
-    let mut f = std::fs::File::open(path)?;
+/// Whether a file of `size` bytes goes up in parts.
+pub fn multipart(size: u64) -> bool {
+    size > SINGLE_PART_MAX
+}
+
+/// Reads `len` bytes at `offset` (the whole range, or an error saying the file is shorter).
+pub fn read_range(file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len as usize];
+    file.read_exact_at(&mut buf, offset)?;
+    Ok(buf)
+}
+
+/// The SHA-256 of `len` bytes at `offset`, read in 1 MiB blocks into `buf`.
+fn hash_range(
+    file: &std::fs::File,
+    offset: u64,
+    len: u64,
+    buf: &mut [u8],
+) -> std::io::Result<[u8; 32]> {
     let mut sha = Sha256::new();
-    let mut md5 = Md5::new();
-    let multipart = size > SINGLE_PART_MAX;
+    let mut done = 0u64;
+    while done < len {
+        let n = (buf.len() as u64).min(len - done) as usize;
+        file.read_exact_at(&mut buf[..n], offset + done)?;
+        sha.update(&buf[..n]);
+        done += n as u64;
+    }
+    Ok(sha.finalize().into())
+}
+
+/// Reads `path` once and computes its [`Hashes`]; the parts of a large file on `workers` threads.
+pub fn hash_file(path: &Path, size: u64, workers: usize) -> std::io::Result<Hashes> {
+    let file = std::fs::File::open(path)?;
+    if !multipart(size) {
+        return Ok(Hashes::of_bytes(&read_range(&file, 0, size)?));
+    }
     let psize = part_size(size);
-    let mut part_md5 = Md5::new();
-    let mut in_part = 0u64;
-    let mut part_digests: Vec<u8> = Vec::new();
-    let mut parts = 0u32;
-    let mut buf = vec![0u8; 1024 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        let mut chunk = &buf[..n];
-        sha.update(chunk);
-        md5.update(chunk);
-        if multipart {
-            while !chunk.is_empty() {
-                let take = ((psize - in_part) as usize).min(chunk.len());
-                part_md5.update(&chunk[..take]);
-                in_part += take as u64;
-                chunk = &chunk[take..];
-                if in_part == psize {
-                    part_digests.extend_from_slice(&part_md5.finalize_reset());
-                    parts += 1;
-                    in_part = 0;
-                }
+    let count = size.div_ceil(psize) as usize;
+    let workers = workers.clamp(1, count);
+    let mut digests = vec![[0u8; 32]; count];
+    std::thread::scope(|s| -> std::io::Result<()> {
+        let file = &file;
+        // Worker w hashes parts w, w + workers, …: neighbours read neighbouring ranges.
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                s.spawn(move || -> std::io::Result<Vec<(usize, [u8; 32])>> {
+                    let mut buf = vec![0u8; 1 << 20];
+                    (w..count)
+                        .step_by(workers)
+                        .map(|i| {
+                            let offset = i as u64 * psize;
+                            let len = psize.min(size - offset);
+                            Ok((i, hash_range(file, offset, len, &mut buf)?))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        for h in handles {
+            for (i, d) in h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))? {
+                digests[i] = d;
             }
         }
-    }
-    if multipart && in_part > 0 {
-        part_digests.extend_from_slice(&part_md5.finalize_reset());
-        parts += 1;
-    }
-    Ok(Hashes {
-        sha256: hex::encode(sha.finalize()),
-        md5: hex::encode(md5.finalize()),
-        multipart_etag: multipart
-            .then(|| format!("{}-{parts}", hex::encode(Md5::digest(&part_digests)))),
-    })
+        Ok(())
+    })?;
+    Ok(Hashes::of_parts(&digests))
 }
 
 #[cfg(test)]
@@ -171,23 +251,46 @@ mod tests {
     }
 
     #[test]
-    fn hashes_and_multipart_etag() {
+    fn single_part_hashes_are_sha256_and_md5() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("f");
         std::fs::write(&p, b"hello").unwrap();
-        let h = hash_file(&p, 5).unwrap();
-        assert_eq!(h.md5, "5d41402abc4b2a76b9719d911017c592");
+        let h = hash_file(&p, 5, 2).unwrap();
+        assert_eq!(h.md5.as_deref(), Some("5d41402abc4b2a76b9719d911017c592"));
         assert_eq!(
             h.sha256,
             "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
         );
-        assert!(h.multipart_etag.is_none());
-        let big = vec![7u8; (SINGLE_PART_MAX + 1) as usize];
+        assert_eq!(
+            h.s3_checksum(),
+            "LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ="
+        );
+        // The two-thread path for larger files gives the same digests as the one-thread path.
+        let big = vec![3u8; 3 << 20];
+        let h = Hashes::of_bytes(&big);
+        assert_eq!(h.sha256, hex::encode(Sha256::digest(&big)));
+        assert_eq!(h.md5, Some(hex::encode(Md5::digest(&big))));
+    }
+
+    #[test]
+    fn multipart_files_are_known_by_the_composite_checksum_without_md5() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("f");
+        let big: Vec<u8> = (0..SINGLE_PART_MAX + 1).map(|i| (i % 251) as u8).collect();
         std::fs::write(&p, &big).unwrap();
-        let h = hash_file(&p, big.len() as u64).unwrap();
-        let etag = h.multipart_etag.unwrap();
-        // 16 MiB + 1 byte with 8 MiB parts: three parts.
-        assert!(etag.ends_with("-3"), "{etag}");
+        let psize = part_size(big.len() as u64) as usize;
+        let parts: Vec<[u8; 32]> = big
+            .chunks(psize)
+            .map(|c| Sha256::digest(c).into())
+            .collect();
+        let concat: Vec<u8> = parts.concat();
+        let expected = format!("{}-3", b64(&Sha256::digest(&concat)));
+        for workers in [1, 2, 8] {
+            let h = hash_file(&p, big.len() as u64, workers).unwrap();
+            assert_eq!(h.sha256, expected, "{workers} workers");
+            assert_eq!(h.md5, None);
+            assert_eq!(h.s3_checksum(), expected);
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Sync of the AMI build resources (`ami/resources.s3/`) to `s3://bucket/prefix` by content.
 //!
-//! Walk the tree (dot files, swap files and excludes left out) → hash what changed since the last
-//! run (cache in build/) → list the prefix → decide per file (pure, [`plan`]) → HEAD the objects the
-//! listing cannot decide → upload concurrently with checksums → delete only with `--delete`.
+//! Walk the tree (dot files, swap files and excludes left out) → list the prefix → decide per file
+//! (pure, [`plan`]) → hash only the files an object of the same size may match (cache in build/) →
+//! HEAD the objects the listing cannot decide → upload concurrently with checksums, hashing new files
+//! as they are read → delete only with `--delete`.
 pub mod hash;
 pub mod plan;
 pub mod remote;
@@ -14,7 +15,6 @@ use plan::{Decision, Reason, RemoteObject};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use walk::LocalFile;
@@ -143,43 +143,51 @@ pub enum SyncError {
     Hash { path: String, message: String },
 }
 
-/// Hashes every file, from the cache where size, mtime and inode are unchanged.
-async fn hash_all(files: &[LocalFile], cache: &mut Cache) -> Result<Vec<Hashes>, SyncError> {
-    let mut out: Vec<Option<Hashes>> = files.iter().map(|f| cache.get(f)).collect();
-    let todo: Vec<usize> = (0..files.len()).filter(|&i| out[i].is_none()).collect();
+/// Hashes the files `todo` (indexes into `files`), several at once and the parts of a large file
+/// on every core, and puts the hashes in the cache and in `out`.
+async fn hash_some(
+    files: &[LocalFile],
+    todo: Vec<usize>,
+    cache: &mut Cache,
+    out: &mut [Option<Hashes>],
+) -> Result<(), SyncError> {
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
     let mut results = futures::stream::iter(todo.into_iter().map(|i| {
         let path = files[i].path.clone();
         let size = files[i].size;
         async move {
-            let r = tokio::task::spawn_blocking(move || hash::hash_file(&path, size)).await;
+            let r =
+                tokio::task::spawn_blocking(move || hash::hash_file(&path, size, workers)).await;
             (i, r)
         }
     }))
     .buffer_unordered(workers);
     while let Some((i, r)) = results.next().await {
-        let h = match r {
-            Ok(Ok(h)) => h,
-            Ok(Err(e)) => {
-                return Err(SyncError::Hash {
-                    path: files[i].path.display().to_string(),
-                    message: e.to_string(),
-                });
+        let message = match r {
+            Ok(Ok(h)) => {
+                cache.put(&files[i], h.clone());
+                out[i] = Some(h);
+                continue;
             }
-            Err(e) => {
-                return Err(SyncError::Hash {
-                    path: files[i].path.display().to_string(),
-                    message: e.to_string(),
-                });
-            }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => e.to_string(),
         };
-        cache.put(&files[i], h.clone());
-        out[i] = Some(h);
+        return Err(SyncError::Hash {
+            path: files[i].path.display().to_string(),
+            message,
+        });
     }
-    // Every slot is filled: from the cache, or by the loop above (which returns on any error).
-    let all: Vec<Hashes> = out.into_iter().flatten().collect();
-    debug_assert_eq!(all.len(), files.len());
-    Ok(all)
+    Ok(())
+}
+
+/// Whether `file` still has the size, mtime and inode the walk saw (its hashes may be cached).
+fn unchanged_since_walk(file: &LocalFile) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(&file.path).is_ok_and(|m| {
+        m.len() == file.size
+            && m.ino() == file.inode
+            && m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128 == file.mtime_ns
+    })
 }
 
 fn progress_bar(total: u64, files: usize) -> indicatif::ProgressBar {
@@ -211,26 +219,38 @@ pub async fn sync(
     let excludes = walk::excludes(&opts.excludes)?;
     let files = walk::walk(&opts.source, &excludes)?;
     let mut cache = Cache::load(&opts.cache_path);
-    let hashes = hash_all(&files, &mut cache).await?;
+    let mut hashes: Vec<Option<Hashes>> = files.iter().map(|f| cache.get(f)).collect();
 
-    let client = aws_sdk_s3::Client::new(sdk);
+    let client = remote::client(sdk);
     let listing = remote::list(&client, &opts.bucket, &opts.prefix)
         .await
         .map_err(remote_err)?;
     let remote_by_key: BTreeMap<&str, &RemoteObject> =
         listing.iter().map(|o| (o.key.as_str(), o)).collect();
     let url_of = |key: &str| format!("s3://{}/{key}", opts.bucket);
+    let key_of = |i: usize| format!("{}{}", opts.prefix, files[i].rel);
 
-    // Decide from the listing and the cache; HEAD what they cannot decide.
-    let mut decisions: Vec<Decision> = Vec::with_capacity(files.len());
-    for (f, h) in files.iter().zip(&hashes) {
-        let key = format!("{}{}", opts.prefix, f.rel);
-        decisions.push(plan::decide(
-            h,
-            f.size,
+    // Decide from the listing and the cache; hash what may match an object; HEAD what is left.
+    let decide = |i: usize, hashes: &[Option<Hashes>], cache: &Cache| {
+        let key = key_of(i);
+        plan::decide(
+            hashes[i].as_ref(),
+            files[i].size,
             remote_by_key.get(key.as_str()).copied(),
             cache.remote.get(&url_of(&key)),
-        ));
+        )
+    };
+    let mut decisions: Vec<Decision> = (0..files.len())
+        .map(|i| decide(i, &hashes, &cache))
+        .collect();
+    let todo: Vec<usize> = (0..files.len())
+        .filter(|&i| decisions[i] == Decision::Hash)
+        .collect();
+    if !todo.is_empty() {
+        hash_some(&files, todo.clone(), &mut cache, &mut hashes).await?;
+        for i in todo {
+            decisions[i] = decide(i, &hashes, &cache);
+        }
     }
     let mut failed = Vec::new();
     let heads: Vec<usize> = (0..files.len())
@@ -239,24 +259,28 @@ pub async fn sync(
     let head_results: Vec<(usize, Result<Option<plan::RemoteHead>, String>)> =
         futures::stream::iter(heads.into_iter().map(|i| {
             let client = &client;
-            let key = format!("{}{}", opts.prefix, files[i].rel);
+            let key = key_of(i);
             async move { (i, remote::head(client, &opts.bucket, &key).await) }
         }))
         .buffer_unordered(opts.concurrency.max(1) * 4)
         .collect()
         .await;
     for (i, r) in head_results {
-        let key = format!("{}{}", opts.prefix, files[i].rel);
+        let key = key_of(i);
+        // A HEAD is asked only for files whose hashes are known (decide returns Hash before Head).
+        let Some(local) = hashes[i].as_ref() else {
+            continue;
+        };
         match r {
             Ok(Some(head)) => {
-                decisions[i] = plan::after_head(&hashes[i], &head);
+                decisions[i] = plan::after_head(local, &head);
                 if decisions[i] == Decision::Unchanged {
                     cache.remote.insert(
                         url_of(&key),
                         RemoteEntry {
                             size: files[i].size,
                             etag: head.etag.clone(),
-                            sha256: hashes[i].sha256.clone(),
+                            sha256: local.sha256.clone(),
                         },
                     );
                 }
@@ -269,10 +293,7 @@ pub async fn sync(
         }
     }
 
-    let local_keys: BTreeSet<String> = files
-        .iter()
-        .map(|f| format!("{}{}", opts.prefix, f.rel))
-        .collect();
+    let local_keys: BTreeSet<String> = (0..files.len()).map(key_of).collect();
     let deletions: Vec<String> = listing
         .iter()
         .filter(|o| !o.key.ends_with('/') && !local_keys.contains(&o.key))
@@ -307,7 +328,7 @@ pub async fn sync(
         uploads: to_upload
             .iter()
             .map(|(i, r)| Upload {
-                key: format!("{}{}", opts.prefix, files[*i].rel),
+                key: key_of(*i),
                 size: files[*i].size,
                 reason: *r,
             })
@@ -322,12 +343,12 @@ pub async fn sync(
         return Ok(report);
     }
 
-    // Uploads, bounded by one pool of request permits.
+    // Uploads: every read of file bytes and every request holds one permit of one pool.
     let total: u64 = report.uploads.iter().map(|u| u.size).sum();
     let pb = (opts.progress && !to_upload.is_empty()).then(|| progress_bar(total, to_upload.len()));
     let sent = AtomicU64::new(0);
     let done_files = AtomicU64::new(0);
-    let permits = Arc::new(tokio::sync::Semaphore::new(opts.concurrency.max(1)));
+    let pool = remote::Pool::new(opts.concurrency);
     let on_sent = |n: u64| {
         sent.fetch_add(n, Ordering::Relaxed);
         if let Some(pb) = &pb {
@@ -337,35 +358,24 @@ pub async fn sync(
     let results: Vec<(usize, Result<remote::Uploaded, String>)> =
         futures::stream::iter(to_upload.iter().map(|(i, _)| {
             let i = *i;
-            let client = &client;
-            let permits = permits.clone();
-            let on_sent = &on_sent;
-            let key = format!("{}{}", opts.prefix, files[i].rel);
-            let pb = &pb;
-            let done_files = &done_files;
-            let n_files = to_upload.len();
-            let files = &files;
-            let hashes = &hashes;
+            let (client, pool, on_sent, pb) = (&client, &pool, &on_sent, &pb);
+            let (done_files, n_files) = (&done_files, to_upload.len());
+            let (files, hashes) = (&files, &hashes);
+            let key = key_of(i);
             async move {
                 let dest = remote::Dest {
                     client,
                     bucket: &opts.bucket,
                     key: &key,
                 };
-                let r = remote::upload(
-                    &dest,
-                    &files[i].path,
-                    files[i].size,
-                    &hashes[i],
-                    permits,
-                    on_sent,
-                )
-                .await;
+                let f = &files[i];
+                let r =
+                    remote::upload(&dest, &f.path, f.size, hashes[i].as_ref(), pool, on_sent).await;
                 let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
                 match (pb, &r) {
                     (Some(pb), _) => pb.set_message(format!("{done}/{n_files} files")),
                     (None, Ok(_)) => {
-                        eprintln!("sync: uploaded {key} ({})", human_bytes(files[i].size))
+                        eprintln!("sync: uploaded {key} ({})", human_bytes(f.size))
                     }
                     (None, Err(e)) => eprintln!("sync: FAILED {key}: {e}"),
                 }
@@ -380,7 +390,7 @@ pub async fn sync(
     }
     let mut uploaded_keys = BTreeSet::new();
     for (i, r) in results {
-        let key = format!("{}{}", opts.prefix, files[i].rel);
+        let key = key_of(i);
         match r {
             Ok(up) => {
                 cache.remote.insert(
@@ -388,9 +398,13 @@ pub async fn sync(
                     RemoteEntry {
                         size: files[i].size,
                         etag: up.etag,
-                        sha256: hashes[i].sha256.clone(),
+                        sha256: up.hashes.sha256.clone(),
                     },
                 );
+                // What was sent is the file's content only if the file was not changed meanwhile.
+                if unchanged_since_walk(&files[i]) {
+                    cache.put(&files[i], up.hashes);
+                }
                 uploaded_keys.insert(key);
             }
             Err(e) => {
@@ -401,7 +415,6 @@ pub async fn sync(
     }
     report.uploads.retain(|u| uploaded_keys.contains(&u.key));
     report.uploaded = report.uploads.len();
-
     if opts.delete && !deletions.is_empty() {
         match remote::delete(&client, &opts.bucket, &deletions).await {
             Ok(not_deleted) => {

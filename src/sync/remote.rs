@@ -1,22 +1,37 @@
 //! The S3 side of a sync: listing, HEAD, uploads (single and multipart, with checksums S3 verifies),
 //! deletion. Every failure names the object.
-use super::hash::{Hashes, SINGLE_PART_MAX, part_size};
+use super::hash::{Hashes, b64, multipart, part_size, read_range};
 use super::plan::{RemoteHead, RemoteObject};
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
-use base64::Engine as _;
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
+};
 use futures::{StreamExt, TryStreamExt};
-use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::Semaphore;
 
-/// Tries per request on top of the SDK's own retries (a part that keeps failing fails its file).
-const TRIES: u32 = 3;
+/// Attempts per request. The SDK's standard retry strategy retries only what is transient
+/// (throttling, 5xx, timeouts, broken connections), with exponential backoff and jitter; a
+/// permanent error (AccessDenied, NoSuchBucket, InvalidAccessKeyId, …) is one request.
+const ATTEMPTS: u32 = 5;
+
+/// The S3 client of a sync: the shared SDK configuration with its own retry configuration.
+pub fn client(sdk: &aws_config::SdkConfig) -> Client {
+    let conf = aws_sdk_s3::config::Builder::from(sdk)
+        .retry_config(RetryConfig::standard().with_max_attempts(ATTEMPTS))
+        .build();
+    Client::from_conf(conf)
+}
+
+/// Whether an object's ETag is not the MD5 of its content because of its encryption (SSE-KMS,
+/// DSSE-KMS, SSE-C; only SSE-S3 or none keep the MD5).
+fn encrypted(sse: Option<&ServerSideEncryption>, customer_algorithm: Option<&str>) -> bool {
+    !matches!(sse, None | Some(ServerSideEncryption::Aes256)) || customer_algorithm.is_some()
+}
 
 /// One line for an SDK error: what S3 said, or that it could not be reached.
 pub fn describe<E, R>(err: &SdkError<E, R>) -> String
@@ -82,63 +97,59 @@ pub async fn list(
     Ok(out)
 }
 
-/// HEAD of one object: its ETag and our checksum metadata. `None` when it is gone.
+/// HEAD of one object: its ETag, S3's checksum, our checksum metadata and whether it is
+/// encrypted so that the ETag is no MD5. `None` when it is gone.
 pub async fn head(client: &Client, bucket: &str, key: &str) -> Result<Option<RemoteHead>, String> {
-    match client.head_object().bucket(bucket).key(key).send().await {
-        Ok(h) => Ok(Some(RemoteHead {
-            etag: unquote(h.e_tag().unwrap_or_default()),
-            sha256: h.metadata().and_then(|m| m.get("sha256")).cloned(),
-        })),
+    match client
+        .head_object()
+        .bucket(bucket)
+        .key(key)
+        .checksum_mode(ChecksumMode::Enabled)
+        .send()
+        .await
+    {
+        Ok(h) => {
+            let etag = unquote(h.e_tag().unwrap_or_default());
+            Ok(Some(RemoteHead {
+                checksum: h.checksum_sha256().map(|c| qualified(c, &etag)),
+                sha256: h.metadata().and_then(|m| m.get("sha256")).cloned(),
+                encrypted: encrypted(h.server_side_encryption(), h.sse_customer_algorithm()),
+                etag,
+            }))
+        }
         Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
         Err(e) => Err(describe(&e)),
     }
 }
 
-async fn backoff(try_no: u32) {
-    tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(try_no))).await;
-}
-
-/// Runs `attempt` up to [`TRIES`] times with backoff, holding one request permit per try.
-async fn with_retries<T, F, Fut>(permits: &Semaphore, mut attempt: F) -> Result<T, String>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let mut last = String::new();
-    for t in 0..TRIES {
-        let permit = permits.acquire().await.map_err(|e| e.to_string())?;
-        match attempt().await {
-            Ok(v) => return Ok(v),
-            Err(e) => last = e,
-        }
-        drop(permit);
-        if t + 1 < TRIES {
-            backoff(t).await;
-        }
+/// The SHA-256 checksum of a multipart object with its `-<parts>`. S3 sends it so; an emulator
+/// may leave it out on HEAD (moto does), and then the ETag's part count is the checksum's: a
+/// multipart SHA-256 checksum can only be a composite one.
+fn qualified(checksum: &str, etag: &str) -> String {
+    match etag.rsplit_once('-') {
+        Some((_, parts)) if !checksum.contains('-') => format!("{checksum}-{parts}"),
+        _ => checksum.to_string(),
     }
-    Err(last)
 }
 
-fn b64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+fn changed(path: &Path) -> String {
+    format!("{} changed during the sync", path.display())
 }
 
-/// Reads `len` bytes at `offset`.
-async fn read_at(path: &Path, offset: u64, len: u64) -> Result<Vec<u8>, String> {
-    let mut f = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    f.seek(std::io::SeekFrom::Start(offset))
-        .await
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut buf = vec![0u8; len as usize];
-    f.read_exact(&mut buf).await.map_err(|e| {
-        format!(
-            "{}: {e} (did the file change during the sync?)",
+/// Runs a blocking read of `path` off the async threads; errors name the file.
+async fn blocking<T: Send + 'static>(
+    path: &Path,
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(format!(
+            "{}: shorter than when the sync started (did the file change during the sync?)",
             path.display()
-        )
-    })?;
-    Ok(buf)
+        )),
+        Ok(Err(e)) => Err(format!("{}: {e}", path.display())),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
 }
 
 /// Where an upload goes.
@@ -148,65 +159,92 @@ pub struct Dest<'a> {
     pub key: &'a str,
 }
 
-/// What an upload produced.
-pub struct Uploaded {
-    pub etag: String,
+/// The request permits shared by every upload: a file's bytes are read only while a permit is
+/// held, so at most `size` parts (or small files) are in memory at once.
+pub struct Pool {
+    pub permits: Semaphore,
+    pub size: usize,
 }
 
-/// Uploads `path` to `key`, in one request or in parts, with SHA-256 checksums S3 verifies and our
-/// `sha256` metadata. `sent` is called with the bytes of every request that succeeded.
+impl Pool {
+    pub fn new(size: usize) -> Pool {
+        let size = size.max(1);
+        Pool {
+            permits: Semaphore::new(size),
+            size,
+        }
+    }
+}
+
+/// What an upload produced: the object's ETag and the hashes of what was sent.
+pub struct Uploaded {
+    pub etag: String,
+    pub hashes: Hashes,
+}
+
+/// Uploads `path` to `key`, in one request or in parts, with SHA-256 checksums S3 verifies, hashing
+/// the file as it is read. `expected`: the hashes the decision was made on (an upload of other bytes
+/// fails). `sent` is called with the bytes of every request that succeeded.
 pub async fn upload(
     dest: &Dest<'_>,
     path: &Path,
     size: u64,
-    hashes: &Hashes,
-    permits: Arc<Semaphore>,
+    expected: Option<&Hashes>,
+    pool: &Pool,
     sent: &(dyn Fn(u64) + Sync),
 ) -> Result<Uploaded, String> {
+    if multipart(size) {
+        return multipart_upload(dest, path, size, expected, pool, sent).await;
+    }
     let Dest {
         client,
         bucket,
         key,
     } = *dest;
-    if size <= SINGLE_PART_MAX {
-        let body = read_at(path, 0, size).await?;
-        if hex::encode(Sha256::digest(&body)) != hashes.sha256 {
-            return Err(format!("{} changed during the sync", path.display()));
-        }
-        let checksum = b64(&hex::decode(&hashes.sha256).unwrap_or_default());
-        let out = with_retries(&permits, || async {
-            client
-                .put_object()
-                .bucket(bucket)
-                .key(key)
-                .body(ByteStream::from(body.clone()))
-                .content_length(size as i64)
-                .checksum_sha256(&checksum)
-                .metadata("sha256", &hashes.sha256)
-                .send()
-                .await
-                .map_err(|e| describe(&e))
-        })
-        .await?;
-        let etag = unquote(out.e_tag().unwrap_or_default());
-        if etag.len() == 32 && etag != hashes.md5 {
-            return Err(format!(
-                "stored object's ETag {etag} is not the MD5 of what was sent ({})",
-                hashes.md5
-            ));
-        }
-        sent(size);
-        return Ok(Uploaded { etag });
+    let _permit = pool.permits.acquire().await.map_err(|e| e.to_string())?;
+    let p = path.to_path_buf();
+    let (body, hashes) = blocking(path, move || {
+        let body = read_range(&std::fs::File::open(&p)?, 0, size)?;
+        let hashes = Hashes::of_bytes(&body);
+        Ok((body, hashes))
+    })
+    .await?;
+    if expected.is_some_and(|e| *e != hashes) {
+        return Err(changed(path));
     }
-    multipart(dest, path, size, hashes, permits, sent).await
+    let md5 = hashes.md5.clone().unwrap_or_default();
+    let out = client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(ByteStream::from(body))
+        .content_length(size as i64)
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .checksum_sha256(hashes.s3_checksum())
+        .metadata("sha256", &hashes.sha256)
+        // The body's integrity is the signed SHA-256 checksum S3 verifies: no second digest.
+        .customize()
+        .disable_payload_signing()
+        .send()
+        .await
+        .map_err(|e| describe(&e))?;
+    let etag = unquote(out.e_tag().unwrap_or_default());
+    let kms = encrypted(out.server_side_encryption(), out.sse_customer_algorithm());
+    if !kms && etag.len() == 32 && etag != md5 {
+        return Err(format!(
+            "stored object's ETag {etag} is not the MD5 of what was sent ({md5})"
+        ));
+    }
+    sent(size);
+    Ok(Uploaded { etag, hashes })
 }
 
-async fn multipart(
+async fn multipart_upload(
     dest: &Dest<'_>,
     path: &Path,
     size: u64,
-    hashes: &Hashes,
-    permits: Arc<Semaphore>,
+    expected: Option<&Hashes>,
+    pool: &Pool,
     sent: &(dyn Fn(u64) + Sync),
 ) -> Result<Uploaded, String> {
     let Dest {
@@ -214,15 +252,19 @@ async fn multipart(
         bucket,
         key,
     } = *dest;
-    let created = client
-        .create_multipart_upload()
-        .bucket(bucket)
-        .key(key)
-        .checksum_algorithm(ChecksumAlgorithm::Sha256)
-        .metadata("sha256", &hashes.sha256)
-        .send()
-        .await
-        .map_err(|e| format!("starting the multipart upload: {}", describe(&e)))?;
+    let p = path.to_path_buf();
+    let file = Arc::new(blocking(path, move || std::fs::File::open(p)).await?);
+    let created = {
+        let _permit = pool.permits.acquire().await.map_err(|e| e.to_string())?;
+        client
+            .create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Sha256)
+            .send()
+            .await
+            .map_err(|e| format!("starting the multipart upload: {}", describe(&e)))?
+    };
     let upload_id = created
         .upload_id()
         .ok_or("S3 returned no upload id")?
@@ -231,57 +273,55 @@ async fn multipart(
     let count = size.div_ceil(psize);
     let parts = futures::stream::iter(1..=count)
         .map(|n| {
-            let permits = permits.clone();
             let upload_id = upload_id.clone();
+            let file = file.clone();
             async move {
                 let offset = (n - 1) * psize;
                 let len = psize.min(size - offset);
-                let body = read_at(path, offset, len).await?;
-                let checksum = b64(&Sha256::digest(&body));
-                let out = with_retries(&permits, || async {
-                    client
-                        .upload_part()
-                        .bucket(bucket)
-                        .key(key)
-                        .upload_id(&upload_id)
-                        .part_number(n as i32)
-                        .body(ByteStream::from(body.clone()))
-                        .content_length(len as i64)
-                        .checksum_sha256(&checksum)
-                        .send()
-                        .await
-                        .map_err(|e| describe(&e))
+                let _permit = pool.permits.acquire().await.map_err(|e| e.to_string())?;
+                let (body, digest) = blocking(path, move || {
+                    let body = read_range(&file, offset, len)?;
+                    let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&body).into();
+                    Ok((body, digest))
                 })
-                .await
-                .map_err(|e| format!("part {n} of {count}: {e}"))?;
+                .await?;
+                let checksum = b64(&digest);
+                let out = client
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .part_number(n as i32)
+                    .body(ByteStream::from(body))
+                    .content_length(len as i64)
+                    .checksum_sha256(&checksum)
+                    .customize()
+                    .disable_payload_signing()
+                    .send()
+                    .await
+                    .map_err(|e| format!("part {n} of {count}: {}", describe(&e)))?;
                 sent(len);
-                Ok(CompletedPart::builder()
+                let part = CompletedPart::builder()
                     .part_number(n as i32)
                     .set_e_tag(out.e_tag().map(String::from))
                     .checksum_sha256(checksum)
-                    .build())
+                    .build();
+                Ok::<_, String>((part, digest))
             }
         })
-        .buffered(permits.available_permits().max(1))
+        .buffered(pool.size)
         .try_collect::<Vec<_>>()
         .await;
     let result = match parts {
-        Ok(parts) => client
-            .complete_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(&upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .map(|out| Uploaded {
-                etag: unquote(out.e_tag().unwrap_or_default()),
-            })
-            .map_err(|e| format!("completing the multipart upload: {}", describe(&e))),
+        Ok(parts) => {
+            let (parts, digests): (Vec<CompletedPart>, Vec<[u8; 32]>) = parts.into_iter().unzip();
+            let hashes = Hashes::of_parts(&digests);
+            if expected.is_some_and(|e| *e != hashes) {
+                Err(changed(path))
+            } else {
+                complete(dest, &upload_id, parts, hashes).await
+            }
+        }
         Err(e) => Err(e),
     };
     if result.is_err() {
@@ -290,23 +330,42 @@ async fn multipart(
     result
 }
 
-/// Aborts a multipart upload so no parts are left behind (retried: it matters).
+async fn complete(
+    dest: &Dest<'_>,
+    upload_id: &str,
+    parts: Vec<CompletedPart>,
+    hashes: Hashes,
+) -> Result<Uploaded, String> {
+    dest.client
+        .complete_multipart_upload()
+        .bucket(dest.bucket)
+        .key(dest.key)
+        .upload_id(upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .map(|out| Uploaded {
+            etag: unquote(out.e_tag().unwrap_or_default()),
+            hashes,
+        })
+        .map_err(|e| format!("completing the multipart upload: {}", describe(&e)))
+}
+
+/// Aborts a multipart upload so no parts are left behind (the SDK retries what is transient).
 async fn abort(client: &Client, bucket: &str, key: &str, upload_id: &str) {
-    for t in 0..5 {
-        match client
-            .abort_multipart_upload()
-            .bucket(bucket)
-            .key(key)
-            .upload_id(upload_id)
-            .send()
-            .await
-        {
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(key, error = %describe(&e), "aborting the multipart upload failed");
-                backoff(t).await;
-            }
-        }
+    if let Err(e) = client
+        .abort_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .send()
+        .await
+    {
+        tracing::warn!(key, error = %describe(&e), "aborting the multipart upload failed: its parts are left behind (aws s3api list-multipart-uploads shows them)");
     }
 }
 

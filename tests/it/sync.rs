@@ -1,7 +1,10 @@
 //! `lava-build sync` against the AWS emulator: by content, not by modification time; multipart;
 //! deletes only when asked; dry runs; and a fault-injecting proxy for failures mid-upload.
-use crate::common::{bin_moto, moto, moto_sdk, path_str};
+mod servers;
+
+use crate::common::{bin_moto, moto_sdk, path_str};
 use serde_json::Value;
+use servers::{OwnMoto, fault_proxy, recording_proxy};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -209,21 +212,39 @@ async fn a_64_mib_file_goes_up_in_parts_and_comes_back_identical() {
         f.s3.head_object()
             .bucket(&f.bucket)
             .key(key)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
             .send()
             .await
             .unwrap();
-    assert!(
-        head.e_tag().unwrap().trim_matches('"').ends_with("-8"),
-        "8 parts of 8 MiB: {:?}",
-        head.e_tag()
+    let etag = head.e_tag().unwrap().trim_matches('"');
+    assert!(etag.ends_with("-8"), "8 parts of 8 MiB: {:?}", head.e_tag());
+    // S3's composite checksum: the SHA-256 of the parts' SHA-256s, what a later run compares (S3
+    // appends `-8`; moto leaves it out on HEAD).
+    let parts: Vec<u8> = big
+        .chunks(8 << 20)
+        .flat_map(|p| <sha2::Sha256 as sha2::Digest>::digest(p).to_vec())
+        .collect();
+    let composite = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        <sha2::Sha256 as sha2::Digest>::digest(&parts),
     );
-    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&big));
-    assert_eq!(head.metadata().unwrap().get("sha256"), Some(&sha));
+    assert_eq!(
+        head.checksum_sha256().map(|c| c.trim_end_matches("-8")),
+        Some(composite.as_str())
+    );
     assert!(
         f.get(key).await == big,
         "downloaded bytes equal the local ones"
     );
     assert_eq!(n(&f.run(&[]), "uploaded"), 0);
+    // Without the cache the file is hashed and S3's composite checksum (from a HEAD) decides.
+    std::fs::remove_file(f.dir.path().join("cache.json")).unwrap();
+    let again = f.run(&[]);
+    assert_eq!(
+        (n(&again, "uploaded"), n(&again, "unchanged")),
+        (0, 1),
+        "{again}"
+    );
 }
 
 #[tokio::test]
@@ -294,56 +315,6 @@ async fn missing_bucket_and_unreachable_endpoint_are_one_line_errors() {
     assert_eq!(out.status.code(), Some(2), "bad prefix is a usage error");
 }
 
-/// A TCP proxy in front of the emulator that, while `fail` is set, cuts every connection that sends
-/// more than 1 MiB (large uploads), and lets small requests through.
-async fn fault_proxy(fail: Arc<AtomicBool>) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream = moto().trim_start_matches("http://").to_string();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        loop {
-            let Ok((client, _)) = listener.accept().await else {
-                return;
-            };
-            let upstream = upstream.clone();
-            let fail = fail.clone();
-            tokio::spawn(async move {
-                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
-                    return;
-                };
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                let up = async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    let mut total = 0usize;
-                    loop {
-                        let n = match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        total += n;
-                        if fail.load(Ordering::SeqCst) && total > 1024 * 1024 {
-                            break;
-                        }
-                        if sw.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                };
-                let down = async move {
-                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
-                };
-                tokio::select! {
-                    _ = up => {},
-                    _ = down => {},
-                }
-            });
-        }
-    });
-    format!("http://{addr}")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_mid_upload_leaves_no_parts_and_a_rerun_finishes() {
     let f = Fixture::new().await;
@@ -411,52 +382,9 @@ fn sync_help_explains_the_rules() {
     }
 }
 
-/// A moto server of the test's own that enforces IAM after the first `free` requests.
-struct AuthMoto {
-    child: std::process::Child,
-    url: String,
-}
-
-impl AuthMoto {
-    fn start(free: u32) -> Self {
-        let exe = crate::common::root().join("build/venv/bin/moto_server");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new(&exe)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("INITIAL_NO_AUTH_ACTION_COUNT", free.to_string())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("AWS emulator (moto server) {} is missing: run scripts/test-services.sh install: {e}", exe.display()));
-        let started = std::time::Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed().as_secs() < 30,
-                "moto server did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        AuthMoto {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for AuthMoto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn access_denied_and_rejected_credentials_are_one_line_errors() {
-    let moto = AuthMoto::start(3);
+    let moto = OwnMoto::start(3, None);
     let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))
         .endpoint_url(&moto.url)
@@ -544,4 +472,175 @@ async fn access_denied_and_rejected_credentials_are_one_line_errors() {
             "{err}"
         );
     }
+}
+
+/// Runs the AWS CLI of build/venv against `url` as the emulator's root user; stdout.
+fn aws_cli(url: &str, args: &[&str]) -> String {
+    let out = std::process::Command::new(crate::common::root().join("build/venv/bin/aws"))
+        .args(["--endpoint-url", url, "--output", "text"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .output()
+        .expect("the AWS CLI in build/venv (scripts/test-services.sh install)");
+    assert!(
+        out.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Runs a sync of `dir/src` to `s3://bucket/res/` at `url` with the access key `key`.
+fn sync_at(
+    url: &str,
+    dir: &std::path::Path,
+    bucket: &str,
+    key: (&str, &str),
+) -> std::process::Output {
+    crate::common::bin("lava-build")
+        .args(["sync", "--source", &path_str(&dir.join("src"))])
+        .args(["--cache-file", &path_str(&dir.join("c.json"))])
+        .arg(format!("s3bucket={bucket}"))
+        .args(["s3prefix=res/", "region=us-east-1", "--output", "json"])
+        .env("AWS_ENDPOINT_URL", url)
+        .env("AWS_ACCESS_KEY_ID", key.0)
+        .env("AWS_SECRET_ACCESS_KEY", key.1)
+        .output()
+        .unwrap()
+}
+
+fn report(out: &std::process::Output) -> Value {
+    assert!(
+        out.status.success(),
+        "status {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn sse_kms_objects_are_compared_by_checksum_never_by_etag() {
+    let moto = OwnMoto::start(0, Some(servers::Flavour::SseKmsEtags));
+    let s3 = aws_sdk_s3::Client::new(&moto.sdk().await);
+    s3.create_bucket().bucket("kms").send().await.unwrap();
+    aws_cli(
+        &moto.url,
+        &[
+            "s3api",
+            "put-bucket-encryption",
+            "--bucket",
+            "kms",
+            "--server-side-encryption-configuration",
+            r#"{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms"}}]}"#,
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("small.txt"), b"small").unwrap();
+    std::fs::write(src.join("big.zip"), data(4, 20 << 20)).unwrap();
+    let creds = ("testing", "testing");
+
+    let first = report(&sync_at(&moto.url, dir.path(), "kms", creds));
+    assert_eq!(
+        (
+            n(&first, "uploaded"),
+            first["failed"].as_array().unwrap().len()
+        ),
+        (2, 0),
+        "{first}"
+    );
+    // What makes this test mean something: the bucket encrypts with KMS and the ETag is no MD5.
+    let head = s3
+        .head_object()
+        .bucket("kms")
+        .key("res/small.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.server_side_encryption(),
+        Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+    );
+    let md5 = hex::encode(<md5::Md5 as md5::Digest>::digest(b"small"));
+    assert_ne!(head.e_tag().unwrap().trim_matches('"'), md5);
+
+    let second = report(&sync_at(&moto.url, dir.path(), "kms", creds));
+    assert_eq!(
+        (n(&second, "uploaded"), n(&second, "unchanged")),
+        (0, 2),
+        "{second}"
+    );
+    // Without the cache: decided by HEAD, from our checksum and S3's, never from the ETag.
+    std::fs::remove_file(dir.path().join("c.json")).unwrap();
+    let third = report(&sync_at(&moto.url, dir.path(), "kms", creds));
+    assert_eq!(
+        (
+            n(&third, "uploaded"),
+            n(&third, "bytes_sent"),
+            n(&third, "unchanged")
+        ),
+        (0, 0, 2),
+        "{third}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_error_is_one_request_and_names_the_file_and_the_code() {
+    // Four requests before IAM is enforced: a bucket, a user, its key, its policy (list and read,
+    // no write).
+    let moto = OwnMoto::start(4, None);
+    let s3 = aws_sdk_s3::Client::new(&moto.sdk().await);
+    s3.create_bucket().bucket("readonly").send().await.unwrap();
+    aws_cli(&moto.url, &["iam", "create-user", "--user-name", "reader"]);
+    let key = aws_cli(
+        &moto.url,
+        &[
+            "iam",
+            "create-access-key",
+            "--user-name",
+            "reader",
+            "--query",
+            "AccessKey.[AccessKeyId,SecretAccessKey]",
+        ],
+    );
+    let (id, secret) = key.split_once('\t').expect("access key id and secret");
+    aws_cli(
+        &moto.url,
+        &[
+            "iam",
+            "put-user-policy",
+            "--user-name",
+            "reader",
+            "--policy-name",
+            "read",
+            "--policy-document",
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListBucket","s3:GetObject"],"Resource":["arn:aws:s3:::readonly","arn:aws:s3:::readonly/*"]}]}"#,
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("a.txt"), b"a").unwrap();
+    std::fs::write(src.join("big.zip"), data(6, 20 << 20)).unwrap();
+    let (proxy, requests) = recording_proxy(&moto.url).await;
+
+    let out = sync_at(&proxy, dir.path(), "readonly", (id, secret));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    for file in [
+        "res/a.txt (AccessDenied",
+        "res/big.zip (starting the multipart upload: AccessDenied",
+    ] {
+        assert!(last.contains(file), "{file} in {err}");
+    }
+    let requests = requests.lock().unwrap().clone();
+    let count = |line: &str| requests.iter().filter(|r| *r == line).count();
+    assert_eq!(count("PUT /readonly/res/a.txt"), 1, "{requests:?}");
+    assert_eq!(count("POST /readonly/res/big.zip"), 1, "{requests:?}");
+    assert_eq!(count("GET /readonly/"), 1, "one listing: {requests:?}");
 }

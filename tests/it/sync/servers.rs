@@ -1,0 +1,247 @@
+//! Servers of the sync tests' own: a moto server with options, and TCP proxies in front of one.
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Real S3 gives an object encrypted with SSE-KMS an ETag that is not the MD5 of its content; moto
+/// gives every object its MD5. This start-up code makes moto's ETag of an SSE-KMS object what S3's
+/// is: a digest that is not the content's MD5 (multipart ones keep their `-<parts>`).
+const SSE_KMS_ETAGS: &str = r#"
+import hashlib, sys
+from moto.s3 import models
+md5_etag = models.FakeKey.etag.fget
+def s3_etag(key):
+    etag = md5_etag(key)
+    if key.encryption not in ("aws:kms", "aws:kms:dsse"):
+        return etag
+    digest, dash, parts = etag.strip('"').partition("-")
+    return '"' + hashlib.md5(b"sse-kms:" + digest.encode()).hexdigest() + dash + parts + '"'
+models.FakeKey.etag = property(s3_etag)
+from moto.server import main
+main(sys.argv[1:])
+"#;
+
+/// How an [`OwnMoto`] behaves besides plain moto.
+#[derive(Clone, Copy)]
+pub enum Flavour {
+    /// SSE-KMS objects get ETags that are not their MD5, as on S3.
+    SseKmsEtags,
+}
+
+/// A moto server of the test's own. With `free`, IAM is enforced after the first `free` requests.
+pub struct OwnMoto {
+    child: std::process::Child,
+    pub url: String,
+}
+
+impl OwnMoto {
+    pub fn start(free: u32, flavour: Option<Flavour>) -> Self {
+        let venv = crate::common::root().join("build/venv/bin");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = match flavour {
+            None => std::process::Command::new(venv.join("moto_server")),
+            Some(Flavour::SseKmsEtags) => {
+                let mut c = std::process::Command::new(venv.join("python3"));
+                c.args(["-c", SSE_KMS_ETAGS]);
+                c
+            }
+        };
+        if free > 0 {
+            cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", free.to_string());
+        }
+        let child = cmd
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("AWS emulator (moto server) in {} is missing: run scripts/test-services.sh install: {e}", venv.display()));
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed().as_secs() < 30,
+                "moto server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        OwnMoto {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// An SDK configuration for this server with its test credentials.
+    pub async fn sdk(&self) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "t",
+            ))
+            .load()
+            .await
+    }
+}
+
+impl Drop for OwnMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy in front of the emulator that, while `fail` is set, cuts every connection that sends
+/// more than 1 MiB (large uploads), and lets small requests through.
+pub async fn fault_proxy(fail: Arc<AtomicBool>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let upstream = crate::common::moto()
+        .trim_start_matches("http://")
+        .to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
+            let upstream = upstream.clone();
+            let fail = fail.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let up = async move {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    let mut total = 0usize;
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        total += n;
+                        if fail.load(Ordering::SeqCst) && total > 1024 * 1024 {
+                            break;
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let down = async move {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                };
+                tokio::select! {
+                    _ = up => {},
+                    _ = down => {},
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// The request lines (`METHOD /path`, query left out) of every HTTP request a proxy passed on.
+pub type Requests = Arc<Mutex<Vec<String>>>;
+
+/// A TCP proxy in front of `upstream` (`http://host:port`) that records every HTTP request going
+/// through it. Requests carry their body with Content-Length (the SDK sends no chunked bodies when
+/// the checksum is given); a chunked one is recorded as such, and the count is then wrong.
+pub async fn recording_proxy(upstream: &str) -> (String, Requests) {
+    let upstream = upstream.trim_start_matches("http://").to_string();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let requests: Requests = Arc::default();
+    let log = requests.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((client, _)) = listener.accept().await else {
+                return;
+            };
+            let upstream = upstream.clone();
+            let log = log.clone();
+            tokio::spawn(async move {
+                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let (mut cr, mut cw) = client.into_split();
+                let (mut sr, mut sw) = server.into_split();
+                let up = async move {
+                    let mut parser = RequestParser::default();
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match cr.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        for line in parser.feed(&buf[..n]) {
+                            log.lock().unwrap().push(line);
+                        }
+                        if sw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let down = async move {
+                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
+                };
+                tokio::join!(up, down);
+            });
+        }
+    });
+    (format!("http://{addr}"), requests)
+}
+
+/// Splits a client's byte stream into HTTP/1.1 requests.
+#[derive(Default)]
+struct RequestParser {
+    pending: Vec<u8>,
+    body_left: usize,
+}
+
+impl RequestParser {
+    /// The request lines of the requests whose head ends in `bytes`.
+    fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
+        self.pending.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        loop {
+            if self.body_left > 0 {
+                let take = self.body_left.min(self.pending.len());
+                self.pending.drain(..take);
+                self.body_left -= take;
+                if self.body_left > 0 {
+                    return out;
+                }
+            }
+            let Some(end) = self.pending.windows(4).position(|w| w == b"\r\n\r\n") else {
+                return out;
+            };
+            let head = String::from_utf8_lossy(&self.pending[..end]).into_owned();
+            self.pending.drain(..end + 4);
+            let mut lines = head.split("\r\n");
+            let first = lines.next().unwrap_or_default();
+            let mut words = first.split(' ');
+            let method = words.next().unwrap_or_default();
+            let path = words.next().unwrap_or_default();
+            let path = path.split('?').next().unwrap_or_default();
+            let mut chunked = false;
+            for l in lines {
+                let (name, value) = l.split_once(':').unwrap_or((l, ""));
+                if name.eq_ignore_ascii_case("content-length") {
+                    self.body_left = value.trim().parse().unwrap_or(0);
+                } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                    chunked = value.to_ascii_lowercase().contains("chunked");
+                }
+            }
+            out.push(if chunked {
+                format!("{method} {path} (chunked: not counted reliably)")
+            } else {
+                format!("{method} {path}")
+            });
+        }
+    }
+}
