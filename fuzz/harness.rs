@@ -10,7 +10,7 @@ pub fn userdata(data: &[u8]) {
         return;
     };
     let _ = userdata::unknown_keys(&map);
-    let _ = userdata::masked(&serde_json::Value::Object(map.clone()));
+    let _ = userdata::log_summary(&map);
     for (key, value) in &map {
         match key.as_str() {
             "shell0" | "shell" => drop(userdata::commands(key, value)),

@@ -326,18 +326,9 @@ async fn run_wheels(
             eprintln!("{prefix} {}", pending.trim_end());
             tail.push_back(pending.trim_end().to_string());
         }
-        let mut status = 0;
-        let mut wait = docker.wait_container(
-            &name,
-            None::<bollard::query_parameters::WaitContainerOptions>,
-        );
-        while let Some(r) = wait.next().await {
-            match r {
-                Ok(x) => status = x.status_code,
-                Err(bollard::errors::Error::DockerContainerWaitError { code, .. }) => status = code,
-                Err(e) => return Err(err("waiting for the container")(e)),
-            }
-        }
+        let status = engine::wait_exit(docker, &name)
+            .await
+            .map_err(err("waiting for the container"))?;
         Ok((status, tail))
     }
     .await;

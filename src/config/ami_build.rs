@@ -56,15 +56,20 @@ impl AmiBuild {
             .filter(|k| ami_dir.join("os").join(k).is_dir())
             .map(String::as_str)
             .collect();
-        Err(ConfigError::invalid(
-            "os",
-            os,
-            &format!(
+        let tree = ami_dir.join("os");
+        let expected = if buildable.is_empty() {
+            format!(
+                "an os with a provisioning tree in {} (there is none: is --ami-build in the right folder?)",
+                tree.display()
+            )
+        } else {
+            format!(
                 "{} (an os with a provisioning tree in {}; {os} has none and is not built any more)",
                 buildable.join(" or "),
-                ami_dir.join("os").display()
-            ),
-        ))
+                tree.display()
+            )
+        };
+        Err(ConfigError::invalid("os", os, &expected))
     }
 
     pub fn load(path: &str) -> Result<Self, ConfigError> {

@@ -261,18 +261,9 @@ pub async fn run_in(
             )
             .await
             .map_err(|e| format!("starting a container of {image}: {e}"))?;
-        let mut code = 0;
-        let mut w = docker.wait_container(
-            &name,
-            None::<bollard::query_parameters::WaitContainerOptions>,
-        );
-        while let Some(r) = w.next().await {
-            match r {
-                Ok(x) => code = x.status_code,
-                Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = c,
-                Err(e) => return Err(format!("waiting for {name}: {e}")),
-            }
-        }
+        let code = wait_exit(docker, &name)
+            .await
+            .map_err(|e| format!("waiting for {name}: {e}"))?;
         let mut out = String::new();
         let mut logs = docker.logs(
             &name,
@@ -289,13 +280,34 @@ pub async fn run_in(
         Ok((code, out))
     }
     .await;
-    let _ = docker
+    if let Err(e) = docker
         .remove_container(
             &name,
             Some(RemoveContainerOptionsBuilder::default().force(true).build()),
         )
-        .await;
+        .await
+    {
+        tracing::warn!(container = %name, error = %e, "could not remove the check container");
+    }
     result
+}
+
+/// Waits for the container `name` to stop and returns its exit status (a non-zero status is an
+/// answer, not an error).
+pub async fn wait_exit(docker: &Docker, name: &str) -> Result<i64, bollard::errors::Error> {
+    let mut code = 0;
+    let mut w = docker.wait_container(
+        name,
+        None::<bollard::query_parameters::WaitContainerOptions>,
+    );
+    while let Some(r) = w.next().await {
+        match r {
+            Ok(x) => code = x.status_code,
+            Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = c,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(code)
 }
 
 /// The files of every layer of a local image (for the "no build files left" check).

@@ -9,6 +9,8 @@ pub const KNOWN_KEYS: [&str; 4] = ["shell0", "swap", "crontab", "shell"];
 pub enum UserDataError {
     #[error("user data is gzip-compressed but does not decompress: {0}")]
     Gzip(String),
+    #[error("user data decompresses to more than {} MiB", MAX_DECOMPRESSED >> 20)]
+    TooLarge,
     #[error("user data is not JSON: {0}")]
     NotJson(String),
     #[error("user data must be a JSON object, got {0}")]
@@ -26,13 +28,21 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
+/// The most gzip-compressed user data may expand to. EC2 takes at most 16 KiB of user data, so a
+/// real one is far below this; the cap keeps a compression bomb from taking the instance's memory.
+pub const MAX_DECOMPRESSED: u64 = 16 << 20;
+
 /// Parses raw user data. `Ok(None)` when it is empty (nothing to do).
 pub fn parse(raw: &[u8]) -> Result<Option<Map<String, Value>>, UserDataError> {
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(raw)
+            .take(MAX_DECOMPRESSED + 1)
             .read_to_end(&mut out)
             .map_err(|e| UserDataError::Gzip(e.to_string()))?;
+        if out.len() as u64 > MAX_DECOMPRESSED {
+            return Err(UserDataError::TooLarge);
+        }
         out
     } else {
         raw.to_vec()
@@ -199,6 +209,19 @@ pub fn s3_location(s: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gzip_bomb_is_refused_not_expanded() {
+        use std::io::Write as _;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![b' '; 1 << 20];
+        for _ in 0..=(MAX_DECOMPRESSED >> 20) {
+            gz.write_all(&zeros).unwrap();
+        }
+        let bomb = gz.finish().unwrap();
+        assert!(bomb.len() < 64 << 10, "{} bytes compressed", bomb.len());
+        assert_eq!(parse(&bomb), Err(UserDataError::TooLarge));
+    }
     use serde_json::json;
 
     #[test]

@@ -138,7 +138,7 @@ fn plan_text_shows_sources_names_and_steps() {
 fn plan_steps_name_the_paths_given_by_dist_and_ami_build() {
     let tmp = tempfile::tempdir().unwrap();
     let ami = tmp.path().join("my-ami");
-    std::fs::create_dir(&ami).unwrap();
+    std::fs::create_dir_all(ami.join("os/amzn2023")).unwrap();
     std::fs::copy("ami/ami-build.yaml", ami.join("ami-build.yaml")).unwrap();
     let dist = tmp.path().join("out");
     let agents = tmp.path().join("agents");
