@@ -14,7 +14,8 @@ case $(uname -m) in
 esac
 # As on the AMI (ami/os/amzn2023/versions.sh; a test keeps them equal).
 FREETDS_VERSION=1.5.4
-MYSQL_REPO_RPM=mysql84-community-release-el9-1.noarch.rpm
+MYSQL_VERSION=8.4.7
+MYSQL_KEY_ID=B7B3B788A8D3785C
 POSTGRESQL_MAJOR=15
 say() { echo "[$(basename "$0")] $*"; }
 # retry N CMD…: runs CMD up to N times, waiting a little longer after each failure.

@@ -467,8 +467,11 @@ fn the_plan_names_the_check_and_says_what_a_build_would_refuse() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stdout.contains("check ami/resources.s3/downloads/ against ami/os/amzn2023/downloads.lock"),
-        "{stdout}"
+        stdout.contains(&format!(
+            "check {dir}/resources.s3/downloads/ against {dir}/os/amzn2023/downloads.lock",
+            dir = d.path().display()
+        )),
+        "the check names the folders --ami-build gives: {stdout}"
     );
     assert!(
         stderr.contains("note: a real build would stop here")

@@ -40,8 +40,9 @@ fn connector_tools(os: &str) -> Vec<(&'static str, Source)> {
     match os {
         "amzn2023" => vec![
             ("psql", Package("postgresql15")),
-            // MySQL's own client from MySQL's repository, as on the AMI (not mariadb105).
-            ("mysql", Package("mysql-community-client")),
+            // MySQL's own client (mysql-community-client's signed rpm at the AMI's version), as on
+            // the AMI (not mariadb105).
+            ("mysql", Step("os/amzn2023/full/10-db-clients.sh")),
             ("sqlplus", Step("common/oracle.sh")),
             ("isql", Package("unixODBC")),
             ("tsql", Step("os/amzn2023/base/20-freetds.sh")),
@@ -366,13 +367,21 @@ fn the_full_image_of_every_os_has_every_cli_connector_tool() {
             );
         }
     }
-    // MySQL's own client needs MySQL's repository first, as on the AMI.
+    // MySQL's own client as on the AMI: the key checked against MySQL's published id and imported,
+    // every package's signature checked, then the packages installed; no repository is left.
     let amzn_full = read(&images().join("os/amzn2023/full/10-db-clients.sh"));
-    let repo = amzn_full.find("https://repo.mysql.com/${MYSQL_REPO_RPM}");
-    let client = amzn_full.find("install mysql-community-client");
+    let at = |needle: &str| {
+        amzn_full
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} in the amzn2023 full step"))
+    };
+    assert!(at("$MYSQL_KEY_ID") < at("rpm --import"));
+    assert!(at("rpm --import") < at("rpm -K"));
+    assert!(at("rpm -K") < at("dnf -y -q install $rpms"));
+    assert!(at("mysql-community-$pkg-$MYSQL_VERSION") < at("rpm -K"));
     assert!(
-        repo.is_some() && repo < client,
-        "the MySQL repository is installed before its client"
+        !amzn_full.contains("release-el9"),
+        "no MySQL repository rpm"
     );
     assert!(!amzn_full.contains("mariadb"), "no MariaDB client");
 }
@@ -427,7 +436,12 @@ fn the_images_use_the_amis_versions() {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let ours = lib_variables();
-    for k in ["FREETDS_VERSION", "MYSQL_REPO_RPM", "POSTGRESQL_MAJOR"] {
+    for k in [
+        "FREETDS_VERSION",
+        "MYSQL_VERSION",
+        "MYSQL_KEY_ID",
+        "POSTGRESQL_MAJOR",
+    ] {
         assert_eq!(
             ours.get(k),
             ami.get(k),
