@@ -26,9 +26,10 @@ pub(crate) fn lab_image() -> String {
 /// The checks of images/checks.yaml that apply to a Debian 12 base built from the ubuntu24 steps:
 /// all base checks except the Python 3.12 one (Debian 12 has 3.11) and the AWS CLI (its step
 /// downloads from AWS's host, which this network does not reach).
-const LAB_CHECKS: [&str; 7] = [
+const LAB_CHECKS: [&str; 8] = [
     "architecture",
     "lava-worker",
+    "package manager",
     "openssl >= 3",
     "python ssl",
     "isql",
