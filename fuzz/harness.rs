@@ -1,11 +1,13 @@
 //! What each fuzz target does with one input. Shared by the fuzz targets (nightly, libFuzzer)
 //! and by `tests/it/fuzz_corpus.rs`, which replays every committed corpus and crash file on
 //! stable, so a crash once found stays a regression test. Every function must return for any
-//! input without panicking; results are consumed, errors are fine.
+//! input without panicking; results are consumed, errors are fine. `super::parsers` is the
+//! parser modules: lava_build's in the test, the same source files compiled by fuzz/lib.rs here.
+use super::parsers;
 
 /// User data as IMDS hands it over (JSON object, maybe gzip), then every step's reading of it.
 pub fn userdata(data: &[u8]) {
-    use lava_build::rc::userdata;
+    use parsers::userdata;
     let Ok(Some(map)) = userdata::parse(data) else {
         return;
     };
@@ -27,7 +29,7 @@ pub fn userdata(data: &[u8]) {
 /// A deploy-format file: YAML, the `dev` environment, then resolution of every parameter with
 /// the real `ami/ami-build.yaml`. Input: the file's text; after a NUL byte, `key=value` words.
 pub fn deploy_config(data: &[u8]) {
-    use lava_build::config::{self, AmiBuild, Context, DeployAmi, Source, Sourced, yaml::YamlDoc};
+    use parsers::config::{self, AmiBuild, Context, DeployAmi, Source, Sourced, yaml::YamlDoc};
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -65,7 +67,7 @@ pub fn deploy_config(data: &[u8]) {
 
 /// Packer's manifest file, then the selection of this run's AMIs.
 pub fn packer_manifest(data: &[u8]) {
-    use lava_build::packer::manifest::Manifest;
+    use parsers::manifest::Manifest;
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
@@ -81,7 +83,7 @@ pub fn packer_manifest(data: &[u8]) {
 
 /// `images/checks.yaml`, then the checks of each type judged against the input as output.
 pub fn checks_yaml(data: &[u8]) {
-    use lava_build::images::checks::{self, CheckFile};
+    use parsers::checks::{self, CheckFile};
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

@@ -16,15 +16,23 @@ rustup toolchain list | grep -q '^nightly' || { echo "fuzz: a nightly toolchain 
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 
 cargo +nightly fuzz build
-status=0
+# The targets run side by side (libFuzzer is single-threaded), each for SECONDS.
+pids=()
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t" "regressions/$t"
     echo "fuzz: $t for ${seconds}s" >&2
-    if ! cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>"artifacts-$t.log"; then
+    cargo +nightly fuzz run "$t" "corpus/$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 \
+        -timeout=10 -print_final_stats=1 >"artifacts-$t.log" 2>&1 &
+    pids+=("$!")
+done
+status=0
+for i in "${!targets[@]}"; do
+    t=${targets[$i]}
+    if ! wait "${pids[$i]}"; then
         status=1
         echo "fuzz: $t found a failure; see fuzz/artifacts-$t.log" >&2
     fi
-    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ *DONE)' "artifacts-$t.log" >&2 || true
+    grep -E '^stat::(number_of_executed_units|peak_rss_mb)' "artifacts-$t.log" | sed "s/^/fuzz: $t /" >&2 || true
     for crash in artifacts/"$t"/*; do
         [ -f "$crash" ] || continue
         cp "$crash" "regressions/$t/"

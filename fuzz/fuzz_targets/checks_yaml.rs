@@ -1,6 +1,9 @@
 //! Fuzz target: see `harness::checks_yaml`.
 #![no_main]
 
+use lava_build_fuzz::parsers;
+
+#[allow(dead_code)] // each target uses one of the harness functions
 #[path = "../harness.rs"]
 mod harness;
 

@@ -4,6 +4,14 @@
 #[path = "../../fuzz/harness.rs"]
 mod harness;
 
+/// The parser modules the harness exercises.
+mod parsers {
+    pub use lava_build::config;
+    pub use lava_build::images::checks;
+    pub use lava_build::packer::manifest;
+    pub use lava_build::rc::userdata;
+}
+
 use std::path::Path;
 
 /// A fuzz target's name and what it does with one input.
