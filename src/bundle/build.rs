@@ -2,7 +2,8 @@
 //! given), one container per platform that makes the wheels as the invoking user, then the
 //! `.tar.bz2` with its SHA-256 file.
 use super::{Builder, Runtime};
-use crate::images::{context, engine, inputs};
+use crate::engine::{self, context};
+use crate::images::inputs;
 use bollard::Docker;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,

@@ -3,7 +3,7 @@
 use crate::bundle::build::{self, BuilderChoice, LavaSource, Made, MakeError};
 use crate::bundle::{self, Runtime};
 use crate::config::ConfigError;
-use crate::images::engine;
+use crate::engine;
 use crate::output::{self, Format};
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};

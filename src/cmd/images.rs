@@ -1,9 +1,10 @@
 //! `lava-build images`: build, check and push the lava Docker images.
+use crate::engine::{self, context};
 use crate::images::checks::{self, CheckResult};
 use crate::images::pipeline::{self, Family, Meta};
-use crate::images::registry::{self, AuthMode, AuthRequest, Registry};
-use crate::images::{context, engine, index::PlatformImage};
 use crate::output::Format;
+use crate::registry::index::PlatformImage;
+use crate::registry::{self, AuthMode, AuthRequest, Registry};
 use bollard::Docker;
 use plan::{Plan, plan, usage, valid_prefix};
 use report::{Row, report_checks, report_rows};

@@ -1,9 +1,5 @@
-//! Docker images: build context, BuildKit builds per platform, OCI index, registry pushes, checks.
-pub mod auth;
+//! Docker images: the lava images' inputs, BuildKit builds per platform, checks.
+//! The engine itself is `crate::engine`, pushes and credentials are `crate::registry`.
 pub mod checks;
-pub mod context;
-pub mod engine;
-pub mod index;
 pub mod inputs;
 pub mod pipeline;
-pub mod registry;

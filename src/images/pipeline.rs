@@ -1,8 +1,8 @@
 //! One image family on one engine and platform: base, then full FROM the base just built, each
 //! skipped when the engine already has an image of the same inputs; and the rule that runs the
 //! platforms side by side and cancels the others when one fails.
-use super::engine::{self, BuildRequest};
 use super::inputs::{self, Inputs};
+use crate::engine::{self, BuildRequest};
 use bollard::Docker;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;

@@ -347,13 +347,12 @@ async fn no_build_file_is_left_in_any_layer() {
         fx.path(),
         &["--tag", &tag, "--platform", "linux/amd64"],
     ));
-    let docker = lava_build::images::engine::connect(Some(&docker_host()))
+    let docker = lava_build::engine::connect(Some(&docker_host()))
         .await
         .unwrap();
-    let files =
-        lava_build::images::engine::layer_files(&docker, &format!("lava/tiny/full:{tag}-amd64"))
-            .await
-            .unwrap();
+    let files = lava_build::engine::layer_files(&docker, &format!("lava/tiny/full:{tag}-amd64"))
+        .await
+        .unwrap();
     assert!(
         files.iter().any(|f| f.ends_with("etc/lava-full")),
         "layers read: {files:?}"
@@ -373,8 +372,8 @@ async fn no_build_file_is_left_in_any_layer() {
 #[test]
 fn the_real_definitions_render_a_context_for_every_os_and_type() {
     let dir = root().join("images");
-    let tar = lava_build::images::context::build(&dir, &[]).unwrap();
-    let names: Vec<String> = lava_build::images::context::entries(&tar)
+    let tar = lava_build::engine::context::build(&dir, &[]).unwrap();
+    let names: Vec<String> = lava_build::engine::context::entries(&tar)
         .into_iter()
         .map(|(n, _)| n)
         .collect();
@@ -457,12 +456,8 @@ fn rows(out: &std::process::Output) -> Vec<Value> {
 }
 
 async fn id_on(engine: &str, image: &str) -> Option<String> {
-    let d = lava_build::images::engine::connect(Some(engine))
-        .await
-        .unwrap();
-    lava_build::images::engine::image_id(&d, image)
-        .await
-        .unwrap()
+    let d = lava_build::engine::connect(Some(engine)).await.unwrap();
+    lava_build::engine::image_id(&d, image).await.unwrap()
 }
 
 #[tokio::test]
@@ -781,11 +776,11 @@ async fn the_real_dockerfile_builds_through_lava_build_and_plain_docker_build() 
         .output()
         .unwrap());
     let image = format!("lava/probe/base:{tag}-amd64");
-    let docker = lava_build::images::engine::connect(Some(&docker_host()))
+    let docker = lava_build::engine::connect(Some(&docker_host()))
         .await
         .unwrap();
     let (status, out) =
-        lava_build::images::engine::run_in(&docker, &image, "linux/amd64", "cat /etc/probe")
+        lava_build::engine::run_in(&docker, &image, "linux/amd64", "cat /etc/probe")
             .await
             .unwrap();
     assert_eq!((status, out.trim()), (0, "9.9.9 x64"));
@@ -800,7 +795,7 @@ async fn the_real_dockerfile_builds_through_lava_build_and_plain_docker_build() 
         assert!(env.iter().any(|e| e == want), "{want} in {env:?}");
     }
     assert_eq!(config.cmd.unwrap_or_default(), ["/bin/bash"]);
-    let files = lava_build::images::engine::layer_files(&docker, &image)
+    let files = lava_build::engine::layer_files(&docker, &image)
         .await
         .unwrap();
     assert!(files.iter().any(|f| f == "etc/probe"), "{files:?}");
@@ -829,7 +824,7 @@ async fn the_real_dockerfile_builds_through_lava_build_and_plain_docker_build() 
         String::from_utf8_lossy(&out.stderr)
     );
     let (status, out) =
-        lava_build::images::engine::run_in(&docker, &plain, "linux/amd64", "cat /etc/probe")
+        lava_build::engine::run_in(&docker, &plain, "linux/amd64", "cat /etc/probe")
             .await
             .unwrap();
     assert_eq!((status, out.trim()), (0, "9.9.8 x64"));
@@ -889,13 +884,13 @@ async fn pull_fetches_a_newer_from_image() {
             .output()
             .unwrap())
     };
-    let docker = lava_build::images::engine::connect(Some(&docker_host()))
+    let docker = lava_build::engine::connect(Some(&docker_host()))
         .await
         .unwrap();
     let image = format!("lava/fromreg/base:{tag}-amd64");
     let seen = || async {
         let (status, out) =
-            lava_build::images::engine::run_in(&docker, &image, "linux/amd64", "cat /etc/seen")
+            lava_build::engine::run_in(&docker, &image, "linux/amd64", "cat /etc/seen")
                 .await
                 .unwrap();
         assert_eq!(status, 0, "{out}");

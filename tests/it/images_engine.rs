@@ -332,10 +332,8 @@ fn builds_checks_and_lists_through_an_engine_behind_tls() {
 async fn an_engine_without_a_bridge_network_is_found_before_building_and_told_what_to_pass() {
     // The second test engine is always our own dockerd --bridge=none.
     let host = docker2_host();
-    let docker = lava_build::images::engine::connect(Some(&host))
-        .await
-        .unwrap();
-    let names = lava_build::images::engine::network_names(&docker, &host)
+    let docker = lava_build::engine::connect(Some(&host)).await.unwrap();
+    let names = lava_build::engine::network_names(&docker, &host)
         .await
         .unwrap();
     assert!(
@@ -343,7 +341,7 @@ async fn an_engine_without_a_bridge_network_is_found_before_building_and_told_wh
         "{names:?}"
     );
     assert!(
-        !lava_build::images::engine::has_default_bridge(names.iter().map(String::as_str)),
+        !lava_build::engine::has_default_bridge(names.iter().map(String::as_str)),
         "{names:?}"
     );
 
@@ -373,7 +371,7 @@ async fn an_engine_without_a_bridge_network_is_found_before_building_and_told_wh
             )
         );
         assert!(
-            lava_build::images::engine::image_id(&docker, &image)
+            lava_build::engine::image_id(&docker, &image)
                 .await
                 .unwrap()
                 .is_none(),
@@ -384,7 +382,7 @@ async fn an_engine_without_a_bridge_network_is_found_before_building_and_told_wh
     let out = ok(run(Some("none")));
     assert!(stderr(&out).contains(&format!("built {image}")));
     assert!(
-        lava_build::images::engine::image_id(&docker, &image)
+        lava_build::engine::image_id(&docker, &image)
             .await
             .unwrap()
             .is_some()

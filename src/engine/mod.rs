@@ -1,4 +1,7 @@
-//! Building, pushing and checking images through the Docker Engine API (bollard).
+//! The Docker Engine API (bollard): connecting, BuildKit builds, tags, containers run to their exit.
+//! Shared by images, bundles, payloads and jobs.
+pub mod context;
+
 use bollard::Docker;
 use bollard::models::BuildInfoAux;
 use bollard::query_parameters::{

@@ -2,7 +2,7 @@
 //! from the environment or SSM, ECR), how it resolves, and fetching it. Every secret is a
 //! [`SecretString`]: no `Debug` shows it, and it is exposed only when handed to the engine or the
 //! registry client.
-use super::registry::RegistryError;
+use super::RegistryError;
 use bollard::auth::DockerCredentials;
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;

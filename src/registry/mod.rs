@@ -1,9 +1,12 @@
 //! Registries: credentials (user + token, SSM SecureString, ECR), pushing one platform's image,
 //! and the OCI index that ties the platforms together. A push first asks the registry what it
 //! already holds, so pushing an unchanged image again sends no layer and no manifest.
-pub use super::auth::{AuthMode, AuthRequest, Resolved, ecr_region, resolve};
-use super::auth::{Credentials, fetch, needs_refresh};
-use super::index::{self, PlatformImage};
+pub mod auth;
+pub mod index;
+
+pub use self::auth::{AuthMode, AuthRequest, Resolved, ecr_region, resolve};
+use self::auth::{Credentials, fetch, needs_refresh};
+use self::index::PlatformImage;
 use bollard::Docker;
 use bollard::query_parameters::PushImageOptionsBuilder;
 use futures::StreamExt;
@@ -212,7 +215,7 @@ pub async fn push_platform(
         });
     }
 
-    super::engine::tag(docker, local, &format!("{repo}:{tag}"))
+    crate::engine::tag(docker, local, &format!("{repo}:{tag}"))
         .await
         .map_err(RegistryError::Tag)?;
     let mut s = docker.push_image(
