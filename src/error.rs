@@ -32,6 +32,6 @@ pub fn one_line(err: &anyhow::Error) -> String {
 
 /// Prints `error: …` on stderr and returns the exit status for `err`.
 pub fn report(err: &anyhow::Error) -> i32 {
-    eprintln!("error: {}", one_line(err));
+    crate::output::progress::error(one_line(err));
     exit_code(err)
 }

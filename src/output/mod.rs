@@ -1,5 +1,7 @@
 //! Output rules shared by the binaries: logs on stderr (colour only on a TTY and never with
 //! `NO_COLOR`), results on stdout as text tables or JSON.
+pub mod progress;
+
 use comfy_table::{ContentArrangement, Table, presets};
 use std::io::IsTerminal;
 

@@ -1,0 +1,31 @@
+//! The one reporter for progress on stderr: build steps, pushes, syncs, waits. Every line of
+//! progress goes through here (never a bare `eprintln!`), one whole line at a time under the
+//! stderr lock, so parallel builds and pushes never interleave within a line.
+use std::fmt::Display;
+use std::io::Write;
+
+/// Writes `prefix text` (or `text` alone when `prefix` is empty) as one line on stderr.
+pub fn line(prefix: &str, text: impl Display) {
+    let mut err = std::io::stderr().lock();
+    // Progress that cannot reach stderr has nowhere else to go; the work itself goes on.
+    let _ = if prefix.is_empty() {
+        writeln!(err, "{text}")
+    } else {
+        writeln!(err, "{prefix} {text}")
+    };
+}
+
+/// `note: text`: something the user should know that is not a failure.
+pub fn note(text: impl Display) {
+    line("note:", text);
+}
+
+/// `warning: text`: something went wrong but the work goes on (say what was lost and why).
+pub fn warn(text: impl Display) {
+    line("warning:", text);
+}
+
+/// `error: text`: the final error line of a command (see `crate::error::report`).
+pub fn error(text: impl Display) {
+    line("error:", text);
+}
