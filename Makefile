@@ -23,7 +23,7 @@ ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),
 # Every shell file of the project, for shellcheck.
 SHELL_FILES = $(shell scripts/shell-files.sh)
 
-.PHONY: help build ami plan validate lint test demo agent sync images images-all images-check images-push ecr-repo services-install clean fuzz downloads downloads-pin
+.PHONY: help build ami plan validate lint test demo agent sync images images-all images-check images-push ecr-repo services-install clean fuzz downloads downloads-pin install uninstall
 
 help: build ## This help: make targets, then the parameters of lava-build ami
 	@echo "Targets:"
@@ -35,6 +35,19 @@ help: build ## This help: make targets, then the parameters of lava-build ami
 
 build: ## Build the three binaries (PROFILE=release for optimised ones)
 	@$(CARGO) build --quiet $(CARGO_PROFILE_FLAG) --bins
+
+# make install: where to (PREFIX, DESTDIR as usual) and from: INSTALL_FROM=DIR takes binaries
+# already built there instead of making a release build.
+PREFIX ?= /usr/local
+DESTDIR ?=
+INSTALL_FROM ?=
+
+install: ## Release build, then binaries, s3run, completions, man pages to $(DESTDIR)$(PREFIX)
+	$(if $(INSTALL_FROM),,$(CARGO) build --quiet --release --bins)
+	scripts/install.sh install '$(or $(INSTALL_FROM),target/release)' '$(DESTDIR)$(PREFIX)'
+
+uninstall: ## Remove exactly what make install wrote under $(DESTDIR)$(PREFIX)
+	scripts/install.sh uninstall '$(DESTDIR)$(PREFIX)'
 
 ami: build ## Build AMIs: make ami config=deploy/dev.yaml env=dev [param=value …]
 	$(LAVA_BUILD) ami $(ami_flags) $(ami_args)

@@ -39,7 +39,7 @@ wait_for() { # wait_for NAME SECONDS CMD…
     die "$name did not become ready within ${secs}s (log: $state/$name.log)"
 }
 
-apt_packages=(packer docker-registry docker.io busybox-static skopeo umoci shellcheck cron qemu-user-static binfmt-support curl binutils util-linux passwd xfsprogs debootstrap)
+apt_packages=(packer docker-registry docker.io busybox-static skopeo umoci shellcheck cron qemu-user-static binfmt-support curl binutils util-linux passwd xfsprogs debootstrap man-db groff-base)
 
 lab_suite=bookworm
 lab_packages=python3,python3-pip,python3-venv,ca-certificates

@@ -13,3 +13,4 @@ pub mod registry;
 pub mod stacks;
 pub mod sync;
 pub mod tls;
+pub mod version;

@@ -15,7 +15,7 @@ const MAX_SECS: u64 = 7 * 24 * 3600;
 #[derive(Debug, Parser)]
 #[command(
     name = "lava-rc",
-    version,
+    version = crate::version::LONG,
     about = "Configure a lava instance at boot from its JSON user data",
     long_about = "Configure a lava instance at boot from its JSON user data.\n\n\
 `boot` reads the region and the user data from the instance metadata service (IMDSv2) once and runs,\n\
@@ -75,7 +75,7 @@ enum Command {
 #[derive(Debug, Parser)]
 #[command(
     name = "s3run",
-    version,
+    version = crate::version::LONG,
     about = "Fetch an executable from S3 and run it: s3run [options] s3://bucket/key|relative-key [args…]"
 )]
 struct S3runCli {
@@ -371,4 +371,9 @@ async fn s3run_main(a: S3runArgs) -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// The `lava-rc` command line as clap describes it (for man pages and completions).
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }

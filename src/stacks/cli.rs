@@ -12,7 +12,7 @@ use std::time::Duration;
 #[derive(Debug, clap::Parser)]
 #[command(
     name = "lava-ami",
-    version,
+    version = crate::version::LONG,
     disable_version_flag = true,
     about = "Show lava AMIs and the AMI of every lava worker CloudFormation stack; roll out a new AMI",
     after_long_help = "\
