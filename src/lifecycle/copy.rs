@@ -178,16 +178,20 @@ async fn existing(
     Ok(found.into_iter().next().map(|a| a.id))
 }
 
-async fn start_copy(
-    ec2: &aws_sdk_ec2::Client,
-    region: &str,
-    source: &Ami,
-) -> Result<String, LifecycleError> {
-    let tags: Vec<Tag> = copy_tags(source)
+fn tags(source: &Ami) -> Vec<Tag> {
+    copy_tags(source)
         .into_iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    let mut req = ec2
+        .collect()
+}
+
+/// The CopyImage request for `source` (sent by the client's region): encrypted with the target
+/// region's default EBS key, same name and description, tagged as `copy_tags` says.
+pub fn copy_request(
+    ec2: &aws_sdk_ec2::Client,
+    source: &Ami,
+) -> aws_sdk_ec2::operation::copy_image::builders::CopyImageFluentBuilder {
+    let req = ec2
         .copy_image()
         .source_image_id(&source.id)
         .source_region(&source.region)
@@ -197,13 +201,21 @@ async fn start_copy(
         .tag_specifications(
             TagSpecification::builder()
                 .resource_type(ResourceType::Image)
-                .set_tags(Some(tags.clone()))
+                .set_tags(Some(tags(source)))
                 .build(),
         );
-    if let Some(d) = &source.description {
-        req = req.description(d);
+    match &source.description {
+        Some(d) => req.description(d),
+        None => req,
     }
-    let out = req
+}
+
+async fn start_copy(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    source: &Ami,
+) -> Result<String, LifecycleError> {
+    let out = copy_request(ec2, source)
         .send()
         .await
         .map_err(|e| LifecycleError::aws("CopyImage", &source.id, region, &e))?;
@@ -212,7 +224,7 @@ async fn start_copy(
     // where the service ignored them (the emulator does), since finding copies relies on them.
     ec2.create_tags()
         .resources(&id)
-        .set_tags(Some(tags))
+        .set_tags(Some(tags(source)))
         .send()
         .await
         .map_err(|e| LifecycleError::aws("CreateTags", &id, region, &e))?;

@@ -110,6 +110,18 @@ pub fn plan(
     out
 }
 
+/// The EnableImageDeprecation request for one AMI.
+pub fn deprecate_request(
+    ec2: &aws_sdk_ec2::Client,
+    ami: &str,
+    at: DateTime<Utc>,
+) -> aws_sdk_ec2::operation::enable_image_deprecation::builders::EnableImageDeprecationFluentBuilder
+{
+    ec2.enable_image_deprecation()
+        .image_id(ami)
+        .deprecate_at(aws_smithy_types::DateTime::from_secs(at.timestamp()))
+}
+
 /// Sets the deprecation time of one AMI.
 pub async fn deprecate(
     ec2: &aws_sdk_ec2::Client,
@@ -117,9 +129,7 @@ pub async fn deprecate(
     ami: &str,
     at: DateTime<Utc>,
 ) -> Result<(), LifecycleError> {
-    ec2.enable_image_deprecation()
-        .image_id(ami)
-        .deprecate_at(aws_smithy_types::DateTime::from_secs(at.timestamp()))
+    deprecate_request(ec2, ami, at)
         .send()
         .await
         .map_err(|e| LifecycleError::aws("EnableImageDeprecation", ami, region, &e))?;

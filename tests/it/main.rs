@@ -11,6 +11,7 @@ mod images_registry;
 mod images_steps;
 mod imds;
 mod lab;
+mod lifecycle;
 mod packer;
 mod plan;
 mod rc;
