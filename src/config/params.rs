@@ -247,7 +247,9 @@ impl AmiParams {
         if let Some(r) = &self.regions {
             add("regions", r);
         }
-        add("publish_prefix", &self.publish_prefix);
+        if self.publish_prefix.source != Source::Default {
+            add("publish_prefix", &self.publish_prefix);
+        }
         rows
     }
 }
