@@ -66,31 +66,35 @@ Examples:
   lava-ami prune --dry-run                       the plan: kind, AMI, age, snapshots, GiB, reason
   lava-ami prune --keep 2 --yes                  deprecate all but the two newest of each kind in 7 days
   lava-ami prune 'lava-8.2*' --deregister --yes --region eu-west-1,us-east-1")]
-    Prune {
-        /// AMI name glob; lava-* when omitted ('*' needs --yes).
-        #[arg(value_name = "PATTERN")]
-        pattern: Option<String>,
-        /// AMIs kept per kind, newest first (at least 1).
-        #[arg(long, default_value_t = 3, value_name = "N", value_parser = parse_keep)]
-        keep: usize,
-        /// When deprecated AMIs stop being listed to others: <n>d or <n>h.
-        #[arg(long, default_value = "7d", value_name = "AGE", value_parser = prune::parse_after)]
-        deprecate_after: chrono::Duration,
-        /// Deregister the pruned AMIs and delete their snapshots (instead of deprecating them).
-        #[arg(long)]
-        deregister: bool,
-        /// Print the plan only; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Apply without asking.
-        #[arg(short = 'y', long)]
-        yes: bool,
-        /// Regions, comma-separated (else AWS_REGION or the profile's).
-        #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
-        region: Vec<String>,
-        #[command(flatten)]
-        common: Common,
-    },
+    Prune(PruneArgs),
+}
+
+/// `lava-ami prune`.
+#[derive(Debug, clap::Args)]
+pub struct PruneArgs {
+    /// AMI name glob; lava-* when omitted ('*' needs --yes).
+    #[arg(value_name = "PATTERN")]
+    pub pattern: Option<String>,
+    /// AMIs kept per kind, newest first (at least 1).
+    #[arg(long, default_value_t = 3, value_name = "N", value_parser = parse_keep)]
+    pub keep: usize,
+    /// When deprecated AMIs stop being listed to others: <n>d or <n>h.
+    #[arg(long, default_value = "7d", value_name = "AGE", value_parser = prune::parse_after)]
+    pub deprecate_after: chrono::Duration,
+    /// Deregister the pruned AMIs and delete their snapshots (instead of deprecating them).
+    #[arg(long)]
+    pub deregister: bool,
+    /// Print the plan only; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply without asking.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Regions, comma-separated (else AWS_REGION or the profile's).
+    #[arg(long, value_delimiter = ',', value_name = "REGIONS")]
+    pub region: Vec<String>,
+    #[command(flatten)]
+    pub common: Common,
 }
 
 fn parse_keep(text: &str) -> Result<usize, String> {
@@ -168,7 +172,7 @@ pub async fn run(cmd: &Command) -> anyhow::Result<i32> {
             print_copies(&results, common.output)?;
             Ok(i32::from(results.iter().any(|r| r.status == "failed")))
         }
-        Command::Prune { .. } => run_prune(cmd).await,
+        Command::Prune(args) => run_prune(args).await,
     }
 }
 
@@ -201,8 +205,8 @@ fn sdk_region(sdk: &aws_config::SdkConfig) -> anyhow::Result<String> {
     })
 }
 
-async fn run_prune(cmd: &Command) -> anyhow::Result<i32> {
-    let Command::Prune {
+async fn run_prune(args: &PruneArgs) -> anyhow::Result<i32> {
+    let PruneArgs {
         pattern,
         keep,
         deprecate_after,
@@ -211,10 +215,7 @@ async fn run_prune(cmd: &Command) -> anyhow::Result<i32> {
         yes,
         region,
         common,
-    } = cmd
-    else {
-        unreachable!("run_prune is only called with Prune")
-    };
+    } = args;
     check_common(common)?;
     let pattern = pattern.clone().unwrap_or_else(|| "lava-*".into());
     if pattern.trim_matches('*').is_empty() && !yes && !dry_run {
