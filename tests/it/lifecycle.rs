@@ -332,6 +332,23 @@ async fn copy_to_two_regions_tags_and_publishes_and_a_second_run_copies_nothing(
         }
     }
 
+    // The emulator ignores Encrypted and the tags of CopyImage: the request is checked as built.
+    let source = lava_build::lifecycle::images::by_id(&src.ec2, "us-east-2", &x86)
+        .await
+        .unwrap();
+    let req = lava_build::lifecycle::copy::copy_request(&a.ec2, &source);
+    assert_eq!(req.get_encrypted(), &Some(true));
+    assert_eq!(req.get_source_region().as_deref(), Some("us-east-2"));
+    assert_eq!(req.get_name().as_deref(), Some(source.name.as_str()));
+    let spec = &req.get_tag_specifications().as_ref().unwrap()[0];
+    let tags: BTreeMap<&str, &str> = spec
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap(), t.value().unwrap()))
+        .collect();
+    assert_eq!(tags["SourceAmi"], x86);
+    assert_eq!(tags["SourceRegion"], "us-east-2");
+
     let second = json(&run(&mut src.cmd(&args), 0));
     for row in second.as_array().unwrap() {
         assert_eq!(row["status"], "existing", "{row}");
@@ -825,4 +842,47 @@ async fn an_emulated_build_publishes_and_copies_to_the_regions() {
     let copy = copies[0]["ami"].as_str().unwrap();
     assert_eq!(target.images().await[copy]["SourceAmi"], built);
     assert_eq!(target.parameter(X86).await.0, copy);
+}
+
+#[tokio::test]
+async fn prune_goes_through_each_region_of_the_list() {
+    let one = Region::new("eu-south-2").await;
+    let two = Region::new("ap-southeast-3").await;
+    let mut old = Vec::new();
+    let mut new = Vec::new();
+    for r in [&one, &two] {
+        old.push(r.ami("arm64", 1).await);
+        new.push(r.ami("arm64", 2).await);
+    }
+    let mut c = bin_moto("lava-ami");
+    c.args([
+        "prune",
+        "--keep",
+        "1",
+        "--deregister",
+        "--yes",
+        "--output",
+        "json",
+    ])
+    .args(["--region", "eu-south-2,ap-southeast-3"]);
+    let v = json(&run(&mut c, 0));
+    let regions: Vec<&str> = v["decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["region"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        regions,
+        [
+            "eu-south-2",
+            "eu-south-2",
+            "ap-southeast-3",
+            "ap-southeast-3"
+        ]
+    );
+    for (i, r) in [&one, &two].into_iter().enumerate() {
+        let left: Vec<String> = r.images().await.into_keys().collect();
+        assert_eq!(left, [new[i].clone()], "{}", r.name);
+    }
 }
