@@ -423,7 +423,19 @@ pub async fn published(
     publish::check_prefix(prefix)
         .map_err(|why| ConfigError::invalid("--publish-prefix", prefix, &why))?;
     let region = sdk_region(sdk)?;
-    Ok(publish::list(&aws_sdk_ssm::Client::new(sdk), &region, prefix).await?)
+    match publish::list(&aws_sdk_ssm::Client::new(sdk), &region, prefix).await {
+        Ok(entries) => Ok(entries),
+        // Reading AMIs and stacks does not need SSM: without the right to read the parameters,
+        // the listing goes on and says why the published AMIs are missing.
+        Err(e) if e.code() == Some("AccessDeniedException") => {
+            eprintln!(
+                "note: published AMIs not listed: {}",
+                crate::error::one_line(&e.into())
+            );
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The published AMI of each kind, below `lava-ami`'s tables.
