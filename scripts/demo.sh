@@ -24,3 +24,15 @@ say "lava-build ami --config deploy/sample.yaml --env demo --plan"
 
 say "lava-build ami --config deploy/sample.yaml --env demo --emulate (both arches)"
 "$lava_build" ami --config deploy/sample.yaml --env demo --emulate "subnet=$subnet" "sg=$sg"
+
+lava_ami=$(dirname "$lava_build")/lava-ami
+say "a second build, published in SSM and copied to us-west-2 (ami.regions): lava-build ami … --publish"
+"$lava_build" ami --config deploy/sample.yaml --env demo --emulate --no-sync --publish "subnet=$subnet" "sg=$sg"
+
+say "lava-ami: the AMIs by kind, and the one published for each kind"
+AWS_REGION=us-east-1 "$lava_ami"
+
+say "lava-ami prune --keep 1 --deregister --dry-run: the first build's AMIs would go (with their snapshots)"
+AWS_REGION=us-east-1 "$lava_ami" prune --keep 1 --deregister --dry-run
+say "lava-ami prune --keep 1 --deregister --yes"
+AWS_REGION=us-east-1 "$lava_ami" prune --keep 1 --deregister --yes

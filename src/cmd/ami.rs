@@ -68,6 +68,9 @@ pub struct AmiArgs {
     /// the host arch's agent is built from this source tree when missing or stale].
     #[arg(long, value_name = "DIR")]
     pub agent_dir: Option<String>,
+    /// After the build, publish each AMI in SSM as the current AMI of its kind (and each copy in its region).
+    #[arg(long, conflicts_with = "plan")]
+    pub publish: bool,
     /// Build parameters as key=value (see the list below).
     #[arg(value_name = "KEY=VALUE")]
     pub params: Vec<String>,
@@ -324,11 +327,31 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
             .await
             .context("resolving the base AMI")?;
     }
+    if !args.validate {
+        crate::lifecycle::build::preflight(&params, args.profile.as_deref()).await?;
+    }
     if !args.no_sync && !args.validate {
         sync_resources(&params, args, &opts.ami_dir).await?;
     }
     let report = crate::packer::build::build(&params, &opts, pre).await?;
-    print_report(&report, args.output)
+    let dist = crate::lifecycle::build::distribute(
+        &params,
+        args.publish,
+        args.profile.as_deref(),
+        &report.amis,
+    )
+    .await;
+    print_report(
+        &report,
+        args.output,
+        dist.as_ref().ok().and_then(Option::as_ref),
+    )?;
+    match dist?.and_then(|d| d.failed()) {
+        Some(regions) => anyhow::bail!(
+            "copies failed in {regions} (the others are in place; run again to copy what is missing)"
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Where a build reads and writes, from `--ami-build`, `--dist` and `--agent-dir`.
@@ -424,12 +447,26 @@ async fn sync_resources(
     Ok(())
 }
 
-fn print_report(report: &crate::packer::build::BuildReport, format: Format) -> anyhow::Result<()> {
+fn print_report(
+    report: &crate::packer::build::BuildReport,
+    format: Format,
+    dist: Option<&crate::lifecycle::build::Distribution>,
+) -> anyhow::Result<()> {
     for n in &report.notes {
         eprintln!("note: {n}");
     }
     if format == Format::Json {
-        return output::print_json(report);
+        #[derive(Serialize)]
+        struct WithDistribution<'a> {
+            #[serde(flatten)]
+            report: &'a crate::packer::build::BuildReport,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            distribution: Option<&'a crate::lifecycle::build::Distribution>,
+        }
+        return output::print_json(&WithDistribution {
+            report,
+            distribution: dist,
+        });
     }
     if report.validated_only {
         println!(
@@ -447,5 +484,8 @@ fn print_report(report: &crate::packer::build::BuildReport, format: Format) -> a
         println!("log: {log}");
     }
     println!("manifest: {}", report.manifest);
+    if let Some(d) = dist {
+        d.print_text();
+    }
     Ok(())
 }

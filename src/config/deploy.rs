@@ -20,6 +20,8 @@ pub const AMI_KEYS: &[&str] = &[
     "ami_id",
     "region",
     "lava_version",
+    "regions",
+    "publish",
 ];
 
 /// What the AMI build takes from one environment of a deploy file.
@@ -129,6 +131,10 @@ impl DeployAmi {
                             Sourced::new(text, source(doc, &at)),
                         );
                     }
+                }
+                "regions" | "publish" => {
+                    let (name, value) = super::lifecycle::from_file(doc, env, &key, v)?;
+                    out.values.insert(name, value);
                 }
                 "s3" => {
                     let text = scalar_text(v)

@@ -3,6 +3,7 @@
 pub mod ami_build;
 pub mod deploy;
 pub mod error;
+pub mod lifecycle;
 pub mod params;
 pub mod source;
 pub mod validate;

@@ -98,6 +98,16 @@ pub const PARAMS: &[ParamSpec] = &[
         required: false,
         help: "lava release the AMI is for; default this tool's version",
     },
+    ParamSpec {
+        name: "regions",
+        required: false,
+        help: "regions to copy the AMIs to after the build, comma-separated (config: ami.regions)",
+    },
+    ParamSpec {
+        name: "publish_prefix",
+        required: false,
+        help: "SSM path the AMIs are published under with --publish; default /lava/ami (config: ami.publish.prefix)",
+    },
 ];
 
 fn known_names() -> impl Iterator<Item = &'static str> {
@@ -171,6 +181,9 @@ pub struct AmiParams {
     pub region: Sourced<String>,
     pub lava_version: Sourced<String>,
     pub build_time: DateTime<Utc>,
+    /// Regions to copy the AMIs to, comma-separated (see `config::lifecycle`).
+    pub regions: Option<Sourced<String>>,
+    pub publish_prefix: Sourced<String>,
 }
 
 impl AmiParams {
@@ -231,6 +244,12 @@ impl AmiParams {
         add("tz", &self.tz);
         add("region", &self.region);
         add("lava_version", &self.lava_version);
+        if let Some(r) = &self.regions {
+            add("regions", r);
+        }
+        if self.publish_prefix.source != Source::Default {
+            add("publish_prefix", &self.publish_prefix);
+        }
         rows
     }
 }
@@ -477,6 +496,9 @@ pub fn resolve(
     validate::tz(&tz.value)?;
     validate::region(&region.value)?;
 
+    let regions = super::lifecycle::regions(layers.get("regions"))?;
+    let publish_prefix = super::lifecycle::publish_prefix(layers.get("publish_prefix"))?;
+
     let ami_id = layers.get("ami_id");
     if let Some(id) = &ami_id {
         validate::ami_id(&id.value)?;
@@ -563,5 +585,7 @@ pub fn resolve(
         region,
         lava_version,
         build_time: ctx.build_time,
+        regions,
+        publish_prefix,
     })
 }

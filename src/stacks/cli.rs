@@ -14,6 +14,7 @@ use std::time::Duration;
     name = "lava-ami",
     version = crate::version::LONG,
     disable_version_flag = true,
+    args_conflicts_with_subcommands = true,
     about = "Show lava AMIs and the AMI of every lava worker CloudFormation stack; roll out a new AMI",
     after_long_help = "\
 Lava AMIs are the account's own available AMIs named lava-* (and sak-* with --sak), grouped by kind
@@ -27,7 +28,9 @@ Examples:
   lava-ami 'lava-prod-*' -n 3               prod stacks, three AMIs per kind
   lava-ami -U 'lava-dev-*'                  choose an AMI for each dev stack (interactive)
   lava-ami -U 'lava-prod-*' --ami latest --yes      newest AMI of each stack's kind (CI)
-  lava-ami -U lava-prod-core --ami ami-0123456789abcdef0 --yes -W"
+  lava-ami -U lava-prod-core --ami ami-0123456789abcdef0 --yes -W
+  lava-ami publish ami-0123456789abcdef0    publish as the current AMI of its kind (SSM)
+  lava-ami prune --dry-run                  what pruning old AMIs would do"
 )]
 pub struct Args {
     /// Stack name globs (e.g. 'lava-prod-*'); all worker stacks when none.
@@ -77,12 +80,19 @@ pub struct Args {
     /// Print the version.
     #[arg(short = 'v', long, action = clap::ArgAction::Version)]
     pub version: Option<bool>,
+    /// SSM path the published AMIs are listed from.
+    #[arg(long, value_name = "PATH", default_value = crate::lifecycle::publish::DEFAULT_PREFIX)]
+    pub publish_prefix: String,
+    /// AMI lifecycle: publish, copy, prune (see `lava-ami help prune`).
+    #[command(subcommand)]
+    pub command: Option<crate::lifecycle::cli::Command>,
 }
 
 #[derive(Debug, Serialize)]
 struct Listing<'a> {
     amis: &'a [LavaAmi],
     stacks: &'a [WorkerStack],
+    published: &'a [crate::lifecycle::publish::Entry],
 }
 
 #[derive(Debug, Serialize, Clone)]
@@ -198,6 +208,9 @@ fn choose(stack: &WorkerStack, amis: &[LavaAmi]) -> anyhow::Result<Option<String
 }
 
 pub async fn run(args: &Args) -> anyhow::Result<i32> {
+    if let Some(command) = &args.command {
+        return crate::lifecycle::cli::run(command).await;
+    }
     let globs = model::patterns(&args.patterns, args.update).map_err(usage)?;
     if !args.update && (args.ami.is_some() || args.yes || args.kind.is_some()) {
         return Err(usage("--ami, --kind and --yes go with -U/--update".into()));
@@ -249,13 +262,16 @@ pub async fn run(args: &Args) -> anyhow::Result<i32> {
     stacks.sort_by(|a, b| a.name.cmp(&b.name));
 
     if !args.update {
+        let published = crate::lifecycle::cli::published(&sdk, &args.publish_prefix).await?;
         if args.output == Format::Json {
             output::print_json(&Listing {
                 amis: &shown,
                 stacks: &stacks,
+                published: &published,
             })?;
         } else {
             print_tables(&shown, &stacks);
+            crate::lifecycle::cli::print_published_listing(&published, &args.publish_prefix);
         }
         return Ok(0);
     }

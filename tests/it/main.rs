@@ -12,6 +12,7 @@ mod images_steps;
 mod imds;
 mod install;
 mod lab;
+mod lifecycle;
 mod packer;
 mod plan;
 mod rc;
