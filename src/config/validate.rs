@@ -35,8 +35,25 @@ pub fn subnet(v: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// Validated security group ids (at least one), shown comma-separated as they are given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct SecurityGroups(Vec<String>);
+
+impl SecurityGroups {
+    pub fn ids(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SecurityGroups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(","))
+    }
+}
+
 /// One or more security group ids, comma-separated, no spaces.
-pub fn sg(v: &str) -> Result<Vec<String>, ConfigError> {
+pub fn sg(v: &str) -> Result<SecurityGroups, ConfigError> {
     let ids: Vec<&str> = v.split(',').collect();
     if v.is_empty() || !ids.iter().all(|id| is_hex_id(id, "sg-")) {
         return Err(ConfigError::invalid(
@@ -45,12 +62,32 @@ pub fn sg(v: &str) -> Result<Vec<String>, ConfigError> {
             "security group ids (sg- followed by 8 to 17 hex digits), comma-separated without spaces",
         ));
     }
-    Ok(ids.into_iter().map(String::from).collect())
+    Ok(SecurityGroups(ids.into_iter().map(String::from).collect()))
 }
 
-pub fn ip(v: &str) -> Result<(), ConfigError> {
+/// The address packer connects to on the build instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpMode {
+    /// A public IP, and packer connects to it.
+    Public,
+    /// Packer connects to the private address (from inside the VPC).
+    Private,
+}
+
+impl std::fmt::Display for IpMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IpMode::Public => "public",
+            IpMode::Private => "private",
+        })
+    }
+}
+
+pub fn ip(v: &str) -> Result<IpMode, ConfigError> {
     match v {
-        "public" | "private" => Ok(()),
+        "public" => Ok(IpMode::Public),
+        "private" => Ok(IpMode::Private),
         _ => Err(ConfigError::invalid("ip", v, "public or private")),
     }
 }
@@ -137,16 +174,24 @@ pub fn s3bucket(v: &str) -> Result<(), ConfigError> {
     }
 }
 
-/// AWS region names such as `ap-southeast-2` or `us-gov-west-1`.
+/// The one rule for AWS region names (`ap-southeast-2`, `us-gov-west-1`), for every tool:
+/// `^[a-z]{2}(-[a-z]+)?-[a-z]+-[0-9]+$`.
+pub fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    let letters = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match parts.as_slice() {
+        [cc, area, n] => cc.len() == 2 && letters(cc) && letters(area) && digits(n),
+        [cc, extra, area, n] => {
+            cc.len() == 2 && letters(cc) && letters(extra) && letters(area) && digits(n)
+        }
+        _ => false,
+    }
+}
+
+/// AWS region names such as `ap-southeast-2` or `us-gov-west-1` ([`is_region`]).
 pub fn region(v: &str) -> Result<(), ConfigError> {
-    let parts: Vec<&str> = v.split('-').collect();
-    let ok = parts.len() >= 3
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
-        && !parts[parts.len() - 1].is_empty();
-    if ok {
+    if is_region(v) {
         Ok(())
     } else {
         Err(ConfigError::invalid(
@@ -246,7 +291,10 @@ mod tests {
         assert!(ami_id("ami-12345678").is_ok());
         assert!(ami_id("ami-XYZ").is_err());
         assert!(ami_id("ami-0123456789ABCDEF0").is_err());
-        assert_eq!(sg("sg-12345678,sg-0123456789abcdef0").unwrap().len(), 2);
+        let groups = sg("sg-12345678,sg-0123456789abcdef0").unwrap();
+        assert_eq!(groups.ids().len(), 2);
+        assert_eq!(groups.to_string(), "sg-12345678,sg-0123456789abcdef0");
+        assert_eq!(ip("private").unwrap(), IpMode::Private);
         assert!(sg("sg-12345678, sg-87654321").is_err());
         assert!(sg("").is_err());
         assert!(subnet("subnet-f6b6d681").is_ok());
@@ -272,6 +320,8 @@ mod tests {
         assert!(region("ap-southeast-2").is_ok());
         assert!(region("us-gov-west-1").is_ok());
         assert!(region("sydney").is_err());
+        assert!(region("eu-west").is_err());
+        assert!(region("europe-west-1").is_err());
         assert!(s3prefix("lava/ami/").is_ok());
         assert!(s3prefix("").is_ok());
         assert!(s3prefix("lava/ami").is_err());

@@ -39,8 +39,36 @@ pub enum AgentError {
         arch: String,
         found: String,
     },
-    #[error("building the boot agent for {arch} failed: {message}")]
-    Build { arch: String, message: String },
+    #[error("building the boot agent for {arch} failed: cargo build --release --bin lava-rc")]
+    Build {
+        arch: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("building the boot agent for {arch} failed: finding cargo's target folder")]
+    TargetDir {
+        arch: String,
+        #[source]
+        source: MetadataError,
+    },
+    #[error("copying the boot agent {from} to {to}")]
+    Copy {
+        from: Utf8PathBuf,
+        to: Utf8PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why `cargo metadata` did not name the target folder.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    #[error("running cargo metadata")]
+    Run(#[source] std::io::Error),
+    #[error("cargo metadata failed: {stderr}")]
+    Failed { stderr: String },
+    #[error("reading cargo metadata")]
+    Parse(#[source] serde_json::Error),
 }
 
 fn triple(arch: &str) -> String {
@@ -99,25 +127,24 @@ pub struct AgentPlan {
 
 /// Cargo's target directory for the tree at `root`, as cargo itself resolves it
 /// (`CARGO_TARGET_DIR`, `build.target-dir` in a cargo config, or `<root>/target`).
-fn target_dir(cargo: &str, root: &Utf8Path) -> Result<Utf8PathBuf, String> {
+fn target_dir(cargo: &str, root: &Utf8Path) -> Result<Utf8PathBuf, MetadataError> {
     metadata_target_dir(
         duct::cmd(cargo, ["metadata", "--format-version", "1", "--no-deps"]).dir(root),
     )
 }
 
 /// The `target_directory` that a `cargo metadata` command reports.
-fn metadata_target_dir(metadata: duct::Expression) -> Result<Utf8PathBuf, String> {
+fn metadata_target_dir(metadata: duct::Expression) -> Result<Utf8PathBuf, MetadataError> {
     let out = metadata
         .stdout_capture()
         .stderr_capture()
         .unchecked()
         .run()
-        .map_err(|e| format!("running cargo metadata: {e}"))?;
+        .map_err(MetadataError::Run)?;
     if !out.status.success() {
-        return Err(format!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(MetadataError::Failed {
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     #[derive(serde::Deserialize)]
     struct Metadata {
@@ -125,7 +152,7 @@ fn metadata_target_dir(metadata: duct::Expression) -> Result<Utf8PathBuf, String
     }
     serde_json::from_slice::<Metadata>(&out.stdout)
         .map(|m| m.target_directory)
-        .map_err(|e| format!("reading cargo metadata: {e}"))
+        .map_err(MetadataError::Parse)
 }
 
 /// Finds (and for the host arch, builds when missing or stale) `dir/<arch>/lava-rc`.
@@ -147,32 +174,34 @@ pub fn prepare(
             Err(_) => true,
         };
         if stale {
-            eprintln!(
-                "[lava-build] building the boot agent for {arch}: cargo build --release --bin lava-rc"
+            crate::output::progress::line(
+                "[lava-build]",
+                format_args!(
+                    "building the boot agent for {arch}: cargo build --release --bin lava-rc"
+                ),
             );
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             duct::cmd(&cargo, ["build", "--release", "--bin", "lava-rc"])
                 .dir(root)
                 .stdout_to_stderr()
                 .run()
-                .map_err(|e| AgentError::Build {
+                .map_err(|source| AgentError::Build {
                     arch: arch.into(),
-                    message: e.to_string(),
+                    source,
                 })?;
-            std::fs::create_dir_all(dir.join(arch)).map_err(|e| AgentError::Build {
-                arch: arch.into(),
-                message: e.to_string(),
-            })?;
             let built = target_dir(&cargo, root)
-                .map_err(|message| AgentError::Build {
+                .map_err(|source| AgentError::TargetDir {
                     arch: arch.into(),
-                    message,
+                    source,
                 })?
                 .join("release/lava-rc");
-            std::fs::copy(&built, &path).map_err(|e| AgentError::Build {
-                arch: arch.into(),
-                message: format!("copying {built} to {path}: {e}"),
-            })?;
+            let copy = |source| AgentError::Copy {
+                from: built.clone(),
+                to: path.clone(),
+                source,
+            };
+            std::fs::create_dir_all(dir.join(arch)).map_err(copy)?;
+            std::fs::copy(&built, &path).map_err(copy)?;
         }
     }
     if !path.exists() {

@@ -107,8 +107,16 @@ pub struct Preflight {
     notes: Vec<String>,
 }
 
-/// Finds packer and the boot agent of every arch, and refuses what a build could not honour.
-pub fn preflight(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<Preflight> {
+/// Finds packer and the boot agent of every arch (building the host's when stale), and refuses
+/// what a build could not honour. Runs programs, so off the async threads.
+pub async fn preflight(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<Preflight> {
+    let (params, opts) = (params.clone(), opts.clone());
+    tokio::task::spawn_blocking(move || preflight_blocking(&params, &opts))
+        .await
+        .context("the checks before the build did not finish")?
+}
+
+fn preflight_blocking(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<Preflight> {
     let (packer, pv) = version::find()?;
     let real = opts.emulate.is_none();
     if real && !opts.validate_only && !pv.has_plugins() && !opts.allow_imdsv1 {
@@ -176,7 +184,11 @@ pub async fn build(
                 .map(|p| p.into_std_path_buf()),
             rc_dir: Some(opts.rc_dir.clone().into_std_path_buf()),
         };
-        super::tarball::build_tarball(&spec, out.as_std_path())
+        let target = out.clone().into_std_path_buf();
+        tokio::task::spawn_blocking(move || super::tarball::build_tarball(&spec, &target))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r.map_err(anyhow::Error::from))
             .with_context(|| format!("packing the provisioning tarball for {}", t.arch))?;
         tarballs.insert(
             t.arch.clone(),

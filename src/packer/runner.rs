@@ -97,7 +97,7 @@ pub async fn run(inv: Invocation<'_>) -> Result<(), RunError> {
                     Ok(0) => break,
                     Ok(_) => {
                         let line = String::from_utf8_lossy(&buf);
-                        eprintln!("{}", prefix_line(line.trim_end()));
+                        crate::output::progress::line("", prefix_line(line.trim_end()));
                     }
                     Err(_) => break,
                 }
@@ -112,7 +112,10 @@ pub async fn run(inv: Invocation<'_>) -> Result<(), RunError> {
             res = &mut pump => break res.ok().flatten(),
             _ = tokio::signal::ctrl_c() => {
                 interrupted = true;
-                eprintln!("[lava-build] interrupt: asking packer to stop and clean up (press Ctrl-C again to insist)");
+                crate::output::progress::line(
+                    "[lava-build]",
+                    "interrupt: asking packer to stop and clean up (press Ctrl-C again to insist)",
+                );
                 // To packer's whole process group, as a terminal would: its wrapper process does
                 // not pass a signal on to the build by itself.
                 for pid in &pids {

@@ -28,8 +28,18 @@ pub enum PackerError {
         "packer is not installed (not found on PATH): install it, e.g. `apt-get install packer` (Debian) or from https://developer.hashicorp.com/packer/install"
     )]
     NotFound,
-    #[error("cannot run `{path} version`: {message}")]
-    Run { path: String, message: String },
+    #[error("cannot run `{path} version`")]
+    Run {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{path} version` failed ({status}): {stderr}")]
+    Failed {
+        path: String,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
     #[error(
         "cannot read the version of {path} from its output {output:?}: expected `Packer vX.Y.Z`"
     )]
@@ -54,7 +64,7 @@ pub fn parse(output: &str) -> Option<Version> {
     })
 }
 
-/// Finds packer on PATH (or `$PACKER`) and reads its version.
+/// Finds packer on PATH (or `$PACKER`) and reads its version. Blocking: runs `packer version`.
 pub fn find() -> Result<(PathBuf, Version), PackerError> {
     let path = match std::env::var_os("PACKER") {
         Some(p) if !p.is_empty() => PathBuf::from(p),
@@ -67,10 +77,17 @@ pub fn find() -> Result<(PathBuf, Version), PackerError> {
         .env("CHECKPOINT_DISABLE", "1")
         .unchecked()
         .run()
-        .map_err(|e| PackerError::Run {
+        .map_err(|source| PackerError::Run {
             path: shown.clone(),
-            message: e.to_string(),
+            source,
         })?;
+    if !out.status.success() {
+        return Err(PackerError::Failed {
+            path: shown,
+            status: out.status,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let version = parse(&text).ok_or(PackerError::Unparsable {
         path: shown,
