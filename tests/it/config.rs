@@ -33,7 +33,7 @@ fn resolve_env(env: &str, words: &[&str]) -> Result<AmiParams, ConfigError> {
     )
 }
 
-fn file_line(s: &Sourced<String>) -> Option<usize> {
+fn file_line<T>(s: &Sourced<T>) -> Option<usize> {
     match &s.source {
         Source::File { line, .. } => *line,
         _ => None,
@@ -43,7 +43,7 @@ fn file_line(s: &Sourced<String>) -> Option<usize> {
 #[test]
 fn config_file_only() {
     let p = resolve_env("test", &[]).unwrap();
-    assert_eq!(p.ip.value, "public");
+    assert_eq!(p.ip.value, config::IpMode::Public);
     assert_eq!(file_line(&p.ip), Some(11));
     assert_eq!(p.subnet.value, "subnet-f6b6d681");
     assert_eq!(
@@ -104,7 +104,7 @@ fn command_line_overrides_config() {
     .unwrap();
     assert_eq!(p.python_version.value, "3.11.11");
     assert_eq!(p.python_version.source, Source::Cli);
-    assert_eq!(p.ip.value, "private");
+    assert_eq!(p.ip.value, config::IpMode::Private);
     assert_eq!(p.tz.source, Source::Cli);
     // The overridden lava version also flows into ${version}.
     assert_eq!(p.s3prefix.value, "base/ami/8.2.1/");

@@ -3,14 +3,7 @@ use crate::common::{bin, bin_moto, moto_sdk};
 use serde_json::Value;
 
 fn plan_json(cmd: &mut assert_cmd::Command) -> Value {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "status {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::common::json_stdout(&cmd.output().unwrap())
 }
 
 #[tokio::test]
@@ -101,11 +94,7 @@ fn plan_json_snapshot() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::succeeded(&out);
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
 }
 
@@ -126,11 +115,7 @@ fn plan_text_shows_sources_names_and_steps() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::succeeded(&out);
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
 }
 
