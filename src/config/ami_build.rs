@@ -79,9 +79,9 @@ impl AmiBuild {
 
     pub fn from_doc(doc: &YamlDoc) -> Result<Self, ConfigError> {
         let mut me: AmiBuild =
-            serde_yaml::from_value(doc.root.clone()).map_err(|e| ConfigError::Yaml {
+            serde_yaml::from_value(doc.root.clone()).map_err(|source| ConfigError::Shape {
                 location: doc.path.clone(),
-                message: e.to_string(),
+                source,
             })?;
         me.doc_path = doc.path.clone();
         for (name, os) in &me.os {

@@ -33,6 +33,12 @@ pub enum ConfigError {
     },
     #[error("{location}: {message}")]
     Yaml { location: String, message: String },
+    #[error("{location}")]
+    Shape {
+        location: String,
+        #[source]
+        source: serde_yaml::Error,
+    },
     #[error("{path}: cannot read")]
     Read {
         path: String,

@@ -11,28 +11,31 @@ fn is_hex_id(s: &str, prefix: &str) -> bool {
     })
 }
 
-pub fn ami_id(v: &str) -> Result<(), ConfigError> {
-    if is_hex_id(v, "ami-") {
+/// `Ok` when `ok`, else the error naming `param`, the value and what is expected.
+fn expect(ok: bool, param: &str, v: &str, expected: &str) -> Result<(), ConfigError> {
+    if ok {
         Ok(())
     } else {
-        Err(ConfigError::invalid(
-            "ami_id",
-            v,
-            "an AMI id: ami- followed by 8 to 17 lower-case hex digits",
-        ))
+        Err(ConfigError::invalid(param, v, expected))
     }
 }
 
+pub fn ami_id(v: &str) -> Result<(), ConfigError> {
+    expect(
+        is_hex_id(v, "ami-"),
+        "ami_id",
+        v,
+        "an AMI id: ami- followed by 8 to 17 lower-case hex digits",
+    )
+}
+
 pub fn subnet(v: &str) -> Result<(), ConfigError> {
-    if is_hex_id(v, "subnet-") {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            "subnet",
-            v,
-            "a subnet id: subnet- followed by 8 to 17 lower-case hex digits",
-        ))
-    }
+    expect(
+        is_hex_id(v, "subnet-"),
+        "subnet",
+        v,
+        "a subnet id: subnet- followed by 8 to 17 lower-case hex digits",
+    )
 }
 
 /// Validated security group ids (at least one), shown comma-separated as they are given.
@@ -132,28 +135,17 @@ pub fn lava_version(v: &str) -> Result<(), ConfigError> {
         }
         _ => false,
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            "lava_version",
-            v,
-            "a lava release X.Y.Z such as 8.3.0",
-        ))
-    }
+    expect(ok, "lava_version", v, "a lava release X.Y.Z such as 8.3.0")
 }
 
 /// `s3prefix` must be empty (bucket root) or end with `/`, and not start with one.
 pub fn s3prefix(v: &str) -> Result<(), ConfigError> {
-    if v.is_empty() || (v.ends_with('/') && !v.starts_with('/') && !v.contains("//")) {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            "s3prefix",
-            v,
-            "an S3 key prefix ending in '/' (and not starting with one), e.g. lava/ami/",
-        ))
-    }
+    expect(
+        v.is_empty() || (v.ends_with('/') && !v.starts_with('/') && !v.contains("//")),
+        "s3prefix",
+        v,
+        "an S3 key prefix ending in '/' (and not starting with one), e.g. lava/ami/",
+    )
 }
 
 /// S3 bucket naming rules (the common subset): 3-63 of a-z 0-9 . -, starting and ending alphanumeric.
@@ -163,15 +155,12 @@ pub fn s3bucket(v: &str) -> Result<(), ConfigError> {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
         && v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && v.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            "s3bucket",
-            v,
-            "an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-'",
-        ))
-    }
+    expect(
+        ok,
+        "s3bucket",
+        v,
+        "an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-'",
+    )
 }
 
 /// The one rule for AWS region names (`ap-southeast-2`, `us-gov-west-1`), for every tool:
@@ -191,15 +180,12 @@ pub fn is_region(r: &str) -> bool {
 
 /// AWS region names such as `ap-southeast-2` or `us-gov-west-1` ([`is_region`]).
 pub fn region(v: &str) -> Result<(), ConfigError> {
-    if is_region(v) {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            "region",
-            v,
-            "an AWS region name such as ap-southeast-2",
-        ))
-    }
+    expect(
+        is_region(v),
+        "region",
+        v,
+        "an AWS region name such as ap-southeast-2",
+    )
 }
 
 /// Whether an instance type runs on Graviton (arm64) processors, by its family's attribute letters.

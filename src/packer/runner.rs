@@ -5,8 +5,12 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("cannot start {program}: {message}")]
-    Start { program: String, message: String },
+    #[error("cannot start {program}")]
+    Start {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("`packer {action}` failed with {status}; log: {log}")]
     Failed {
         action: String,
@@ -80,9 +84,9 @@ pub async fn run(inv: Invocation<'_>) -> Result<(), RunError> {
         cmd = cmd.env(k, v);
     }
     let program = inv.packer.display().to_string();
-    let reader = cmd.reader().map_err(|e| RunError::Start {
+    let reader = cmd.reader().map_err(|source| RunError::Start {
         program: program.clone(),
-        message: e.to_string(),
+        source,
     })?;
     let reader = std::sync::Arc::new(reader);
     let pids = reader.pids();

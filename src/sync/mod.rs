@@ -321,15 +321,12 @@ impl Run<'_> {
                         key: &u.key,
                     };
                     let f = &this.files[i];
-                    let r = remote::upload(
-                        &dest,
-                        &f.path,
-                        f.size,
-                        this.hashes[i].as_ref(),
-                        pool,
-                        on_sent,
-                    )
-                    .await;
+                    let local = remote::Local {
+                        path: &f.path,
+                        size: f.size,
+                        expected: this.hashes[i].as_ref(),
+                    };
+                    let r = remote::upload(&dest, &local, pool, on_sent).await;
                     let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
                     match (pb, &r) {
                         (Some(pb), _) => pb.set_message(format!("{done}/{} files", uploads.len())),

@@ -221,19 +221,31 @@ pub struct Uploaded {
     pub hashes: Hashes,
 }
 
+/// The file of an upload: its path, its size when the walk saw it, and the hashes the decision
+/// was made on (an upload of other bytes fails).
+#[derive(Clone, Copy)]
+pub struct Local<'a> {
+    pub path: &'a Path,
+    pub size: u64,
+    pub expected: Option<&'a Hashes>,
+}
+
 /// Uploads `path` to `key`, in one request or in parts, with SHA-256 checksums S3 verifies, hashing
 /// the file as it is read. `expected`: the hashes the decision was made on (an upload of other bytes
 /// fails). `sent` is called with the bytes of every request that succeeded.
 pub async fn upload(
     dest: &Dest<'_>,
-    path: &Path,
-    size: u64,
-    expected: Option<&Hashes>,
+    local: &Local<'_>,
     pool: &Pool,
     sent: &(dyn Fn(u64) + Sync),
 ) -> Result<Uploaded, RemoteError> {
+    let Local {
+        path,
+        size,
+        expected,
+    } = *local;
     if multipart(size) {
-        return multipart_upload(dest, path, size, expected, pool, sent).await;
+        return multipart_upload(dest, local, pool, sent).await;
     }
     let Dest {
         client,
@@ -278,12 +290,15 @@ pub async fn upload(
 
 async fn multipart_upload(
     dest: &Dest<'_>,
-    path: &Path,
-    size: u64,
-    expected: Option<&Hashes>,
+    local: &Local<'_>,
     pool: &Pool,
     sent: &(dyn Fn(u64) + Sync),
 ) -> Result<Uploaded, RemoteError> {
+    let Local {
+        path,
+        size,
+        expected,
+    } = *local;
     let Dest {
         client,
         bucket,
