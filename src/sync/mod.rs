@@ -450,7 +450,13 @@ pub async fn sync(
             );
         }
     }
-    run.cache.save(&opts.cache_path);
+    let (cache, cache_path) = (run.cache, opts.cache_path.clone());
+    tokio::task::spawn_blocking(move || cache.save(&cache_path))
+        .await
+        .map_err(|source| SyncError::Task {
+            what: format!("saving the hash cache {}", opts.cache_path.display()),
+            source,
+        })?;
     report.failed = run.failed;
     report.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(report)
