@@ -56,10 +56,17 @@ pub enum BuildError {
         "packer {version} cannot require IMDSv2 on the build instance (metadata_options needs packer 1.7 or later): install a newer packer from HashiCorp, or pass --allow-imdsv1 to build anyway"
     )]
     NoImdsV2 { version: String },
-    #[error("{failure}; no AMI was built by this run")]
-    NothingBuilt { failure: String },
-    #[error("{failure}; AMIs built before the failure: {built}")]
-    Partial { failure: String, built: String },
+    #[error("{source}; no AMI was built by this run")]
+    NothingBuilt {
+        #[source]
+        source: runner::RunError,
+    },
+    #[error("{source}; AMIs built before the failure: {built}")]
+    Partial {
+        built: String,
+        #[source]
+        source: runner::RunError,
+    },
 }
 
 fn git_remote(dir: &Utf8Path) -> String {
@@ -286,10 +293,9 @@ pub async fn build(
         .collect();
     report.amis = read_manifest(&manifest_path)?
         .this_run(&before, &build_id, |arch| names.get(arch).cloned());
-    if let Err(e) = result {
-        let failure = e.to_string();
+    if let Err(source) = result {
         if report.amis.is_empty() {
-            return Err(BuildError::NothingBuilt { failure }.into());
+            return Err(BuildError::NothingBuilt { source }.into());
         }
         let built = report
             .amis
@@ -297,7 +303,7 @@ pub async fn build(
             .map(|a| format!("{} {} ({})", a.arch, a.ami_id, a.region))
             .collect::<Vec<_>>()
             .join(", ");
-        return Err(BuildError::Partial { failure, built }.into());
+        return Err(BuildError::Partial { built, source }.into());
     }
     let missing: BTreeSet<_> = params
         .targets
