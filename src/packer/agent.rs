@@ -51,6 +51,12 @@ pub enum AgentError {
         #[source]
         source: MetadataError,
     },
+    #[error("cannot read the boot agent {path}")]
+    Read {
+        path: Utf8PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("copying the boot agent {from} to {to}")]
     Copy {
         from: Utf8PathBuf,
@@ -85,7 +91,10 @@ pub fn check_elf(path: &Utf8Path, arch: &str) -> Result<(), AgentError> {
         arch: arch.to_string(),
         found,
     };
-    let bytes = std::fs::read(path).map_err(|e| wrong(e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|source| AgentError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if bytes.len() < 20 || &bytes[..4] != b"\x7fELF" {
         return Err(wrong("not an ELF file".into()));
     }
@@ -276,14 +285,16 @@ mod tests {
         hdr.resize(64, 0);
         std::fs::write(&p, &hdr).unwrap();
         assert!(check_elf(&p, "arm64").is_ok());
-        let e = check_elf(&p, "x86_64").unwrap_err().to_string();
-        assert!(e.contains("not a Linux x86_64 executable (aarch64)"), "{e}");
-        std::fs::write(&p, b"#!/bin/sh\n").unwrap();
+        let e = check_elf(&p, "x86_64").unwrap_err();
         assert!(
-            check_elf(&p, "arm64")
-                .unwrap_err()
-                .to_string()
-                .contains("not an ELF file")
+            matches!(&e, AgentError::WrongArch { arch, found, .. } if arch == "x86_64" && found == "aarch64"),
+            "{e}"
+        );
+        std::fs::write(&p, b"#!/bin/sh\n").unwrap();
+        let e = check_elf(&p, "arm64").unwrap_err();
+        assert!(
+            matches!(&e, AgentError::WrongArch { found, .. } if found == "not an ELF file"),
+            "{e}"
         );
     }
 
@@ -296,9 +307,20 @@ mod tests {
         } else {
             "x86_64"
         };
-        let e = prepare(&d, foreign, None, true).err().unwrap().to_string();
-        assert!(e.contains(&format!("no boot agent for {foreign}")), "{e}");
-        assert!(e.contains("cargo build --release --target"), "{e}");
+        let e = prepare(&d, foreign, None, true).err().unwrap();
+        assert!(
+            matches!(&e, AgentError::Missing { arch, triple, .. }
+                if arch == foreign && triple.ends_with("-unknown-linux-gnu")),
+            "{e}"
+        );
+        let path = d.join(foreign).join("lava-rc");
+        let (triple, host) = (triple(foreign), host_arch());
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "no boot agent for {foreign}: {path} is missing. Build lava-rc on an {foreign} machine (`make agent` there) or with a cross toolchain (`cargo build --release --target {triple} --bin lava-rc`) and put it at {path}; or build only the host arch with arch={host}"
+            )
+        );
         let plan = prepare(&d, foreign, None, false).unwrap();
         assert!(plan.path.is_none() && plan.note.is_some());
     }
