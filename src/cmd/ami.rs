@@ -156,9 +156,13 @@ pub async fn resolve_ami_ids(params: &mut AmiParams, profile: Option<&str>) -> a
     let sdk = aws::sdk_config(profile, Some(&params.region.value)).await;
     let client = aws_sdk_ssm::Client::new(&sdk);
     for t in params.targets.iter_mut().filter(|t| t.ami_id.is_none()) {
-        let id =
-            aws::ssm::ami_id_from_parameter(&client, &t.ssm_parameter, &params.os.value, &t.arch)
-                .await?;
+        let id = aws::ssm::ami_id_from_parameter(
+            &client,
+            &t.ssm_parameter,
+            &params.os.value,
+            t.arch.as_str(),
+        )
+        .await?;
         tracing::debug!(arch = %t.arch, parameter = %t.ssm_parameter, ami_id = %id, "resolved base AMI");
         t.ami_id = Some(Sourced::new(id, Source::Ssm(t.ssm_parameter.clone())));
     }
@@ -188,7 +192,7 @@ pub fn steps(params: &AmiParams, opts: &BuildOptions) -> Vec<String> {
             ami.join("ami-build.sh"),
             ami.join("os").join(&params.os.value),
             opts.rc_dir,
-            opts.agent_dir.join(&t.arch).join("lava-rc"),
+            opts.agent_dir.join(t.arch.as_str()).join("lava-rc"),
             out.join(format!("provision-{}.tar.gz", t.arch)),
         ));
     }
@@ -230,7 +234,7 @@ pub fn plan(params: &AmiParams, opts: &BuildOptions) -> Plan {
             .targets
             .iter()
             .map(|t| PlanTarget {
-                arch: t.arch.clone(),
+                arch: t.arch.to_string(),
                 instance_type: t.instance_type.value.clone(),
                 ssm_parameter: t.ssm_parameter.clone(),
                 ami_id: t.ami_id.as_ref().map(|s| s.value.clone()),

@@ -16,4 +16,4 @@ pub use deploy::DeployAmi;
 pub use error::ConfigError;
 pub use params::{AmiParams, ArchTarget, Context, resolve};
 pub use source::{Source, Sourced};
-pub use validate::{IpMode, SecurityGroups};
+pub use validate::{Arch, IpMode, SecurityGroups};

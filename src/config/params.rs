@@ -4,7 +4,7 @@ use super::ami_build::AmiBuild;
 use super::deploy::DeployAmi;
 use super::error::ConfigError;
 use super::source::{Source, Sourced};
-use super::validate::{self, IpMode, SecurityGroups};
+use super::validate::{self, Arch, IpMode, SecurityGroups};
 
 pub use super::cli::{PARAMS, ParamSpec, parse_cli};
 pub use super::s3::{resolve_s3, split_s3_location};
@@ -24,7 +24,7 @@ pub struct Context {
 /// Per-architecture part of a build.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArchTarget {
-    pub arch: String,
+    pub arch: Arch,
     pub instance_type: Sourced<String>,
     pub ami_ref: Sourced<String>,
     /// The SSM parameter that names the base AMI.
@@ -192,9 +192,10 @@ pub fn resolve(
     let arch = layers
         .get("arch")
         .unwrap_or_else(|| Sourced::new(build.default_arch.clone(), build_src("default_arch", "")));
-    let mut arches: Vec<String> = Vec::new();
+    let mut arches: Vec<Arch> = Vec::new();
     for a in arch.value.split(',') {
-        if !build.arch.contains_key(a) {
+        let known = Arch::parse(a).filter(|_| build.arch.contains_key(a));
+        let Some(known) = known else {
             let hint = if a == "aarch64" {
                 " (AMI names say arm64, not aarch64)"
             } else {
@@ -208,15 +209,15 @@ pub fn resolve(
                     build.arch_names()
                 ),
             ));
-        }
-        if arches.iter().any(|x| x == a) {
+        };
+        if arches.contains(&known) {
             return Err(ConfigError::invalid(
                 "arch",
                 &arch.value,
                 "each architecture once",
             ));
         }
-        arches.push(a.to_string());
+        arches.push(known);
     }
 
     // Required values, all reported at once when missing.
@@ -275,7 +276,8 @@ pub fn resolve(
     let given_ref = layers.get("ami_ref");
 
     let mut targets = Vec::new();
-    for a in &arches {
+    for &arch_of in &arches {
+        let a = arch_of.as_str();
         let instance_type = match &given_type {
             Some(t) => t.clone(),
             None => Sourced::new(build.arch[a].instance_type.clone(), build_src("arch", a)),
@@ -317,7 +319,7 @@ pub fn resolve(
         }
         let ssm_parameter = format!("{}{}", os_spec.ssm_prefix, ami_ref.value);
         targets.push(ArchTarget {
-            arch: a.clone(),
+            arch: arch_of,
             ami_name: ami_name(
                 &lava_version.value,
                 &os.value,

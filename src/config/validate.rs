@@ -68,6 +68,37 @@ pub fn sg(v: &str) -> Result<SecurityGroups, ConfigError> {
     Ok(SecurityGroups(ids.into_iter().map(String::from).collect()))
 }
 
+/// A processor architecture the tool builds AMIs and boot agents for, spelled as in AMI names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Arch {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+
+    /// The architecture named `name` (`x86_64`, `arm64`), if the tool knows it.
+    pub fn parse(name: &str) -> Option<Arch> {
+        Arch::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The address packer connects to on the build instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -281,6 +312,8 @@ mod tests {
         assert_eq!(groups.ids().len(), 2);
         assert_eq!(groups.to_string(), "sg-12345678,sg-0123456789abcdef0");
         assert_eq!(ip("private").unwrap(), IpMode::Private);
+        assert_eq!(Arch::parse("arm64"), Some(Arch::Arm64));
+        assert_eq!(Arch::parse("aarch64"), None);
         assert!(sg("sg-12345678, sg-87654321").is_err());
         assert!(sg("").is_err());
         assert!(subnet("subnet-f6b6d681").is_ok());

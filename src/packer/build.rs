@@ -142,7 +142,7 @@ fn preflight_blocking(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result
     for t in &params.targets {
         let plan = agent::prepare(
             &opts.agent_dir,
-            &t.arch,
+            t.arch.as_str(),
             // Emulated builds and validation never upload the tarball: no agent build for them.
             opts.agent_build_from
                 .as_deref()
@@ -150,7 +150,7 @@ fn preflight_blocking(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result
             real && !opts.validate_only,
         )?;
         notes.extend(plan.note);
-        agents.insert(t.arch.clone(), plan.path);
+        agents.insert(t.arch.to_string(), plan.path);
     }
     Ok(Preflight {
         packer,
@@ -185,7 +185,7 @@ pub async fn build(
             ami_dir: opts.ami_dir.clone().into_std_path_buf(),
             os: params.os.value.clone(),
             agent: agents
-                .get(&t.arch)
+                .get(t.arch.as_str())
                 .cloned()
                 .flatten()
                 .map(|p| p.into_std_path_buf()),
@@ -198,7 +198,7 @@ pub async fn build(
             .and_then(|r| r.map_err(anyhow::Error::from))
             .with_context(|| format!("packing the provisioning tarball for {}", t.arch))?;
         tarballs.insert(
-            t.arch.clone(),
+            t.arch.to_string(),
             std::path::absolute(&out)
                 .ok()
                 .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
@@ -289,7 +289,7 @@ pub async fn build(
     let names: BTreeMap<String, String> = params
         .targets
         .iter()
-        .map(|t| (t.arch.clone(), t.ami_name.clone()))
+        .map(|t| (t.arch.to_string(), t.ami_name.clone()))
         .collect();
     report.amis = read_manifest(&manifest_path)?
         .this_run(&before, &build_id, |arch| names.get(arch).cloned());
@@ -308,7 +308,7 @@ pub async fn build(
     let missing: BTreeSet<_> = params
         .targets
         .iter()
-        .map(|t| t.arch.clone())
+        .map(|t| t.arch.to_string())
         .filter(|a| !report.amis.iter().any(|b| &b.arch == a))
         .collect();
     if !missing.is_empty() {

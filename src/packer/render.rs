@@ -162,7 +162,7 @@ pub fn render(path: &str, template: &str, input: &RenderInput<'_>) -> Result<Str
                 .as_ref()
                 .map(|s| s.value.clone())
                 .ok_or_else(|| RenderError::NoAmiId {
-                    arch: t.arch.clone(),
+                    arch: t.arch.to_string(),
                 })?;
         let tags = BTreeMap::from([
             ("Name".to_string(), t.ami_name.clone()),
@@ -173,13 +173,13 @@ pub fn render(path: &str, template: &str, input: &RenderInput<'_>) -> Result<Str
             ("PythonVersion".to_string(), p.python_version.value.clone()),
             // The name lava's documentation tells operators to read; same value.
             ("PYTHON_VERSION".to_string(), p.python_version.value.clone()),
-            ("Arch".to_string(), t.arch.clone()),
+            ("Arch".to_string(), t.arch.to_string()),
             ("BuildId".to_string(), id.clone()),
         ]);
         let mut run_tags = tags.clone();
         run_tags.insert("Name".to_string(), format!("lava-build {}", t.ami_name));
         targets.push(Target {
-            arch: t.arch.clone(),
+            arch: t.arch.to_string(),
             description: format!(
                 "lava {} on {} ({}) with Python {}, from {source_ami}, built {created}",
                 p.lava_version.value, p.os_description, t.arch, p.python_version.value
@@ -189,7 +189,7 @@ pub fn render(path: &str, template: &str, input: &RenderInput<'_>) -> Result<Str
             ami_name: t.ami_name.clone(),
             tarball: input
                 .tarballs
-                .get(&t.arch)
+                .get(t.arch.as_str())
                 .map(|p| p.to_string())
                 .unwrap_or_default(),
             tags,

@@ -72,7 +72,7 @@ fn defaults_come_from_ami_build_yaml() {
     assert_eq!(p.ssh_user, "ec2-user");
     assert_eq!(p.targets.len(), 1);
     let t = &p.targets[0];
-    assert_eq!(t.arch, "x86_64");
+    assert_eq!(t.arch, config::Arch::X86_64);
     assert_eq!(t.instance_type.value, "t3.large");
     assert!(matches!(
         &t.instance_type.source,
@@ -155,7 +155,7 @@ fn absolute_s3_location_and_arm64() {
     assert_eq!(p.s3bucket.value, "other-bucket");
     assert_eq!(p.s3prefix.value, "some/prefix/");
     let t = &p.targets[0];
-    assert_eq!(t.arch, "arm64");
+    assert_eq!(t.arch, config::Arch::Arm64);
     assert_eq!(t.instance_type.value, "t4g.large");
     assert_eq!(t.ami_ref.value, "al2023-ami-kernel-default-arm64");
     assert_eq!(
