@@ -294,16 +294,8 @@ async fn multipart_upload(
     pool: &Pool,
     sent: &(dyn Fn(u64) + Sync),
 ) -> Result<Uploaded, RemoteError> {
-    let Local {
-        path,
-        size,
-        expected,
-    } = *local;
-    let Dest {
-        client,
-        bucket,
-        key,
-    } = *dest;
+    let (path, size, expected) = (local.path, local.size, local.expected);
+    let (client, bucket, key) = (dest.client, dest.bucket, dest.key);
     let p = path.to_path_buf();
     let file = Arc::new(blocking(path, move || std::fs::File::open(p)).await?);
     let created = {
