@@ -5,6 +5,7 @@ pub mod cmd;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod ignore;
 pub mod images;
 pub mod lifecycle;
 pub mod output;

@@ -2,7 +2,10 @@
 //!
 //! Honours `--profile`, `--region`, `AWS_PROFILE`, `AWS_REGION` and `AWS_ENDPOINT_URL` (the last is
 //! how tests and `make demo` reach the local AWS emulator).
+pub mod error;
 pub mod ssm;
+
+pub use error::{AwsError, describe, describe_service, error_code};
 
 use crate::config::{Source, Sourced};
 use aws_config::meta::region::ProvideRegion;
@@ -49,36 +52,4 @@ pub async fn ambient_region(profile: Option<&str>) -> Option<Sourced<String>> {
         .region()
         .await
         .map(|r| Sourced::new(r.to_string(), Source::Profile(name)))
-}
-
-/// The AWS error code of an SDK error, if the service sent one.
-pub fn error_code<E, R>(err: &aws_sdk_ssm::error::SdkError<E, R>) -> Option<String>
-where
-    E: aws_sdk_ssm::error::ProvideErrorMetadata,
-{
-    use aws_sdk_ssm::error::ProvideErrorMetadata;
-    err.code().map(String::from)
-}
-
-/// One line describing an SDK error: the service's code and message, or the transport problem.
-pub fn describe<E, R>(err: &aws_sdk_ssm::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-    match err {
-        SdkError::ServiceError(_) => match (err.code(), err.message()) {
-            (Some(c), Some(m)) => format!("{c}: {m}"),
-            (Some(c), None) => c.to_string(),
-            _ => "the service failed without an error code (an internal error on its side)".into(),
-        },
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            format!(
-                "cannot reach the AWS endpoint: {}",
-                DisplayErrorContext(err)
-            )
-        }
-        _ => DisplayErrorContext(err).to_string(),
-    }
 }

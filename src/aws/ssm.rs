@@ -11,8 +11,12 @@ pub enum SsmError {
         os: String,
         arch: String,
     },
-    #[error("SSM parameter {name}: {message}")]
-    Call { name: String, message: String },
+    #[error("SSM parameter {name}")]
+    Call {
+        name: String,
+        #[source]
+        source: super::AwsError,
+    },
     #[error("SSM parameter {name} holds {value:?}, which is not an AMI id")]
     NotAnAmi { name: String, value: String },
 }
@@ -30,7 +34,8 @@ pub async fn ami_id_from_parameter(
         .send()
         .await
         .map_err(|e| {
-            if super::error_code(&e).as_deref() == Some("ParameterNotFound") {
+            let source = super::AwsError::from_sdk("SSM", &e);
+            if source.is("ParameterNotFound") {
                 SsmError::NotFound {
                     name: name.to_string(),
                     os: os.to_string(),
@@ -39,7 +44,7 @@ pub async fn ami_id_from_parameter(
             } else {
                 SsmError::Call {
                     name: name.to_string(),
-                    message: super::describe(&e),
+                    source,
                 }
             }
         })?;

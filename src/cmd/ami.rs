@@ -1,7 +1,7 @@
 //! `lava-build ami`: resolve and validate the build parameters, then plan or build.
 use crate::aws;
-use crate::config::{self, AmiBuild, AmiParams, ConfigError, DeployAmi, Source, Sourced};
-use crate::output::{self, Format};
+use crate::config::{self, AmiBuild, AmiParams, ConfigError, DeployChoice, Source, Sourced};
+use crate::output::{self, Format, progress};
 use crate::packer::build::BuildOptions;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -117,28 +117,11 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, ConfigError> {
 /// Resolves every parameter from the command line and files; no AWS call.
 pub async fn resolve(args: &AmiArgs) -> anyhow::Result<AmiParams> {
     let mut cli = config::parse_cli(&args.params)?;
-    let config_path = args.config.clone().or_else(|| cli.remove("config"));
-    let env_name = args.env.clone().or_else(|| cli.remove("env"));
-    cli.remove("config");
-    cli.remove("env");
-    let file = match (&config_path, &env_name) {
-        (Some(c), Some(e)) => Some(DeployAmi::load(c, e)?),
-        (Some(_), None) => {
-            return Err(ConfigError::ConfigEnvPair {
-                given: "config".into(),
-                needed: "env".into(),
-            }
-            .into());
-        }
-        (None, Some(_)) => {
-            return Err(ConfigError::ConfigEnvPair {
-                given: "env".into(),
-                needed: "config".into(),
-            }
-            .into());
-        }
-        (None, None) => None,
-    };
+    let DeployChoice {
+        config: config_path,
+        env: env_name,
+        file,
+    } = DeployChoice::resolve(args.config.as_deref(), args.env.as_deref(), &mut cli)?;
     let build = AmiBuild::load(&args.ami_build)?;
     let build_time = match &args.build_time {
         Some(t) => parse_time(t)?,
@@ -176,9 +159,13 @@ pub async fn resolve_ami_ids(params: &mut AmiParams, profile: Option<&str>) -> a
     let sdk = aws::sdk_config(profile, Some(&params.region.value)).await;
     let client = aws_sdk_ssm::Client::new(&sdk);
     for t in params.targets.iter_mut().filter(|t| t.ami_id.is_none()) {
-        let id =
-            aws::ssm::ami_id_from_parameter(&client, &t.ssm_parameter, &params.os.value, &t.arch)
-                .await?;
+        let id = aws::ssm::ami_id_from_parameter(
+            &client,
+            &t.ssm_parameter,
+            &params.os.value,
+            t.arch.as_str(),
+        )
+        .await?;
         tracing::debug!(arch = %t.arch, parameter = %t.ssm_parameter, ami_id = %id, "resolved base AMI");
         t.ami_id = Some(Sourced::new(id, Source::Ssm(t.ssm_parameter.clone())));
     }
@@ -208,7 +195,7 @@ pub fn steps(params: &AmiParams, opts: &BuildOptions) -> Vec<String> {
             ami.join("ami-build.sh"),
             ami.join("os").join(&params.os.value),
             opts.rc_dir,
-            opts.agent_dir.join(&t.arch).join("lava-rc"),
+            opts.agent_dir.join(t.arch.as_str()).join("lava-rc"),
             out.join(format!("provision-{}.tar.gz", t.arch)),
         ));
     }
@@ -250,7 +237,7 @@ pub fn plan(params: &AmiParams, opts: &BuildOptions) -> Plan {
             .targets
             .iter()
             .map(|t| PlanTarget {
-                arch: t.arch.clone(),
+                arch: t.arch.to_string(),
                 instance_type: t.instance_type.value.clone(),
                 ssm_parameter: t.ssm_parameter.clone(),
                 ami_id: t.ami_id.as_ref().map(|s| s.value.clone()),
@@ -289,18 +276,17 @@ fn print_plan(plan: &Plan, format: Format) -> anyhow::Result<()> {
 
 pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
     if args.offline && !args.plan && !args.validate {
-        return Err(ConfigError::Usage {
-            message: "--offline only goes with --plan (a build needs AWS)".into(),
-        }
-        .into());
+        return Err(
+            ConfigError::usage("--offline only goes with --plan (a build needs AWS)").into(),
+        );
     }
     let emulate = if args.emulate {
         match std::env::var("AWS_ENDPOINT_URL") {
             Ok(url) if !url.is_empty() => Some(url),
             _ => {
-                return Err(ConfigError::Usage {
-                    message: "--emulate needs AWS_ENDPOINT_URL set to the local AWS emulator (e.g. http://127.0.0.1:5000); `make demo` starts one".into(),
-                }
+                return Err(ConfigError::usage(
+                    "--emulate needs AWS_ENDPOINT_URL set to the local AWS emulator (e.g. http://127.0.0.1:5000); `make demo` starts one",
+                )
                 .into());
             }
         }
@@ -320,7 +306,7 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
         return print_plan(&plan(&params, &opts), args.output);
     }
     // Local checks first (packer, boot agents, pinned downloads); the first AWS call comes after.
-    let pre = crate::packer::build::preflight(&params, &opts)?;
+    let pre = crate::packer::build::preflight(&params, &opts).await?;
     check_downloads(&params, args, &opts.ami_dir)?;
     if !args.offline {
         resolve_ami_ids(&mut params, args.profile.as_deref())
@@ -400,10 +386,10 @@ fn check_downloads(
         Err(e) => e,
     };
     if report_only {
-        eprintln!(
-            "note: a real build would stop here: {}",
+        progress::note(format_args!(
+            "a real build would stop here: {}",
             crate::error::one_line(&refusal)
-        );
+        ));
         return Ok(());
     }
     Err(refusal)
@@ -424,7 +410,10 @@ async fn sync_resources(
     ami_dir: &camino::Utf8Path,
 ) -> anyhow::Result<()> {
     let source = ami_dir.join("resources.s3");
-    eprintln!("[lava-build] sync {source}/ to {}", params.s3_url());
+    progress::line(
+        "[lava-build]",
+        format_args!("sync {source}/ to {}", params.s3_url()),
+    );
     let sdk = aws::sdk_config(args.profile.as_deref(), Some(&params.region.value)).await;
     let opts = crate::sync::SyncOptions {
         source: source.into_std_path_buf(),
@@ -440,7 +429,7 @@ async fn sync_resources(
     let report = crate::sync::sync(&sdk, &opts)
         .await
         .context("syncing the build resources")?;
-    eprintln!("[lava-build] {}", report.summary());
+    progress::line("[lava-build]", report.summary());
     if let Some(list) = report.failures() {
         anyhow::bail!("syncing the build resources failed for {list}; nothing was built");
     }
@@ -453,7 +442,7 @@ fn print_report(
     dist: Option<&crate::lifecycle::build::Distribution>,
 ) -> anyhow::Result<()> {
     for n in &report.notes {
-        eprintln!("note: {n}");
+        progress::note(n);
     }
     if format == Format::Json {
         #[derive(Serialize)]

@@ -1,6 +1,6 @@
 //! `lava-build sync`: the AMI build resources to S3, by content.
 use crate::aws;
-use crate::config::{self, ConfigError, DeployAmi, validate};
+use crate::config::{self, ConfigError, DeployChoice, validate};
 use crate::output::{self, Format};
 use crate::sync::{SyncOptions, SyncReport};
 use std::path::PathBuf;
@@ -79,31 +79,12 @@ const SYNC_KEYS: [&str; 6] = [
 pub fn resolve(args: &SyncArgs) -> Result<Target, ConfigError> {
     let mut cli = config::parse_cli(&args.params)?;
     if let Some(k) = cli.keys().find(|k| !SYNC_KEYS.contains(&k.as_str())) {
-        return Err(ConfigError::Usage {
-            message: format!(
-                "{k}: not a sync parameter (expected one of {})",
-                SYNC_KEYS.join(", ")
-            ),
-        });
+        return Err(ConfigError::usage(format!(
+            "{k}: not a sync parameter (expected one of {})",
+            SYNC_KEYS.join(", ")
+        )));
     }
-    let config_path = args.config.clone().or_else(|| cli.remove("config"));
-    let env_name = args.env.clone().or_else(|| cli.remove("env"));
-    let file = match (&config_path, &env_name) {
-        (Some(c), Some(e)) => Some(DeployAmi::load(c, e)?),
-        (Some(_), None) => {
-            return Err(ConfigError::ConfigEnvPair {
-                given: "config".into(),
-                needed: "env".into(),
-            });
-        }
-        (None, Some(_)) => {
-            return Err(ConfigError::ConfigEnvPair {
-                given: "env".into(),
-                needed: "config".into(),
-            });
-        }
-        (None, None) => None,
-    };
+    let file = DeployChoice::resolve(args.config.as_deref(), args.env.as_deref(), &mut cli)?.file;
     let get = |k: &str| {
         cli.get(k).cloned().or_else(|| {
             file.as_ref()
@@ -112,16 +93,12 @@ pub fn resolve(args: &SyncArgs) -> Result<Target, ConfigError> {
     };
     let lava_version = get("lava_version").unwrap_or_else(|| env!("CARGO_PKG_VERSION").into());
     validate::lava_version(&lava_version)?;
-    let (bucket, prefix) = config::params::resolve_s3(&cli, file.as_ref(), &lava_version)?;
-    let missing: Vec<&str> = [
-        ("s3bucket", bucket.is_none()),
-        ("s3prefix", prefix.is_none()),
-    ]
-    .into_iter()
-    .filter(|(_, m)| *m)
-    .map(|(n, _)| n)
-    .collect();
-    let (Some(bucket), Some(prefix)) = (bucket, prefix) else {
+    let (bucket, prefix) = config::s3::resolve_s3(&cli, file.as_ref(), &lava_version)?;
+    let (Some(bucket), Some(prefix)) = (&bucket, &prefix) else {
+        let missing = config::cli::missing(&[
+            ("s3bucket", bucket.is_none()),
+            ("s3prefix", prefix.is_none()),
+        ]);
         return Err(ConfigError::Missing {
             param: missing.join(", "),
             hint: "pass s3bucket=… s3prefix=…, or --config FILE --env ENV with <env>.ami.s3".into(),
@@ -134,8 +111,8 @@ pub fn resolve(args: &SyncArgs) -> Result<Target, ConfigError> {
         validate::region(r)?;
     }
     Ok(Target {
-        bucket: bucket.value,
-        prefix: prefix.value,
+        bucket: bucket.value.clone(),
+        prefix: prefix.value.clone(),
         region,
     })
 }

@@ -79,9 +79,9 @@ impl AmiBuild {
 
     pub fn from_doc(doc: &YamlDoc) -> Result<Self, ConfigError> {
         let mut me: AmiBuild =
-            serde_yaml::from_value(doc.root.clone()).map_err(|e| ConfigError::Yaml {
+            serde_yaml::from_value(doc.root.clone()).map_err(|source| ConfigError::Shape {
                 location: doc.path.clone(),
-                message: e.to_string(),
+                source,
             })?;
         me.doc_path = doc.path.clone();
         for (name, os) in &me.os {
@@ -139,9 +139,10 @@ impl AmiBuild {
         let spec = self.os.get(os).ok_or_else(|| {
             ConfigError::invalid("os", os, &format!("one of {}", self.os_names()))
         })?;
-        render_strict(&spec.ami_ref, arch).map_err(|message| ConfigError::Yaml {
+        render_strict(&spec.ami_ref, arch).map_err(|source| ConfigError::Template {
             location: format!("{} (os.{os}.ami_ref)", self.doc_path),
-            message,
+            template: spec.ami_ref.clone(),
+            source,
         })
     }
 
@@ -155,11 +156,10 @@ impl AmiBuild {
 }
 
 /// Renders a one-line template whose only variable is `arch`.
-pub fn render_strict(template: &str, arch: &str) -> Result<String, String> {
+pub fn render_strict(template: &str, arch: &str) -> Result<String, minijinja::Error> {
     let mut env = minijinja::Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     env.render_str(template, minijinja::context! { arch => arch })
-        .map_err(|e| format!("cannot render {template:?}: {e}"))
 }
 
 #[cfg(test)]
@@ -183,6 +183,7 @@ mod tests {
 
     #[test]
     fn undefined_template_variables_are_errors() {
-        assert!(render_strict("x-{{ arc }}", "arm64").is_err());
+        let e = render_strict("x-{{ arc }}", "arm64").unwrap_err();
+        assert_eq!(e.kind(), minijinja::ErrorKind::UndefinedError);
     }
 }

@@ -2,7 +2,7 @@
 use thiserror::Error;
 
 /// An error in the user's configuration or command line. Always exit status 2.
-#[derive(Debug, Error, PartialEq, Eq)]
+#[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("{param}: invalid value {value:?}: expected {expected}")]
     Invalid {
@@ -33,8 +33,25 @@ pub enum ConfigError {
     },
     #[error("{location}: {message}")]
     Yaml { location: String, message: String },
-    #[error("{path}: cannot read: {message}")]
-    Read { path: String, message: String },
+    #[error("{location}")]
+    Shape {
+        location: String,
+        #[source]
+        source: serde_yaml::Error,
+    },
+    #[error("{path}: cannot read")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{location}: cannot render {template:?}")]
+    Template {
+        location: String,
+        template: String,
+        #[source]
+        source: minijinja::Error,
+    },
     #[error("env {env:?} is not in {path} (environments there: {present})")]
     UnknownEnv {
         env: String,
@@ -55,6 +72,13 @@ fn suggestion(nearest: &Option<String>) -> String {
 }
 
 impl ConfigError {
+    /// A usage error that is a sentence of its own (a flag that needs another, a wrong word).
+    pub fn usage(message: impl Into<String>) -> Self {
+        ConfigError::Usage {
+            message: message.into(),
+        }
+    }
+
     pub fn invalid(param: &str, value: &str, expected: &str) -> Self {
         ConfigError::Invalid {
             param: param.to_string(),

@@ -1,141 +1,16 @@
-//! AMI build parameters: the known names, command-line `key=value` parsing, and resolution of
-//! command line > config file > ami-build.yaml > defaults into one validated [`AmiParams`].
+//! AMI build parameters: resolution of command line > config file > ami-build.yaml > defaults
+//! into one validated [`AmiParams`] (the names and `key=value` parsing are in [`super::cli`]).
 use super::ami_build::AmiBuild;
 use super::deploy::DeployAmi;
-use super::error::{ConfigError, nearest};
+use super::error::ConfigError;
 use super::source::{Source, Sourced};
-use super::validate;
+use super::validate::{self, Arch, IpMode, SecurityGroups};
+
+pub use super::cli::{PARAMS, ParamSpec, parse_cli};
+pub use super::s3::{resolve_s3, split_s3_location};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// One parameter a user can set.
-pub struct ParamSpec {
-    pub name: &'static str,
-    pub required: bool,
-    pub help: &'static str,
-}
-
-/// Every parameter `lava-build ami` accepts as `key=value`, in the order `--plan` shows them.
-pub const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "config",
-        required: false,
-        help: "deploy-format YAML file to read <env>.ami from (needs env)",
-    },
-    ParamSpec {
-        name: "env",
-        required: false,
-        help: "environment key inside the config file (needs config)",
-    },
-    ParamSpec {
-        name: "os",
-        required: true,
-        help: "key of os in ami/ami-build.yaml with a tree in ami/os/: amzn2023 (default; amzn2 is refused)",
-    },
-    ParamSpec {
-        name: "arch",
-        required: false,
-        help: "x86_64 (default), arm64, or both as x86_64,arm64",
-    },
-    ParamSpec {
-        name: "ami_ref",
-        required: false,
-        help: "tail of the SSM public parameter holding the base AMI id; may use {{ arch }}; default from ami-build.yaml",
-    },
-    ParamSpec {
-        name: "ami_id",
-        required: false,
-        help: "base AMI id (ami-…); default: read from SSM via ami_ref",
-    },
-    ParamSpec {
-        name: "instance_type",
-        required: false,
-        help: "build instance type; default per arch from ami-build.yaml; arm64 needs Graviton (t4g, m7g…)",
-    },
-    ParamSpec {
-        name: "ip",
-        required: true,
-        help: "public or private: the address packer connects to (public also gets a public IP)",
-    },
-    ParamSpec {
-        name: "python_version",
-        required: true,
-        help: "full Python version built on the AMI, e.g. 3.11.12 (config: python.version)",
-    },
-    ParamSpec {
-        name: "s3bucket",
-        required: true,
-        help: "bucket holding the build resources (config: ami.s3 with _.s3base)",
-    },
-    ParamSpec {
-        name: "s3prefix",
-        required: true,
-        help: "key prefix of the build resources, ending in / (config: ami.s3)",
-    },
-    ParamSpec {
-        name: "sg",
-        required: true,
-        help: "security group id(s) for the build instance, comma-separated, no spaces",
-    },
-    ParamSpec {
-        name: "subnet",
-        required: true,
-        help: "subnet id for the build instance",
-    },
-    ParamSpec {
-        name: "tz",
-        required: true,
-        help: "IANA time zone set on instances, e.g. Australia/Sydney",
-    },
-    ParamSpec {
-        name: "region",
-        required: true,
-        help: "AWS region; default AWS_REGION or the profile's region",
-    },
-    ParamSpec {
-        name: "lava_version",
-        required: false,
-        help: "lava release the AMI is for; default this tool's version",
-    },
-    ParamSpec {
-        name: "regions",
-        required: false,
-        help: "regions to copy the AMIs to after the build, comma-separated (config: ami.regions)",
-    },
-    ParamSpec {
-        name: "publish_prefix",
-        required: false,
-        help: "SSM path the AMIs are published under with --publish; default /lava/ami (config: ami.publish.prefix)",
-    },
-];
-
-fn known_names() -> impl Iterator<Item = &'static str> {
-    PARAMS.iter().map(|p| p.name)
-}
-
-/// Parses `key=value` words from the command line. Later words win over earlier ones.
-pub fn parse_cli(words: &[String]) -> Result<BTreeMap<String, String>, ConfigError> {
-    let mut out = BTreeMap::new();
-    for w in words {
-        let Some((k, v)) = w.split_once('=') else {
-            return Err(ConfigError::Usage {
-                message: format!(
-                    "argument {w:?}: expected key=value, e.g. python_version=3.11.12 (see --help for the keys)"
-                ),
-            });
-        };
-        let k = k.trim();
-        if !known_names().any(|n| n == k) {
-            return Err(ConfigError::UnknownCliKey {
-                key: k.to_string(),
-                nearest: nearest(k, known_names()),
-            });
-        }
-        out.insert(k.to_string(), v.to_string());
-    }
-    Ok(out)
-}
 
 /// Everything `resolve` needs besides the command line and files.
 #[derive(Debug, Clone)]
@@ -149,7 +24,7 @@ pub struct Context {
 /// Per-architecture part of a build.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArchTarget {
-    pub arch: String,
+    pub arch: Arch,
     pub instance_type: Sourced<String>,
     pub ami_ref: Sourced<String>,
     /// The SSM parameter that names the base AMI.
@@ -169,13 +44,13 @@ pub struct AmiParams {
     pub ssh_user: String,
     pub arch: Sourced<String>,
     pub targets: Vec<ArchTarget>,
-    pub ip: Sourced<String>,
+    pub ip: Sourced<IpMode>,
     pub python_version: Sourced<String>,
     /// `X.Y` of the Python version, as used in AMI names.
     pub python_minor: String,
     pub s3bucket: Sourced<String>,
     pub s3prefix: Sourced<String>,
-    pub sg: Sourced<String>,
+    pub sg: Sourced<SecurityGroups>,
     pub subnet: Sourced<String>,
     pub tz: Sourced<String>,
     pub region: Sourced<String>,
@@ -192,7 +67,7 @@ impl AmiParams {
     }
 
     pub fn security_groups(&self) -> Vec<String> {
-        self.sg.value.split(',').map(String::from).collect()
+        self.sg.value.ids().to_vec()
     }
 
     /// Name used for generated files (`dist/ami/<name>/`): the env, or `cli` for the hard way.
@@ -206,17 +81,17 @@ impl AmiParams {
     /// Every parameter as (name, value, source), in the order of [`PARAMS`].
     pub fn rows(&self) -> Vec<(String, String, String)> {
         let mut rows = Vec::new();
-        let mut add = |name: &str, s: &Sourced<String>| {
-            rows.push((name.to_string(), s.value.clone(), s.source.to_string()))
-        };
+        fn row<T: std::fmt::Display>(name: &str, s: &Sourced<T>) -> (String, String, String) {
+            (name.to_string(), s.value.to_string(), s.source.to_string())
+        }
         if let Some(c) = &self.config {
-            add("config", c);
+            rows.push(row("config", c));
         }
         if let Some(e) = &self.env {
-            add("env", e);
+            rows.push(row("env", e));
         }
-        add("os", &self.os);
-        add("arch", &self.arch);
+        rows.push(row("os", &self.os));
+        rows.push(row("arch", &self.arch));
         let multi = self.targets.len() > 1;
         for t in &self.targets {
             let suffix = if multi {
@@ -224,31 +99,31 @@ impl AmiParams {
             } else {
                 String::new()
             };
-            add(&format!("ami_ref{suffix}"), &t.ami_ref);
+            rows.push(row(&format!("ami_ref{suffix}"), &t.ami_ref));
             let unresolved = Sourced::new(
                 "(not resolved)".to_string(),
                 Source::Ssm(t.ssm_parameter.clone()),
             );
-            add(
+            rows.push(row(
                 &format!("ami_id{suffix}"),
                 t.ami_id.as_ref().unwrap_or(&unresolved),
-            );
-            add(&format!("instance_type{suffix}"), &t.instance_type);
+            ));
+            rows.push(row(&format!("instance_type{suffix}"), &t.instance_type));
         }
-        add("ip", &self.ip);
-        add("python_version", &self.python_version);
-        add("s3bucket", &self.s3bucket);
-        add("s3prefix", &self.s3prefix);
-        add("sg", &self.sg);
-        add("subnet", &self.subnet);
-        add("tz", &self.tz);
-        add("region", &self.region);
-        add("lava_version", &self.lava_version);
+        rows.push(row("ip", &self.ip));
+        rows.push(row("python_version", &self.python_version));
+        rows.push(row("s3bucket", &self.s3bucket));
+        rows.push(row("s3prefix", &self.s3prefix));
+        rows.push(row("sg", &self.sg));
+        rows.push(row("subnet", &self.subnet));
+        rows.push(row("tz", &self.tz));
+        rows.push(row("region", &self.region));
+        rows.push(row("lava_version", &self.lava_version));
         if let Some(r) = &self.regions {
-            add("regions", r);
+            rows.push(row("regions", r));
         }
         if self.publish_prefix.source != Source::Default {
-            add("publish_prefix", &self.publish_prefix);
+            rows.push(row("publish_prefix", &self.publish_prefix));
         }
         rows
     }
@@ -271,81 +146,6 @@ pub fn ami_name(
         "lava-{lava_version}-{os}-py{py_minor}-{arch}-{}",
         name_time(t)
     )
-}
-
-/// Splits an S3 location into bucket and prefix. `location` is `s3://bucket/prefix/` or, when
-/// relative, a prefix under `s3base` (`bucket[/prefix]`).
-pub fn split_s3_location(location: &str, s3base: Option<&str>) -> Result<(String, String), String> {
-    let full = if let Some(rest) = location.strip_prefix("s3://") {
-        rest.to_string()
-    } else {
-        let base = s3base.ok_or_else(|| {
-            "a relative S3 location needs _.s3base in the environment (or write s3://bucket/prefix/)"
-                .to_string()
-        })?;
-        let base = base.trim_end_matches('/');
-        format!("{base}/{}", location.trim_start_matches('/'))
-    };
-    let (bucket, prefix) = match full.split_once('/') {
-        Some((b, p)) => (b.to_string(), p.to_string()),
-        None => (full.clone(), String::new()),
-    };
-    if bucket.is_empty() {
-        return Err("no bucket name".into());
-    }
-    Ok((bucket, prefix))
-}
-
-/// Bucket and prefix of the build resources: `s3bucket=`/`s3prefix=` from the command line, else
-/// `<env>.ami.s3` (relative to `_.s3base` unless it is an `s3://` URL); `${version}` is replaced.
-/// Either may stay `None` when nothing gives it.
-#[allow(clippy::type_complexity)]
-pub fn resolve_s3(
-    cli: &BTreeMap<String, String>,
-    file: Option<&DeployAmi>,
-    lava_version: &str,
-) -> Result<(Option<Sourced<String>>, Option<Sourced<String>>), ConfigError> {
-    // S3: bucket and prefix from the command line, else from <env>.ami.s3.
-    let (mut s3bucket, mut s3prefix) = (
-        cli.get("s3bucket")
-            .map(|v| Sourced::new(v.clone(), Source::Cli)),
-        cli.get("s3prefix")
-            .map(|v| Sourced::new(v.clone(), Source::Cli)),
-    );
-    if let Some(s3) = file.and_then(|f| f.s3.as_ref()) {
-        let location = s3.value.replace("${version}", lava_version);
-        let base = file
-            .and_then(|f| f.s3base.as_ref())
-            .map(|b| b.value.replace("${version}", lava_version));
-        let (bucket, prefix) = split_s3_location(&location, base.as_deref())
-            .map_err(|why| ConfigError::invalid("s3", &s3.value, &why))?;
-        if !prefix.is_empty() && !prefix.ends_with('/') {
-            return Err(ConfigError::invalid(
-                "s3",
-                &s3.value,
-                "an S3 location ending in '/', e.g. lava/ami/ or s3://bucket/lava/ami/",
-            ));
-        }
-        let bucket_source = if location.starts_with("s3://") {
-            s3.source.clone()
-        } else {
-            file.and_then(|f| f.s3base.as_ref())
-                .map(|b| b.source.clone())
-                .unwrap_or_else(|| s3.source.clone())
-        };
-        s3bucket.get_or_insert(Sourced::new(bucket, bucket_source));
-        s3prefix.get_or_insert(Sourced::new(prefix, s3.source.clone()));
-    } else if let Some(base) = file.and_then(|f| f.s3base.as_ref()) {
-        // No ami.s3: the bucket can still come from s3base when the prefix is given.
-        if s3prefix.is_some() && s3bucket.is_none() {
-            let b = base.value.split('/').next().unwrap_or_default().to_string();
-            s3bucket = Some(Sourced::new(b, base.source.clone()));
-        }
-    }
-    for s in [&mut s3bucket, &mut s3prefix].into_iter().flatten() {
-        s.value = s.value.replace("${version}", lava_version);
-    }
-    Ok((s3bucket, s3prefix))
 }
 
 struct Layers<'a> {
@@ -401,9 +201,10 @@ pub fn resolve(
     let arch = layers
         .get("arch")
         .unwrap_or_else(|| Sourced::new(build.default_arch.clone(), build_src("default_arch", "")));
-    let mut arches: Vec<String> = Vec::new();
+    let mut arches: Vec<Arch> = Vec::new();
     for a in arch.value.split(',') {
-        if !build.arch.contains_key(a) {
+        let known = Arch::parse(a).filter(|_| build.arch.contains_key(a));
+        let Some(known) = known else {
             let hint = if a == "aarch64" {
                 " (AMI names say arm64, not aarch64)"
             } else {
@@ -417,63 +218,36 @@ pub fn resolve(
                     build.arch_names()
                 ),
             ));
-        }
-        if arches.iter().any(|x| x == a) {
+        };
+        if arches.contains(&known) {
             return Err(ConfigError::invalid(
                 "arch",
                 &arch.value,
                 "each architecture once",
             ));
         }
-        arches.push(a.to_string());
+        arches.push(known);
     }
 
-    // Required scalar values, all reported at once when missing.
-    let required = |name: &str| layers.get(name);
-    let ip = required("ip");
-    let python_version = required("python_version");
-    let sg = required("sg");
-    let subnet = required("subnet");
-    let tz = required("tz");
-
+    // Required values, all reported at once when missing.
     let (s3bucket, s3prefix) = resolve_s3(cli, file, &lava_version.value)?;
-
     let region = layers.get("region").or_else(|| ctx.ambient_region.clone());
-
-    let missing: Vec<&str> = [
-        ("ip", ip.is_none()),
-        ("python_version", python_version.is_none()),
-        ("s3bucket", s3bucket.is_none()),
-        ("s3prefix", s3prefix.is_none()),
-        ("sg", sg.is_none()),
-        ("subnet", subnet.is_none()),
-        ("tz", tz.is_none()),
-        ("region", region.is_none()),
-    ]
-    .into_iter()
-    .filter(|(_, m)| *m)
-    .map(|(n, _)| n)
-    .collect();
-    let (
-        Some(ip),
-        Some(python_version),
-        Some(s3bucket),
-        Some(s3prefix),
-        Some(sg),
-        Some(subnet),
-        Some(tz),
-        Some(region),
-    ) = (
-        ip,
-        python_version,
-        s3bucket,
-        s3prefix,
-        sg,
-        subnet,
-        tz,
-        region,
-    )
-    else {
+    let mut missing: Vec<&str> = Vec::new();
+    let mut need = |name: &'static str, v: Option<Sourced<String>>| {
+        v.unwrap_or_else(|| {
+            missing.push(name);
+            Sourced::new(String::new(), Source::Default)
+        })
+    };
+    let ip = need("ip", layers.get("ip"));
+    let python_version = need("python_version", layers.get("python_version"));
+    let s3bucket = need("s3bucket", s3bucket);
+    let s3prefix = need("s3prefix", s3prefix);
+    let sg = need("sg", layers.get("sg"));
+    let subnet = need("subnet", layers.get("subnet"));
+    let tz = need("tz", layers.get("tz"));
+    let region = need("region", region);
+    if !missing.is_empty() {
         let hint = if missing == ["region"] {
             "set region=…, region in <env>.ami, AWS_REGION, or a region in the AWS profile"
         } else if file.is_some() {
@@ -485,13 +259,13 @@ pub fn resolve(
             param: missing.join(", "),
             hint: hint.to_string(),
         });
-    };
+    }
 
-    validate::ip(&ip.value)?;
+    let ip = Sourced::new(validate::ip(&ip.value)?, ip.source);
     let python_minor = validate::python_version(&python_version.value)?;
     validate::s3bucket(&s3bucket.value)?;
     validate::s3prefix(&s3prefix.value)?;
-    validate::sg(&sg.value)?;
+    let sg = Sourced::new(validate::sg(&sg.value)?, sg.source);
     validate::subnet(&subnet.value)?;
     validate::tz(&tz.value)?;
     validate::region(&region.value)?;
@@ -514,7 +288,8 @@ pub fn resolve(
     let given_ref = layers.get("ami_ref");
 
     let mut targets = Vec::new();
-    for a in &arches {
+    for &arch_of in &arches {
+        let a = arch_of.as_str();
         let instance_type = match &given_type {
             Some(t) => t.clone(),
             None => Sourced::new(build.arch[a].instance_type.clone(), build_src("arch", a)),
@@ -533,8 +308,13 @@ pub fn resolve(
         })?;
         let ami_ref = match &given_ref {
             Some(r) => Sourced::new(
-                super::ami_build::render_strict(&r.value, a)
-                    .map_err(|why| ConfigError::invalid("ami_ref", &r.value, &why))?,
+                super::ami_build::render_strict(&r.value, a).map_err(|source| {
+                    ConfigError::Template {
+                        location: "ami_ref".into(),
+                        template: r.value.clone(),
+                        source,
+                    }
+                })?,
                 r.source.clone(),
             ),
             None => Sourced::new(
@@ -551,7 +331,7 @@ pub fn resolve(
         }
         let ssm_parameter = format!("{}{}", os_spec.ssm_prefix, ami_ref.value);
         targets.push(ArchTarget {
-            arch: a.clone(),
+            arch: arch_of,
             ami_name: ami_name(
                 &lava_version.value,
                 &os.value,

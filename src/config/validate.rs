@@ -11,32 +11,52 @@ fn is_hex_id(s: &str, prefix: &str) -> bool {
     })
 }
 
-pub fn ami_id(v: &str) -> Result<(), ConfigError> {
-    if is_hex_id(v, "ami-") {
+/// `Ok` when `ok`, else the error naming `param`, the value and what is expected.
+fn expect(ok: bool, param: &str, v: &str, expected: &str) -> Result<(), ConfigError> {
+    if ok {
         Ok(())
     } else {
-        Err(ConfigError::invalid(
-            "ami_id",
-            v,
-            "an AMI id: ami- followed by 8 to 17 lower-case hex digits",
-        ))
+        Err(ConfigError::invalid(param, v, expected))
     }
 }
 
+pub fn ami_id(v: &str) -> Result<(), ConfigError> {
+    expect(
+        is_hex_id(v, "ami-"),
+        "ami_id",
+        v,
+        "an AMI id: ami- followed by 8 to 17 lower-case hex digits",
+    )
+}
+
 pub fn subnet(v: &str) -> Result<(), ConfigError> {
-    if is_hex_id(v, "subnet-") {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            "subnet",
-            v,
-            "a subnet id: subnet- followed by 8 to 17 lower-case hex digits",
-        ))
+    expect(
+        is_hex_id(v, "subnet-"),
+        "subnet",
+        v,
+        "a subnet id: subnet- followed by 8 to 17 lower-case hex digits",
+    )
+}
+
+/// Validated security group ids (at least one), shown comma-separated as they are given.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct SecurityGroups(Vec<String>);
+
+impl SecurityGroups {
+    pub fn ids(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SecurityGroups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.join(","))
     }
 }
 
 /// One or more security group ids, comma-separated, no spaces.
-pub fn sg(v: &str) -> Result<Vec<String>, ConfigError> {
+pub fn sg(v: &str) -> Result<SecurityGroups, ConfigError> {
     let ids: Vec<&str> = v.split(',').collect();
     if v.is_empty() || !ids.iter().all(|id| is_hex_id(id, "sg-")) {
         return Err(ConfigError::invalid(
@@ -45,12 +65,63 @@ pub fn sg(v: &str) -> Result<Vec<String>, ConfigError> {
             "security group ids (sg- followed by 8 to 17 hex digits), comma-separated without spaces",
         ));
     }
-    Ok(ids.into_iter().map(String::from).collect())
+    Ok(SecurityGroups(ids.into_iter().map(String::from).collect()))
 }
 
-pub fn ip(v: &str) -> Result<(), ConfigError> {
+/// A processor architecture the tool builds AMIs and boot agents for, spelled as in AMI names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Arch {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "arm64")]
+    Arm64,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Arm64];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Arm64 => "arm64",
+        }
+    }
+
+    /// The architecture named `name` (`x86_64`, `arm64`), if the tool knows it.
+    pub fn parse(name: &str) -> Option<Arch> {
+        Arch::ALL.into_iter().find(|a| a.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The address packer connects to on the build instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpMode {
+    /// A public IP, and packer connects to it.
+    Public,
+    /// Packer connects to the private address (from inside the VPC).
+    Private,
+}
+
+impl std::fmt::Display for IpMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IpMode::Public => "public",
+            IpMode::Private => "private",
+        })
+    }
+}
+
+pub fn ip(v: &str) -> Result<IpMode, ConfigError> {
     match v {
-        "public" | "private" => Ok(()),
+        "public" => Ok(IpMode::Public),
+        "private" => Ok(IpMode::Private),
         _ => Err(ConfigError::invalid("ip", v, "public or private")),
     }
 }
@@ -95,28 +166,17 @@ pub fn lava_version(v: &str) -> Result<(), ConfigError> {
         }
         _ => false,
     };
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            "lava_version",
-            v,
-            "a lava release X.Y.Z such as 8.3.0",
-        ))
-    }
+    expect(ok, "lava_version", v, "a lava release X.Y.Z such as 8.3.0")
 }
 
 /// `s3prefix` must be empty (bucket root) or end with `/`, and not start with one.
 pub fn s3prefix(v: &str) -> Result<(), ConfigError> {
-    if v.is_empty() || (v.ends_with('/') && !v.starts_with('/') && !v.contains("//")) {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            "s3prefix",
-            v,
-            "an S3 key prefix ending in '/' (and not starting with one), e.g. lava/ami/",
-        ))
-    }
+    expect(
+        v.is_empty() || (v.ends_with('/') && !v.starts_with('/') && !v.contains("//")),
+        "s3prefix",
+        v,
+        "an S3 key prefix ending in '/' (and not starting with one), e.g. lava/ami/",
+    )
 }
 
 /// S3 bucket naming rules (the common subset): 3-63 of a-z 0-9 . -, starting and ending alphanumeric.
@@ -126,35 +186,37 @@ pub fn s3bucket(v: &str) -> Result<(), ConfigError> {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
         && v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && v.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            "s3bucket",
-            v,
-            "an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-'",
-        ))
+    expect(
+        ok,
+        "s3bucket",
+        v,
+        "an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-'",
+    )
+}
+
+/// The one rule for AWS region names (`ap-southeast-2`, `us-gov-west-1`), for every tool:
+/// `^[a-z]{2}(-[a-z]+)?-[a-z]+-[0-9]+$`.
+pub fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    let letters = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match parts.as_slice() {
+        [cc, area, n] => cc.len() == 2 && letters(cc) && letters(area) && digits(n),
+        [cc, extra, area, n] => {
+            cc.len() == 2 && letters(cc) && letters(extra) && letters(area) && digits(n)
+        }
+        _ => false,
     }
 }
 
-/// AWS region names such as `ap-southeast-2` or `us-gov-west-1`.
+/// AWS region names such as `ap-southeast-2` or `us-gov-west-1` ([`is_region`]).
 pub fn region(v: &str) -> Result<(), ConfigError> {
-    let parts: Vec<&str> = v.split('-').collect();
-    let ok = parts.len() >= 3
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase()))
-        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
-        && !parts[parts.len() - 1].is_empty();
-    if ok {
-        Ok(())
-    } else {
-        Err(ConfigError::invalid(
-            "region",
-            v,
-            "an AWS region name such as ap-southeast-2",
-        ))
-    }
+    expect(
+        is_region(v),
+        "region",
+        v,
+        "an AWS region name such as ap-southeast-2",
+    )
 }
 
 /// Whether an instance type runs on Graviton (arm64) processors, by its family's attribute letters.
@@ -246,7 +308,12 @@ mod tests {
         assert!(ami_id("ami-12345678").is_ok());
         assert!(ami_id("ami-XYZ").is_err());
         assert!(ami_id("ami-0123456789ABCDEF0").is_err());
-        assert_eq!(sg("sg-12345678,sg-0123456789abcdef0").unwrap().len(), 2);
+        let groups = sg("sg-12345678,sg-0123456789abcdef0").unwrap();
+        assert_eq!(groups.ids().len(), 2);
+        assert_eq!(groups.to_string(), "sg-12345678,sg-0123456789abcdef0");
+        assert_eq!(ip("private").unwrap(), IpMode::Private);
+        assert_eq!(Arch::parse("arm64"), Some(Arch::Arm64));
+        assert_eq!(Arch::parse("aarch64"), None);
         assert!(sg("sg-12345678, sg-87654321").is_err());
         assert!(sg("").is_err());
         assert!(subnet("subnet-f6b6d681").is_ok());
@@ -272,6 +339,8 @@ mod tests {
         assert!(region("ap-southeast-2").is_ok());
         assert!(region("us-gov-west-1").is_ok());
         assert!(region("sydney").is_err());
+        assert!(region("eu-west").is_err());
+        assert!(region("europe-west-1").is_err());
         assert!(s3prefix("lava/ami/").is_ok());
         assert!(s3prefix("").is_ok());
         assert!(s3prefix("lava/ami").is_err());

@@ -13,9 +13,9 @@ pub struct YamlDoc {
 
 impl YamlDoc {
     pub fn load(path: &str) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_string(),
-            message: e.to_string(),
+            source,
         })?;
         Self::parse(path, &text)
     }

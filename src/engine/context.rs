@@ -30,7 +30,9 @@ pub fn build(dir: &Path, extra: &[(String, std::path::PathBuf)]) -> Result<Vec<u
         .follow_links(true)
         .sort_by_file_name()
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        .filter_entry(|e| {
+            e.depth() == 0 || !crate::ignore::ignored_name(&e.file_name().to_string_lossy())
+        });
     for e in walker {
         let e = e.map_err(|err| io(dir, err))?;
         if e.file_type().is_file() {

@@ -39,8 +39,42 @@ pub enum AgentError {
         arch: String,
         found: String,
     },
-    #[error("building the boot agent for {arch} failed: {message}")]
-    Build { arch: String, message: String },
+    #[error("building the boot agent for {arch} failed: cargo build --release --bin lava-rc")]
+    Build {
+        arch: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("building the boot agent for {arch} failed: finding cargo's target folder")]
+    TargetDir {
+        arch: String,
+        #[source]
+        source: MetadataError,
+    },
+    #[error("cannot read the boot agent {path}")]
+    Read {
+        path: Utf8PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("copying the boot agent {from} to {to}")]
+    Copy {
+        from: Utf8PathBuf,
+        to: Utf8PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why `cargo metadata` did not name the target folder.
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    #[error("running cargo metadata")]
+    Run(#[source] std::io::Error),
+    #[error("cargo metadata failed: {stderr}")]
+    Failed { stderr: String },
+    #[error("reading cargo metadata")]
+    Parse(#[source] serde_json::Error),
 }
 
 fn triple(arch: &str) -> String {
@@ -57,7 +91,10 @@ pub fn check_elf(path: &Utf8Path, arch: &str) -> Result<(), AgentError> {
         arch: arch.to_string(),
         found,
     };
-    let bytes = std::fs::read(path).map_err(|e| wrong(e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|source| AgentError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
     if bytes.len() < 20 || &bytes[..4] != b"\x7fELF" {
         return Err(wrong("not an ELF file".into()));
     }
@@ -99,25 +136,24 @@ pub struct AgentPlan {
 
 /// Cargo's target directory for the tree at `root`, as cargo itself resolves it
 /// (`CARGO_TARGET_DIR`, `build.target-dir` in a cargo config, or `<root>/target`).
-fn target_dir(cargo: &str, root: &Utf8Path) -> Result<Utf8PathBuf, String> {
+fn target_dir(cargo: &str, root: &Utf8Path) -> Result<Utf8PathBuf, MetadataError> {
     metadata_target_dir(
         duct::cmd(cargo, ["metadata", "--format-version", "1", "--no-deps"]).dir(root),
     )
 }
 
 /// The `target_directory` that a `cargo metadata` command reports.
-fn metadata_target_dir(metadata: duct::Expression) -> Result<Utf8PathBuf, String> {
+fn metadata_target_dir(metadata: duct::Expression) -> Result<Utf8PathBuf, MetadataError> {
     let out = metadata
         .stdout_capture()
         .stderr_capture()
         .unchecked()
         .run()
-        .map_err(|e| format!("running cargo metadata: {e}"))?;
+        .map_err(MetadataError::Run)?;
     if !out.status.success() {
-        return Err(format!(
-            "cargo metadata failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(MetadataError::Failed {
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
     }
     #[derive(serde::Deserialize)]
     struct Metadata {
@@ -125,7 +161,7 @@ fn metadata_target_dir(metadata: duct::Expression) -> Result<Utf8PathBuf, String
     }
     serde_json::from_slice::<Metadata>(&out.stdout)
         .map(|m| m.target_directory)
-        .map_err(|e| format!("reading cargo metadata: {e}"))
+        .map_err(MetadataError::Parse)
 }
 
 /// Finds (and for the host arch, builds when missing or stale) `dir/<arch>/lava-rc`.
@@ -147,32 +183,34 @@ pub fn prepare(
             Err(_) => true,
         };
         if stale {
-            eprintln!(
-                "[lava-build] building the boot agent for {arch}: cargo build --release --bin lava-rc"
+            crate::output::progress::line(
+                "[lava-build]",
+                format_args!(
+                    "building the boot agent for {arch}: cargo build --release --bin lava-rc"
+                ),
             );
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             duct::cmd(&cargo, ["build", "--release", "--bin", "lava-rc"])
                 .dir(root)
                 .stdout_to_stderr()
                 .run()
-                .map_err(|e| AgentError::Build {
+                .map_err(|source| AgentError::Build {
                     arch: arch.into(),
-                    message: e.to_string(),
+                    source,
                 })?;
-            std::fs::create_dir_all(dir.join(arch)).map_err(|e| AgentError::Build {
-                arch: arch.into(),
-                message: e.to_string(),
-            })?;
             let built = target_dir(&cargo, root)
-                .map_err(|message| AgentError::Build {
+                .map_err(|source| AgentError::TargetDir {
                     arch: arch.into(),
-                    message,
+                    source,
                 })?
                 .join("release/lava-rc");
-            std::fs::copy(&built, &path).map_err(|e| AgentError::Build {
-                arch: arch.into(),
-                message: format!("copying {built} to {path}: {e}"),
-            })?;
+            let copy = |source| AgentError::Copy {
+                from: built.clone(),
+                to: path.clone(),
+                source,
+            };
+            std::fs::create_dir_all(dir.join(arch)).map_err(copy)?;
+            std::fs::copy(&built, &path).map_err(copy)?;
         }
     }
     if !path.exists() {
@@ -247,14 +285,16 @@ mod tests {
         hdr.resize(64, 0);
         std::fs::write(&p, &hdr).unwrap();
         assert!(check_elf(&p, "arm64").is_ok());
-        let e = check_elf(&p, "x86_64").unwrap_err().to_string();
-        assert!(e.contains("not a Linux x86_64 executable (aarch64)"), "{e}");
-        std::fs::write(&p, b"#!/bin/sh\n").unwrap();
+        let e = check_elf(&p, "x86_64").unwrap_err();
         assert!(
-            check_elf(&p, "arm64")
-                .unwrap_err()
-                .to_string()
-                .contains("not an ELF file")
+            matches!(&e, AgentError::WrongArch { arch, found, .. } if arch == "x86_64" && found == "aarch64"),
+            "{e}"
+        );
+        std::fs::write(&p, b"#!/bin/sh\n").unwrap();
+        let e = check_elf(&p, "arm64").unwrap_err();
+        assert!(
+            matches!(&e, AgentError::WrongArch { found, .. } if found == "not an ELF file"),
+            "{e}"
         );
     }
 
@@ -267,9 +307,20 @@ mod tests {
         } else {
             "x86_64"
         };
-        let e = prepare(&d, foreign, None, true).err().unwrap().to_string();
-        assert!(e.contains(&format!("no boot agent for {foreign}")), "{e}");
-        assert!(e.contains("cargo build --release --target"), "{e}");
+        let e = prepare(&d, foreign, None, true).err().unwrap();
+        assert!(
+            matches!(&e, AgentError::Missing { arch, triple, .. }
+                if arch == foreign && triple.ends_with("-unknown-linux-gnu")),
+            "{e}"
+        );
+        let path = d.join(foreign).join("lava-rc");
+        let (triple, host) = (triple(foreign), host_arch());
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "no boot agent for {foreign}: {path} is missing. Build lava-rc on an {foreign} machine (`make agent` there) or with a cross toolchain (`cargo build --release --target {triple} --bin lava-rc`) and put it at {path}; or build only the host arch with arch={host}"
+            )
+        );
         let plan = prepare(&d, foreign, None, false).unwrap();
         assert!(plan.path.is_none() && plan.note.is_some());
     }

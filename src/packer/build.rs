@@ -56,10 +56,17 @@ pub enum BuildError {
         "packer {version} cannot require IMDSv2 on the build instance (metadata_options needs packer 1.7 or later): install a newer packer from HashiCorp, or pass --allow-imdsv1 to build anyway"
     )]
     NoImdsV2 { version: String },
-    #[error("{failure}; no AMI was built by this run")]
-    NothingBuilt { failure: String },
-    #[error("{failure}; AMIs built before the failure: {built}")]
-    Partial { failure: String, built: String },
+    #[error("{source}; no AMI was built by this run")]
+    NothingBuilt {
+        #[source]
+        source: runner::RunError,
+    },
+    #[error("{source}; AMIs built before the failure: {built}")]
+    Partial {
+        built: String,
+        #[source]
+        source: runner::RunError,
+    },
 }
 
 fn git_remote(dir: &Utf8Path) -> String {
@@ -107,8 +114,16 @@ pub struct Preflight {
     notes: Vec<String>,
 }
 
-/// Finds packer and the boot agent of every arch, and refuses what a build could not honour.
-pub fn preflight(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<Preflight> {
+/// Finds packer and the boot agent of every arch (building the host's when stale), and refuses
+/// what a build could not honour. Runs programs, so off the async threads.
+pub async fn preflight(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<Preflight> {
+    let (params, opts) = (params.clone(), opts.clone());
+    tokio::task::spawn_blocking(move || preflight_blocking(&params, &opts))
+        .await
+        .context("the checks before the build did not finish")?
+}
+
+fn preflight_blocking(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<Preflight> {
     let (packer, pv) = version::find()?;
     let real = opts.emulate.is_none();
     if real && !opts.validate_only && !pv.has_plugins() && !opts.allow_imdsv1 {
@@ -127,7 +142,7 @@ pub fn preflight(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<Pref
     for t in &params.targets {
         let plan = agent::prepare(
             &opts.agent_dir,
-            &t.arch,
+            t.arch.as_str(),
             // Emulated builds and validation never upload the tarball: no agent build for them.
             opts.agent_build_from
                 .as_deref()
@@ -135,7 +150,7 @@ pub fn preflight(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<Pref
             real && !opts.validate_only,
         )?;
         notes.extend(plan.note);
-        agents.insert(t.arch.clone(), plan.path);
+        agents.insert(t.arch.to_string(), plan.path);
     }
     Ok(Preflight {
         packer,
@@ -170,16 +185,20 @@ pub async fn build(
             ami_dir: opts.ami_dir.clone().into_std_path_buf(),
             os: params.os.value.clone(),
             agent: agents
-                .get(&t.arch)
+                .get(t.arch.as_str())
                 .cloned()
                 .flatten()
                 .map(|p| p.into_std_path_buf()),
             rc_dir: Some(opts.rc_dir.clone().into_std_path_buf()),
         };
-        super::tarball::build_tarball(&spec, out.as_std_path())
+        let target = out.clone().into_std_path_buf();
+        tokio::task::spawn_blocking(move || super::tarball::build_tarball(&spec, &target))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r.map_err(anyhow::Error::from))
             .with_context(|| format!("packing the provisioning tarball for {}", t.arch))?;
         tarballs.insert(
-            t.arch.clone(),
+            t.arch.to_string(),
             std::path::absolute(&out)
                 .ok()
                 .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
@@ -270,14 +289,13 @@ pub async fn build(
     let names: BTreeMap<String, String> = params
         .targets
         .iter()
-        .map(|t| (t.arch.clone(), t.ami_name.clone()))
+        .map(|t| (t.arch.to_string(), t.ami_name.clone()))
         .collect();
     report.amis = read_manifest(&manifest_path)?
         .this_run(&before, &build_id, |arch| names.get(arch).cloned());
-    if let Err(e) = result {
-        let failure = e.to_string();
+    if let Err(source) = result {
         if report.amis.is_empty() {
-            return Err(BuildError::NothingBuilt { failure }.into());
+            return Err(BuildError::NothingBuilt { source }.into());
         }
         let built = report
             .amis
@@ -285,12 +303,12 @@ pub async fn build(
             .map(|a| format!("{} {} ({})", a.arch, a.ami_id, a.region))
             .collect::<Vec<_>>()
             .join(", ");
-        return Err(BuildError::Partial { failure, built }.into());
+        return Err(BuildError::Partial { built, source }.into());
     }
     let missing: BTreeSet<_> = params
         .targets
         .iter()
-        .map(|t| t.arch.clone())
+        .map(|t| t.arch.to_string())
         .filter(|a| !report.amis.iter().any(|b| &b.arch == a))
         .collect();
     if !missing.is_empty() {

@@ -54,15 +54,25 @@ pub struct Statement {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
-    #[error("cannot read the packer template {path}: {source}")]
+    #[error("cannot read the packer template {path}")]
     Read {
         path: String,
+        #[source]
         source: std::io::Error,
     },
-    #[error("packer template {path}: {message}")]
-    Template { path: String, message: String },
+    #[error("packer template {path}{}", line_text(.line))]
+    Template {
+        path: String,
+        line: Option<usize>,
+        #[source]
+        source: minijinja::Error,
+    },
     #[error("arch {arch}: no base AMI id resolved (run without --offline)")]
     NoAmiId { arch: String },
+}
+
+fn line_text(line: &Option<usize>) -> String {
+    line.map(|n| format!(", line {n}")).unwrap_or_default()
 }
 
 /// The three statements the build instance gets, and nothing else.
@@ -152,7 +162,7 @@ pub fn render(path: &str, template: &str, input: &RenderInput<'_>) -> Result<Str
                 .as_ref()
                 .map(|s| s.value.clone())
                 .ok_or_else(|| RenderError::NoAmiId {
-                    arch: t.arch.clone(),
+                    arch: t.arch.to_string(),
                 })?;
         let tags = BTreeMap::from([
             ("Name".to_string(), t.ami_name.clone()),
@@ -163,13 +173,13 @@ pub fn render(path: &str, template: &str, input: &RenderInput<'_>) -> Result<Str
             ("PythonVersion".to_string(), p.python_version.value.clone()),
             // The name lava's documentation tells operators to read; same value.
             ("PYTHON_VERSION".to_string(), p.python_version.value.clone()),
-            ("Arch".to_string(), t.arch.clone()),
+            ("Arch".to_string(), t.arch.to_string()),
             ("BuildId".to_string(), id.clone()),
         ]);
         let mut run_tags = tags.clone();
         run_tags.insert("Name".to_string(), format!("lava-build {}", t.ami_name));
         targets.push(Target {
-            arch: t.arch.clone(),
+            arch: t.arch.to_string(),
             description: format!(
                 "lava {} on {} ({}) with Python {}, from {source_ami}, built {created}",
                 p.lava_version.value, p.os_description, t.arch, p.python_version.value
@@ -179,7 +189,7 @@ pub fn render(path: &str, template: &str, input: &RenderInput<'_>) -> Result<Str
             ami_name: t.ami_name.clone(),
             tarball: input
                 .tarballs
-                .get(&t.arch)
+                .get(t.arch.as_str())
                 .map(|p| p.to_string())
                 .unwrap_or_default(),
             tags,
@@ -202,12 +212,10 @@ pub fn render(path: &str, template: &str, input: &RenderInput<'_>) -> Result<Str
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_keep_trailing_newline(true);
     env.add_filter("hcl", hcl);
-    let tmpl_err = |e: minijinja::Error| RenderError::Template {
+    let tmpl_err = |source: minijinja::Error| RenderError::Template {
         path: path.to_string(),
-        message: match e.line() {
-            Some(line) => format!("line {line}: {}", e.detail().unwrap_or(&e.to_string())),
-            None => e.to_string(),
-        },
+        line: source.line(),
+        source,
     };
     env.add_template("lava", template).map_err(tmpl_err)?;
     let ctx = minijinja::context! {
@@ -341,6 +349,10 @@ mod tests {
             mode: RenderMode::default(),
         };
         let e = render("t.j2", "x = {{ no_such_value }}", &input).unwrap_err();
-        assert!(e.to_string().contains("t.j2"), "{e}");
+        assert!(
+            matches!(&e, RenderError::Template { path, line: Some(1), source }
+                if path == "t.j2" && source.kind() == minijinja::ErrorKind::UndefinedError),
+            "{e}"
+        );
     }
 }

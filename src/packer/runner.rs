@@ -5,8 +5,12 @@ use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("cannot start {program}: {message}")]
-    Start { program: String, message: String },
+    #[error("cannot start {program}")]
+    Start {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("`packer {action}` failed with {status}; log: {log}")]
     Failed {
         action: String,
@@ -80,9 +84,9 @@ pub async fn run(inv: Invocation<'_>) -> Result<(), RunError> {
         cmd = cmd.env(k, v);
     }
     let program = inv.packer.display().to_string();
-    let reader = cmd.reader().map_err(|e| RunError::Start {
+    let reader = cmd.reader().map_err(|source| RunError::Start {
         program: program.clone(),
-        message: e.to_string(),
+        source,
     })?;
     let reader = std::sync::Arc::new(reader);
     let pids = reader.pids();
@@ -97,7 +101,7 @@ pub async fn run(inv: Invocation<'_>) -> Result<(), RunError> {
                     Ok(0) => break,
                     Ok(_) => {
                         let line = String::from_utf8_lossy(&buf);
-                        eprintln!("{}", prefix_line(line.trim_end()));
+                        crate::output::progress::line("", prefix_line(line.trim_end()));
                     }
                     Err(_) => break,
                 }
@@ -112,7 +116,10 @@ pub async fn run(inv: Invocation<'_>) -> Result<(), RunError> {
             res = &mut pump => break res.ok().flatten(),
             _ = tokio::signal::ctrl_c() => {
                 interrupted = true;
-                eprintln!("[lava-build] interrupt: asking packer to stop and clean up (press Ctrl-C again to insist)");
+                crate::output::progress::line(
+                    "[lava-build]",
+                    "interrupt: asking packer to stop and clean up (press Ctrl-C again to insist)",
+                );
                 // To packer's whole process group, as a terminal would: its wrapper process does
                 // not pass a signal on to the build by itself.
                 for pid in &pids {

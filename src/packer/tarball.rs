@@ -32,52 +32,58 @@ pub struct TarballSummary {
 
 #[derive(Debug, thiserror::Error)]
 pub enum TarballError {
-    #[error("{path}: {message}")]
-    Input { path: String, message: String },
-    #[error("writing {path}: {source}")]
+    #[error("{}: no provisioning tree for os {os}", .path.display())]
+    NoOsTree { path: PathBuf, os: String },
+    #[error("{}: missing: the build instance runs it", .path.display())]
+    NoScript { path: PathBuf },
+    #[error("{}: {name} would be packed twice", .path.display())]
+    Twice { path: PathBuf, name: String },
+    #[error("{}", .path.display())]
+    Walk {
+        path: PathBuf,
+        #[source]
+        source: walkdir::Error,
+    },
+    #[error("{}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing {}", .path.display())]
     Write {
-        path: String,
+        path: PathBuf,
+        #[source]
         source: std::io::Error,
     },
 }
 
-/// Whether a file or folder name is left out of the tarball.
+/// Whether a file or folder name is left out of the tarball: what is never shipped
+/// ([`crate::ignore`]), logs, and the resources that go to S3 instead.
 pub fn excluded(name: &str) -> bool {
-    name.starts_with('.')
-        || name.starts_with("._")
-        || name.ends_with(".log")
-        || name.ends_with(".swp")
-        || name.ends_with(".swo")
-        || name.ends_with('~')
-        || name == "resources.s3"
+    crate::ignore::ignored_name(name) || name.ends_with(".log") || name == "resources.s3"
 }
 
 /// (path inside the tarball, file on disk) for every file under `dir`, sorted, symlinks followed.
 fn collect(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Result<(), TarballError> {
-    let input = |p: &Path, m: String| TarballError::Input {
-        path: p.display().to_string(),
-        message: m,
-    };
     let walker = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !excluded(&e.file_name().to_string_lossy()));
     for entry in walker {
-        let entry = entry.map_err(|e| {
-            let p = e
+        let entry = entry.map_err(|source| TarballError::Walk {
+            path: source
                 .path()
                 .map(Path::to_path_buf)
-                .unwrap_or_else(|| dir.to_path_buf());
-            input(&p, e.to_string())
+                .unwrap_or_else(|| dir.to_path_buf()),
+            source,
         })?;
         if !entry.file_type().is_file() {
             continue;
         }
-        let rel = entry
-            .path()
-            .strip_prefix(dir)
-            .map_err(|e| input(entry.path(), e.to_string()))?;
+        // Every entry of the walk lies under `dir`.
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
         let rel = rel.to_string_lossy();
         let name = if prefix.is_empty() {
             rel.into_owned()
@@ -93,17 +99,14 @@ fn collect(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Result
 pub fn contents(spec: &TarballSpec) -> Result<Vec<(String, PathBuf)>, TarballError> {
     let os_dir = spec.ami_dir.join("os").join(&spec.os);
     if !os_dir.is_dir() {
-        return Err(TarballError::Input {
-            path: os_dir.display().to_string(),
-            message: format!("no provisioning tree for os {}", spec.os),
+        return Err(TarballError::NoOsTree {
+            path: os_dir,
+            os: spec.os.clone(),
         });
     }
     let script = spec.ami_dir.join("ami-build.sh");
     if !script.is_file() {
-        return Err(TarballError::Input {
-            path: script.display().to_string(),
-            message: "missing: the build instance runs it".into(),
-        });
+        return Err(TarballError::NoScript { path: script });
     }
     let mut files = vec![("ami-build.sh".to_string(), script)];
     collect(&os_dir, "", &mut files)?;
@@ -118,9 +121,9 @@ pub fn contents(spec: &TarballSpec) -> Result<Vec<(String, PathBuf)>, TarballErr
     let mut seen = std::collections::BTreeSet::new();
     for (name, path) in &files {
         if !seen.insert(name.clone()) {
-            return Err(TarballError::Input {
-                path: path.display().to_string(),
-                message: format!("{name} would be packed twice"),
+            return Err(TarballError::Twice {
+                path: path.clone(),
+                name: name.clone(),
             });
         }
     }
@@ -130,9 +133,9 @@ pub fn contents(spec: &TarballSpec) -> Result<Vec<(String, PathBuf)>, TarballErr
 /// Writes the gzip-compressed tarball of `spec` to `out`.
 pub fn build_tarball(spec: &TarballSpec, out: &Path) -> Result<TarballSummary, TarballError> {
     let files = contents(spec)?;
-    let werr = |e: std::io::Error| TarballError::Write {
-        path: out.display().to_string(),
-        source: e,
+    let werr = |source: std::io::Error| TarballError::Write {
+        path: out.to_path_buf(),
+        source,
     };
     let tmp = out.with_extension("tmp");
     let file = std::fs::File::create(&tmp).map_err(werr)?;
@@ -140,9 +143,9 @@ pub fn build_tarball(spec: &TarballSpec, out: &Path) -> Result<TarballSummary, T
     tar.mode(tar::HeaderMode::Deterministic);
     let mut entries = Vec::new();
     for (name, path) in &files {
-        let data = std::fs::read(path).map_err(|e| TarballError::Input {
-            path: path.display().to_string(),
-            message: e.to_string(),
+        let data = std::fs::read(path).map_err(|source| TarballError::Read {
+            path: path.clone(),
+            source,
         })?;
         let exec = std::fs::metadata(path)
             .map(|m| m.permissions().mode() & 0o111 != 0)
@@ -268,11 +271,17 @@ mod tests {
             rc_dir: None,
         };
         let out = d.path().join("t.tar.gz");
-        let e = build_tarball(&spec, &out).unwrap_err().to_string();
-        assert!(e.contains("no provisioning tree for os ubuntu24"), "{e}");
+        let e = build_tarball(&spec, &out).unwrap_err();
+        assert!(
+            matches!(&e, TarballError::NoOsTree { os, .. } if os == "ubuntu24"),
+            "{e}"
+        );
         spec.os = "amzn2023".into();
         std::os::unix::fs::symlink("/nonexistent/x", d.path().join("os/amzn2023/broken")).unwrap();
-        let e = build_tarball(&spec, &out).unwrap_err().to_string();
-        assert!(e.contains("broken"), "{e}");
+        let e = build_tarball(&spec, &out).unwrap_err();
+        assert!(
+            matches!(&e, TarballError::Walk { path, .. } if path.ends_with("broken")),
+            "{e}"
+        );
     }
 }

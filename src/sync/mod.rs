@@ -7,17 +7,21 @@
 pub mod hash;
 pub mod plan;
 pub mod remote;
+pub mod report;
 pub mod walk;
 
+use crate::output::progress;
 use futures::StreamExt;
+use globset::GlobSet;
 use hash::{Cache, Hashes, RemoteEntry};
 use plan::{Decision, Reason, RemoteObject};
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use walk::LocalFile;
+
+pub use report::{Failure, SyncReport, Upload, human_bytes};
 
 /// What to sync and how.
 #[derive(Debug, Clone)]
@@ -36,111 +40,29 @@ pub struct SyncOptions {
     pub progress: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Upload {
-    pub key: String,
-    pub size: u64,
-    pub reason: Reason,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Failure {
-    pub key: String,
-    pub error: String,
-}
-
-/// The outcome of a sync (or, with `dry_run`, of its plan).
-#[derive(Debug, Clone, Serialize)]
-pub struct SyncReport {
-    pub url: String,
-    pub dry_run: bool,
-    pub checked: usize,
-    pub uploaded: usize,
-    pub unchanged: usize,
-    pub deleted: usize,
-    pub bytes_sent: u64,
-    pub elapsed_seconds: f64,
-    /// Uploads done (or, for a dry run, that would be done).
-    pub uploads: Vec<Upload>,
-    /// Keys deleted (or that would be); with `delete` off, remote keys that have no local file.
-    pub deletions: Vec<String>,
-    pub failed: Vec<Failure>,
-}
-
-impl SyncReport {
-    /// The human summary.
-    pub fn summary(&self) -> String {
-        let verb = if self.dry_run {
-            "would upload"
-        } else {
-            "uploaded"
-        };
-        let upload_bytes: u64 = self.uploads.iter().map(|u| u.size).sum();
-        let mut s = format!(
-            "{}: {} files checked, {} {verb} ({}), {} unchanged",
-            self.url,
-            self.checked,
-            self.uploads.len(),
-            human_bytes(upload_bytes),
-            self.unchanged,
-        );
-        if self.dry_run {
-            s.push_str(&format!(", {} would be deleted", self.deletions.len()));
-        } else {
-            s.push_str(&format!(
-                ", {} deleted, {} sent in {:.2}s",
-                self.deleted,
-                human_bytes(self.bytes_sent),
-                self.elapsed_seconds
-            ));
-        }
-        if !self.failed.is_empty() {
-            s.push_str(&format!(", {} FAILED", self.failed.len()));
-        }
-        s
-    }
-}
-
-impl SyncReport {
-    /// `key (error); key (error)` of every failed file, or None when nothing failed.
-    pub fn failures(&self) -> Option<String> {
-        (!self.failed.is_empty()).then(|| {
-            self.failed
-                .iter()
-                .map(|f| format!("{} ({})", f.key, f.error))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-    }
-}
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error(transparent)]
     Walk(#[from] walk::WalkError),
-    #[error("s3://{bucket}/{prefix}: {message}")]
-    Remote {
+    #[error("s3://{bucket}/{prefix}")]
+    List {
         bucket: String,
         prefix: String,
-        message: String,
+        #[source]
+        source: remote::RemoteError,
     },
-    #[error("hashing {path}: {message}")]
-    Hash { path: String, message: String },
+    #[error("hashing {}", .path.display())]
+    Hash {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{what} did not finish")]
+    Task {
+        what: String,
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 /// Hashes the files `todo` (indexes into `files`), several at once and the parts of a large file
@@ -163,19 +85,20 @@ async fn hash_some(
     }))
     .buffer_unordered(workers);
     while let Some((i, r)) = results.next().await {
-        let message = match r {
+        let path = files[i].path.clone();
+        match r {
             Ok(Ok(h)) => {
                 cache.put(&files[i], h.clone());
                 out[i] = Some(h);
-                continue;
             }
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => e.to_string(),
-        };
-        return Err(SyncError::Hash {
-            path: files[i].path.display().to_string(),
-            message,
-        });
+            Ok(Err(source)) => return Err(SyncError::Hash { path, source }),
+            Err(source) => {
+                return Err(SyncError::Task {
+                    what: format!("hashing {}", path.display()),
+                    source,
+                });
+            }
+        }
     }
     Ok(())
 }
@@ -203,6 +126,285 @@ fn progress_bar(total: u64, files: usize) -> indicatif::ProgressBar {
     pb
 }
 
+/// The local tree and the hash cache, read off the async threads (both touch every file).
+async fn scan(
+    source: &Path,
+    excludes: &GlobSet,
+    cache_path: &Path,
+) -> Result<(Vec<LocalFile>, Cache), SyncError> {
+    let (source, excludes, cache_path) = (
+        source.to_path_buf(),
+        excludes.clone(),
+        cache_path.to_path_buf(),
+    );
+    let what = format!("walking {}", source.display());
+    tokio::task::spawn_blocking(move || {
+        let files = walk::walk(&source, &excludes)?;
+        Ok((files, Cache::load(&cache_path)))
+    })
+    .await
+    .map_err(|source| SyncError::Task { what, source })?
+}
+
+/// One sync under way: the local files with what is known of them, and the remote listing.
+struct Run<'a> {
+    opts: &'a SyncOptions,
+    client: aws_sdk_s3::Client,
+    excludes: GlobSet,
+    files: Vec<LocalFile>,
+    /// Hashes of `files[i]`, when cached or computed.
+    hashes: Vec<Option<Hashes>>,
+    cache: Cache,
+    remote: BTreeMap<String, RemoteObject>,
+    failed: Vec<Failure>,
+}
+
+impl Run<'_> {
+    fn key_of(&self, i: usize) -> String {
+        format!("{}{}", self.opts.prefix, self.files[i].rel)
+    }
+
+    fn url_of(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.opts.bucket)
+    }
+
+    /// The decision for file `i` from what is known now (listing, cache, hashes).
+    fn decide(&self, i: usize) -> Decision {
+        let key = self.key_of(i);
+        plan::decide(
+            self.hashes[i].as_ref(),
+            self.files[i].size,
+            self.remote.get(&key),
+            self.cache.remote.get(&self.url_of(&key)),
+        )
+    }
+
+    /// Decides every file: from the listing and the cache, then by hashing the files an object of
+    /// the same size may match, then by a HEAD of the objects the listing cannot decide.
+    async fn decisions(&mut self) -> Result<Vec<Decision>, SyncError> {
+        let mut decisions: Vec<Decision> = (0..self.files.len()).map(|i| self.decide(i)).collect();
+        let todo: Vec<usize> = (0..self.files.len())
+            .filter(|&i| decisions[i] == Decision::Hash)
+            .collect();
+        if !todo.is_empty() {
+            hash_some(&self.files, todo.clone(), &mut self.cache, &mut self.hashes).await?;
+            for i in todo {
+                decisions[i] = self.decide(i);
+            }
+        }
+        self.head_undecided(&mut decisions).await;
+        Ok(decisions)
+    }
+
+    /// HEADs the objects of the files decided `Head` and decides them from the answer; a failed
+    /// HEAD leaves the file alone and records the failure.
+    async fn head_undecided(&mut self, decisions: &mut [Decision]) {
+        let heads: Vec<usize> = (0..self.files.len())
+            .filter(|&i| decisions[i] == Decision::Head)
+            .collect();
+        let results: Vec<(usize, Result<Option<plan::RemoteHead>, remote::RemoteError>)> = {
+            let this = &*self;
+            futures::stream::iter(heads.into_iter().map(|i| {
+                let key = this.key_of(i);
+                async move {
+                    let r = remote::head(&this.client, &this.opts.bucket, &key).await;
+                    (i, r)
+                }
+            }))
+            .buffer_unordered(self.opts.concurrency.max(1) * 4)
+            .collect()
+            .await
+        };
+        for (i, r) in results {
+            let key = self.key_of(i);
+            // A HEAD is asked only for files whose hashes are known (decide returns Hash before Head).
+            let Some(local) = self.hashes[i].clone() else {
+                continue;
+            };
+            match r {
+                Ok(Some(head)) => {
+                    decisions[i] = plan::after_head(&local, &head);
+                    if decisions[i] == Decision::Unchanged {
+                        let entry = RemoteEntry {
+                            size: self.files[i].size,
+                            etag: head.etag.clone(),
+                            sha256: local.sha256.clone(),
+                        };
+                        self.cache.remote.insert(self.url_of(&key), entry);
+                    }
+                }
+                Ok(None) => decisions[i] = Decision::Upload(Reason::New),
+                Err(e) => {
+                    decisions[i] = Decision::Unchanged;
+                    self.failed.push(Failure {
+                        key,
+                        error: crate::error::chain(&e),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Remote keys under the prefix with no local file (and not left out by the ignore rules).
+    fn deletions(&self) -> Vec<String> {
+        let local_keys: BTreeSet<String> = (0..self.files.len()).map(|i| self.key_of(i)).collect();
+        self.remote
+            .keys()
+            .filter(|k| !k.ends_with('/') && !local_keys.contains(*k))
+            .filter(|k| {
+                let rel = k.strip_prefix(&self.opts.prefix).unwrap_or(k);
+                !walk::skipped(rel, &self.excludes)
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// The report of the plan: what would be uploaded and deleted.
+    fn planned(&self, decisions: &[Decision], deletions: Vec<String>) -> SyncReport {
+        let uploads = decisions
+            .iter()
+            .enumerate()
+            .filter_map(|(i, d)| match d {
+                Decision::Upload(reason) => Some(Upload {
+                    key: self.key_of(i),
+                    size: self.files[i].size,
+                    reason: *reason,
+                }),
+                _ => None,
+            })
+            .collect();
+        let unchanged = decisions
+            .iter()
+            .filter(|d| **d == Decision::Unchanged)
+            .count();
+        SyncReport {
+            url: format!("s3://{}/{}", self.opts.bucket, self.opts.prefix),
+            dry_run: self.opts.dry_run,
+            checked: self.files.len(),
+            uploaded: 0,
+            unchanged: unchanged - self.failed.len(),
+            deleted: 0,
+            bytes_sent: 0,
+            elapsed_seconds: 0.0,
+            uploads,
+            deletions,
+            failed: Vec::new(),
+        }
+    }
+
+    /// Uploads `uploads` concurrently; every read of file bytes and every request holds one permit
+    /// of one pool. Returns the bytes sent and the keys uploaded; failures go to `self.failed`.
+    async fn upload(&mut self, uploads: &[Upload]) -> (u64, BTreeSet<String>) {
+        let index: BTreeMap<String, usize> =
+            (0..self.files.len()).map(|i| (self.key_of(i), i)).collect();
+        let total: u64 = uploads.iter().map(|u| u.size).sum();
+        let pb =
+            (self.opts.progress && !uploads.is_empty()).then(|| progress_bar(total, uploads.len()));
+        let sent = AtomicU64::new(0);
+        let done_files = AtomicU64::new(0);
+        let pool = remote::Pool::new(self.opts.concurrency);
+        let on_sent = |n: u64| {
+            sent.fetch_add(n, Ordering::Relaxed);
+            if let Some(pb) = &pb {
+                pb.inc(n);
+            }
+        };
+        let results: Vec<(usize, Result<remote::Uploaded, remote::RemoteError>)> = {
+            let this = &*self;
+            let (pool, on_sent, pb, done_files) = (&pool, &on_sent, &pb, &done_files);
+            futures::stream::iter(uploads.iter().map(|u| {
+                let i = index[&u.key];
+                async move {
+                    let dest = remote::Dest {
+                        client: &this.client,
+                        bucket: &this.opts.bucket,
+                        key: &u.key,
+                    };
+                    let f = &this.files[i];
+                    let local = remote::Local {
+                        path: &f.path,
+                        size: f.size,
+                        expected: this.hashes[i].as_ref(),
+                    };
+                    let r = remote::upload(&dest, &local, pool, on_sent).await;
+                    let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
+                    match (pb, &r) {
+                        (Some(pb), _) => pb.set_message(format!("{done}/{} files", uploads.len())),
+                        (None, Ok(_)) => progress::line(
+                            "sync:",
+                            format_args!("uploaded {} ({})", u.key, human_bytes(f.size)),
+                        ),
+                        (None, Err(e)) => progress::line(
+                            "sync:",
+                            format_args!("FAILED {}: {}", u.key, crate::error::chain(e)),
+                        ),
+                    }
+                    (i, r)
+                }
+            }))
+            .buffer_unordered(self.opts.concurrency.max(1))
+            .collect()
+            .await
+        };
+        if let Some(pb) = &pb {
+            pb.finish_and_clear();
+        }
+        let mut uploaded = BTreeSet::new();
+        for (i, r) in results {
+            let key = self.key_of(i);
+            let url = self.url_of(&key);
+            match r {
+                Ok(up) => {
+                    let entry = RemoteEntry {
+                        size: self.files[i].size,
+                        etag: up.etag,
+                        sha256: up.hashes.sha256.clone(),
+                    };
+                    self.cache.remote.insert(url, entry);
+                    // What was sent is the file's content only if the file was not changed meanwhile.
+                    if unchanged_since_walk(&self.files[i]) {
+                        self.cache.put(&self.files[i], up.hashes);
+                    }
+                    uploaded.insert(key);
+                }
+                Err(e) => {
+                    self.cache.remote.remove(&url);
+                    self.failed.push(Failure {
+                        key,
+                        error: crate::error::chain(&e),
+                    });
+                }
+            }
+        }
+        (sent.load(Ordering::Relaxed), uploaded)
+    }
+
+    /// Deletes `deletions`; returns how many are gone. Keys S3 kept go to `self.failed`.
+    async fn delete(&mut self, deletions: &[String]) -> usize {
+        match remote::delete(&self.client, &self.opts.bucket, deletions).await {
+            Ok(not_deleted) => {
+                let bad: BTreeSet<&str> = not_deleted.iter().map(|(k, _)| k.as_str()).collect();
+                for k in deletions.iter().filter(|k| !bad.contains(k.as_str())) {
+                    let url = self.url_of(k);
+                    self.cache.remote.remove(&url);
+                }
+                let deleted = deletions.len() - bad.len();
+                for (key, error) in not_deleted {
+                    self.failed.push(Failure { key, error });
+                }
+                deleted
+            }
+            Err(e) => {
+                self.failed.push(Failure {
+                    key: format!("{} objects to delete", deletions.len()),
+                    error: crate::error::chain(&e),
+                });
+                0
+            }
+        }
+    }
+}
+
 /// Syncs `opts.source` to `s3://opts.bucket/opts.prefix`. Files that fail are listed in the report;
 /// errors that stop the whole sync (no bucket, no access, no endpoint, unreadable tree) are returned.
 pub async fn sync(
@@ -210,239 +412,52 @@ pub async fn sync(
     opts: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
-    let url = format!("s3://{}/{}", opts.bucket, opts.prefix);
-    let remote_err = |message: String| SyncError::Remote {
-        bucket: opts.bucket.clone(),
-        prefix: opts.prefix.clone(),
-        message,
-    };
     let excludes = walk::excludes(&opts.excludes)?;
-    let files = walk::walk(&opts.source, &excludes)?;
-    let mut cache = Cache::load(&opts.cache_path);
-    let mut hashes: Vec<Option<Hashes>> = files.iter().map(|f| cache.get(f)).collect();
-
+    let (files, cache) = scan(&opts.source, &excludes, &opts.cache_path).await?;
     let client = remote::client(sdk);
     let listing = remote::list(&client, &opts.bucket, &opts.prefix)
         .await
-        .map_err(remote_err)?;
-    let remote_by_key: BTreeMap<&str, &RemoteObject> =
-        listing.iter().map(|o| (o.key.as_str(), o)).collect();
-    let url_of = |key: &str| format!("s3://{}/{key}", opts.bucket);
-    let key_of = |i: usize| format!("{}{}", opts.prefix, files[i].rel);
-
-    // Decide from the listing and the cache; hash what may match an object; HEAD what is left.
-    let decide = |i: usize, hashes: &[Option<Hashes>], cache: &Cache| {
-        let key = key_of(i);
-        plan::decide(
-            hashes[i].as_ref(),
-            files[i].size,
-            remote_by_key.get(key.as_str()).copied(),
-            cache.remote.get(&url_of(&key)),
-        )
-    };
-    let mut decisions: Vec<Decision> = (0..files.len())
-        .map(|i| decide(i, &hashes, &cache))
-        .collect();
-    let todo: Vec<usize> = (0..files.len())
-        .filter(|&i| decisions[i] == Decision::Hash)
-        .collect();
-    if !todo.is_empty() {
-        hash_some(&files, todo.clone(), &mut cache, &mut hashes).await?;
-        for i in todo {
-            decisions[i] = decide(i, &hashes, &cache);
-        }
-    }
-    let mut failed = Vec::new();
-    let heads: Vec<usize> = (0..files.len())
-        .filter(|&i| decisions[i] == Decision::Head)
-        .collect();
-    let head_results: Vec<(usize, Result<Option<plan::RemoteHead>, String>)> =
-        futures::stream::iter(heads.into_iter().map(|i| {
-            let client = &client;
-            let key = key_of(i);
-            async move { (i, remote::head(client, &opts.bucket, &key).await) }
-        }))
-        .buffer_unordered(opts.concurrency.max(1) * 4)
-        .collect()
-        .await;
-    for (i, r) in head_results {
-        let key = key_of(i);
-        // A HEAD is asked only for files whose hashes are known (decide returns Hash before Head).
-        let Some(local) = hashes[i].as_ref() else {
-            continue;
-        };
-        match r {
-            Ok(Some(head)) => {
-                decisions[i] = plan::after_head(local, &head);
-                if decisions[i] == Decision::Unchanged {
-                    cache.remote.insert(
-                        url_of(&key),
-                        RemoteEntry {
-                            size: files[i].size,
-                            etag: head.etag.clone(),
-                            sha256: local.sha256.clone(),
-                        },
-                    );
-                }
-            }
-            Ok(None) => decisions[i] = Decision::Upload(Reason::New),
-            Err(e) => {
-                decisions[i] = Decision::Unchanged;
-                failed.push(Failure { key, error: e });
-            }
-        }
-    }
-
-    let local_keys: BTreeSet<String> = (0..files.len()).map(key_of).collect();
-    let deletions: Vec<String> = listing
-        .iter()
-        .filter(|o| !o.key.ends_with('/') && !local_keys.contains(&o.key))
-        .filter(|o| {
-            let rel = o.key.strip_prefix(&opts.prefix).unwrap_or(&o.key);
-            !walk::skipped(rel, &excludes)
-        })
-        .map(|o| o.key.clone())
-        .collect();
-
-    let to_upload: Vec<(usize, Reason)> = decisions
-        .iter()
-        .enumerate()
-        .filter_map(|(i, d)| match d {
-            Decision::Upload(r) => Some((i, *r)),
-            _ => None,
-        })
-        .collect();
-    let mut report = SyncReport {
-        url: url.clone(),
-        dry_run: opts.dry_run,
-        checked: files.len(),
-        uploaded: 0,
-        unchanged: decisions
-            .iter()
-            .filter(|d| **d == Decision::Unchanged)
-            .count()
-            - failed.len(),
-        deleted: 0,
-        bytes_sent: 0,
-        elapsed_seconds: 0.0,
-        uploads: to_upload
-            .iter()
-            .map(|(i, r)| Upload {
-                key: key_of(*i),
-                size: files[*i].size,
-                reason: *r,
-            })
-            .collect(),
-        deletions: deletions.clone(),
+        .map_err(|source| SyncError::List {
+            bucket: opts.bucket.clone(),
+            prefix: opts.prefix.clone(),
+            source,
+        })?;
+    let mut run = Run {
+        opts,
+        client,
+        excludes,
+        hashes: files.iter().map(|f| cache.get(f)).collect(),
+        files,
+        cache,
+        remote: listing.into_iter().map(|o| (o.key.clone(), o)).collect(),
         failed: Vec::new(),
     };
-    if opts.dry_run {
-        cache.save(&opts.cache_path);
-        report.failed = failed;
-        report.elapsed_seconds = started.elapsed().as_secs_f64();
-        return Ok(report);
-    }
 
-    // Uploads: every read of file bytes and every request holds one permit of one pool.
-    let total: u64 = report.uploads.iter().map(|u| u.size).sum();
-    let pb = (opts.progress && !to_upload.is_empty()).then(|| progress_bar(total, to_upload.len()));
-    let sent = AtomicU64::new(0);
-    let done_files = AtomicU64::new(0);
-    let pool = remote::Pool::new(opts.concurrency);
-    let on_sent = |n: u64| {
-        sent.fetch_add(n, Ordering::Relaxed);
-        if let Some(pb) = &pb {
-            pb.inc(n);
-        }
-    };
-    let results: Vec<(usize, Result<remote::Uploaded, String>)> =
-        futures::stream::iter(to_upload.iter().map(|(i, _)| {
-            let i = *i;
-            let (client, pool, on_sent, pb) = (&client, &pool, &on_sent, &pb);
-            let (done_files, n_files) = (&done_files, to_upload.len());
-            let (files, hashes) = (&files, &hashes);
-            let key = key_of(i);
-            async move {
-                let dest = remote::Dest {
-                    client,
-                    bucket: &opts.bucket,
-                    key: &key,
-                };
-                let f = &files[i];
-                let r =
-                    remote::upload(&dest, &f.path, f.size, hashes[i].as_ref(), pool, on_sent).await;
-                let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
-                match (pb, &r) {
-                    (Some(pb), _) => pb.set_message(format!("{done}/{n_files} files")),
-                    (None, Ok(_)) => {
-                        eprintln!("sync: uploaded {key} ({})", human_bytes(f.size))
-                    }
-                    (None, Err(e)) => eprintln!("sync: FAILED {key}: {e}"),
-                }
-                (i, r)
-            }
-        }))
-        .buffer_unordered(opts.concurrency.max(1))
-        .collect()
-        .await;
-    if let Some(pb) = &pb {
-        pb.finish_and_clear();
-    }
-    let mut uploaded_keys = BTreeSet::new();
-    for (i, r) in results {
-        let key = key_of(i);
-        match r {
-            Ok(up) => {
-                cache.remote.insert(
-                    url_of(&key),
-                    RemoteEntry {
-                        size: files[i].size,
-                        etag: up.etag,
-                        sha256: up.hashes.sha256.clone(),
-                    },
-                );
-                // What was sent is the file's content only if the file was not changed meanwhile.
-                if unchanged_since_walk(&files[i]) {
-                    cache.put(&files[i], up.hashes);
-                }
-                uploaded_keys.insert(key);
-            }
-            Err(e) => {
-                cache.remote.remove(&url_of(&key));
-                failed.push(Failure { key, error: e });
-            }
+    let decisions = run.decisions().await?;
+    let deletions = run.deletions();
+    let mut report = run.planned(&decisions, deletions.clone());
+    if !opts.dry_run {
+        let (sent, uploaded) = run.upload(&report.uploads).await;
+        report.uploads.retain(|u| uploaded.contains(&u.key));
+        report.uploaded = report.uploads.len();
+        report.bytes_sent = sent;
+        if opts.delete && !deletions.is_empty() {
+            report.deleted = run.delete(&deletions).await;
+        } else if !deletions.is_empty() {
+            tracing::info!(
+                count = deletions.len(),
+                "remote objects without a local file kept (pass --delete to remove them)"
+            );
         }
     }
-    report.uploads.retain(|u| uploaded_keys.contains(&u.key));
-    report.uploaded = report.uploads.len();
-    if opts.delete && !deletions.is_empty() {
-        match remote::delete(&client, &opts.bucket, &deletions).await {
-            Ok(not_deleted) => {
-                let bad: BTreeSet<&str> = not_deleted.iter().map(|(k, _)| k.as_str()).collect();
-                report.deleted = deletions.len() - bad.len();
-                for k in &deletions {
-                    if !bad.contains(k.as_str()) {
-                        cache.remote.remove(&url_of(k));
-                    }
-                }
-                for (key, error) in not_deleted {
-                    failed.push(Failure { key, error });
-                }
-            }
-            Err(e) => failed.push(Failure {
-                key: format!("{} objects to delete", deletions.len()),
-                error: e,
-            }),
-        }
-    } else if !deletions.is_empty() {
-        tracing::info!(
-            count = deletions.len(),
-            "remote objects without a local file kept (pass --delete to remove them)"
-        );
-    }
-    cache.save(&opts.cache_path);
-    report.bytes_sent = sent.load(Ordering::Relaxed);
-    report.failed = failed;
+    let (cache, cache_path) = (run.cache, opts.cache_path.clone());
+    tokio::task::spawn_blocking(move || cache.save(&cache_path))
+        .await
+        .map_err(|source| SyncError::Task {
+            what: format!("saving the hash cache {}", opts.cache_path.display()),
+            source,
+        })?;
+    report.failed = run.failed;
     report.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }

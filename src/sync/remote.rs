@@ -2,15 +2,16 @@
 //! deletion. Every failure names the object.
 use super::hash::{Hashes, b64, multipart, part_size, read_range};
 use super::plan::{RemoteHead, RemoteObject};
+use crate::aws::AwsError;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::retry::RetryConfig;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     ChecksumAlgorithm, ChecksumMode, CompletedMultipartUpload, CompletedPart, ServerSideEncryption,
 };
 use futures::{StreamExt, TryStreamExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -33,35 +34,67 @@ fn encrypted(sse: Option<&ServerSideEncryption>, customer_algorithm: Option<&str
     !matches!(sse, None | Some(ServerSideEncryption::Aes256)) || customer_algorithm.is_some()
 }
 
-/// One line for an SDK error: what S3 said, or that it could not be reached.
+/// One line for an S3 SDK error (the one describer, [`crate::aws::describe_service`]).
 pub fn describe<E, R>(err: &SdkError<E, R>) -> String
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    match err {
-        SdkError::ServiceError(_) => {
-            let code = err.code().unwrap_or("error");
-            let hint = match code {
-                "NoSuchBucket" => " (the bucket does not exist)",
-                "AccessDenied" | "Forbidden" => {
-                    " (access denied: check the credentials' permissions)"
-                }
-                "InvalidAccessKeyId"
-                | "SignatureDoesNotMatch"
-                | "ExpiredToken"
-                | "InvalidToken" => " (the AWS credentials were rejected)",
-                _ => "",
-            };
-            match err.message() {
-                Some(m) => format!("{code}: {m}{hint}"),
-                None => format!("{code}{hint}"),
-            }
+    crate::aws::describe_service("S3", err)
+}
+
+fn s3(
+    err: &SdkError<
+        impl aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+        impl std::fmt::Debug,
+    >,
+) -> AwsError {
+    AwsError::from_sdk("S3", err)
+}
+
+/// Why a request or an upload of one object failed (the object's key is with the caller).
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error(transparent)]
+    Aws(AwsError),
+    #[error("{step}")]
+    Step {
+        step: String,
+        #[source]
+        source: AwsError,
+    },
+    #[error("{}", .path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: shorter than when the sync started (did the file change during the sync?)", .path.display())]
+    Shorter { path: PathBuf },
+    #[error("{} changed during the sync", .path.display())]
+    Changed { path: PathBuf },
+    #[error("stored object's ETag {etag} is not the MD5 of what was sent ({md5})")]
+    EtagMismatch { etag: String, md5: String },
+    #[error("S3 returned no upload id")]
+    NoUploadId,
+    #[error("reading {}", .path.display())]
+    Task {
+        path: PathBuf,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    #[error("the request pool is closed")]
+    Pool(#[from] tokio::sync::AcquireError),
+    #[error("building the delete request")]
+    Build(#[from] aws_sdk_s3::error::BuildError),
+}
+
+impl RemoteError {
+    fn step(step: impl Into<String>, source: AwsError) -> Self {
+        RemoteError::Step {
+            step: step.into(),
+            source,
         }
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            format!("cannot reach the S3 endpoint: {}", DisplayErrorContext(err))
-        }
-        _ => DisplayErrorContext(err).to_string(),
     }
 }
 
@@ -74,7 +107,7 @@ pub async fn list(
     client: &Client,
     bucket: &str,
     prefix: &str,
-) -> Result<Vec<RemoteObject>, String> {
+) -> Result<Vec<RemoteObject>, RemoteError> {
     let mut out = Vec::new();
     let mut pages = client
         .list_objects_v2()
@@ -83,7 +116,7 @@ pub async fn list(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| describe(&e))?;
+        let page = page.map_err(|e| RemoteError::Aws(s3(&e)))?;
         for o in page.contents() {
             if let Some(key) = o.key() {
                 out.push(RemoteObject {
@@ -99,7 +132,11 @@ pub async fn list(
 
 /// HEAD of one object: its ETag, S3's checksum, our checksum metadata and whether it is
 /// encrypted so that the ETag is no MD5. `None` when it is gone.
-pub async fn head(client: &Client, bucket: &str, key: &str) -> Result<Option<RemoteHead>, String> {
+pub async fn head(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<RemoteHead>, RemoteError> {
     match client
         .head_object()
         .bucket(bucket)
@@ -118,7 +155,7 @@ pub async fn head(client: &Client, bucket: &str, key: &str) -> Result<Option<Rem
             }))
         }
         Err(SdkError::ServiceError(e)) if e.err().is_not_found() => Ok(None),
-        Err(e) => Err(describe(&e)),
+        Err(e) => Err(RemoteError::Aws(s3(&e))),
     }
 }
 
@@ -132,23 +169,25 @@ fn qualified(checksum: &str, etag: &str) -> String {
     }
 }
 
-fn changed(path: &Path) -> String {
-    format!("{} changed during the sync", path.display())
+fn changed(path: &Path) -> RemoteError {
+    RemoteError::Changed {
+        path: path.to_path_buf(),
+    }
 }
 
 /// Runs a blocking read of `path` off the async threads; errors name the file.
 async fn blocking<T: Send + 'static>(
     path: &Path,
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
-) -> Result<T, String> {
+) -> Result<T, RemoteError> {
+    let path = path.to_path_buf();
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(format!(
-            "{}: shorter than when the sync started (did the file change during the sync?)",
-            path.display()
-        )),
-        Ok(Err(e)) => Err(format!("{}: {e}", path.display())),
-        Err(e) => Err(format!("{}: {e}", path.display())),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            Err(RemoteError::Shorter { path })
+        }
+        Ok(Err(source)) => Err(RemoteError::Read { path, source }),
+        Err(source) => Err(RemoteError::Task { path, source }),
     }
 }
 
@@ -182,26 +221,38 @@ pub struct Uploaded {
     pub hashes: Hashes,
 }
 
+/// The file of an upload: its path, its size when the walk saw it, and the hashes the decision
+/// was made on (an upload of other bytes fails).
+#[derive(Clone, Copy)]
+pub struct Local<'a> {
+    pub path: &'a Path,
+    pub size: u64,
+    pub expected: Option<&'a Hashes>,
+}
+
 /// Uploads `path` to `key`, in one request or in parts, with SHA-256 checksums S3 verifies, hashing
 /// the file as it is read. `expected`: the hashes the decision was made on (an upload of other bytes
 /// fails). `sent` is called with the bytes of every request that succeeded.
 pub async fn upload(
     dest: &Dest<'_>,
-    path: &Path,
-    size: u64,
-    expected: Option<&Hashes>,
+    local: &Local<'_>,
     pool: &Pool,
     sent: &(dyn Fn(u64) + Sync),
-) -> Result<Uploaded, String> {
+) -> Result<Uploaded, RemoteError> {
+    let Local {
+        path,
+        size,
+        expected,
+    } = *local;
     if multipart(size) {
-        return multipart_upload(dest, path, size, expected, pool, sent).await;
+        return multipart_upload(dest, local, pool, sent).await;
     }
     let Dest {
         client,
         bucket,
         key,
     } = *dest;
-    let _permit = pool.permits.acquire().await.map_err(|e| e.to_string())?;
+    let _permit = pool.permits.acquire().await?;
     let p = path.to_path_buf();
     let (body, hashes) = blocking(path, move || {
         let body = read_range(&std::fs::File::open(&p)?, 0, size)?;
@@ -227,13 +278,11 @@ pub async fn upload(
         .disable_payload_signing()
         .send()
         .await
-        .map_err(|e| describe(&e))?;
+        .map_err(|e| RemoteError::Aws(s3(&e)))?;
     let etag = unquote(out.e_tag().unwrap_or_default());
     let kms = encrypted(out.server_side_encryption(), out.sse_customer_algorithm());
     if !kms && etag.len() == 32 && etag != md5 {
-        return Err(format!(
-            "stored object's ETag {etag} is not the MD5 of what was sent ({md5})"
-        ));
+        return Err(RemoteError::EtagMismatch { etag, md5 });
     }
     sent(size);
     Ok(Uploaded { etag, hashes })
@@ -241,21 +290,16 @@ pub async fn upload(
 
 async fn multipart_upload(
     dest: &Dest<'_>,
-    path: &Path,
-    size: u64,
-    expected: Option<&Hashes>,
+    local: &Local<'_>,
     pool: &Pool,
     sent: &(dyn Fn(u64) + Sync),
-) -> Result<Uploaded, String> {
-    let Dest {
-        client,
-        bucket,
-        key,
-    } = *dest;
+) -> Result<Uploaded, RemoteError> {
+    let (path, size, expected) = (local.path, local.size, local.expected);
+    let (client, bucket, key) = (dest.client, dest.bucket, dest.key);
     let p = path.to_path_buf();
     let file = Arc::new(blocking(path, move || std::fs::File::open(p)).await?);
     let created = {
-        let _permit = pool.permits.acquire().await.map_err(|e| e.to_string())?;
+        let _permit = pool.permits.acquire().await?;
         client
             .create_multipart_upload()
             .bucket(bucket)
@@ -263,11 +307,11 @@ async fn multipart_upload(
             .checksum_algorithm(ChecksumAlgorithm::Sha256)
             .send()
             .await
-            .map_err(|e| format!("starting the multipart upload: {}", describe(&e)))?
+            .map_err(|e| RemoteError::step("starting the multipart upload", s3(&e)))?
     };
     let upload_id = created
         .upload_id()
-        .ok_or("S3 returned no upload id")?
+        .ok_or(RemoteError::NoUploadId)?
         .to_string();
     let psize = part_size(size);
     let count = size.div_ceil(psize);
@@ -278,7 +322,7 @@ async fn multipart_upload(
             async move {
                 let offset = (n - 1) * psize;
                 let len = psize.min(size - offset);
-                let _permit = pool.permits.acquire().await.map_err(|e| e.to_string())?;
+                let _permit = pool.permits.acquire().await?;
                 let (body, digest) = blocking(path, move || {
                     let body = read_range(&file, offset, len)?;
                     let digest: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&body).into();
@@ -299,14 +343,14 @@ async fn multipart_upload(
                     .disable_payload_signing()
                     .send()
                     .await
-                    .map_err(|e| format!("part {n} of {count}: {}", describe(&e)))?;
+                    .map_err(|e| RemoteError::step(format!("part {n} of {count}"), s3(&e)))?;
                 sent(len);
                 let part = CompletedPart::builder()
                     .part_number(n as i32)
                     .set_e_tag(out.e_tag().map(String::from))
                     .checksum_sha256(checksum)
                     .build();
-                Ok::<_, String>((part, digest))
+                Ok::<_, RemoteError>((part, digest))
             }
         })
         .buffered(pool.size)
@@ -335,7 +379,7 @@ async fn complete(
     upload_id: &str,
     parts: Vec<CompletedPart>,
     hashes: Hashes,
-) -> Result<Uploaded, String> {
+) -> Result<Uploaded, RemoteError> {
     dest.client
         .complete_multipart_upload()
         .bucket(dest.bucket)
@@ -352,7 +396,7 @@ async fn complete(
             etag: unquote(out.e_tag().unwrap_or_default()),
             hashes,
         })
-        .map_err(|e| format!("completing the multipart upload: {}", describe(&e)))
+        .map_err(|e| RemoteError::step("completing the multipart upload", s3(&e)))
 }
 
 /// Aborts a multipart upload so no parts are left behind (the SDK retries what is transient).
@@ -374,15 +418,14 @@ pub async fn delete(
     client: &Client,
     bucket: &str,
     keys: &[String],
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, RemoteError> {
     use aws_sdk_s3::types::{Delete, ObjectIdentifier};
     let mut failed = Vec::new();
     for chunk in keys.chunks(1000) {
         let objects = chunk
             .iter()
             .map(|k| ObjectIdentifier::builder().key(k).build())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+            .collect::<Result<Vec<_>, _>>()?;
         let out = client
             .delete_objects()
             .bucket(bucket)
@@ -390,12 +433,11 @@ pub async fn delete(
                 Delete::builder()
                     .set_objects(Some(objects))
                     .quiet(true)
-                    .build()
-                    .map_err(|e| e.to_string())?,
+                    .build()?,
             )
             .send()
             .await
-            .map_err(|e| describe(&e))?;
+            .map_err(|e| RemoteError::Aws(s3(&e)))?;
         for e in out.errors() {
             failed.push((
                 e.key().unwrap_or_default().to_string(),

@@ -19,35 +19,41 @@ pub enum WalkError {
     NoSource(String),
     #[error("broken symbolic link {0}: its target does not exist")]
     BrokenLink(String),
-    #[error("{path}: {message}")]
-    Io { path: String, message: String },
-    #[error("--exclude {glob:?}: {message}")]
-    BadGlob { glob: String, message: String },
+    #[error("{}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", .path.display())]
+    Walk {
+        path: PathBuf,
+        #[source]
+        source: walkdir::Error,
+    },
+    #[error("--exclude {glob:?}")]
+    BadGlob {
+        glob: String,
+        #[source]
+        source: globset::Error,
+    },
 }
 
-/// Names never synced: dot files and folders, editor swap and backup files.
-pub fn ignored_name(name: &str) -> bool {
-    name.starts_with('.')
-        || name.ends_with(".swp")
-        || name.ends_with(".swo")
-        || name.ends_with(".swx")
-        || name.ends_with('~')
-        || (name.starts_with('#') && name.ends_with('#'))
-}
+use crate::ignore::ignored_name;
 
 /// `--exclude` globs, matched against the relative path (`oracle/*.zip`) and the file name (`*.tmp`).
 pub fn excludes(globs: &[String]) -> Result<GlobSet, WalkError> {
     let mut b = GlobSetBuilder::new();
     for g in globs {
-        let glob = Glob::new(g).map_err(|e| WalkError::BadGlob {
+        let glob = Glob::new(g).map_err(|source| WalkError::BadGlob {
             glob: g.clone(),
-            message: e.kind().to_string(),
+            source,
         })?;
         b.add(glob);
     }
-    b.build().map_err(|e| WalkError::BadGlob {
+    b.build().map_err(|source| WalkError::BadGlob {
         glob: globs.join(" "),
-        message: e.to_string(),
+        source,
     })
 }
 
@@ -83,10 +89,7 @@ pub fn walk(source: &Path, excludes: &GlobSet) -> Result<Vec<LocalFile>, WalkErr
                 {
                     return Err(WalkError::BrokenLink(path.display().to_string()));
                 }
-                return Err(WalkError::Io {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                });
+                return Err(WalkError::Walk { path, source: e });
             }
         };
         if !entry.file_type().is_file() {
@@ -103,9 +106,9 @@ pub fn walk(source: &Path, excludes: &GlobSet) -> Result<Vec<LocalFile>, WalkErr
         if skipped(&rel, excludes) {
             continue;
         }
-        let meta = std::fs::metadata(entry.path()).map_err(|e| WalkError::Io {
-            path: entry.path().display().to_string(),
-            message: e.to_string(),
+        let meta = std::fs::metadata(entry.path()).map_err(|source| WalkError::Io {
+            path: entry.path().to_path_buf(),
+            source,
         })?;
         out.push(LocalFile {
             rel,
@@ -147,16 +150,19 @@ mod tests {
         let keys: Vec<_> = walk(s, &ex).unwrap().into_iter().map(|f| f.rel).collect();
         assert_eq!(keys, ["a.zip", "link.zip", "oracle/b.zip", "sub/keep.txt"]);
         std::os::unix::fs::symlink(s.join("gone"), s.join("broken")).unwrap();
-        let e = walk(s, &ex).unwrap_err().to_string();
+        let e = walk(s, &ex).unwrap_err();
         assert!(
-            e.contains("broken symbolic link") && e.contains("broken"),
+            matches!(&e, WalkError::BrokenLink(p) if p.ends_with("/broken")),
             "{e}"
         );
     }
 
     #[test]
     fn bad_globs_are_named() {
-        let e = excludes(&["a[".to_string()]).unwrap_err().to_string();
-        assert!(e.contains("--exclude \"a[\""), "{e}");
+        let e = excludes(&["a[".to_string()]).unwrap_err();
+        assert!(
+            matches!(&e, WalkError::BadGlob { glob, .. } if glob == "a["),
+            "{e}"
+        );
     }
 }

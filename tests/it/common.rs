@@ -85,3 +85,19 @@ pub async fn moto_sdk(region: &str) -> aws_config::SdkConfig {
 pub fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
+
+/// Asserts that a command succeeded (else fails showing its status and stderr); its stdout.
+pub fn succeeded(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "status {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The JSON a command that succeeded printed on stdout.
+pub fn json_stdout(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_str(&succeeded(out)).expect("stdout is JSON")
+}

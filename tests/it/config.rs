@@ -33,7 +33,7 @@ fn resolve_env(env: &str, words: &[&str]) -> Result<AmiParams, ConfigError> {
     )
 }
 
-fn file_line(s: &Sourced<String>) -> Option<usize> {
+fn file_line<T>(s: &Sourced<T>) -> Option<usize> {
     match &s.source {
         Source::File { line, .. } => *line,
         _ => None,
@@ -43,7 +43,7 @@ fn file_line(s: &Sourced<String>) -> Option<usize> {
 #[test]
 fn config_file_only() {
     let p = resolve_env("test", &[]).unwrap();
-    assert_eq!(p.ip.value, "public");
+    assert_eq!(p.ip.value, config::IpMode::Public);
     assert_eq!(file_line(&p.ip), Some(11));
     assert_eq!(p.subnet.value, "subnet-f6b6d681");
     assert_eq!(
@@ -72,7 +72,7 @@ fn defaults_come_from_ami_build_yaml() {
     assert_eq!(p.ssh_user, "ec2-user");
     assert_eq!(p.targets.len(), 1);
     let t = &p.targets[0];
-    assert_eq!(t.arch, "x86_64");
+    assert_eq!(t.arch, config::Arch::X86_64);
     assert_eq!(t.instance_type.value, "t3.large");
     assert!(matches!(
         &t.instance_type.source,
@@ -104,7 +104,7 @@ fn command_line_overrides_config() {
     .unwrap();
     assert_eq!(p.python_version.value, "3.11.11");
     assert_eq!(p.python_version.source, Source::Cli);
-    assert_eq!(p.ip.value, "private");
+    assert_eq!(p.ip.value, config::IpMode::Private);
     assert_eq!(p.tz.source, Source::Cli);
     // The overridden lava version also flows into ${version}.
     assert_eq!(p.s3prefix.value, "base/ami/8.2.1/");
@@ -155,7 +155,7 @@ fn absolute_s3_location_and_arm64() {
     assert_eq!(p.s3bucket.value, "other-bucket");
     assert_eq!(p.s3prefix.value, "some/prefix/");
     let t = &p.targets[0];
-    assert_eq!(t.arch, "arm64");
+    assert_eq!(t.arch, config::Arch::Arm64);
     assert_eq!(t.instance_type.value, "t4g.large");
     assert_eq!(t.ami_ref.value, "al2023-ami-kernel-default-arm64");
     assert_eq!(

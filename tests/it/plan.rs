@@ -2,29 +2,26 @@
 use crate::common::{bin, bin_moto, moto_sdk};
 use serde_json::Value;
 
-fn plan_json(cmd: &mut assert_cmd::Command) -> Value {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "status {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-#[tokio::test]
-async fn ssm_resolves_base_ami_for_both_arches() {
-    let plan = plan_json(bin_moto("lava-build").args([
+/// `lava-build ami --config <fixture> --env ENV --plan` on `cmd` (from `bin` or `bin_moto`).
+fn plan_of(mut cmd: assert_cmd::Command, env: &str) -> assert_cmd::Command {
+    cmd.args([
         "ami",
         "--config",
         "tests/fixtures/deploy/test.yaml",
         "--env",
-        "both",
+        env,
         "--plan",
-        "--output",
-        "json",
-    ]));
+    ]);
+    cmd
+}
+
+fn plan_json(cmd: &mut assert_cmd::Command) -> Value {
+    crate::common::json_stdout(&cmd.output().unwrap())
+}
+
+#[tokio::test]
+async fn ssm_resolves_base_ami_for_both_arches() {
+    let plan = plan_json(plan_of(bin_moto("lava-build"), "both").args(["--output", "json"]));
     let sdk = moto_sdk("us-east-1").await;
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
@@ -61,16 +58,8 @@ async fn ssm_resolves_base_ami_for_both_arches() {
 
 #[test]
 fn ssm_parameter_not_found_names_parameter_os_and_arch() {
-    let out = bin_moto("lava-build")
-        .args([
-            "ami",
-            "--config",
-            "tests/fixtures/deploy/test.yaml",
-            "--env",
-            "absolute",
-            "--plan",
-            "ami_ref=no-such-ami-{{ arch }}",
-        ])
+    let out = plan_of(bin_moto("lava-build"), "absolute")
+        .args(["ami_ref=no-such-ami-{{ arch }}"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -84,14 +73,8 @@ fn ssm_parameter_not_found_names_parameter_os_and_arch() {
 
 #[test]
 fn plan_json_snapshot() {
-    let out = bin("lava-build")
+    let out = plan_of(bin("lava-build"), "both")
         .args([
-            "ami",
-            "--config",
-            "tests/fixtures/deploy/test.yaml",
-            "--env",
-            "both",
-            "--plan",
             "--offline",
             "--output",
             "json",
@@ -101,24 +84,14 @@ fn plan_json_snapshot() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::succeeded(&out);
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
 }
 
 #[test]
 fn plan_text_shows_sources_names_and_steps() {
-    let out = bin("lava-build")
+    let out = plan_of(bin("lava-build"), "test")
         .args([
-            "ami",
-            "--config",
-            "tests/fixtures/deploy/test.yaml",
-            "--env",
-            "test",
-            "--plan",
             "--offline",
             "--build-time",
             "2025-07-02T08:43:48Z",
@@ -126,11 +99,7 @@ fn plan_text_shows_sources_names_and_steps() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::common::succeeded(&out);
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
 }
 
@@ -142,13 +111,7 @@ fn plan_steps_name_the_paths_given_by_dist_and_ami_build() {
     std::fs::copy("ami/ami-build.yaml", ami.join("ami-build.yaml")).unwrap();
     let dist = tmp.path().join("out");
     let agents = tmp.path().join("agents");
-    let plan = plan_json(bin("lava-build").args([
-        "ami",
-        "--config",
-        "tests/fixtures/deploy/test.yaml",
-        "--env",
-        "test",
-        "--plan",
+    let plan = plan_json(plan_of(bin("lava-build"), "test").args([
         "--offline",
         "--output",
         "json",

@@ -415,11 +415,7 @@ async fn access_denied_and_rejected_credentials_are_one_line_errors() {
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::common::succeeded(&out);
         let out = std::process::Command::new(crate::common::root().join("build/venv/bin/aws"))
             .args([
                 "--endpoint-url",
@@ -512,13 +508,7 @@ fn sync_at(
 }
 
 fn report(out: &std::process::Output) -> Value {
-    assert!(
-        out.status.success(),
-        "status {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    crate::common::json_stdout(out)
 }
 
 #[tokio::test]

@@ -93,56 +93,70 @@ impl Drop for OwnMoto {
     }
 }
 
-/// A TCP proxy in front of the emulator that, while `fail` is set, cuts every connection that sends
-/// more than 1 MiB (large uploads), and lets small requests through.
-pub async fn fault_proxy(fail: Arc<AtomicBool>) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let upstream = crate::common::moto()
-        .trim_start_matches("http://")
-        .to_string();
+/// A TCP proxy on a free loopback port in front of `upstream` (`host:port`); `serve` runs each
+/// connection from the client and to the upstream.
+async fn proxy<F, Fut>(upstream: String, serve: F) -> String
+where
+    F: Fn(tokio::net::TcpStream, tokio::net::TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let serve = Arc::new(serve);
     tokio::spawn(async move {
         loop {
             let Ok((client, _)) = listener.accept().await else {
                 return;
             };
-            let upstream = upstream.clone();
-            let fail = fail.clone();
+            let (upstream, serve) = (upstream.clone(), serve.clone());
             tokio::spawn(async move {
-                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
-                    return;
-                };
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                let up = async move {
-                    let mut buf = vec![0u8; 64 * 1024];
-                    let mut total = 0usize;
-                    loop {
-                        let n = match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        total += n;
-                        if fail.load(Ordering::SeqCst) && total > 1024 * 1024 {
-                            break;
-                        }
-                        if sw.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                };
-                let down = async move {
-                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
-                };
-                tokio::select! {
-                    _ = up => {},
-                    _ = down => {},
+                if let Ok(server) = tokio::net::TcpStream::connect(&upstream).await {
+                    serve(client, server).await;
                 }
             });
         }
     });
     format!("http://{addr}")
+}
+
+/// A TCP proxy in front of the emulator that, while `fail` is set, cuts every connection that sends
+/// more than 1 MiB (large uploads), and lets small requests through.
+pub async fn fault_proxy(fail: Arc<AtomicBool>) -> String {
+    let upstream = crate::common::moto()
+        .trim_start_matches("http://")
+        .to_string();
+    proxy(upstream, move |client, server| {
+        let fail = fail.clone();
+        async move {
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let up = async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut total = 0usize;
+                loop {
+                    let n = match cr.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    total += n;
+                    if fail.load(Ordering::SeqCst) && total > 1024 * 1024 {
+                        break;
+                    }
+                    if sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let down = async move {
+                let _ = tokio::io::copy(&mut sr, &mut cw).await;
+            };
+            tokio::select! {
+                _ = up => {},
+                _ = down => {},
+            }
+        }
+    })
+    .await
 }
 
 /// The request lines (`METHOD /path`, query left out) of every HTTP request a proxy passed on.
@@ -153,47 +167,33 @@ pub type Requests = Arc<Mutex<Vec<String>>>;
 /// the checksum is given); a chunked one is recorded as such, and the count is then wrong.
 pub async fn recording_proxy(upstream: &str) -> (String, Requests) {
     let upstream = upstream.trim_start_matches("http://").to_string();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let requests: Requests = Arc::default();
     let log = requests.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((client, _)) = listener.accept().await else {
-                return;
-            };
-            let upstream = upstream.clone();
-            let log = log.clone();
-            tokio::spawn(async move {
-                let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else {
-                    return;
-                };
-                let (mut cr, mut cw) = client.into_split();
-                let (mut sr, mut sw) = server.into_split();
-                let up = async move {
-                    let mut parser = RequestParser::default();
-                    let mut buf = vec![0u8; 64 * 1024];
-                    loop {
-                        let n = match cr.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        for line in parser.feed(&buf[..n]) {
-                            log.lock().unwrap().push(line);
-                        }
-                        if sw.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
+    let url = proxy(upstream, move |client, server| {
+        let log = log.clone();
+        async move {
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let up = async move {
+                let mut parser = RequestParser::default();
+                let mut buf = vec![0u8; 64 * 1024];
+                while let Ok(n @ 1..) = cr.read(&mut buf).await {
+                    for line in parser.feed(&buf[..n]) {
+                        log.lock().unwrap().push(line);
                     }
-                };
-                let down = async move {
-                    let _ = tokio::io::copy(&mut sr, &mut cw).await;
-                };
-                tokio::join!(up, down);
-            });
+                    if sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let down = async move {
+                let _ = tokio::io::copy(&mut sr, &mut cw).await;
+            };
+            tokio::join!(up, down);
         }
-    });
-    (format!("http://{addr}"), requests)
+    })
+    .await;
+    (url, requests)
 }
 
 /// Splits a client's byte stream into HTTP/1.1 requests.

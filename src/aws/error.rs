@@ -1,0 +1,113 @@
+//! The one reading of AWS SDK errors: the service's typed error code (what code decides on, never
+//! the message text) and one line for people, with a hint for the codes users meet most.
+use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+/// What AWS (or the way to it) answered, kept as the `#[source]` of a module's error variant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{text}")]
+pub struct AwsError {
+    /// The service's error code (`NoSuchBucket`, `AccessDenied`, `ParameterNotFound`…), if it sent one.
+    pub code: Option<String>,
+    text: String,
+}
+
+impl AwsError {
+    /// Reads an SDK error of any AWS service; `service` names the endpoint in transport errors
+    /// ("cannot reach the S3 endpoint").
+    pub fn from_sdk<E, R>(service: &str, err: &SdkError<E, R>) -> Self
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        AwsError {
+            code: err.code().map(String::from),
+            text: describe_service(service, err),
+        }
+    }
+
+    /// An answer made by hand (e.g. a per-object error inside a successful response).
+    pub fn new(code: Option<&str>, text: impl Into<String>) -> Self {
+        AwsError {
+            code: code.map(String::from),
+            text: text.into(),
+        }
+    }
+
+    /// Whether the service answered with error code `code`.
+    pub fn is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
+    }
+}
+
+/// The AWS error code of an SDK error, if the service sent one.
+pub fn error_code<E, R>(err: &SdkError<E, R>) -> Option<String>
+where
+    E: ProvideErrorMetadata,
+{
+    err.code().map(String::from)
+}
+
+/// What a user can do about an error code they meet often.
+fn hint(code: &str) -> &'static str {
+    match code {
+        "NoSuchBucket" => " (the bucket does not exist)",
+        "AccessDenied" | "Forbidden" | "AccessDeniedException" => {
+            " (access denied: check the credentials' permissions)"
+        }
+        "InvalidAccessKeyId"
+        | "SignatureDoesNotMatch"
+        | "ExpiredToken"
+        | "ExpiredTokenException"
+        | "InvalidToken"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId" => " (the AWS credentials were rejected)",
+        _ => "",
+    }
+}
+
+/// One line describing an SDK error: the service's code, message and a hint, or the transport
+/// problem ("cannot reach the AWS endpoint: …").
+pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    describe_service("AWS", err)
+}
+
+/// [`describe`], naming `service` in transport errors ("cannot reach the S3 endpoint: …").
+pub fn describe_service<E, R>(service: &str, err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(_) => match (err.code(), err.message()) {
+            (Some(c), Some(m)) => format!("{c}: {m}{}", hint(c)),
+            (Some(c), None) => format!("{c}{}", hint(c)),
+            _ => "the service failed without an error code (an internal error on its side)".into(),
+        },
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
+            format!(
+                "cannot reach the {service} endpoint: {}",
+                DisplayErrorContext(err)
+            )
+        }
+        _ => DisplayErrorContext(err).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_follow_the_code_not_the_text() {
+        assert_eq!(hint("NoSuchBucket"), " (the bucket does not exist)");
+        assert_eq!(hint("ExpiredToken"), " (the AWS credentials were rejected)");
+        assert_eq!(hint("SlowDown"), "");
+        let e = AwsError::new(Some("AccessDenied"), "AccessDenied: no");
+        assert!(e.is("AccessDenied") && !e.is("NoSuchKey"));
+        assert_eq!(e.to_string(), "AccessDenied: no");
+    }
+}
