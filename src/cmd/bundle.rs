@@ -3,8 +3,8 @@
 use crate::bundle::build::{self, BuilderChoice, LavaSource, Made, MakeError};
 use crate::bundle::{self, Runtime};
 use crate::config::ConfigError;
-use crate::engine;
-use crate::output::{self, Format};
+use crate::engine::{self, Platform};
+use crate::output::{self, Format, progress};
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 
@@ -57,18 +57,10 @@ pub struct BundleArgs {
 /// Everything checked before the engine is asked anything.
 struct Plan {
     runtime: Runtime,
-    platforms: Vec<(String, &'static str)>,
+    platforms: Vec<Platform>,
     lava: LavaSource,
     builder: BuilderChoice,
     upload: Option<(String, String)>,
-}
-
-fn host_platform() -> &'static str {
-    if std::env::consts::ARCH == "aarch64" {
-        "linux/arm64"
-    } else {
-        "linux/amd64"
-    }
 }
 
 /// `s3://bucket/prefix/` (prefix empty or ending in `/`).
@@ -91,24 +83,25 @@ fn plan(args: &BundleArgs) -> Result<Plan, ConfigError> {
             "<os>-py<X.Y> as lava names runtimes, e.g. amzn2023-py3.11",
         )
     })?;
-    let list = args.platform.as_deref().unwrap_or(host_platform());
+    let host = Platform::host();
+    let list = args.platform.as_deref().unwrap_or(host.as_str());
     let mut platforms = Vec::new();
     for p in list.split(',') {
-        let arch = bundle::arch_of(p).ok_or_else(|| {
+        let p = Platform::parse(p).ok_or_else(|| {
             ConfigError::invalid(
                 "--platform",
                 list,
                 "linux/amd64, linux/arm64 or both, comma-separated",
             )
         })?;
-        if platforms.iter().any(|(q, _)| q == p) {
+        if platforms.contains(&p) {
             return Err(ConfigError::invalid(
                 "--platform",
                 list,
                 "each platform once",
             ));
         }
-        platforms.push((p.to_string(), arch));
+        platforms.push(p);
     }
     let lava = match (&args.source, &args.version) {
         (Some(dir), _) => {
@@ -178,15 +171,12 @@ fn plan(args: &BundleArgs) -> Result<Plan, ConfigError> {
 
 pub async fn run(args: &BundleArgs) -> anyhow::Result<()> {
     let plan = plan(args)?;
-    let docker = engine::connect(args.engine.as_deref())
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let docker = engine::connect(args.engine.as_deref()).await?;
     let mut made = Vec::new();
-    for (platform, arch) in &plan.platforms {
+    for &platform in &plan.platforms {
         let req = build::Request {
             runtime: &plan.runtime,
             platform,
-            arch,
             lava: &plan.lava,
             builder: &plan.builder,
             network: &args.network,
@@ -194,9 +184,9 @@ pub async fn run(args: &BundleArgs) -> anyhow::Result<()> {
         };
         match build::make(&docker, &req).await {
             Ok(m) => {
-                eprintln!(
-                    "[bundle {} {platform}] {} ({} wheels)",
-                    m.runtime, m.bundle, m.wheels
+                progress::line(
+                    &format!("[bundle {} {platform}]", m.runtime),
+                    format_args!("{} ({} wheels)", m.bundle, m.wheels),
                 );
                 made.push(m);
             }
@@ -259,7 +249,7 @@ async fn upload(
     let report = crate::sync::sync(&sdk, &opts)
         .await
         .context("uploading the bundles")?;
-    eprintln!("[bundle] {}", report.summary());
+    progress::line("[bundle]", report.summary());
     if let Some(list) = report.failures() {
         anyhow::bail!("uploading the bundles failed for {list}");
     }
