@@ -117,9 +117,8 @@ pub async fn registry_login(
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(token)
         .map_err(|_| bad("the token is not base64"))?;
-    let text = SecretString::from(
-        String::from_utf8(decoded).map_err(|_| bad("the token is not text"))?,
-    );
+    let text =
+        SecretString::from(String::from_utf8(decoded).map_err(|_| bad("the token is not text"))?);
     let (user, secret) = text
         .expose_secret()
         .split_once(':')

@@ -102,7 +102,13 @@ pub struct BuildArgs {
     #[arg(long = "type", value_enum, default_value_t = TypeChoice::All, value_name = "TYPE")]
     pub kind: TypeChoice,
     /// Platforms, comma-separated.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "linux/amd64,linux/arm64", value_name = "LIST")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "linux/amd64,linux/arm64",
+        value_name = "LIST"
+    )]
     pub platform: Vec<Platform>,
     /// lava version (PyPI jinlava) installed in the images; also a tag of every pushed index.
     #[arg(long, default_value = env!("CARGO_PKG_VERSION"), value_name = "VERSION")]
@@ -171,7 +177,13 @@ pub struct IndexArgs {
     #[arg(long, default_value = env!("CARGO_PKG_VERSION"), value_name = "VERSION")]
     pub version: String,
     /// Platforms every image must have a digest for.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "linux/amd64,linux/arm64", value_name = "LIST")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "linux/amd64,linux/arm64",
+        value_name = "LIST"
+    )]
     pub platform: Vec<Platform>,
     #[command(flatten)]
     pub auth: RegistryArgs,

@@ -63,7 +63,7 @@ pub async fn build(docker: &Docker, req: BuildRequest<'_>) -> Result<(), EngineE
             Err(source) => {
                 failure.get_or_insert(EngineError::BuildStream {
                     tag: tag.clone(),
-                    source,
+                    source: Box::new(source),
                 });
                 break;
             }

@@ -45,7 +45,7 @@ pub async fn run_to_exit(
             image,
             container,
             action,
-            source,
+            source: Box::new(source),
         }
     };
     let body = bollard::models::ContainerCreateBody {
@@ -102,9 +102,7 @@ pub async fn run_to_exit(
         if !pending.is_empty() {
             on_line(&pending);
         }
-        wait_exit(docker, &name)
-            .await
-            .map_err(fail("waiting for"))
+        wait_exit(docker, &name).await.map_err(fail("waiting for"))
     }
     .await;
     if let Err(e) = docker

@@ -79,7 +79,11 @@ pub fn build(dir: &Path, extra: &[(String, PathBuf)]) -> Result<Vec<u8>, Context
         std::fs::File::open(&path)
             .and_then(|mut f| f.read_to_end(&mut data))
             .map_err(io(&path))?;
-        let mode = std::fs::metadata(&path).map_err(io(&path))?.permissions().mode() & 0o777;
+        let mode = std::fs::metadata(&path)
+            .map_err(io(&path))?
+            .permissions()
+            .mode()
+            & 0o777;
         append(&mut tar, &name, mode, &data).map_err(io(&path))?;
     }
     tar.into_inner().map_err(io(dir))

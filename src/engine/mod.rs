@@ -22,44 +22,44 @@ pub enum EngineError {
     Connect {
         engine: String,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("Docker engine {engine} does not answer")]
     Unreachable {
         engine: String,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("Docker engine {engine}: listing its networks")]
     Networks {
         engine: String,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("inspecting {image}")]
     Inspect {
         image: String,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("listing images labelled {label}")]
     List {
         label: String,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("tagging {id} as {name}")]
     Tag {
         id: String,
         name: String,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("building {tag}")]
     BuildStream {
         tag: String,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     /// The engine's own account of a failed build (its words: there is no error value to keep).
     #[error("building {tag}: {report}")]
@@ -78,13 +78,13 @@ pub enum EngineError {
         container: String,
         action: &'static str,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("exporting {image}")]
     Export {
         image: String,
         #[source]
-        source: bollard::errors::Error,
+        source: Box<bollard::errors::Error>,
     },
     #[error("reading the layers of {image}")]
     Layers {
@@ -114,11 +114,14 @@ pub async fn connect(endpoint: Option<&str>) -> Result<Docker, EngineError> {
     }
     .map_err(|source| EngineError::Connect {
         engine: engine.clone(),
-        source,
+        source: Box::new(source),
     })?;
     d.negotiate_version()
         .await
-        .map_err(|source| EngineError::Unreachable { engine, source })
+        .map_err(|source| EngineError::Unreachable {
+            engine,
+            source: Box::new(source),
+        })
 }
 
 /// The endpoint as shown in messages: the one given, else DOCKER_HOST, else the default socket.
@@ -143,7 +146,7 @@ pub async fn network_names(docker: &Docker, engine: &str) -> Result<Vec<String>,
         .await
         .map_err(|source| EngineError::Networks {
             engine: engine.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     Ok(networks.into_iter().filter_map(|n| n.name).collect())
 }
@@ -166,7 +169,7 @@ pub async fn image_id(docker: &Docker, name: &str) -> Result<Option<String>, Eng
         Err(e) if is_not_found(&e) => Ok(None),
         Err(source) => Err(EngineError::Inspect {
             image: name.to_string(),
-            source,
+            source: Box::new(source),
         }),
     }
 }
@@ -179,7 +182,7 @@ pub async fn repo_digests(docker: &Docker, name: &str) -> Result<Vec<String>, En
         Err(e) if is_not_found(&e) => Ok(Vec::new()),
         Err(source) => Err(EngineError::Inspect {
             image: name.to_string(),
-            source,
+            source: Box::new(source),
         }),
     }
 }
@@ -200,7 +203,7 @@ pub async fn find_labelled(
         .await
         .map_err(|source| EngineError::List {
             label: label.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     images.sort_by_key(|i| std::cmp::Reverse(i.created));
     Ok(images.into_iter().next().map(|i| i.id))
@@ -223,7 +226,7 @@ pub async fn tag(docker: &Docker, id: &str, name: &str) -> Result<(), EngineErro
         .map_err(|source| EngineError::Tag {
             id: id.to_string(),
             name: name.to_string(),
-            source,
+            source: Box::new(source),
         })
 }
 
@@ -234,7 +237,7 @@ pub async fn layer_files(docker: &Docker, image: &str) -> Result<Vec<String>, En
     while let Some(chunk) = s.next().await {
         bytes.extend_from_slice(&chunk.map_err(|source| EngineError::Export {
             image: image.to_string(),
-            source,
+            source: Box::new(source),
         })?);
     }
     let image = image.to_string();

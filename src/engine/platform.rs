@@ -37,14 +37,6 @@ impl Platform {
         }
     }
 
-    /// What `uname -m` says inside a container: `x86_64`, `aarch64`.
-    pub fn uname(self) -> &'static str {
-        match self {
-            Platform::Amd64 => "x86_64",
-            Platform::Arm64 => "aarch64",
-        }
-    }
-
     /// Parses `linux/amd64`, `linux/arm64` (`linux/arm64/v8` too).
     pub fn parse(s: &str) -> Option<Platform> {
         match s {
@@ -88,7 +80,6 @@ mod tests {
         }
         assert_eq!(Platform::parse("linux/arm64/v8"), Some(Platform::Arm64));
         assert_eq!(Platform::parse("linux/386"), None);
-        assert_eq!(Platform::Arm64.uname(), "aarch64");
         assert_eq!(Platform::Amd64.ami_arch(), "x86_64");
     }
 }

@@ -146,7 +146,10 @@ async fn build_one(
         engine::tag(docker, &id, &local).await?;
         progress::line(
             prefix,
-            format_args!("unchanged: {local} is {} (same inputs), not rebuilt", short(&id)),
+            format_args!(
+                "unchanged: {local} is {} (same inputs), not rebuilt",
+                short(&id)
+            ),
         );
         return Ok(Built {
             kind,
@@ -242,7 +245,7 @@ mod tests {
         }
     }
 
-    type Job = std::pin::Pin<Box<dyn Future<Output = Result<u32, String>>>>;
+    type Job = std::pin::Pin<Box<dyn Future<Output = Result<u32, &'static str>>>>;
 
     #[tokio::test]
     async fn a_failure_drops_the_jobs_still_running_and_names_them() {
@@ -256,7 +259,7 @@ mod tests {
         let quick: Job = Box::pin(async { Ok(2) });
         let failing: Job = Box::pin(async {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            Err("step 20-x.sh failed".to_string())
+            Err("step 20-x.sh failed")
         });
         let r = tokio::time::timeout(
             Duration::from_secs(10),

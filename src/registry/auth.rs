@@ -145,7 +145,10 @@ pub(super) fn needs_refresh(resolved: &Resolved, age: Duration) -> bool {
     matches!(resolved, Resolved::Ecr { .. }) && age > ECR_TOKEN_REUSE
 }
 
-pub(super) async fn fetch(resolved: &Resolved, req: &AuthRequest) -> Result<Credentials, AuthError> {
+pub(super) async fn fetch(
+    resolved: &Resolved,
+    req: &AuthRequest,
+) -> Result<Credentials, AuthError> {
     match resolved {
         Resolved::Anonymous => Ok(Credentials::default()),
         Resolved::Token { user, from_ssm } => {

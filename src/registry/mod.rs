@@ -7,8 +7,8 @@ pub mod index;
 mod push;
 
 pub use self::auth::{AuthError, AuthMode, AuthRequest, Resolved, ecr_region, resolve};
-pub use self::push::{Pushed, manifest_by_digest, push_index, push_platform};
 use self::auth::{Credentials, fetch, needs_refresh};
+pub use self::push::{Pushed, manifest_by_digest, push_index, push_platform};
 use crate::engine::EngineError;
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use std::time::Instant;
@@ -108,7 +108,9 @@ pub fn is_unknown(e: &OciDistributionError) -> bool {
         OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
             matches!(
                 e.code,
-                OciErrorCode::ManifestUnknown | OciErrorCode::BlobUnknown | OciErrorCode::NameUnknown
+                OciErrorCode::ManifestUnknown
+                    | OciErrorCode::BlobUnknown
+                    | OciErrorCode::NameUnknown
             )
         }),
         _ => false,

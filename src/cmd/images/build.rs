@@ -42,8 +42,9 @@ async fn git(args: &[&str]) -> Option<String> {
         .output()
         .await;
     match out {
-        Ok(o) if o.status.success() => Some(String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .filter(|t| !t.is_empty()),
+        Ok(o) if o.status.success() => {
+            Some(String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|t| !t.is_empty())
+        }
         Ok(_) => None,
         Err(e) => {
             tracing::debug!(error = %e, "git is not available");
@@ -115,7 +116,12 @@ async fn build_all(
         let from_txt = a.images_dir.join("os").join(os).join("from.txt");
         let from = tokio::fs::read_to_string(&from_txt)
             .await
-            .map_err(|e| usage(format!("{}: {e} (every os names its FROM image there)", from_txt.display())))?
+            .map_err(|e| {
+                usage(format!(
+                    "{}: {e} (every os names its FROM image there)",
+                    from_txt.display()
+                ))
+            })?
             .trim()
             .to_string();
         let family = Family {
@@ -174,14 +180,15 @@ async fn check_all(
     plan: &Plan,
     docker: &BTreeMap<Platform, Docker>,
 ) -> anyhow::Result<Vec<CheckResult>> {
-    let file = checks::load(&a.images_dir.join("checks.yaml")).map_err(|e| usage(format!("{:#}", anyhow::Error::from(e))))?;
+    let file = checks::load(&a.images_dir.join("checks.yaml"))
+        .map_err(|e| usage(format!("{:#}", anyhow::Error::from(e))))?;
     let mut results = Vec::new();
     for &platform in &plan.platforms {
         let d = &docker[&platform];
         for os in &plan.oses {
             for &kind in &plan.kinds {
                 let local = pipeline::local_tag(os, kind, &plan.tag, platform);
-                for c in checks::for_type(&file, kind) {
+                for c in checks::for_type(&file, kind.as_str()) {
                     let (status, out) = engine::run_in(d, &local, platform.as_str(), &c.run)
                         .await
                         .unwrap_or_else(|e| (-1, crate::error::one_line(&anyhow::Error::from(e))));
@@ -189,7 +196,7 @@ async fn check_all(
                         image: local.clone(),
                         platform: platform.to_string(),
                         check: c.name.clone(),
-                        passed: checks::judge(c, platform, status, &out),
+                        passed: checks::judge(c, platform.as_str(), status, &out),
                         output: out.lines().next().unwrap_or_default().to_string(),
                     });
                 }

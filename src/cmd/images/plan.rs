@@ -188,7 +188,10 @@ mod tests {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/images");
         let mut v = vec!["t", "--images-dir", dir];
         v.extend_from_slice(extra);
-        T::try_parse_from(v).err().expect("clap refuses it").to_string()
+        T::try_parse_from(v)
+            .err()
+            .expect("clap refuses it")
+            .to_string()
     }
 
     #[test]
@@ -243,13 +246,19 @@ mod tests {
             Some("host")
         );
         let e = refused(&["--network", "bridge0"]);
-        assert!(e.contains("'bridge0'") && e.contains("default, host, none"), "{e}");
+        assert!(
+            e.contains("'bridge0'") && e.contains("default, host, none"),
+            "{e}"
+        );
         assert!(err(&["--version", "8.3.0 beta"]).starts_with("--version \"8.3.0 beta\""));
         assert!(
             refused(&["--digests-file", "d.json"]).contains("--push-by-digest"),
             "a digests file without --push-by-digest"
         );
-        assert!(refused(&["--push", "--push-by-digest", "--digests-file", "d.json"]).contains("cannot be used with"));
+        assert!(
+            refused(&["--push", "--push-by-digest", "--digests-file", "d.json"])
+                .contains("cannot be used with")
+        );
     }
 
     #[test]

@@ -262,7 +262,9 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
             let image = registry::manifest_by_digest(reg, repo, p.as_str(), digest)
                 .await?
                 .ok_or_else(|| {
-                    anyhow::anyhow!("{repo}@{digest} ({p}) is not in the registry: nothing was pushed")
+                    anyhow::anyhow!(
+                        "{repo}@{digest} ({p}) is not in the registry: nothing was pushed"
+                    )
                 })?;
             images.push(image);
         }
