@@ -182,38 +182,37 @@ pub async fn run(args: &BundleArgs) -> anyhow::Result<()> {
             network: &args.network,
             out_dir: &args.out,
         };
-        match build::make(&docker, &req).await {
-            Ok(m) => {
-                progress::line(
-                    &format!("[bundle {} {platform}]", m.runtime),
-                    format_args!("{} ({} wheels)", m.bundle, m.wheels),
-                );
-                made.push(m);
-            }
-            Err(MakeError::UnknownVersion { version }) => {
-                return Err(ConfigError::invalid(
-                    "--version",
-                    &version,
-                    "a lava version published on PyPI as jinlava",
-                )
-                .into());
-            }
-            Err(MakeError::BuilderMissing { image }) => {
-                return Err(ConfigError::invalid(
-                    "--builder",
-                    &image,
-                    "an image the Docker engine has (build or pull it first)",
-                )
-                .into());
-            }
-            Err(e) => return Err(e.into()),
-        }
+        let m = build::make(&docker, &req).await.map_err(as_usage)?;
+        progress::line(
+            &format!("[bundle {} {platform}]", m.runtime),
+            format_args!("{} ({} wheels)", m.bundle, m.wheels),
+        );
+        made.push(m);
     }
     let uploaded = match &plan.upload {
         Some((bucket, prefix)) => Some(upload(&made, bucket, prefix, args).await?),
         None => None,
     };
     report(&made, uploaded.as_deref(), args.output)
+}
+
+/// A failure that is the user's input (a version PyPI lacks, a builder image the engine lacks) as
+/// the usage error it is; any other as it came.
+fn as_usage(e: MakeError) -> anyhow::Error {
+    let (param, value, expected) = match &e {
+        MakeError::UnknownVersion { version } => (
+            "--version",
+            version,
+            "a lava version published on PyPI as jinlava",
+        ),
+        MakeError::BuilderMissing { image } => (
+            "--builder",
+            image,
+            "an image the Docker engine has (build or pull it first)",
+        ),
+        _ => return e.into(),
+    };
+    ConfigError::invalid(param, value, expected).into()
 }
 
 /// Puts every bundle and its .sha256 under s3://bucket/prefix through the sync (by content).

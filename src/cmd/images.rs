@@ -76,6 +76,20 @@ pub enum NetworkChoice {
     None,
 }
 
+/// `--platform`, shared by building and indexing.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Platforms {
+    /// Platforms, comma-separated (for `index`: those every image must have a digest for).
+    #[arg(
+        long = "platform",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "linux/amd64,linux/arm64",
+        value_name = "LIST"
+    )]
+    pub list: Vec<Platform>,
+}
+
 /// Registry credentials, shared by pushing and indexing.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistryArgs {
@@ -101,15 +115,8 @@ pub struct BuildArgs {
     /// Which images.
     #[arg(long = "type", value_enum, default_value_t = TypeChoice::All, value_name = "TYPE")]
     pub kind: TypeChoice,
-    /// Platforms, comma-separated.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "linux/amd64,linux/arm64",
-        value_name = "LIST"
-    )]
-    pub platform: Vec<Platform>,
+    #[command(flatten)]
+    pub platforms: Platforms,
     /// lava version (PyPI jinlava) installed in the images; also a tag of every pushed index.
     #[arg(long, default_value = env!("CARGO_PKG_VERSION"), value_name = "VERSION")]
     pub version: String,
@@ -176,15 +183,8 @@ pub struct IndexArgs {
     /// lava version of the images (a tag, and the version annotation).
     #[arg(long, default_value = env!("CARGO_PKG_VERSION"), value_name = "VERSION")]
     pub version: String,
-    /// Platforms every image must have a digest for.
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "linux/amd64,linux/arm64",
-        value_name = "LIST"
-    )]
-    pub platform: Vec<Platform>,
+    #[command(flatten)]
+    pub platforms: Platforms,
     #[command(flatten)]
     pub auth: RegistryArgs,
     /// Output format of the result on stdout.

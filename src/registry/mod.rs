@@ -46,8 +46,9 @@ pub enum RegistryError {
         #[source]
         source: OciDistributionError,
     },
-    #[error("pushing the manifest {reference}")]
+    #[error("pushing the {what} {reference}")]
     Manifest {
+        what: &'static str,
         reference: String,
         #[source]
         source: OciDistributionError,
@@ -56,12 +57,6 @@ pub enum RegistryError {
     MediaType {
         reference: String,
         media_type: String,
-    },
-    #[error("pushing the index {reference}")]
-    Index {
-        reference: String,
-        #[source]
-        source: OciDistributionError,
     },
 }
 

@@ -47,6 +47,30 @@ impl Registry {
             })
     }
 
+    /// Puts `body` (a `what`: manifest or index, of `media_type`) at `r`.
+    async fn put_manifest(
+        &self,
+        r: &oci_client::Reference,
+        body: Vec<u8>,
+        media_type: &str,
+        what: &'static str,
+    ) -> Result<(), RegistryError> {
+        self.auth_push(r).await?;
+        let content_type = media_type.parse().map_err(|_| RegistryError::MediaType {
+            reference: r.to_string(),
+            media_type: media_type.to_string(),
+        })?;
+        self.client
+            .push_manifest_raw(r, body, content_type)
+            .await
+            .map(drop)
+            .map_err(|source| RegistryError::Manifest {
+                what,
+                reference: r.to_string(),
+                source,
+            })
+    }
+
     /// What to add to a refused push: when we pushed anonymously and the registry answers an
     /// anonymous request with 401/DENIED, that credentials are missing.
     async fn hint(&self, r: &oci_client::Reference) -> Hint {
@@ -110,18 +134,8 @@ pub async fn push_platform(
         let current = reg.client.fetch_manifest_digest(&tagged, &auth).await.ok();
         if current.as_deref() != Some(digest.as_str()) {
             let media = platform_image(platform, &bytes, got.clone()).media_type;
-            reg.auth_push(&tagged).await?;
-            let content_type = media.parse().map_err(|_| RegistryError::MediaType {
-                reference: tagged.to_string(),
-                media_type: media.clone(),
-            })?;
-            reg.client
-                .push_manifest_raw(&tagged, bytes.clone(), content_type)
-                .await
-                .map_err(|source| RegistryError::Manifest {
-                    reference: tagged.to_string(),
-                    source,
-                })?;
+            reg.put_manifest(&tagged, bytes.to_vec(), &media, "manifest")
+                .await?;
         }
         return Ok(Pushed {
             image: platform_image(platform, &bytes, got),
@@ -211,20 +225,8 @@ pub async fn push_index(
         if reg.client.fetch_manifest_digest(&r, &auth).await.ok() == Some(digest.clone()) {
             continue;
         }
-        reg.auth_push(&r).await?;
-        let content_type = index::OCI_INDEX
-            .parse()
-            .map_err(|_| RegistryError::MediaType {
-                reference: r.to_string(),
-                media_type: index::OCI_INDEX.to_string(),
-            })?;
-        reg.client
-            .push_manifest_raw(&r, doc.clone(), content_type)
-            .await
-            .map_err(|source| RegistryError::Index {
-                reference: r.to_string(),
-                source,
-            })?;
+        reg.put_manifest(&r, doc.clone(), index::OCI_INDEX, "index")
+            .await?;
         written.push(tag.clone());
     }
     Ok((digest, written))

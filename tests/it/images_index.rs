@@ -66,7 +66,10 @@ fn two_runs_by_digest_write_one_file_and_index_pushes_one_index_once() {
     let file: Value = serde_json::from_slice(&std::fs::read(&digests).unwrap()).unwrap();
     let amd = file[&repo]["linux/amd64"].as_str().unwrap().to_string();
     let arm = file[&repo]["linux/arm64"].as_str().unwrap().to_string();
-    assert!(amd.starts_with("sha256:") && arm.starts_with("sha256:") && amd != arm, "{file}");
+    assert!(
+        amd.starts_with("sha256:") && arm.starts_with("sha256:") && amd != arm,
+        "{file}"
+    );
     assert_eq!(file.as_object().unwrap().len(), 1, "{file}");
     assert!(
         !exists(&format!("{repo}:{tag}")) && !exists(&format!("{repo}:latest")),
@@ -98,7 +101,10 @@ fn two_runs_by_digest_write_one_file_and_index_pushes_one_index_once() {
         .collect();
     assert_eq!(
         listed,
-        [("amd64".to_string(), amd.clone()), ("arm64".to_string(), arm.clone())]
+        [
+            ("amd64".to_string(), amd.clone()),
+            ("arm64".to_string(), arm.clone())
+        ]
     );
     assert_eq!(rows[0]["digest"], digest.as_str());
     for other in [version.as_str(), "latest"] {
@@ -124,7 +130,10 @@ fn two_runs_by_digest_write_one_file_and_index_pushes_one_index_once() {
 
     // Refusals, each before anything is pushed: a fresh tag and version that must not appear.
     let refused = |files: &[&Path], code: i32, needles: &[&str]| {
-        let (t, v) = (unique(), format!("9.{}.1", uuid::Uuid::new_v4().as_u128() % 100_000));
+        let (t, v) = (
+            unique(),
+            format!("9.{}.1", uuid::Uuid::new_v4().as_u128() % 100_000),
+        );
         let puts = manifest_puts(&prefix);
         let out = index_cmd(files, &t, &v);
         let err = stderr(&out);
@@ -138,7 +147,10 @@ fn two_runs_by_digest_write_one_file_and_index_pushes_one_index_once() {
     };
     // A platform missing.
     let only_amd = work.path().join("amd64.json");
-    write_json(&only_amd, &serde_json::json!({ &repo: { "linux/amd64": amd } }));
+    write_json(
+        &only_amd,
+        &serde_json::json!({ &repo: { "linux/amd64": amd } }),
+    );
     refused(&[&only_amd], 2, &[&repo, "no digest for linux/arm64"]);
     // A digest the registry does not have.
     let absent = format!("sha256:{}", "0".repeat(64));
@@ -147,16 +159,33 @@ fn two_runs_by_digest_write_one_file_and_index_pushes_one_index_once() {
         &gone,
         &serde_json::json!({ &repo: { "linux/amd64": amd, "linux/arm64": absent } }),
     );
-    refused(&[&gone], 1, &[&format!("{repo}@{absent}"), "not in the registry"]);
+    refused(
+        &[&gone],
+        1,
+        &[&format!("{repo}@{absent}"), "not in the registry"],
+    );
     // The same platform with two digests in two files.
     let other = work.path().join("other-arm64.json");
-    write_json(&other, &serde_json::json!({ &repo: { "linux/arm64": amd } }));
+    write_json(
+        &other,
+        &serde_json::json!({ &repo: { "linux/arm64": amd } }),
+    );
     refused(
         &[&digests, &other],
         2,
-        &["conflicting digests", &arm, &amd, "other-arm64.json", "linux/arm64"],
+        &[
+            "conflicting digests",
+            &arm,
+            &amd,
+            "other-arm64.json",
+            "linux/arm64",
+        ],
     );
-    assert_eq!(skopeo_raw(&format!("{repo}:latest")).1, digest, "latest unchanged");
+    assert_eq!(
+        skopeo_raw(&format!("{repo}:latest")).1,
+        digest,
+        "latest unchanged"
+    );
 }
 
 #[test]

@@ -76,7 +76,7 @@ pub(super) fn plan(a: &BuildArgs) -> anyhow::Result<Plan> {
         TypeChoice::Full => vec![ImageType::Full],
     };
     let mut platforms: Vec<Platform> = Vec::new();
-    for &p in &a.platform {
+    for &p in &a.platforms.list {
         if !platforms.contains(&p) {
             platforms.push(p);
         }

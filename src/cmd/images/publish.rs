@@ -241,7 +241,7 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
             ))
         })?;
         let missing: Vec<&str> = a
-            .platform
+            .platforms.list
             .iter()
             .filter(|p| !platforms.contains_key(p))
             .map(|p| p.as_str())
@@ -257,7 +257,7 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
         }
         let reg = &registries[host];
         let mut images = Vec::new();
-        for p in &a.platform {
+        for p in &a.platforms.list {
             let digest = &platforms[p];
             let image = registry::manifest_by_digest(reg, repo, p.as_str(), digest)
                 .await?
@@ -285,7 +285,7 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
         rows.push(IndexRow {
             repository: repo.clone(),
             digest,
-            platforms: a.platform.clone(),
+            platforms: a.platforms.list.clone(),
             tags: tags.clone(),
             written,
         });
