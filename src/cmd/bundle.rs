@@ -38,8 +38,8 @@ pub struct BundleArgs {
     #[arg(long, default_value = "dist/bundle", value_name = "DIR")]
     pub out: PathBuf,
     /// Network mode of the builder container (pip fetches from PyPI through it).
-    #[arg(long, default_value = "host", value_parser = ["host", "bridge", "default"], value_name = "MODE")]
-    pub network: String,
+    #[arg(long, value_enum, default_value_t = BundleNetwork::Host, value_name = "MODE")]
+    pub network: BundleNetwork,
     /// Docker engine (unix://, tcp://, ssh://) [default: DOCKER_HOST].
     #[arg(long, value_name = "ENDPOINT")]
     pub engine: Option<String>,
@@ -52,6 +52,24 @@ pub struct BundleArgs {
     /// Output format of the result on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
+}
+
+/// `--network` of the builder container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BundleNetwork {
+    Host,
+    Bridge,
+    Default,
+}
+
+impl BundleNetwork {
+    fn mode(self) -> &'static str {
+        match self {
+            BundleNetwork::Host => "host",
+            BundleNetwork::Bridge => "bridge",
+            BundleNetwork::Default => "default",
+        }
+    }
 }
 
 /// Everything checked before the engine is asked anything.
@@ -179,7 +197,7 @@ pub async fn run(args: &BundleArgs) -> anyhow::Result<()> {
             platform,
             lava: &plan.lava,
             builder: &plan.builder,
-            network: &args.network,
+            network: args.network.mode(),
             out_dir: &args.out,
         };
         let m = build::make(&docker, &req).await.map_err(as_usage)?;

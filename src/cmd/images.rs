@@ -46,7 +46,7 @@ pub struct ImagesArgs {
     #[command(subcommand)]
     pub command: Option<ImagesCommand>,
     #[command(flatten)]
-    pub build: BuildArgs,
+    pub build: Box<BuildArgs>,
 }
 
 #[derive(Debug, clap::Subcommand)]

@@ -241,7 +241,8 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
             ))
         })?;
         let missing: Vec<&str> = a
-            .platforms.list
+            .platforms
+            .list
             .iter()
             .filter(|p| !platforms.contains_key(p))
             .map(|p| p.as_str())
