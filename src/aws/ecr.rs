@@ -2,24 +2,35 @@
 use secrecy::{ExposeSecret, SecretString};
 
 /// What an AWS service (or the way to it) answered: its error code, for telling cases apart, and
-/// one line describing it.
-#[derive(Debug, thiserror::Error)]
+/// one line describing it. (The same shape as the shared AWS error reading being written apart;
+/// once that lands, this is it.)
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{text}")]
-pub struct AwsCause {
+pub struct AwsError {
     pub code: Option<String>,
     text: String,
 }
 
-impl AwsCause {
-    pub fn from_sdk<E, R>(err: &aws_sdk_ecr::error::SdkError<E, R>) -> Self
+impl AwsError {
+    /// Reads an SDK error of any AWS service (`service` names it for people).
+    pub fn from_sdk<E, R>(service: &str, err: &aws_sdk_ecr::error::SdkError<E, R>) -> Self
     where
         E: aws_sdk_ecr::error::ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        AwsCause {
+        let text = super::describe(err);
+        AwsError {
             code: super::error_code(err),
-            text: super::describe(err),
+            text: match err {
+                aws_sdk_ecr::error::SdkError::ServiceError(_) => text,
+                _ => format!("{service}: {text}"),
+            },
         }
+    }
+
+    /// Whether the service answered with error code `code`.
+    pub fn is(&self, code: &str) -> bool {
+        self.code.as_deref() == Some(code)
     }
 }
 
@@ -29,19 +40,19 @@ pub enum EcrError {
     Create {
         repository: String,
         #[source]
-        source: AwsCause,
+        source: AwsError,
     },
     #[error("lifecycle policy of ECR repository {repository}")]
     Lifecycle {
         repository: String,
         #[source]
-        source: AwsCause,
+        source: AwsError,
     },
     #[error("ECR GetAuthorizationToken ({region})")]
     Token {
         region: String,
         #[source]
-        source: AwsCause,
+        source: AwsError,
     },
     #[error("ECR GetAuthorizationToken ({region}): {problem}")]
     BadToken {
@@ -66,15 +77,15 @@ pub async fn ensure_repository(
 ) -> Result<Created, EcrError> {
     let created = match ecr.create_repository().repository_name(name).send().await {
         Ok(_) => Created::New,
-        Err(e) if super::error_code(&e).as_deref() == Some("RepositoryAlreadyExistsException") => {
-            Created::Existed
-        }
-        Err(e) => {
-            return Err(EcrError::Create {
-                repository: name.to_string(),
-                source: AwsCause::from_sdk(&e),
-            });
-        }
+        Err(e) => match AwsError::from_sdk("ECR", &e) {
+            cause if cause.is("RepositoryAlreadyExistsException") => Created::Existed,
+            source => {
+                return Err(EcrError::Create {
+                    repository: name.to_string(),
+                    source,
+                });
+            }
+        },
     };
     ecr.put_lifecycle_policy()
         .repository_name(name)
@@ -83,7 +94,7 @@ pub async fn ensure_repository(
         .await
         .map_err(|e| EcrError::Lifecycle {
             repository: name.to_string(),
-            source: AwsCause::from_sdk(&e),
+            source: AwsError::from_sdk("ECR", &e),
         })?;
     Ok(created)
 }
@@ -107,7 +118,7 @@ pub async fn registry_login(
         .await
         .map_err(|e| EcrError::Token {
             region: region.clone(),
-            source: AwsCause::from_sdk(&e),
+            source: AwsError::from_sdk("ECR", &e),
         })?;
     let token = out
         .authorization_data()

@@ -2,7 +2,7 @@
 //! from the environment or SSM, ECR), how it resolves, and fetching it. Every secret is a
 //! [`SecretString`]: no `Debug` shows it, and it is exposed only when handed to the engine or the
 //! registry client.
-use crate::aws::ecr::{AwsCause, EcrError};
+use crate::aws::ecr::{AwsError, EcrError};
 use bollard::auth::DockerCredentials;
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
@@ -86,7 +86,7 @@ pub enum AuthError {
     Ssm {
         name: String,
         #[source]
-        source: AwsCause,
+        source: AwsError,
     },
     #[error("--token-ssm {name}: the parameter is empty")]
     EmptySsm { name: String },
@@ -185,7 +185,7 @@ async fn ssm_token(name: &str) -> Result<SecretString, AuthError> {
         .await
         .map_err(|e| AuthError::Ssm {
             name: name.to_string(),
-            source: AwsCause::from_sdk(&e),
+            source: AwsError::from_sdk("SSM", &e),
         })?;
     out.parameter()
         .and_then(|p| p.value())
