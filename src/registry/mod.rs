@@ -40,6 +40,12 @@ pub enum RegistryError {
         #[source]
         source: OciDistributionError,
     },
+    #[error("looking up {reference}")]
+    Lookup {
+        reference: String,
+        #[source]
+        source: OciDistributionError,
+    },
     #[error("authenticating to push {reference}")]
     Auth {
         reference: String,

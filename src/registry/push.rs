@@ -200,7 +200,7 @@ pub async fn manifest_by_digest(
     {
         Ok((bytes, got)) => Ok(Some(platform_image(platform, &bytes, got))),
         Err(e) if is_unknown(&e) => Ok(None),
-        Err(source) => Err(RegistryError::ReadBack {
+        Err(source) => Err(RegistryError::Lookup {
             reference: r.to_string(),
             source,
         }),

@@ -182,7 +182,10 @@ pub(super) fn merge_digests_file(path: &Path, pushed: &[PushedImage]) -> Result<
 fn join_digests(files: &[PathBuf]) -> anyhow::Result<BTreeMap<String, BTreeMap<Platform, String>>> {
     let mut joined: BTreeMap<String, BTreeMap<Platform, (String, &Path)>> = BTreeMap::new();
     for f in files {
-        for (repo, platforms) in read_digests(f)? {
+        // A file that cannot be read or is not one is bad input (exit 2).
+        let digests = read_digests(f)
+            .map_err(|e| usage(format!("--digests: {:#}", anyhow::Error::from(e))))?;
+        for (repo, platforms) in digests {
             for (platform, digest) in platforms {
                 let p = Platform::parse(&platform).ok_or_else(|| {
                     usage(format!(
@@ -374,9 +377,9 @@ mod tests {
         );
         let other = d.path().join("other.json");
         merge_digests_file(&other, &[image("linux/arm64", "sha256:c")]).unwrap();
-        let e = join_digests(&[one.clone(), other.clone()])
-            .unwrap_err()
-            .to_string();
+        let e = join_digests(&[one.clone(), other.clone()]).unwrap_err();
+        assert_eq!(crate::error::exit_code(&e), 2, "bad input");
+        let e = e.to_string();
         assert!(
             e.contains("r.io/p/lava/tiny/base linux/arm64: conflicting digests sha256:b")
                 && e.contains("sha256:c")
@@ -385,5 +388,14 @@ mod tests {
         );
         // The same digest listed twice is no conflict.
         assert!(join_digests(&[one.clone(), one]).is_ok());
+        let bad = d.path().join("bad.json");
+        std::fs::write(&bad, r#"{"r.io/p/lava/tiny/base": "sha256:a"}"#).unwrap();
+        let e = join_digests(&[bad]).unwrap_err();
+        assert_eq!(crate::error::exit_code(&e), 2);
+        assert!(e.to_string().starts_with("--digests: "), "{e}");
+        assert!(
+            e.to_string().contains("bad.json: not a digests file"),
+            "{e}"
+        );
     }
 }
