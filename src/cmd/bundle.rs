@@ -6,7 +6,7 @@ use crate::config::ConfigError;
 use crate::engine::{self, Platform};
 use crate::output::{self, Format, progress};
 use anyhow::Context as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -241,16 +241,28 @@ async fn upload(
     args: &BundleArgs,
 ) -> anyhow::Result<String> {
     let staging = tempfile::tempdir().context("a staging folder for the upload")?;
-    for m in made {
-        let bundle = Path::new(&m.bundle);
-        let sum = PathBuf::from(format!("{}.sha256", m.bundle));
-        for f in [bundle, sum.as_path()] {
-            let to = staging.path().join(f.file_name().unwrap_or_default());
+    let files: Vec<PathBuf> = made
+        .iter()
+        .flat_map(|m| {
+            [
+                PathBuf::from(&m.bundle),
+                PathBuf::from(format!("{}.sha256", m.bundle)),
+            ]
+        })
+        .collect();
+    let to_dir = staging.path().to_path_buf();
+    // A link, or a copy of bundles of many megabytes where links cannot be: off the async threads.
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        for f in &files {
+            let to = to_dir.join(f.file_name().unwrap_or_default());
             std::fs::hard_link(f, &to)
-                .or_else(|_| std::fs::copy(f, &to).map(|_| ()))
+                .or_else(|_| std::fs::copy(f, &to).map(drop))
                 .with_context(|| format!("staging {} for the upload", f.display()))?;
         }
-    }
+        Ok(())
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     let sdk = crate::aws::sdk_config(args.profile.as_deref(), None).await;
     let opts = crate::sync::SyncOptions {
         source: staging.path().to_path_buf(),
