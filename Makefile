@@ -24,7 +24,7 @@ ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),
 # Every shell file of the project, for shellcheck.
 SHELL_FILES = $(shell scripts/shell-files.sh)
 
-.PHONY: help build ami plan validate lint test demo agent sync images images-all images-check images-push images-index ecr-repo services-install clean fuzz downloads downloads-pin
+.PHONY: help build ami plan validate lint test demo agent sync images images-all images-check images-push ecr-repo services-install clean fuzz downloads downloads-pin
 
 help: build ## This help: make targets, then the parameters of lava-build ami
 	@echo "Targets:"
@@ -86,6 +86,7 @@ images-check: build ## Run the image checks: make images-check [os=…] [platfor
 images-push: build ## Build and push: make images-push registry=ghcr.io prefix=jin-gizmo [digests=FILE: one platform by digest, no index]
 	$(LAVA_BUILD) images $(if $(digests),--push-by-digest --digests-file '$(digests)',--push) $(images_flags) $(images_args) $(if $(registry),--registry '$(registry)') $(if $(prefix),--prefix '$(prefix)')
 
+.PHONY: images-index
 images-index: build ## Push the indexes of by-digest pushes: make images-index digests='a.json b.json' [tag=T] [version=V]
 	$(LAVA_BUILD) images index --digests $(digests) $(if $(tag),--tag '$(tag)') $(if $(version),--version '$(version)')
 
