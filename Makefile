@@ -13,9 +13,10 @@ VENV := build/venv
 # Only variables set on the make command line are passed on (not ones from the environment).
 AMI_PARAMS := config env os arch ami_ref ami_id instance_type ip python_version s3bucket s3prefix sg subnet tz region lava_version
 ami_args = $(foreach p,$(AMI_PARAMS),$(if $(filter command line,$(origin $(p))),'$(p)=$($(p))'))
-images_args = $(if $(os),--os '$(os)') $(if $(type),--type '$(type)') $(if $(platform),--platform '$(platform)') $(if $(tag),--tag '$(tag)')
-# Build options of the images targets: rebuild=1 (send builds even for unchanged inputs), check=1.
-images_flags = $(if $(call truthy,$(rebuild)),--rebuild) $(if $(call truthy,$(check)),--check)
+images_args = $(if $(os),--os '$(os)') $(if $(type),--type '$(type)') $(if $(platform),--platform '$(platform)') $(if $(tag),--tag '$(tag)') $(if $(version),--version '$(version)')
+# Build options of the images targets: rebuild=1 (send builds even for unchanged inputs), check=1,
+# pull=1 (fetch the FROM images again).
+images_flags = $(if $(call truthy,$(rebuild)),--rebuild) $(if $(call truthy,$(check)),--check) $(if $(call truthy,$(pull)),--pull)
 # Options as make variables: output=json, emulate=1 (local AWS emulator), no_sync=1.
 truthy = $(filter 1 yes true,$(1))
 ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),--emulate) $(if $(call truthy,$(no_sync)),--no-sync)
@@ -95,8 +96,12 @@ images-all: build ## Build every os and type for both platforms
 images-check: build ## Run the image checks: make images-check [os=…] [platform=…]
 	$(LAVA_BUILD) images check $(images_args)
 
-images-push: build ## Build and push: make images-push registry=ghcr.io prefix=jin-gizmo
-	$(LAVA_BUILD) images --push $(images_flags) $(images_args) $(if $(registry),--registry '$(registry)') $(if $(prefix),--prefix '$(prefix)')
+images-push: build ## Build and push: make images-push registry=ghcr.io prefix=jin-gizmo [digests=FILE: one platform by digest, no index]
+	$(LAVA_BUILD) images $(if $(digests),--push-by-digest --digests-file '$(digests)',--push) $(images_flags) $(images_args) $(if $(registry),--registry '$(registry)') $(if $(prefix),--prefix '$(prefix)')
+
+.PHONY: images-index
+images-index: build ## Push the indexes of by-digest pushes: make images-index digests='a.json b.json' [tag=T] [version=V]
+	$(LAVA_BUILD) images index --digests $(digests) $(if $(tag),--tag '$(tag)') $(if $(version),--version '$(version)')
 
 ecr-repo: build ## Create the ECR repositories with the lifecycle policy: make ecr-repo [prefix=dist]
 	$(LAVA_BUILD) images ecr-repo $(if $(prefix),--prefix '$(prefix)')

@@ -2,13 +2,10 @@
 //! given), one container per platform that makes the wheels as the invoking user, then the
 //! `.tar.bz2` with its SHA-256 file.
 use super::{Builder, Runtime};
-use crate::engine::{self, context};
+use crate::engine::{self, ContainerSpec, EngineError, Platform, context};
 use crate::images::inputs;
+use crate::output::progress;
 use bollard::Docker;
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-};
-use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
@@ -19,23 +16,33 @@ const MAKE_WHEELS: &str = include_str!("../../images/builders/make-wheels.sh");
 /// Exit status of make-wheels.sh when the builder has no Python of the runtime.
 const NO_PYTHON: i64 = 3;
 
+/// How many of the builder's last output lines a failure shows.
+const TAIL_LINES: usize = 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum MakeError {
-    #[error("{0}")]
-    Engine(String),
+    #[error("builder image {image}")]
+    Engine {
+        image: String,
+        #[source]
+        source: EngineError,
+    },
     #[error("builder image {image} is not in the Docker engine: build or pull it first")]
     BuilderMissing { image: String },
-    #[error("building the builder image {image}: {message}")]
-    BuilderImage { image: String, message: String },
+    #[error("building the builder image {image}")]
+    BuilderContext {
+        image: String,
+        #[source]
+        source: context::ContextError,
+    },
     #[error("builder image {image} has no python{python} (on PATH or under /opt/python/)")]
     BuilderPython { image: String, python: String },
-    #[error("[bundle {runtime} {platform}] {action}: {source}")]
+    #[error("[bundle {runtime} {platform}]")]
     Container {
         runtime: String,
-        platform: String,
-        action: &'static str,
+        platform: Platform,
         #[source]
-        source: Box<bollard::errors::Error>,
+        source: EngineError,
     },
     #[error("lava version {version} is not on PyPI (no jinlava=={version})")]
     UnknownVersion { version: String },
@@ -44,7 +51,7 @@ pub enum MakeError {
     )]
     Wheels {
         runtime: String,
-        platform: String,
+        platform: Platform,
         status: i64,
         tail: String,
     },
@@ -53,10 +60,10 @@ pub enum MakeError {
     )]
     NoLavaWheel {
         runtime: String,
-        platform: String,
+        platform: Platform,
         source_dir: String,
     },
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: String,
         #[source]
@@ -91,8 +98,7 @@ pub enum BuilderChoice {
 
 pub struct Request<'a> {
     pub runtime: &'a Runtime,
-    pub platform: &'a str,
-    pub arch: &'a str,
+    pub platform: Platform,
     pub lava: &'a LavaSource,
     pub builder: &'a BuilderChoice,
     /// `host` or `none` where the engine has no bridge network; pip needs a network.
@@ -116,11 +122,15 @@ pub struct Made {
 /// The builder image for `req`'s platform: the given one (checked), or the definition's, built
 /// unless the engine has an image of the same inputs.
 async fn builder_image(docker: &Docker, req: &Request<'_>) -> Result<String, MakeError> {
+    let engine_err = |image: &str| {
+        let image = image.to_string();
+        move |source| MakeError::Engine { image, source }
+    };
     let (dir, builder) = match req.builder {
         BuilderChoice::Image(image) => {
             return match engine::image_id(docker, image)
                 .await
-                .map_err(MakeError::Engine)?
+                .map_err(engine_err(image))?
             {
                 Some(_) => Ok(image.clone()),
                 None => Err(MakeError::BuilderMissing {
@@ -130,33 +140,36 @@ async fn builder_image(docker: &Docker, req: &Request<'_>) -> Result<String, Mak
         }
         BuilderChoice::Definition { dir, builder } => (dir, builder),
     };
-    let image = format!("lava-builder/{}:{}", req.runtime.name(), req.arch);
-    let ctx_dir = dir.join(&builder.context);
-    let tar = context::build(&ctx_dir, &[]).map_err(|e| MakeError::BuilderImage {
-        image: image.clone(),
-        message: e.to_string(),
-    })?;
+    let image = format!(
+        "lava-builder/{}:{}",
+        req.runtime.name(),
+        req.platform.ami_arch()
+    );
+    let tar = context::make(dir.join(&builder.context), Vec::new())
+        .await
+        .map_err(|source| MakeError::BuilderContext {
+            image: image.clone(),
+            source,
+        })?;
     let build_args =
         BTreeMap::from([("python_version".to_string(), builder.python_version.clone())]);
     let mut labels = BTreeMap::from([("lava.builder.runtime".to_string(), req.runtime.name())]);
     let key = inputs::key(&inputs::Inputs {
         context: &tar,
-        platform: req.platform,
+        platform: req.platform.as_str(),
         build_args: &build_args,
         labels: &labels,
         base: "",
     });
     let prefix = format!("[builder {} {}]", req.runtime.name(), req.platform);
-    let fail = |message: String| MakeError::BuilderImage {
-        image: image.clone(),
-        message,
-    };
     if let Some(id) = engine::find_labelled(docker, inputs::LABEL, &key)
         .await
-        .map_err(MakeError::Engine)?
+        .map_err(engine_err(&image))?
     {
-        engine::tag(docker, &id, &image).await.map_err(fail)?;
-        eprintln!("{prefix} {image}: unchanged, not rebuilt");
+        engine::tag(docker, &id, &image)
+            .await
+            .map_err(engine_err(&image))?;
+        progress::line(&prefix, format_args!("{image}: unchanged, not rebuilt"));
         return Ok(image);
     }
     labels.insert(inputs::LABEL.into(), key);
@@ -165,7 +178,7 @@ async fn builder_image(docker: &Docker, req: &Request<'_>) -> Result<String, Mak
         engine::BuildRequest {
             context: tar,
             tag: &image,
-            platform: req.platform,
+            platform: req.platform.as_str(),
             build_args,
             labels,
             network: Some(req.network),
@@ -175,7 +188,7 @@ async fn builder_image(docker: &Docker, req: &Request<'_>) -> Result<String, Mak
         },
     )
     .await
-    .map_err(fail)?;
+    .map_err(engine_err(&image))?;
     Ok(image)
 }
 
@@ -204,16 +217,27 @@ pub async fn make(docker: &Docker, req: &Request<'_>) -> Result<Made, MakeError>
         .find_map(|w| super::jinlava_wheel_version(w))
         .ok_or_else(|| MakeError::NoLavaWheel {
             runtime: req.runtime.name(),
-            platform: req.platform.into(),
+            platform: req.platform,
             source_dir: match req.lava {
                 LavaSource::Tree(p) => p.display().to_string(),
                 LavaSource::Version(v) => format!("jinlava=={v}"),
             },
         })?;
-    let stem = super::bundle_stem(&made_version, req.runtime, req.arch);
+    let arch = req.platform.ami_arch();
+    let stem = super::bundle_stem(&made_version, req.runtime, arch);
     let bundle = req.out_dir.join(format!("{stem}.tar.bz2"));
-    write_tarball(&bundle, &stem, &wheels_dir, &wheels, &made_version, req)?;
-    let sha256 = file_sha256(&bundle)?;
+    let env = super::bundle_env(&made_version, req.runtime, arch);
+    let sha256 = {
+        let (bundle, stem, version) = (bundle.clone(), stem.clone(), made_version.clone());
+        let wheels = wheels.clone();
+        // Compressing the wheels with bzip2 takes seconds: off the async runtime.
+        tokio::task::spawn_blocking(move || {
+            write_tarball(&bundle, &stem, &wheels_dir, &wheels, &version, &env)?;
+            file_sha256(&bundle)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?
+    };
     let sum_path = req.out_dir.join(format!("{stem}.tar.bz2.sha256"));
     std::fs::write(
         &sum_path,
@@ -222,8 +246,8 @@ pub async fn make(docker: &Docker, req: &Request<'_>) -> Result<Made, MakeError>
     .map_err(io(&sum_path))?;
     Ok(Made {
         runtime: req.runtime.name(),
-        platform: req.platform.into(),
-        arch: req.arch.into(),
+        platform: req.platform.to_string(),
+        arch: arch.into(),
         version: made_version,
         builder,
         bundle: bundle.display().to_string(),
@@ -241,16 +265,6 @@ async fn run_wheels(
 ) -> Result<(), MakeError> {
     let runtime = req.runtime.name();
     let prefix = format!("[bundle {runtime} {}]", req.platform);
-    let err = |action: &'static str| {
-        let runtime = runtime.clone();
-        let platform = req.platform.to_string();
-        move |source| MakeError::Container {
-            runtime,
-            platform,
-            action,
-            source: Box::new(source),
-        }
-    };
     let mut binds = vec![format!("{}:/out:rw", out.display())];
     let spec = match req.lava {
         LavaSource::Version(v) => format!("jinlava=={v}"),
@@ -259,90 +273,40 @@ async fn run_wheels(
             "/src".to_string()
         }
     };
-    let user = format!("{}:{}", nix::unistd::geteuid(), nix::unistd::getegid());
-    let name = format!("lava-bundle-{}", uuid::Uuid::new_v4().simple());
-    let body = bollard::models::ContainerCreateBody {
-        image: Some(builder.to_string()),
-        user: Some(user),
-        cmd: Some(vec!["/bin/sh".into(), "-c".into(), MAKE_WHEELS.into()]),
-        env: Some(vec![
+    let container = ContainerSpec {
+        image: builder.to_string(),
+        platform: req.platform.to_string(),
+        cmd: vec!["/bin/sh".into(), "-c".into(), MAKE_WHEELS.into()],
+        user: Some(format!(
+            "{}:{}",
+            nix::unistd::geteuid(),
+            nix::unistd::getegid()
+        )),
+        env: vec![
             format!("LAVA_PYTHON={}", req.runtime.python),
             format!("LAVA_SPEC={spec}"),
             "HOME=/tmp".into(),
             "PIP_NO_INPUT=1".into(),
-        ]),
+        ],
         working_dir: Some("/tmp".into()),
-        host_config: Some(bollard::models::HostConfig {
-            binds: Some(binds),
-            network_mode: Some(req.network.to_string()),
-            ..Default::default()
-        }),
-        ..Default::default()
+        binds,
+        network: req.network.to_string(),
+        name_prefix: "lava-bundle".into(),
     };
-    docker
-        .create_container(
-            Some(
-                CreateContainerOptionsBuilder::default()
-                    .name(&name)
-                    .platform(req.platform)
-                    .build(),
-            ),
-            body,
-        )
-        .await
-        .map_err(err("creating the container"))?;
-    let result = async {
-        docker
-            .start_container(
-                &name,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
-            .await
-            .map_err(err("starting the container"))?;
-        let mut tail: VecDeque<String> = VecDeque::new();
-        let mut logs = docker.logs(
-            &name,
-            Some(
-                LogsOptionsBuilder::default()
-                    .follow(true)
-                    .stdout(true)
-                    .stderr(true)
-                    .build(),
-            ),
-        );
-        let mut pending = String::new();
-        while let Some(chunk) = logs.next().await {
-            pending.push_str(&chunk.map_err(err("reading the output"))?.to_string());
-            while let Some(i) = pending.find('\n') {
-                let line: String = pending.drain(..=i).collect();
-                let line = line.trim_end().to_string();
-                eprintln!("{prefix} {line}");
-                if tail.len() == 20 {
-                    tail.pop_front();
-                }
-                tail.push_back(line);
-            }
+    let mut tail: VecDeque<String> = VecDeque::new();
+    let status = engine::run_to_exit(docker, &container, |line| {
+        progress::line(&prefix, line);
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
         }
-        if !pending.trim().is_empty() {
-            eprintln!("{prefix} {}", pending.trim_end());
-            tail.push_back(pending.trim_end().to_string());
-        }
-        let status = engine::wait_exit(docker, &name)
-            .await
-            .map_err(err("waiting for the container"))?;
-        Ok((status, tail))
-    }
-    .await;
-    if let Err(e) = docker
-        .remove_container(
-            &name,
-            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-        )
-        .await
-    {
-        tracing::warn!(container = %name, error = %e, "could not remove the bundle container");
-    }
-    let (status, tail) = result?;
+        tail.push_back(line.to_string());
+    })
+    .await
+    .map_err(|source| MakeError::Container {
+        runtime: runtime.clone(),
+        platform: req.platform,
+        source,
+    })?;
     match status {
         0 => Ok(()),
         NO_PYTHON => Err(MakeError::BuilderPython {
@@ -359,7 +323,7 @@ async fn run_wheels(
             }
             Err(MakeError::Wheels {
                 runtime,
-                platform: req.platform.into(),
+                platform: req.platform,
                 status,
                 tail: Vec::from(tail).join("\n"),
             })
@@ -375,7 +339,7 @@ fn write_tarball(
     wheels_dir: &Path,
     wheels: &[String],
     version: &str,
-    req: &Request<'_>,
+    bundle_env: &str,
 ) -> Result<(), MakeError> {
     let tmp = path.with_extension("bz2.tmp");
     let file = std::fs::File::create(&tmp).map_err(io(&tmp))?;
@@ -383,33 +347,20 @@ fn write_tarball(
         file,
         bzip2::Compression::best(),
     ));
-    let add = |tar: &mut tar::Builder<_>, name: &str, mode: u32, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(mode);
-        h.set_mtime(0);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut h, format!("{stem}/{name}"), data)
-    };
     let written = (|| -> std::io::Result<()> {
-        add(&mut tar, "install.sh", 0o755, super::INSTALL_SH.as_bytes())?;
+        let mut add = |name: &str, mode: u32, data: &[u8]| {
+            context::append(&mut tar, &format!("{stem}/{name}"), mode, data)
+        };
+        add("install.sh", 0o755, super::INSTALL_SH.as_bytes())?;
+        add("bundle.env", 0o644, bundle_env.as_bytes())?;
         add(
-            &mut tar,
-            "bundle.env",
-            0o644,
-            super::bundle_env(version, req.runtime, req.arch).as_bytes(),
-        )?;
-        add(
-            &mut tar,
             "requirements.txt",
             0o644,
             format!("jinlava=={version}\n").as_bytes(),
         )?;
         for w in wheels {
             let data = std::fs::read(wheels_dir.join(w))?;
-            add(&mut tar, &format!("wheels/{w}"), 0o644, &data)?;
+            add(&format!("wheels/{w}"), 0o644, &data)?;
         }
         tar.into_inner()?.finish()?;
         Ok(())

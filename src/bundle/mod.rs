@@ -131,15 +131,6 @@ pub fn valid_version(v: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.')
 }
 
-/// The AMI spelling of a platform's architecture: `x86_64` or `arm64`.
-pub fn arch_of(platform: &str) -> Option<&'static str> {
-    match platform {
-        "linux/amd64" => Some("x86_64"),
-        "linux/arm64" | "linux/arm64/v8" => Some("arm64"),
-        _ => None,
-    }
-}
-
 /// `lava-<version>-<runtime>-<arch>`: the bundle's file stem and top folder.
 pub fn bundle_stem(version: &str, runtime: &Runtime, arch: &str) -> String {
     format!("lava-{version}-{}-{arch}", runtime.name())
@@ -224,9 +215,6 @@ mod tests {
             "LAVA_VERSION=8.3.0\nPYTHON_VERSION=3.12\nRUNTIME=amzn2023-py3.12\nARCH=arm64\n"
         );
         assert_eq!(sha256_line("ab", "f.tar.bz2"), "ab  f.tar.bz2\n");
-        assert_eq!(arch_of("linux/amd64"), Some("x86_64"));
-        assert_eq!(arch_of("linux/arm64"), Some("arm64"));
-        assert_eq!(arch_of("linux/386"), None);
     }
 
     #[test]

@@ -3,10 +3,10 @@
 use crate::bundle::build::{self, BuilderChoice, LavaSource, Made, MakeError};
 use crate::bundle::{self, Runtime};
 use crate::config::ConfigError;
-use crate::engine;
-use crate::output::{self, Format};
+use crate::engine::{self, Platform};
+use crate::output::{self, Format, progress};
 use anyhow::Context as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -38,8 +38,8 @@ pub struct BundleArgs {
     #[arg(long, default_value = "dist/bundle", value_name = "DIR")]
     pub out: PathBuf,
     /// Network mode of the builder container (pip fetches from PyPI through it).
-    #[arg(long, default_value = "host", value_parser = ["host", "bridge", "default"], value_name = "MODE")]
-    pub network: String,
+    #[arg(long, value_enum, default_value_t = BundleNetwork::Host, value_name = "MODE")]
+    pub network: BundleNetwork,
     /// Docker engine (unix://, tcp://, ssh://) [default: DOCKER_HOST].
     #[arg(long, value_name = "ENDPOINT")]
     pub engine: Option<String>,
@@ -54,21 +54,31 @@ pub struct BundleArgs {
     pub output: Format,
 }
 
+/// `--network` of the builder container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BundleNetwork {
+    Host,
+    Bridge,
+    Default,
+}
+
+impl BundleNetwork {
+    fn mode(self) -> &'static str {
+        match self {
+            BundleNetwork::Host => "host",
+            BundleNetwork::Bridge => "bridge",
+            BundleNetwork::Default => "default",
+        }
+    }
+}
+
 /// Everything checked before the engine is asked anything.
 struct Plan {
     runtime: Runtime,
-    platforms: Vec<(String, &'static str)>,
+    platforms: Vec<Platform>,
     lava: LavaSource,
     builder: BuilderChoice,
     upload: Option<(String, String)>,
-}
-
-fn host_platform() -> &'static str {
-    if std::env::consts::ARCH == "aarch64" {
-        "linux/arm64"
-    } else {
-        "linux/amd64"
-    }
 }
 
 /// `s3://bucket/prefix/` (prefix empty or ending in `/`).
@@ -91,24 +101,25 @@ fn plan(args: &BundleArgs) -> Result<Plan, ConfigError> {
             "<os>-py<X.Y> as lava names runtimes, e.g. amzn2023-py3.11",
         )
     })?;
-    let list = args.platform.as_deref().unwrap_or(host_platform());
+    let host = Platform::host();
+    let list = args.platform.as_deref().unwrap_or(host.as_str());
     let mut platforms = Vec::new();
     for p in list.split(',') {
-        let arch = bundle::arch_of(p).ok_or_else(|| {
+        let p = Platform::parse(p).ok_or_else(|| {
             ConfigError::invalid(
                 "--platform",
                 list,
                 "linux/amd64, linux/arm64 or both, comma-separated",
             )
         })?;
-        if platforms.iter().any(|(q, _)| q == p) {
+        if platforms.contains(&p) {
             return Err(ConfigError::invalid(
                 "--platform",
                 list,
                 "each platform once",
             ));
         }
-        platforms.push((p.to_string(), arch));
+        platforms.push(p);
     }
     let lava = match (&args.source, &args.version) {
         (Some(dir), _) => {
@@ -178,52 +189,48 @@ fn plan(args: &BundleArgs) -> Result<Plan, ConfigError> {
 
 pub async fn run(args: &BundleArgs) -> anyhow::Result<()> {
     let plan = plan(args)?;
-    let docker = engine::connect(args.engine.as_deref())
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let docker = engine::connect(args.engine.as_deref()).await?;
     let mut made = Vec::new();
-    for (platform, arch) in &plan.platforms {
+    for &platform in &plan.platforms {
         let req = build::Request {
             runtime: &plan.runtime,
             platform,
-            arch,
             lava: &plan.lava,
             builder: &plan.builder,
-            network: &args.network,
+            network: args.network.mode(),
             out_dir: &args.out,
         };
-        match build::make(&docker, &req).await {
-            Ok(m) => {
-                eprintln!(
-                    "[bundle {} {platform}] {} ({} wheels)",
-                    m.runtime, m.bundle, m.wheels
-                );
-                made.push(m);
-            }
-            Err(MakeError::UnknownVersion { version }) => {
-                return Err(ConfigError::invalid(
-                    "--version",
-                    &version,
-                    "a lava version published on PyPI as jinlava",
-                )
-                .into());
-            }
-            Err(MakeError::BuilderMissing { image }) => {
-                return Err(ConfigError::invalid(
-                    "--builder",
-                    &image,
-                    "an image the Docker engine has (build or pull it first)",
-                )
-                .into());
-            }
-            Err(e) => return Err(e.into()),
-        }
+        let m = build::make(&docker, &req).await.map_err(as_usage)?;
+        progress::line(
+            &format!("[bundle {} {platform}]", m.runtime),
+            format_args!("{} ({} wheels)", m.bundle, m.wheels),
+        );
+        made.push(m);
     }
     let uploaded = match &plan.upload {
         Some((bucket, prefix)) => Some(upload(&made, bucket, prefix, args).await?),
         None => None,
     };
     report(&made, uploaded.as_deref(), args.output)
+}
+
+/// A failure that is the user's input (a version PyPI lacks, a builder image the engine lacks) as
+/// the usage error it is; any other as it came.
+fn as_usage(e: MakeError) -> anyhow::Error {
+    let (param, value, expected) = match &e {
+        MakeError::UnknownVersion { version } => (
+            "--version",
+            version,
+            "a lava version published on PyPI as jinlava",
+        ),
+        MakeError::BuilderMissing { image } => (
+            "--builder",
+            image,
+            "an image the Docker engine has (build or pull it first)",
+        ),
+        _ => return e.into(),
+    };
+    ConfigError::invalid(param, value, expected).into()
 }
 
 /// Puts every bundle and its .sha256 under s3://bucket/prefix through the sync (by content).
@@ -234,16 +241,28 @@ async fn upload(
     args: &BundleArgs,
 ) -> anyhow::Result<String> {
     let staging = tempfile::tempdir().context("a staging folder for the upload")?;
-    for m in made {
-        let bundle = Path::new(&m.bundle);
-        let sum = PathBuf::from(format!("{}.sha256", m.bundle));
-        for f in [bundle, sum.as_path()] {
-            let to = staging.path().join(f.file_name().unwrap_or_default());
+    let files: Vec<PathBuf> = made
+        .iter()
+        .flat_map(|m| {
+            [
+                PathBuf::from(&m.bundle),
+                PathBuf::from(format!("{}.sha256", m.bundle)),
+            ]
+        })
+        .collect();
+    let to_dir = staging.path().to_path_buf();
+    // A link, or a copy of bundles of many megabytes where links cannot be: off the async threads.
+    tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+        for f in &files {
+            let to = to_dir.join(f.file_name().unwrap_or_default());
             std::fs::hard_link(f, &to)
-                .or_else(|_| std::fs::copy(f, &to).map(|_| ()))
+                .or_else(|_| std::fs::copy(f, &to).map(drop))
                 .with_context(|| format!("staging {} for the upload", f.display()))?;
         }
-    }
+        Ok(())
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
     let sdk = crate::aws::sdk_config(args.profile.as_deref(), None).await;
     let opts = crate::sync::SyncOptions {
         source: staging.path().to_path_buf(),
@@ -259,7 +278,7 @@ async fn upload(
     let report = crate::sync::sync(&sdk, &opts)
         .await
         .context("uploading the bundles")?;
-    eprintln!("[bundle] {}", report.summary());
+    progress::line("[bundle]", report.summary());
     if let Some(list) = report.failures() {
         anyhow::bail!("uploading the bundles failed for {list}");
     }

@@ -164,7 +164,11 @@ mod tests {
         };
         completions(&args, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        let complete = text.lines().map(str::trim).find(|l| l.starts_with("complete ")).unwrap_or_default();
+        let complete = text
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("complete "))
+            .unwrap_or_default();
         assert!(complete.ends_with(" lava-build"), "{complete}");
         assert!(text.contains("images"), "bash completion lists subcommands");
     }

@@ -1,31 +1,61 @@
-//! The build context: the images folder as a tar in memory (modes kept, dot files left out), plus
-//! an optional lava bundle. Pure apart from reading the files.
+//! The build context: a folder as a tar in memory (modes kept, dot files left out), plus optional
+//! extra files such as a lava bundle. Pure apart from reading the files; [`make`] does it off the
+//! async runtime.
 use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContextError {
-    #[error("{path}: {message}")]
-    Io { path: String, message: String },
-    #[error("{0}: not an images folder (it has no Dockerfile)")]
+    #[error("build context: {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("build context: {0}: not a build folder (it has no Dockerfile)")]
     NoDockerfile(String),
 }
 
-fn io(path: &Path, e: impl std::fmt::Display) -> ContextError {
-    ContextError::Io {
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ContextError + '_ {
+    move |source| ContextError::Io {
         path: path.display().to_string(),
-        message: e.to_string(),
+        source,
     }
+}
+
+/// Appends a regular file `name` with `mode` and `data`, root-owned at time 0, so that the same
+/// files make the same bytes (build contexts, bundles).
+pub fn append<W: std::io::Write>(
+    tar: &mut tar::Builder<W>,
+    name: &str,
+    mode: u32,
+    data: &[u8],
+) -> std::io::Result<()> {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(data.len() as u64);
+    h.set_mode(mode);
+    h.set_mtime(0);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_entry_type(tar::EntryType::Regular);
+    tar.append_data(&mut h, name, data)
+}
+
+/// [`build`] on a blocking thread, so a large context does not hold up the runtime.
+pub async fn make(dir: PathBuf, extra: Vec<(String, PathBuf)>) -> Result<Vec<u8>, ContextError> {
+    tokio::task::spawn_blocking(move || build(&dir, &extra))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
 /// The context tar of `dir` (every file but dot files, sorted, modes kept, fixed times and owner),
 /// with `extra` files (name in the context, file on disk) added.
-pub fn build(dir: &Path, extra: &[(String, std::path::PathBuf)]) -> Result<Vec<u8>, ContextError> {
+pub fn build(dir: &Path, extra: &[(String, PathBuf)]) -> Result<Vec<u8>, ContextError> {
     if !dir.join("Dockerfile").is_file() {
         return Err(ContextError::NoDockerfile(dir.display().to_string()));
     }
-    let mut files: Vec<(String, std::path::PathBuf)> = Vec::new();
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
     let walker = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .sort_by_file_name()
@@ -34,15 +64,13 @@ pub fn build(dir: &Path, extra: &[(String, std::path::PathBuf)]) -> Result<Vec<u
             e.depth() == 0 || !crate::ignore::ignored_name(&e.file_name().to_string_lossy())
         });
     for e in walker {
-        let e = e.map_err(|err| io(dir, err))?;
+        let e = e.map_err(|err| {
+            let path = err.path().unwrap_or(dir).to_path_buf();
+            io(&path)(err.into())
+        })?;
         if e.file_type().is_file() {
-            let rel = e
-                .path()
-                .strip_prefix(dir)
-                .map_err(|err| io(e.path(), err))?
-                .to_string_lossy()
-                .into_owned();
-            files.push((rel, e.path().to_path_buf()));
+            let rel = e.path().strip_prefix(dir).unwrap_or(e.path());
+            files.push((rel.to_string_lossy().into_owned(), e.path().to_path_buf()));
         }
     }
     files.extend(extra.iter().cloned());
@@ -52,23 +80,15 @@ pub fn build(dir: &Path, extra: &[(String, std::path::PathBuf)]) -> Result<Vec<u
         let mut data = Vec::new();
         std::fs::File::open(&path)
             .and_then(|mut f| f.read_to_end(&mut data))
-            .map_err(|e| io(&path, e))?;
+            .map_err(io(&path))?;
         let mode = std::fs::metadata(&path)
-            .map_err(|e| io(&path, e))?
+            .map_err(io(&path))?
             .permissions()
             .mode()
             & 0o777;
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(mode);
-        h.set_mtime(0);
-        h.set_uid(0);
-        h.set_gid(0);
-        h.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut h, &name, data.as_slice())
-            .map_err(|e| io(&path, e))?;
+        append(&mut tar, &name, mode, &data).map_err(io(&path))?;
     }
-    tar.into_inner().map_err(|e| io(dir, e))
+    tar.into_inner().map_err(io(dir))
 }
 
 /// (name, mode) of every entry of a context tar.

@@ -1,42 +1,127 @@
-//! The Docker Engine API (bollard): connecting, BuildKit builds, tags, containers run to their exit.
-//! Shared by images, bundles, payloads and jobs.
+//! The Docker Engine API (bollard): connecting, BuildKit builds (`build`), tags, containers run to
+//! their exit (`container`), the build context (`context`). Shared by images, bundles, payloads and
+//! jobs.
+mod build;
+pub mod container;
 pub mod context;
+mod platform;
+
+pub use self::build::{BuildRequest, build};
+pub use self::container::{ContainerSpec, run_in, run_to_exit, wait_exit};
+pub use self::platform::Platform;
 
 use bollard::Docker;
-use bollard::models::BuildInfoAux;
-use bollard::query_parameters::{
-    BuildImageOptionsBuilder, BuilderVersion, CreateContainerOptionsBuilder,
-    ListImagesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    TagImageOptionsBuilder,
-};
+use bollard::query_parameters::{ListImagesOptionsBuilder, TagImageOptionsBuilder};
 use futures::StreamExt;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::HashMap;
+
+/// What an engine refused or could not do, with the resource and the engine's error.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("Docker engine {engine}")]
+    Connect {
+        engine: String,
+        #[source]
+        source: Box<bollard::errors::Error>,
+    },
+    #[error("Docker engine {engine} does not answer")]
+    Unreachable {
+        engine: String,
+        #[source]
+        source: Box<bollard::errors::Error>,
+    },
+    #[error("Docker engine {engine}: listing its networks")]
+    Networks {
+        engine: String,
+        #[source]
+        source: Box<bollard::errors::Error>,
+    },
+    #[error("inspecting {image}")]
+    Inspect {
+        image: String,
+        #[source]
+        source: Box<bollard::errors::Error>,
+    },
+    #[error("listing images labelled {label}")]
+    List {
+        label: String,
+        #[source]
+        source: Box<bollard::errors::Error>,
+    },
+    #[error("tagging {id} as {name}")]
+    Tag {
+        id: String,
+        name: String,
+        #[source]
+        source: Box<bollard::errors::Error>,
+    },
+    #[error("building {tag}")]
+    BuildStream {
+        tag: String,
+        #[source]
+        source: Box<bollard::errors::Error>,
+    },
+    /// The engine's own account of a failed build (its words: there is no error value to keep).
+    #[error("building {tag}: {report}")]
+    BuildFailed { tag: String, report: String },
+    /// A build step that failed, with the last lines it printed.
+    #[error("building {tag}: step {step:?} failed: {error}{}", last_output(.tail))]
+    StepFailed {
+        tag: String,
+        step: String,
+        error: String,
+        tail: Vec<String>,
+    },
+    #[error("{action} container {container} of {image}")]
+    Container {
+        image: String,
+        container: String,
+        action: &'static str,
+        #[source]
+        source: Box<bollard::errors::Error>,
+    },
+    #[error("exporting {image}")]
+    Export {
+        image: String,
+        #[source]
+        source: Box<bollard::errors::Error>,
+    },
+    #[error("reading the layers of {image}")]
+    Layers {
+        image: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn last_output(tail: &[String]) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("; last output: {}", tail.join(" | "))
+    }
+}
 
 /// Connects to `endpoint` (unix://, tcp://, ssh://) or to DOCKER_HOST / the default socket, and
 /// negotiates the API version.
-pub async fn connect(endpoint: Option<&str>) -> Result<Docker, String> {
+pub async fn connect(endpoint: Option<&str>) -> Result<Docker, EngineError> {
     // TLS engines (https://, or tcp:// with DOCKER_TLS_VERIFY) need the process's provider.
     crate::tls::install_crypto_provider();
-    let shown = shown_endpoint(endpoint);
+    let engine = shown_endpoint(endpoint);
     let d = match endpoint {
         Some(e) => Docker::connect_with_host(e),
         None => Docker::connect_with_defaults(),
     }
-    .map_err(|e| format!("Docker engine {shown}: {e}"))?;
+    .map_err(|source| EngineError::Connect {
+        engine: engine.clone(),
+        source: Box::new(source),
+    })?;
     d.negotiate_version()
         .await
-        .map_err(|e| format!("Docker engine {shown} does not answer: {e}"))
-}
-
-/// What an engine could not tell us.
-#[derive(Debug, thiserror::Error)]
-pub enum EngineError {
-    #[error("Docker engine {engine}: listing its networks: {source}")]
-    Networks {
-        engine: String,
-        #[source]
-        source: bollard::errors::Error,
-    },
+        .map_err(|source| EngineError::Unreachable {
+            engine,
+            source: Box::new(source),
+        })
 }
 
 /// The endpoint as shown in messages: the one given, else DOCKER_HOST, else the default socket.
@@ -61,118 +146,13 @@ pub async fn network_names(docker: &Docker, engine: &str) -> Result<Vec<String>,
         .await
         .map_err(|source| EngineError::Networks {
             engine: engine.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     Ok(networks.into_iter().filter_map(|n| n.name).collect())
 }
 
-/// One build of one image for one platform.
-pub struct BuildRequest<'a> {
-    pub context: Vec<u8>,
-    pub tag: &'a str,
-    pub platform: &'a str,
-    pub build_args: BTreeMap<String, String>,
-    pub labels: BTreeMap<String, String>,
-    /// `host`/`none` where the engine has no bridge network.
-    pub network: Option<&'a str>,
-    /// Prefix of every output line, e.g. `[amzn2023/base linux/amd64]`.
-    pub prefix: &'a str,
-    /// Do not use the engine's layer cache.
-    pub no_cache: bool,
-    /// Fetch the FROM image from its registry even when the engine has a copy.
-    pub pull: bool,
-}
-
-/// Builds with BuildKit, streaming the steps' output. On failure: the step and its last lines.
-pub async fn build(docker: &Docker, req: BuildRequest<'_>) -> Result<(), String> {
-    let args: HashMap<String, String> = req.build_args.into_iter().collect();
-    let labels: HashMap<String, String> = req.labels.into_iter().collect();
-    let session = format!("lava-build-{}", uuid::Uuid::new_v4().simple());
-    let mut opts = BuildImageOptionsBuilder::default()
-        .dockerfile("Dockerfile")
-        .t(req.tag)
-        .platform(req.platform)
-        .buildargs(&args)
-        .labels(&labels)
-        .rm(true)
-        .nocache(req.no_cache)
-        .version(BuilderVersion::BuilderBuildKit)
-        .session(&session);
-    if let Some(n) = req.network {
-        opts = opts.networkmode(n);
-    }
-    if req.pull {
-        opts = opts.pull("1");
-    }
-    let mut stream = docker.build_image(
-        opts.build(),
-        None,
-        Some(bollard::body_full(req.context.into())),
-    );
-    let mut names: HashMap<String, String> = HashMap::new();
-    let mut tails: HashMap<String, VecDeque<String>> = HashMap::new();
-    let mut failure: Option<String> = None;
-    while let Some(item) = stream.next().await {
-        let info = match item {
-            Ok(i) => i,
-            Err(e) => {
-                failure.get_or_insert_with(|| e.to_string());
-                break;
-            }
-        };
-        if let Some(err) = info.error_detail.and_then(|d| d.message) {
-            failure.get_or_insert(err);
-        }
-        if let Some(s) = info.stream {
-            for l in s.lines().filter(|l| !l.trim().is_empty()) {
-                eprintln!("{} {l}", req.prefix);
-            }
-        }
-        if let Some(BuildInfoAux::BuildKit(status)) = info.aux {
-            for v in &status.vertexes {
-                if !v.name.is_empty() {
-                    if !names.contains_key(&v.digest) && !v.name.starts_with("[internal]") {
-                        eprintln!("{} {}", req.prefix, v.name);
-                    }
-                    names.insert(v.digest.clone(), v.name.clone());
-                }
-                if !v.error.is_empty() && failure.is_none() {
-                    let tail = tails
-                        .get(&v.digest)
-                        .map(|t| t.iter().cloned().collect::<Vec<_>>().join(" | "))
-                        .unwrap_or_default();
-                    failure = Some(format!(
-                        "step {:?} failed: {}{}",
-                        v.name,
-                        v.error,
-                        if tail.is_empty() {
-                            String::new()
-                        } else {
-                            format!("; last output: {tail}")
-                        }
-                    ));
-                }
-            }
-            for log in &status.logs {
-                let text = String::from_utf8_lossy(&log.msg);
-                let tail = tails.entry(log.vertex.clone()).or_default();
-                for l in text.lines().filter(|l| !l.trim().is_empty()) {
-                    eprintln!("{}   {l}", req.prefix);
-                    tail.push_back(l.to_string());
-                    if tail.len() > 8 {
-                        tail.pop_front();
-                    }
-                }
-            }
-        }
-    }
-    match failure {
-        Some(f) => Err(f),
-        None => Ok(()),
-    }
-}
-
-fn is_not_found(e: &bollard::errors::Error) -> bool {
+/// Whether the engine answered 404 (no such image, container, …): an answer, not a failure.
+pub fn is_not_found(e: &bollard::errors::Error) -> bool {
     matches!(
         e,
         bollard::errors::Error::DockerResponseServerError {
@@ -183,11 +163,27 @@ fn is_not_found(e: &bollard::errors::Error) -> bool {
 }
 
 /// The id of the local image `name`, or None when the engine has no such image.
-pub async fn image_id(docker: &Docker, name: &str) -> Result<Option<String>, String> {
+pub async fn image_id(docker: &Docker, name: &str) -> Result<Option<String>, EngineError> {
     match docker.inspect_image(name).await {
         Ok(i) => Ok(i.id),
         Err(e) if is_not_found(&e) => Ok(None),
-        Err(e) => Err(format!("inspecting {name}: {e}")),
+        Err(source) => Err(EngineError::Inspect {
+            image: name.to_string(),
+            source: Box::new(source),
+        }),
+    }
+}
+
+/// The registry digests the engine recorded for the local image `name` (`repo@sha256:…`, one per
+/// repository it was pushed to); empty when it has none or no such image.
+pub async fn repo_digests(docker: &Docker, name: &str) -> Result<Vec<String>, EngineError> {
+    match docker.inspect_image(name).await {
+        Ok(i) => Ok(i.repo_digests.unwrap_or_default()),
+        Err(e) if is_not_found(&e) => Ok(Vec::new()),
+        Err(source) => Err(EngineError::Inspect {
+            image: name.to_string(),
+            source: Box::new(source),
+        }),
     }
 }
 
@@ -196,7 +192,7 @@ pub async fn find_labelled(
     docker: &Docker,
     label: &str,
     value: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, EngineError> {
     let filters = HashMap::from([("label", vec![format!("{label}={value}")])]);
     let mut images = docker
         .list_images(Some(
@@ -205,13 +201,16 @@ pub async fn find_labelled(
                 .build(),
         ))
         .await
-        .map_err(|e| format!("listing images labelled {label}: {e}"))?;
+        .map_err(|source| EngineError::List {
+            label: label.to_string(),
+            source: Box::new(source),
+        })?;
     images.sort_by_key(|i| std::cmp::Reverse(i.created));
     Ok(images.into_iter().next().map(|i| i.id))
 }
 
 /// Gives the local image `id` the name `repo:tag`.
-pub async fn tag(docker: &Docker, id: &str, name: &str) -> Result<(), String> {
+pub async fn tag(docker: &Docker, id: &str, name: &str) -> Result<(), EngineError> {
     let (repo, tag) = name.rsplit_once(':').unwrap_or((name, "latest"));
     docker
         .tag_image(
@@ -224,119 +223,49 @@ pub async fn tag(docker: &Docker, id: &str, name: &str) -> Result<(), String> {
             ),
         )
         .await
-        .map_err(|e| format!("tagging {id} as {name}: {e}"))
-}
-
-/// Runs `/bin/sh -c command` in a new container of `image` for `platform`: (exit status, output).
-pub async fn run_in(
-    docker: &Docker,
-    image: &str,
-    platform: &str,
-    command: &str,
-) -> Result<(i64, String), String> {
-    let name = format!("lava-check-{}", uuid::Uuid::new_v4().simple());
-    let body = bollard::models::ContainerCreateBody {
-        image: Some(image.to_string()),
-        cmd: Some(vec!["/bin/sh".into(), "-c".into(), command.into()]),
-        host_config: Some(bollard::models::HostConfig {
-            network_mode: Some("none".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    docker
-        .create_container(
-            Some(
-                CreateContainerOptionsBuilder::default()
-                    .name(&name)
-                    .platform(platform)
-                    .build(),
-            ),
-            body,
-        )
-        .await
-        .map_err(|e| format!("creating a container of {image}: {e}"))?;
-    let result = async {
-        docker
-            .start_container(
-                &name,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
-            .await
-            .map_err(|e| format!("starting a container of {image}: {e}"))?;
-        let code = wait_exit(docker, &name)
-            .await
-            .map_err(|e| format!("waiting for {name}: {e}"))?;
-        let mut out = String::new();
-        let mut logs = docker.logs(
-            &name,
-            Some(
-                LogsOptionsBuilder::default()
-                    .stdout(true)
-                    .stderr(true)
-                    .build(),
-            ),
-        );
-        while let Some(Ok(chunk)) = logs.next().await {
-            out.push_str(&chunk.to_string());
-        }
-        Ok((code, out))
-    }
-    .await;
-    if let Err(e) = docker
-        .remove_container(
-            &name,
-            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-        )
-        .await
-    {
-        tracing::warn!(container = %name, error = %e, "could not remove the check container");
-    }
-    result
-}
-
-/// Waits for the container `name` to stop and returns its exit status (a non-zero status is an
-/// answer, not an error).
-pub async fn wait_exit(docker: &Docker, name: &str) -> Result<i64, bollard::errors::Error> {
-    let mut code = 0;
-    let mut w = docker.wait_container(
-        name,
-        None::<bollard::query_parameters::WaitContainerOptions>,
-    );
-    while let Some(r) = w.next().await {
-        match r {
-            Ok(x) => code = x.status_code,
-            Err(bollard::errors::Error::DockerContainerWaitError { code: c, .. }) => code = c,
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(code)
+        .map_err(|source| EngineError::Tag {
+            id: id.to_string(),
+            name: name.to_string(),
+            source: Box::new(source),
+        })
 }
 
 /// The files of every layer of a local image (for the "no build files left" check).
-pub async fn layer_files(docker: &Docker, image: &str) -> Result<Vec<String>, String> {
+pub async fn layer_files(docker: &Docker, image: &str) -> Result<Vec<String>, EngineError> {
     let mut bytes = Vec::new();
     let mut s = docker.export_image(image);
     while let Some(chunk) = s.next().await {
-        bytes.extend_from_slice(&chunk.map_err(|e| format!("exporting {image}: {e}"))?);
+        bytes.extend_from_slice(&chunk.map_err(|source| EngineError::Export {
+            image: image.to_string(),
+            source: Box::new(source),
+        })?);
     }
+    let image = image.to_string();
+    tokio::task::spawn_blocking(move || {
+        layer_paths(&bytes).map_err(|source| EngineError::Layers { image, source })
+    })
+    .await
+    .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
+/// The paths inside every layer of an exported image (legacy `*/layer.tar` or OCI `blobs/`).
+fn layer_paths(export: &[u8]) -> std::io::Result<Vec<String>> {
     let mut out = Vec::new();
-    let mut outer = tar::Archive::new(bytes.as_slice());
-    for e in outer.entries().map_err(|e| e.to_string())? {
-        let mut e = e.map_err(|e| e.to_string())?;
-        let path = e
-            .path()
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default();
+    let mut outer = tar::Archive::new(export);
+    for e in outer.entries()? {
+        let mut e = e?;
+        let path = e.path()?.to_string_lossy().into_owned();
         if path.ends_with("layer.tar") || path.starts_with("blobs/") {
             let mut data = Vec::new();
-            std::io::Read::read_to_end(&mut e, &mut data).map_err(|e| e.to_string())?;
+            std::io::Read::read_to_end(&mut e, &mut data)?;
+            // A blob that is not a tar (a manifest, a config) has no files.
             let mut inner = tar::Archive::new(data.as_slice());
-            if let Ok(entries) = inner.entries() {
-                for f in entries.flatten() {
-                    if let Ok(p) = f.path() {
-                        out.push(p.to_string_lossy().into_owned());
-                    }
+            let Ok(entries) = inner.entries() else {
+                continue;
+            };
+            for f in entries.flatten() {
+                if let Ok(p) = f.path() {
+                    out.push(p.to_string_lossy().into_owned());
                 }
             }
         }
@@ -358,5 +287,20 @@ mod tests {
             "bridge-lava",
             "my_bridge"
         ]));
+    }
+
+    #[test]
+    fn a_failed_step_names_itself_and_its_last_lines() {
+        let e = super::EngineError::StepFailed {
+            tag: "lava/x/base:1-amd64".into(),
+            step: "[2/2] RUN run-steps.sh".into(),
+            error: "exit code: 3".into(),
+            tail: vec!["a".into(), "b".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "building lava/x/base:1-amd64: step \"[2/2] RUN run-steps.sh\" failed: exit code: 3; \
+             last output: a | b"
+        );
     }
 }

@@ -1,4 +1,6 @@
 //! Image checks (`images/checks.yaml`): shell commands run in a container of the image per platform.
+//! Self-contained (the fuzz crate compiles this file on its own): image types and platforms are
+//! their names here, `ImageType::as_str` and `Platform::as_str`.
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -15,9 +17,32 @@ pub struct Check {
 /// `base:` checks apply to every image; `full:` adds to them for full images.
 pub type CheckFile = BTreeMap<String, Vec<Check>>;
 
-pub fn load(path: &std::path::Path) -> Result<CheckFile, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_yaml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+#[derive(Debug, thiserror::Error)]
+pub enum CheckFileError {
+    #[error("cannot read {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}")]
+    Yaml {
+        path: String,
+        #[source]
+        source: serde_yaml::Error,
+    },
+}
+
+pub fn load(path: &std::path::Path) -> Result<CheckFile, CheckFileError> {
+    let shown = || path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| CheckFileError::Read {
+        path: shown(),
+        source,
+    })?;
+    serde_yaml::from_str(&text).map_err(|source| CheckFileError::Yaml {
+        path: shown(),
+        source,
+    })
 }
 
 /// The checks of an image type, in order.
@@ -32,14 +57,6 @@ pub fn for_type<'a>(file: &'a CheckFile, kind: &str) -> Vec<&'a Check> {
     out
 }
 
-pub fn uname_arch(platform: &str) -> &'static str {
-    if platform.ends_with("arm64") || platform.contains("arm64/") {
-        "aarch64"
-    } else {
-        "x86_64"
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
     pub image: String,
@@ -50,6 +67,15 @@ pub struct CheckResult {
 }
 
 /// Whether a check passed, from its exit status and output.
+/// What `uname -m` says in a container of `platform` (`linux/arm64` → `aarch64`).
+pub fn uname_arch(platform: &str) -> &'static str {
+    if platform.ends_with("arm64") || platform.contains("arm64/") {
+        "aarch64"
+    } else {
+        "x86_64"
+    }
+}
+
 pub fn judge(check: &Check, platform: &str, status: i64, output: &str) -> bool {
     status == 0
         && check
@@ -71,6 +97,7 @@ mod tests {
         };
         assert!(judge(&c, "linux/amd64", 0, "x86_64\n"));
         assert!(!judge(&c, "linux/arm64", 0, "x86_64\n"));
+        assert!(judge(&c, "linux/arm64", 0, "aarch64\n"));
         assert!(!judge(&c, "linux/amd64", 1, "x86_64\n"));
         let file: CheckFile = serde_yaml::from_str(
             "base:\n  - {name: a, run: 'true'}\nfull:\n  - {name: b, run: 'true'}\n",

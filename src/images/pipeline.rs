@@ -1,8 +1,10 @@
 //! One image family on one engine and platform: base, then full FROM the base just built, each
 //! skipped when the engine already has an image of the same inputs; and the rule that runs the
 //! platforms side by side and cancels the others when one fails.
+use super::ImageType;
 use super::inputs::{self, Inputs};
-use crate::engine::{self, BuildRequest};
+use crate::engine::{self, BuildRequest, EngineError, Platform};
+use crate::output::progress;
 use bollard::Docker;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -15,7 +17,7 @@ pub struct Family<'a> {
     pub os: &'a str,
     /// The FROM image of base (`os/<os>/from.txt`).
     pub from: &'a str,
-    pub kinds: &'a [String],
+    pub kinds: &'a [ImageType],
     pub tag: &'a str,
     pub context: &'a [u8],
     /// version, lava_bundle.
@@ -40,7 +42,7 @@ pub struct Meta {
 }
 
 /// The `org.opencontainers.image.*` labels of `lava/<os>/<kind>`.
-pub fn labels(os: &str, kind: &str, meta: &Meta) -> BTreeMap<String, String> {
+pub fn labels(os: &str, kind: ImageType, meta: &Meta) -> BTreeMap<String, String> {
     let p = "org.opencontainers.image";
     let lava = "https://github.com/jin-gizmo/lava";
     [
@@ -62,19 +64,24 @@ pub fn labels(os: &str, kind: &str, meta: &Meta) -> BTreeMap<String, String> {
     .collect()
 }
 
-fn arch_of(platform: &str) -> &str {
-    platform.rsplit('/').next().unwrap_or(platform)
+/// The local name of one platform's image: `lava/<os>/<kind>:<tag>-<arch>`.
+pub fn local_tag(os: &str, kind: ImageType, tag: &str, platform: Platform) -> String {
+    format!("lava/{os}/{kind}:{tag}-{}", platform.arch())
 }
 
-/// The local name of one platform's image: `lava/<os>/<kind>:<tag>-<arch>`.
-pub fn local_tag(os: &str, kind: &str, tag: &str, platform: &str) -> String {
-    format!("lava/{os}/{kind}:{tag}-{}", arch_of(platform))
+/// A build of the family that failed, named by its output prefix (`[os/kind platform]`).
+#[derive(Debug, thiserror::Error)]
+#[error("{prefix}")]
+pub struct BuildError {
+    pub prefix: String,
+    #[source]
+    pub source: EngineError,
 }
 
 /// One image built (or found already built) on its platform's engine.
 #[derive(Debug, Clone)]
 pub struct Built {
-    pub kind: String,
+    pub kind: ImageType,
     pub local: String,
     /// false: an image of the same inputs was there and only got the tag.
     pub rebuilt: bool,
@@ -84,87 +91,99 @@ pub struct Built {
 pub async fn build_platform(
     docker: &Docker,
     f: &Family<'_>,
-    platform: &str,
-) -> Result<Vec<Built>, String> {
+    platform: Platform,
+) -> Result<Vec<Built>, BuildError> {
     let mut out = Vec::new();
-    for kind in f.kinds {
+    for &kind in f.kinds {
         let prefix = format!("[{}/{kind} {platform}]", f.os);
-        let local = local_tag(f.os, kind, f.tag, platform);
-        let base = if kind == "base" {
-            f.from.to_string()
-        } else {
-            local_tag(f.os, "base", f.tag, platform)
-        };
-        // The FROM image by id where the engine has it: a rebuilt base makes a new full.
-        let base_ref = if base == "scratch" {
-            base.clone()
-        } else {
-            engine::image_id(docker, &base)
-                .await
-                .map_err(|e| format!("{prefix} {e}"))?
-                .unwrap_or_else(|| base.clone())
-        };
-        let mut build_args = f.build_args.clone();
-        build_args.insert("os".into(), f.os.to_string());
-        build_args.insert("type".into(), kind.clone());
-        let mut labels = labels(f.os, kind, f.meta);
-        let key = inputs::key(&Inputs {
-            context: f.context,
-            platform,
-            build_args: &build_args,
-            labels: &labels,
-            base: &base_ref,
-        });
-        let pull = f.pull && kind == "base" && base != "scratch";
-        if !(f.rebuild || f.no_cache || pull)
-            && let Some(id) = engine::find_labelled(docker, inputs::LABEL, &key)
-                .await
-                .map_err(|e| format!("{prefix} {e}"))?
-        {
-            engine::tag(docker, &id, &local)
-                .await
-                .map_err(|e| format!("{prefix} {e}"))?;
-            eprintln!(
-                "{prefix} unchanged: {local} is {} (same inputs), not rebuilt",
-                short(&id)
-            );
-            out.push(Built {
-                kind: kind.clone(),
-                local,
-                rebuilt: false,
-            });
-            continue;
-        }
-        labels.insert(inputs::LABEL.into(), key);
-        build_args.insert("base".into(), base);
-        let started = Instant::now();
-        engine::build(
-            docker,
-            BuildRequest {
-                context: f.context.to_vec(),
-                tag: &local,
-                platform,
-                build_args,
-                labels,
-                network: f.network,
-                prefix: &prefix,
-                no_cache: f.no_cache,
-                pull,
-            },
-        )
-        .await
-        .map_err(|e| format!("{prefix} {e}"))?;
-        eprintln!(
-            "{prefix} built {local} in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-        out.push(Built {
-            kind: kind.clone(),
-            local,
-            rebuilt: true,
-        });
+        let built = build_one(docker, f, kind, platform, &prefix)
+            .await
+            .map_err(|source| BuildError {
+                prefix: prefix.clone(),
+                source,
+            })?;
+        out.push(built);
     }
     Ok(out)
+}
+
+/// One kind of the family: tagged when the engine has an image of the same inputs, else built.
+async fn build_one(
+    docker: &Docker,
+    f: &Family<'_>,
+    kind: ImageType,
+    platform: Platform,
+    prefix: &str,
+) -> Result<Built, EngineError> {
+    let local = local_tag(f.os, kind, f.tag, platform);
+    let base = match kind {
+        ImageType::Base => f.from.to_string(),
+        ImageType::Full => local_tag(f.os, ImageType::Base, f.tag, platform),
+    };
+    // The FROM image by id where the engine has it: a rebuilt base makes a new full.
+    let base_ref = if base == "scratch" {
+        base.clone()
+    } else {
+        engine::image_id(docker, &base)
+            .await?
+            .unwrap_or_else(|| base.clone())
+    };
+    let mut build_args = f.build_args.clone();
+    build_args.insert("os".into(), f.os.to_string());
+    build_args.insert("type".into(), kind.to_string());
+    let mut labels = labels(f.os, kind, f.meta);
+    let key = inputs::key(&Inputs {
+        context: f.context,
+        platform: platform.as_str(),
+        build_args: &build_args,
+        labels: &labels,
+        base: &base_ref,
+    });
+    let pull = f.pull && kind == ImageType::Base && base != "scratch";
+    if !(f.rebuild || f.no_cache || pull)
+        && let Some(id) = engine::find_labelled(docker, inputs::LABEL, &key).await?
+    {
+        engine::tag(docker, &id, &local).await?;
+        progress::line(
+            prefix,
+            format_args!(
+                "unchanged: {local} is {} (same inputs), not rebuilt",
+                short(&id)
+            ),
+        );
+        return Ok(Built {
+            kind,
+            local,
+            rebuilt: false,
+        });
+    }
+    labels.insert(inputs::LABEL.into(), key);
+    build_args.insert("base".into(), base);
+    let started = Instant::now();
+    engine::build(
+        docker,
+        BuildRequest {
+            context: f.context.to_vec(),
+            tag: &local,
+            platform: platform.as_str(),
+            build_args,
+            labels,
+            network: f.network,
+            prefix,
+            no_cache: f.no_cache,
+            pull,
+        },
+    )
+    .await?;
+    progress::line(
+        prefix,
+        format_args!("built {local} in {:.1} s", started.elapsed().as_secs_f64()),
+    );
+    Ok(Built {
+        kind,
+        local,
+        rebuilt: true,
+    })
 }
 
 fn short(id: &str) -> &str {
@@ -226,7 +245,7 @@ mod tests {
         }
     }
 
-    type Job = std::pin::Pin<Box<dyn Future<Output = Result<u32, String>>>>;
+    type Job = std::pin::Pin<Box<dyn Future<Output = Result<u32, &'static str>>>>;
 
     #[tokio::test]
     async fn a_failure_drops_the_jobs_still_running_and_names_them() {
@@ -240,7 +259,7 @@ mod tests {
         let quick: Job = Box::pin(async { Ok(2) });
         let failing: Job = Box::pin(async {
             tokio::time::sleep(Duration::from_millis(20)).await;
-            Err("step 20-x.sh failed".to_string())
+            Err("step 20-x.sh failed")
         });
         let r = tokio::time::timeout(
             Duration::from_secs(10),
@@ -283,13 +302,13 @@ mod tests {
             created: "2026-11-24T10:00:00Z".into(),
             revision: "abc".into(),
         };
-        let l = labels("amzn2023", "full", &meta);
+        let l = labels("amzn2023", ImageType::Full, &meta);
         assert_eq!(l["org.opencontainers.image.title"], "lava/amzn2023/full");
         assert_eq!(l["org.opencontainers.image.licenses"], "BSD-3-Clause");
         assert_eq!(l["org.opencontainers.image.version"], "8.3.0");
         assert_eq!(l.len(), 9);
         assert_eq!(
-            local_tag("ubuntu24", "base", "8.3.0", "linux/arm64"),
+            local_tag("ubuntu24", ImageType::Base, "8.3.0", Platform::Arm64),
             "lava/ubuntu24/base:8.3.0-arm64"
         );
     }

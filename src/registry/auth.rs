@@ -2,7 +2,8 @@
 //! from the environment or SSM, ECR), how it resolves, and fetching it. Every secret is a
 //! [`SecretString`]: no `Debug` shows it, and it is exposed only when handed to the engine or the
 //! registry client.
-use super::RegistryError;
+use crate::aws::AwsError;
+use crate::aws::ecr::EcrError;
 use bollard::auth::DockerCredentials;
 use secrecy::{ExposeSecret, SecretString};
 use std::time::Duration;
@@ -75,6 +76,32 @@ pub fn ecr_region(registry: &str) -> Option<String> {
     }
 }
 
+/// Why credentials could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("user {user:?} has no token: set LAVA_REGISTRY_TOKEN or --token-ssm NAME")]
+    NoToken { user: String },
+    #[error("a token needs a user: set --user or LAVA_REGISTRY_USER (GHCR: your GitHub user)")]
+    NoUser,
+    #[error("--token-ssm {name}")]
+    Ssm {
+        name: String,
+        #[source]
+        source: AwsError,
+    },
+    #[error("--token-ssm {name}: the parameter is empty")]
+    EmptySsm { name: String },
+    #[error(transparent)]
+    Ecr(#[from] EcrError),
+}
+
+impl AuthError {
+    /// Whether the request itself is wrong (a usage error), rather than a credential source.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, AuthError::NoToken { .. } | AuthError::NoUser)
+    }
+}
+
 /// Which kind of authentication a request resolves to, or why it cannot. Pure.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Resolved {
@@ -83,20 +110,15 @@ pub enum Resolved {
     Token { user: String, from_ssm: bool },
 }
 
-pub fn resolve(req: &AuthRequest, registry: &str) -> Result<Resolved, String> {
+pub fn resolve(req: &AuthRequest, registry: &str) -> Result<Resolved, AuthError> {
     let has_token = req.token.is_some() || req.token_ssm.is_some();
     let token = |user: &Option<String>| match user {
         Some(u) if has_token => Ok(Resolved::Token {
             user: u.clone(),
             from_ssm: req.token_ssm.is_some(),
         }),
-        Some(u) => Err(format!(
-            "user {u:?} has no token: set LAVA_REGISTRY_TOKEN or --token-ssm NAME"
-        )),
-        None => Err(
-            "a token needs a user: set --user or LAVA_REGISTRY_USER (GHCR: your GitHub user)"
-                .to_string(),
-        ),
+        Some(u) => Err(AuthError::NoToken { user: u.clone() }),
+        None => Err(AuthError::NoUser),
     };
     match req.mode {
         AuthMode::None => Ok(Resolved::Anonymous),
@@ -127,7 +149,7 @@ pub(super) fn needs_refresh(resolved: &Resolved, age: Duration) -> bool {
 pub(super) async fn fetch(
     resolved: &Resolved,
     req: &AuthRequest,
-) -> Result<Credentials, RegistryError> {
+) -> Result<Credentials, AuthError> {
     match resolved {
         Resolved::Anonymous => Ok(Credentials::default()),
         Resolved::Token { user, from_ssm } => {
@@ -143,11 +165,18 @@ pub(super) async fn fetch(
                 secret: Some(secret),
             })
         }
-        Resolved::Ecr { region } => ecr_token(region.as_deref()).await,
+        Resolved::Ecr { region } => {
+            let sdk = crate::aws::sdk_config(None, region.as_deref()).await;
+            let (user, secret) = crate::aws::ecr::registry_login(&sdk).await?;
+            Ok(Credentials {
+                user: Some(user),
+                secret: Some(secret),
+            })
+        }
     }
 }
 
-async fn ssm_token(name: &str) -> Result<SecretString, RegistryError> {
+async fn ssm_token(name: &str) -> Result<SecretString, AuthError> {
     let sdk = crate::aws::sdk_config(None, None).await;
     let out = aws_sdk_ssm::Client::new(&sdk)
         .get_parameter()
@@ -155,52 +184,17 @@ async fn ssm_token(name: &str) -> Result<SecretString, RegistryError> {
         .with_decryption(true)
         .send()
         .await
-        .map_err(|e| {
-            RegistryError::Credentials(format!("--token-ssm {name}: {}", crate::aws::describe(&e)))
+        .map_err(|e| AuthError::Ssm {
+            name: name.to_string(),
+            source: AwsError::from_sdk("SSM", &e),
         })?;
     out.parameter()
         .and_then(|p| p.value())
         .filter(|v| !v.is_empty())
         .map(SecretString::from)
-        .ok_or_else(|| {
-            RegistryError::Credentials(format!("--token-ssm {name}: the parameter is empty"))
+        .ok_or_else(|| AuthError::EmptySsm {
+            name: name.to_string(),
         })
-}
-
-/// A fresh token from ECR GetAuthorizationToken: base64 of `AWS:<password>`.
-async fn ecr_token(region: Option<&str>) -> Result<Credentials, RegistryError> {
-    use base64::Engine as _;
-    let sdk = crate::aws::sdk_config(None, region).await;
-    let shown = sdk
-        .region()
-        .map(|r| r.to_string())
-        .unwrap_or_else(|| "no region".into());
-    let err =
-        |m: String| RegistryError::Credentials(format!("ECR GetAuthorizationToken ({shown}): {m}"));
-    let out = aws_sdk_ecr::Client::new(&sdk)
-        .get_authorization_token()
-        .send()
-        .await
-        .map_err(|e| err(crate::aws::describe(&e)))?;
-    let token = out
-        .authorization_data()
-        .first()
-        .and_then(|d| d.authorization_token())
-        .ok_or_else(|| err("no token in the answer".into()))?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(token)
-        .map_err(|_| err("the token is not base64".into()))?;
-    let text = SecretString::from(
-        String::from_utf8(decoded).map_err(|_| err("the token is not text".into()))?,
-    );
-    let (user, secret) = text
-        .expose_secret()
-        .split_once(':')
-        .ok_or_else(|| err("the token is not user:password".into()))?;
-    Ok(Credentials {
-        user: Some(user.to_string()),
-        secret: Some(SecretString::from(secret)),
-    })
 }
 
 #[cfg(test)]
@@ -232,49 +226,52 @@ mod tests {
     #[test]
     fn auto_picks_ecr_then_token_then_anonymous() {
         assert_eq!(
-            resolve(&req(AuthMode::Auto, None, false, false), ECR),
-            Ok(Resolved::Ecr {
+            resolve(&req(AuthMode::Auto, None, false, false), ECR).ok(),
+            Some(Resolved::Ecr {
                 region: Some("ap-southeast-2".into())
             })
         );
         assert_eq!(
-            resolve(&req(AuthMode::Auto, Some("u"), true, false), "ghcr.io"),
-            Ok(Resolved::Token {
+            resolve(&req(AuthMode::Auto, Some("u"), true, false), "ghcr.io").ok(),
+            Some(Resolved::Token {
                 user: "u".into(),
                 from_ssm: false
             })
         );
         assert_eq!(
-            resolve(&req(AuthMode::Auto, Some("u"), true, true), ECR),
-            Ok(Resolved::Token {
+            resolve(&req(AuthMode::Auto, Some("u"), true, true), ECR).ok(),
+            Some(Resolved::Token {
                 user: "u".into(),
                 from_ssm: true
             }),
             "an explicit user wins over the ECR host"
         );
         assert_eq!(
-            resolve(&req(AuthMode::Auto, None, true, false), "ghcr.io"),
-            Ok(Resolved::Anonymous),
+            resolve(&req(AuthMode::Auto, None, true, false), "ghcr.io").ok(),
+            Some(Resolved::Anonymous),
             "a token in the environment alone does not force authentication"
         );
         assert_eq!(
-            resolve(&req(AuthMode::Ecr, None, false, false), "127.0.0.1:5000"),
-            Ok(Resolved::Ecr { region: None })
+            resolve(&req(AuthMode::Ecr, None, false, false), "127.0.0.1:5000").ok(),
+            Some(Resolved::Ecr { region: None })
         );
         assert_eq!(
-            resolve(&req(AuthMode::None, Some("u"), true, false), "ghcr.io"),
-            Ok(Resolved::Anonymous)
+            resolve(&req(AuthMode::None, Some("u"), true, false), "ghcr.io").ok(),
+            Some(Resolved::Anonymous)
         );
     }
 
     #[test]
     fn a_user_without_token_or_a_token_without_user_is_refused() {
         let e = resolve(&req(AuthMode::Auto, Some("bob"), false, false), "ghcr.io").unwrap_err();
+        assert!(e.is_usage());
         assert_eq!(
-            e,
+            e.to_string(),
             "user \"bob\" has no token: set LAVA_REGISTRY_TOKEN or --token-ssm NAME"
         );
-        let e = resolve(&req(AuthMode::Token, None, true, false), "ghcr.io").unwrap_err();
+        let e = resolve(&req(AuthMode::Token, None, true, false), "ghcr.io")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("a token needs a user"), "{e}");
         assert!(resolve(&req(AuthMode::Auto, None, false, true), "ghcr.io").is_err());
     }
@@ -318,16 +315,14 @@ mod tests {
             format!("{creds:?}"),
             format!("{creds:#?}"),
             format!("{:?}", creds.clone()),
-            RegistryError::Credentials(
-                resolve(
-                    &AuthRequest {
-                        user: None,
-                        ..req.clone()
-                    },
-                    "ghcr.io",
-                )
-                .unwrap_err(),
+            resolve(
+                &AuthRequest {
+                    user: None,
+                    ..req.clone()
+                },
+                "ghcr.io",
             )
+            .unwrap_err()
             .to_string(),
         ];
         for s in &shown {

@@ -1,39 +1,121 @@
-//! Registries: credentials (user + token, SSM SecureString, ECR), pushing one platform's image,
-//! and the OCI index that ties the platforms together. A push first asks the registry what it
-//! already holds, so pushing an unchanged image again sends no layer and no manifest.
+//! Registries: credentials (`auth`: user + token, SSM SecureString, ECR), pushing one platform's
+//! image and the OCI index that ties the platforms together (`push`), and the index document
+//! (`index`). A push first asks the registry what it already holds, so pushing an unchanged image
+//! again sends no layer and no manifest.
 pub mod auth;
 pub mod index;
+mod push;
 
-pub use self::auth::{AuthMode, AuthRequest, Resolved, ecr_region, resolve};
+pub use self::auth::{AuthError, AuthMode, AuthRequest, Resolved, ecr_region, resolve};
 use self::auth::{Credentials, fetch, needs_refresh};
-use self::index::PlatformImage;
-use bollard::Docker;
-use bollard::query_parameters::PushImageOptionsBuilder;
-use futures::StreamExt;
-use std::collections::BTreeMap;
+pub use self::push::{Pushed, manifest_by_digest, push_index, push_platform};
+use crate::engine::EngineError;
+use oci_client::errors::{OciDistributionError, OciErrorCode};
 use std::time::Instant;
-
-const DOCKER_SCHEMA2: &str = "application/vnd.docker.distribution.manifest.v2+json";
-const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("registry credentials: {0}")]
-    Credentials(String),
-    #[error("{0}")]
-    Tag(String),
-    #[error("pushing {reference}: {message}")]
-    Push { reference: String, message: String },
-    #[error("reading back {reference}: {source}")]
+    #[error("registry credentials")]
+    Credentials(#[source] AuthError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The engine's push failed on its way.
+    #[error("pushing {reference}{}", hint.text())]
+    Push {
+        reference: String,
+        hint: Hint,
+        #[source]
+        source: bollard::errors::Error,
+    },
+    /// The engine reported the push failed (its words: there is no error value to keep).
+    #[error("pushing {reference}: {report}{}", hint.text())]
+    PushRefused {
+        reference: String,
+        report: String,
+        hint: Hint,
+    },
+    #[error("reading back {reference}")]
     ReadBack {
         reference: String,
-        source: oci_client::errors::OciDistributionError,
+        #[source]
+        source: OciDistributionError,
     },
-    #[error("pushing the index {reference}: {source}")]
-    Index {
+    #[error("looking up {reference}")]
+    Lookup {
         reference: String,
-        source: oci_client::errors::OciDistributionError,
+        #[source]
+        source: OciDistributionError,
     },
+    #[error("authenticating to push {reference}")]
+    Auth {
+        reference: String,
+        #[source]
+        source: OciDistributionError,
+    },
+    #[error("pushing the {what} {reference}")]
+    Manifest {
+        what: &'static str,
+        reference: String,
+        #[source]
+        source: OciDistributionError,
+    },
+    #[error("pushing {reference}: media type {media_type:?} is not one a manifest can have")]
+    MediaType {
+        reference: String,
+        media_type: String,
+    },
+}
+
+/// What a failed push adds to its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hint {
+    None,
+    /// No credentials were given and the registry answers 401/DENIED without them.
+    NoCredentials,
+}
+
+impl Hint {
+    fn text(self) -> &'static str {
+        match self {
+            Hint::None => "",
+            Hint::NoCredentials => {
+                " (no credentials were given: set LAVA_REGISTRY_USER with LAVA_REGISTRY_TOKEN or \
+                 --token-ssm)"
+            }
+        }
+    }
+}
+
+/// Whether the registry's answer says the request needs (other) credentials: HTTP 401, or an OCI
+/// error code UNAUTHORIZED or DENIED. By the answer's status and codes, never its text.
+pub fn is_unauthorized(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => true,
+        OciDistributionError::ServerError { code, .. } => *code == 401 || *code == 403,
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|e| matches!(e.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)),
+        _ => false,
+    }
+}
+
+/// Whether the registry's answer says the manifest, blob or repository is not there.
+pub fn is_unknown(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        OciDistributionError::ServerError { code, .. } => *code == 404,
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
+            matches!(
+                e.code,
+                OciErrorCode::ManifestUnknown
+                    | OciErrorCode::BlobUnknown
+                    | OciErrorCode::NameUnknown
+            )
+        }),
+        _ => false,
+    }
 }
 
 /// A registry with its credentials; an ECR token is renewed by age (see `auth::ECR_TOKEN_REUSE`).
@@ -50,7 +132,9 @@ impl Registry {
     /// permission stops the run before anything is built.
     pub async fn connect(host: &str, req: &AuthRequest) -> Result<Registry, RegistryError> {
         let resolved = resolve(req, host).map_err(RegistryError::Credentials)?;
-        let creds = fetch(&resolved, req).await?;
+        let creds = fetch(&resolved, req)
+            .await
+            .map_err(RegistryError::Credentials)?;
         Ok(Registry {
             host: host.to_string(),
             resolved,
@@ -64,27 +148,13 @@ impl Registry {
     /// fetched at the start). Other credentials do not change.
     pub async fn refresh(&mut self, req: &AuthRequest) -> Result<(), RegistryError> {
         if needs_refresh(&self.resolved, self.fetched.elapsed()) {
-            self.creds = fetch(&self.resolved, req).await?;
+            self.creds = fetch(&self.resolved, req)
+                .await
+                .map_err(RegistryError::Credentials)?;
             self.fetched = Instant::now();
             self.client = oci_client_for(&self.host);
         }
         Ok(())
-    }
-
-    /// An engine's push error, with a pointer to the credentials when none were given and the
-    /// registry asked for them.
-    fn hint(&self, message: String) -> String {
-        let m = message.to_lowercase();
-        if self.resolved == Resolved::Anonymous
-            && (m.contains("auth") || m.contains("denied") || m.contains("401"))
-        {
-            format!(
-                "{message} (no credentials were given: set LAVA_REGISTRY_USER with \
-                 LAVA_REGISTRY_TOKEN or --token-ssm)"
-            )
-        } else {
-            message
-        }
     }
 
     /// Who we push as (for messages; never the secret).
@@ -130,165 +200,6 @@ fn at(repo: &str, tag: Option<&str>, digest: Option<&str>) -> oci_client::Refere
     }
 }
 
-/// One platform's image in the registry, and whether this run uploaded it.
-pub struct Pushed {
-    pub image: PlatformImage,
-    /// false: the registry already held this image (the engine had pushed it before).
-    pub uploaded: bool,
-}
-
-fn platform_image(platform: &str, bytes: &[u8], digest: String) -> PlatformImage {
-    let media_type = serde_json::from_slice::<serde_json::Value>(bytes)
-        .ok()
-        .and_then(|v| v["mediaType"].as_str().map(String::from))
-        .unwrap_or_else(|| DOCKER_SCHEMA2.into());
-    PlatformImage {
-        platform: platform.to_string(),
-        digest,
-        size: bytes.len() as i64,
-        media_type,
-    }
-}
-
-/// Pushes the local image `local` as `repo:tag` unless the registry already holds it.
-///
-/// The engine records the digest of every manifest it pushed (RepoDigests). When one of them is
-/// for `repo` and the registry still serves it, nothing is pushed: the tag is moved to it if it
-/// points elsewhere. Otherwise the engine pushes (it sends only the layers the registry lacks) and
-/// the manifest is read back for its digest, which the engine's push stream does not give.
-pub async fn push_platform(
-    reg: &Registry,
-    docker: &Docker,
-    local: &str,
-    repo: &str,
-    tag: &str,
-    platform: &str,
-) -> Result<Pushed, RegistryError> {
-    let auth = reg.creds.oci();
-    let tagged = at(repo, Some(tag), None);
-    let known: Vec<String> = docker
-        .inspect_image(local)
-        .await
-        .ok()
-        .and_then(|i| i.repo_digests)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|d| d.strip_prefix(&format!("{repo}@")).map(String::from))
-        .collect();
-    for digest in known {
-        let by_digest = at(repo, None, Some(&digest));
-        let Ok((bytes, got)) = reg
-            .client
-            .pull_manifest_raw(&by_digest, &auth, &[DOCKER_SCHEMA2, OCI_MANIFEST])
-            .await
-        else {
-            continue;
-        };
-        if got != digest {
-            continue;
-        }
-        let current = reg.client.fetch_manifest_digest(&tagged, &auth).await.ok();
-        if current.as_deref() != Some(digest.as_str()) {
-            let media = platform_image(platform, &bytes, got.clone()).media_type;
-            let _ = reg
-                .client
-                .auth(&tagged, &auth, oci_client::RegistryOperation::Push)
-                .await;
-            reg.client
-                .push_manifest_raw(
-                    &tagged,
-                    bytes.clone(),
-                    media.parse().map_err(|_| RegistryError::Push {
-                        reference: tagged.to_string(),
-                        message: format!("media type {media:?}"),
-                    })?,
-                )
-                .await
-                .map_err(|e| RegistryError::Push {
-                    reference: tagged.to_string(),
-                    message: e.to_string(),
-                })?;
-        }
-        return Ok(Pushed {
-            image: platform_image(platform, &bytes, got),
-            uploaded: false,
-        });
-    }
-
-    crate::engine::tag(docker, local, &format!("{repo}:{tag}"))
-        .await
-        .map_err(RegistryError::Tag)?;
-    let mut s = docker.push_image(
-        repo,
-        Some(PushImageOptionsBuilder::default().tag(tag).build()),
-        reg.creds.docker(&reg.host),
-    );
-    while let Some(item) = s.next().await {
-        let push_err = |message: String| RegistryError::Push {
-            reference: format!("{repo}:{tag}"),
-            message,
-        };
-        let info = item.map_err(|e| push_err(reg.hint(e.to_string())))?;
-        if let Some(err) = info.error_detail.and_then(|d| d.message) {
-            return Err(push_err(reg.hint(err)));
-        }
-    }
-    let (bytes, digest) = reg
-        .client
-        .pull_manifest_raw(&tagged, &auth, &[DOCKER_SCHEMA2, OCI_MANIFEST])
-        .await
-        .map_err(|source| RegistryError::ReadBack {
-            reference: tagged.to_string(),
-            source,
-        })?;
-    Ok(Pushed {
-        image: platform_image(platform, &bytes, digest),
-        uploaded: true,
-    })
-}
-
-/// Pushes the index of `images` under each of `tags`, skipping a tag that already points at the
-/// same index. Returns the index digest and the tags that were (re)written.
-pub async fn push_index(
-    reg: &Registry,
-    repo: &str,
-    tags: &[String],
-    images: &[PlatformImage],
-    annotations: &BTreeMap<String, String>,
-) -> Result<(String, Vec<String>), RegistryError> {
-    let doc = index::document(images, annotations);
-    let digest = index::digest(&doc);
-    let auth = reg.creds.oci();
-    let mut written = Vec::new();
-    for tag in tags {
-        let r = at(repo, Some(tag), None);
-        if reg.client.fetch_manifest_digest(&r, &auth).await.ok() == Some(digest.clone()) {
-            continue;
-        }
-        // Authenticates for push (a no-op for an anonymous registry).
-        let _ = reg
-            .client
-            .auth(&r, &auth, oci_client::RegistryOperation::Push)
-            .await;
-        reg.client
-            .push_manifest_raw(&r, doc.clone(), index_media_type()?)
-            .await
-            .map_err(|source| RegistryError::Index {
-                reference: r.to_string(),
-                source,
-            })?;
-        written.push(tag.clone());
-    }
-    Ok((digest, written))
-}
-
-fn index_media_type<T: std::str::FromStr>() -> Result<T, RegistryError> {
-    index::OCI_INDEX.parse().map_err(|_| RegistryError::Push {
-        reference: index::OCI_INDEX.to_string(),
-        message: "not a valid media type".into(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,5 +226,33 @@ mod tests {
             text.parse::<oci_client::Reference>().unwrap(),
             "the same as a parsed one"
         );
+    }
+
+    #[test]
+    fn answers_are_told_apart_by_status_and_code() {
+        let envelope = |code: &str| OciDistributionError::RegistryError {
+            envelope: serde_json::from_str(&format!(
+                r#"{{"errors":[{{"code":"{code}","message":"whatever the text"}}]}}"#
+            ))
+            .unwrap(),
+            url: "u".into(),
+        };
+        assert!(is_unauthorized(&envelope("UNAUTHORIZED")));
+        assert!(is_unauthorized(&envelope("DENIED")));
+        assert!(!is_unauthorized(&envelope("MANIFEST_UNKNOWN")));
+        assert!(is_unknown(&envelope("MANIFEST_UNKNOWN")));
+        assert!(!is_unknown(&envelope("DENIED")));
+        let server = |code: u16| OciDistributionError::ServerError {
+            code,
+            url: "u".into(),
+            // A message that says "unauthorized" on a 500 is not an auth answer.
+            message: "unauthorized".into(),
+        };
+        assert!(is_unauthorized(&server(401)));
+        assert!(!is_unauthorized(&server(500)));
+        assert!(is_unknown(&server(404)));
+        assert!(is_unauthorized(&OciDistributionError::UnauthorizedError {
+            url: "u".into()
+        }));
     }
 }

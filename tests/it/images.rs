@@ -41,6 +41,15 @@ pub(crate) fn fixture() -> tempfile::TempDir {
     d
 }
 
+/// Replaces the fixture's base step with one that forgets its marker (its check then fails).
+fn break_the_base_marker(fx: &Path) {
+    std::fs::write(
+        fx.join("os/tiny/base/10-base.sh"),
+        "#!/bin/sh\n# Broken: no marker.\ntrue\n",
+    )
+    .unwrap();
+}
+
 pub(crate) fn images(dir: &Path, args: &[&str]) -> std::process::Output {
     lava_build_images(dir).args(args).output().unwrap()
 }
@@ -78,6 +87,14 @@ pub(crate) fn ok(out: std::process::Output) -> std::process::Output {
     out
 }
 
+/// The fixture, built for linux/amd64 (with `extra` arguments) under a tag of its own.
+fn built_for_amd64(extra: &[&str]) -> (tempfile::TempDir, String) {
+    let (fx, tag) = (fixture(), unique());
+    let args = [&["--tag", &tag, "--platform", "linux/amd64"][..], extra].concat();
+    ok(images(fx.path(), &args));
+    (fx, tag)
+}
+
 pub(crate) fn unique() -> String {
     format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
 }
@@ -92,11 +109,7 @@ pub(crate) fn skopeo_raw(reference: &str) -> (Value, String) {
         ])
         .output()
         .expect("skopeo (Debian)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = ok(out);
     let digest = format!(
         "sha256:{}",
         hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&out.stdout))
@@ -242,12 +255,7 @@ fn builds_two_platforms_pushes_an_index_and_pushes_again_without_uploads() {
 
 #[test]
 fn checks_pass_on_the_image_and_name_what_fails_on_a_broken_one() {
-    let fx = fixture();
-    let tag = unique();
-    ok(images(
-        fx.path(),
-        &["--tag", &tag, "--platform", "linux/amd64"],
-    ));
+    let (fx, tag) = built_for_amd64(&[]);
     let out = ok(check(
         fx.path(),
         &[
@@ -270,34 +278,18 @@ fn checks_pass_on_the_image_and_name_what_fails_on_a_broken_one() {
     );
 
     // A base that forgets its marker: its check fails, named, exit 1.
-    std::fs::write(
-        fx.path().join("os/tiny/base/10-base.sh"),
-        "#!/bin/sh\n# Broken: no marker.\ntrue\n",
-    )
-    .unwrap();
+    break_the_base_marker(fx.path());
     let broken = unique();
-    ok(images(
-        fx.path(),
-        &[
-            "--tag",
-            &broken,
-            "--platform",
-            "linux/amd64",
-            "--type",
-            "base",
-        ],
-    ));
-    let out = check(
-        fx.path(),
-        &[
-            "--tag",
-            &broken,
-            "--platform",
-            "linux/amd64",
-            "--type",
-            "base",
-        ],
-    );
+    let only_base = [
+        "--tag",
+        &broken,
+        "--platform",
+        "linux/amd64",
+        "--type",
+        "base",
+    ];
+    ok(images(fx.path(), &only_base));
+    let out = check(fx.path(), &only_base);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -341,12 +333,7 @@ fn a_failing_step_fails_the_build_with_its_name() {
 
 #[tokio::test]
 async fn no_build_file_is_left_in_any_layer() {
-    let fx = fixture();
-    let tag = unique();
-    ok(images(
-        fx.path(),
-        &["--tag", &tag, "--platform", "linux/amd64"],
-    ));
+    let (_fx, tag) = built_for_amd64(&[]);
     let docker = lava_build::engine::connect(Some(&docker_host()))
         .await
         .unwrap();
@@ -409,16 +396,11 @@ fn the_real_definitions_render_a_context_for_every_os_and_type() {
 async fn ecr_repositories_are_created_once_with_the_lifecycle_policy() {
     let prefix = unique();
     for _ in 0..2 {
-        let out = crate::common::bin_moto("lava-build")
+        ok(crate::common::bin_moto("lava-build")
             .env("AWS_REGION", "us-west-2")
             .args(["images", "ecr-repo", "--prefix", &prefix])
             .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+            .unwrap());
     }
     let ecr = aws_sdk_ecr::Client::new(&crate::common::moto_sdk("us-west-2").await);
     for os in ["amzn2023", "ubuntu24"] {
@@ -624,11 +606,7 @@ fn a_failing_platform_cancels_the_other_platforms_build() {
 #[test]
 fn a_failed_check_stops_the_push() {
     let fx = fixture();
-    std::fs::write(
-        fx.path().join("os/tiny/base/10-base.sh"),
-        "#!/bin/sh\n# Broken: no marker.\ntrue\n",
-    )
-    .unwrap();
+    break_the_base_marker(fx.path());
     let (tag, prefix, reg) = (unique(), unique(), registry());
     let out = lava_build_images(fx.path())
         .env("LAVA_BUILD_TIME", fresh_time())
@@ -753,12 +731,7 @@ fn real_definitions_with_a_probe_os(from: &str) -> tempfile::TempDir {
 #[tokio::test]
 async fn the_real_dockerfile_builds_through_lava_build_and_plain_docker_build() {
     // A FROM image with a shell: the test family's base.
-    let fx = fixture();
-    let tag = unique();
-    ok(images(
-        fx.path(),
-        &["--tag", &tag, "--platform", "linux/amd64", "--type", "base"],
-    ));
+    let (_fx, tag) = built_for_amd64(&["--type", "base"]);
     let from = format!("lava/tiny/base:{tag}-amd64");
     let defs = real_definitions_with_a_probe_os(&from);
 
@@ -818,11 +791,7 @@ async fn the_real_dockerfile_builds_through_lava_build_and_plain_docker_build() 
         .arg(defs.path())
         .output()
         .expect("Debian's docker CLI (docker.io) at /usr/bin/docker");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    ok(out);
     let (status, out) =
         lava_build::engine::run_in(&docker, &plain, "linux/amd64", "cat /etc/probe")
             .await

@@ -22,31 +22,29 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// `openssl req` arguments for a new P-256 key without a passphrase, written to the next argument.
+const NEW_EC_KEY: [&str; 6] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+];
+
 /// A CA in `dir` (ca.pem, ca-key.pem) named `name`.
 fn make_ca(dir: &Path, name: &str) {
     openssl(
         dir,
         &[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "ca-key.pem",
-            "-out",
-            "ca.pem",
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name}"),
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign,cRLSign",
-        ],
+            &["req", "-x509"][..],
+            &NEW_EC_KEY,
+            &["ca-key.pem", "-out", "ca.pem", "-days", "2"],
+            &["-subj", &format!("/CN={name}")],
+            &["-addext", "basicConstraints=critical,CA:TRUE"],
+            &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ]
+        .concat(),
     );
 }
 
@@ -62,19 +60,11 @@ fn make_cert(dir: &Path, name: &str, extensions: &str) {
     openssl(
         dir,
         &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &csr,
-            "-subj",
-            &format!("/CN={name}"),
-        ],
+            &["req"][..],
+            &NEW_EC_KEY,
+            &[&key, "-out", &csr, "-subj", &format!("/CN={name}")],
+        ]
+        .concat(),
     );
     openssl(
         dir,

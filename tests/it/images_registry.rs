@@ -129,6 +129,11 @@ fn pushes_with_a_user_and_token_and_never_shows_the_token() {
         )),
         "{last}"
     );
+    // The registry answered 401 to an anonymous request: the message says what to set.
+    assert!(
+        last.contains("(no credentials were given: set LAVA_REGISTRY_USER with LAVA_REGISTRY_TOKEN or --token-ssm)"),
+        "{last}"
+    );
 
     // A user without a token is a usage error, before anything is built.
     let out = images_cmd(fx.path())

@@ -79,6 +79,16 @@ fn lab_definitions(from: &str) -> tempfile::TempDir {
     d
 }
 
+/// The lab's one image: debian12's base for linux/amd64.
+const LAB_BASE: [&str; 6] = [
+    "--os",
+    "debian12",
+    "--type",
+    "base",
+    "--platform",
+    "linux/amd64",
+];
+
 fn check_rows(out: &std::process::Output) -> Vec<(String, bool, String)> {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     v.as_array()
@@ -100,14 +110,7 @@ fn the_real_ubuntu24_base_steps_build_lava_on_the_lab_os_and_pass_the_real_check
     let defs = lab_definitions(&from);
     let tag = unique();
     let built = lava_build_images(defs.path())
-        .args([
-            "--os",
-            "debian12",
-            "--type",
-            "base",
-            "--platform",
-            "linux/amd64",
-        ])
+        .args(LAB_BASE)
         .args(["--tag", &tag])
         .output()
         .unwrap();
@@ -126,18 +129,7 @@ fn the_real_ubuntu24_base_steps_build_lava_on_the_lab_os_and_pass_the_real_check
 
     let out = ok(check(
         defs.path(),
-        &[
-            "--os",
-            "debian12",
-            "--type",
-            "base",
-            "--platform",
-            "linux/amd64",
-            "--tag",
-            &tag,
-            "--output",
-            "json",
-        ],
+        &[&LAB_BASE[..], &["--tag", &tag, "--output", "json"]].concat(),
     ));
     let rows = check_rows(&out);
     assert_eq!(rows.len(), LAB_CHECKS.len(), "{rows:?}");
@@ -226,18 +218,17 @@ fn a_bundle_made_in_the_lab_builder_installs_with_the_network_off() {
 fn bundle_refuses_bad_input_before_building_anything() {
     let out = tempfile::tempdir().unwrap();
     let dist = out.path().join("dist");
-    let o = bundle_cmd(&dist)
-        .args(["--runtime", "amzn2023-python3.11"])
-        .output()
-        .unwrap();
-    one_line_usage_error(&o, &["--runtime", "amzn2023-python3.11", "<os>-py<X.Y>"]);
+    let refused = |args: &[&str], needles: &[&str]| {
+        let o = bundle_cmd(&dist).args(args).output().unwrap();
+        one_line_usage_error(&o, needles);
+    };
+    refused(
+        &["--runtime", "amzn2023-python3.11"],
+        &["--runtime", "amzn2023-python3.11", "<os>-py<X.Y>"],
+    );
     // A well-formed runtime without a builder definition.
-    let o = bundle_cmd(&dist)
-        .args(["--runtime", "debian12-py3.11"])
-        .output()
-        .unwrap();
-    one_line_usage_error(
-        &o,
+    refused(
+        &["--runtime", "debian12-py3.11"],
         &[
             "--runtime",
             "debian12-py3.11",
@@ -245,37 +236,33 @@ fn bundle_refuses_bad_input_before_building_anything() {
             "amzn2023-py3.11",
         ],
     );
-    let o = bundle_cmd(&dist)
-        .args(["--runtime", "amzn2023-py3.11", "--version", "latest"])
-        .output()
-        .unwrap();
-    one_line_usage_error(&o, &["--version", "latest"]);
-    let o = bundle_cmd(&dist)
-        .args(["--runtime", "amzn2023-py3.11", "--platform", "linux/386"])
-        .output()
-        .unwrap();
-    one_line_usage_error(&o, &["--platform", "linux/386"]);
-    let o = bundle_cmd(&dist)
-        .args([
+    refused(
+        &["--runtime", "amzn2023-py3.11", "--version", "latest"],
+        &["--version", "latest"],
+    );
+    refused(
+        &["--runtime", "amzn2023-py3.11", "--platform", "linux/386"],
+        &["--platform", "linux/386"],
+    );
+    refused(
+        &[
             "--runtime",
             "amzn2023-py3.11",
             "--upload",
             "s3://bucket/no-slash",
-        ])
-        .output()
-        .unwrap();
-    one_line_usage_error(&o, &["--upload", "s3://bucket/no-slash"]);
+        ],
+        &["--upload", "s3://bucket/no-slash"],
+    );
     // A builder image the engine does not have.
-    let o = bundle_cmd(&dist)
-        .args([
+    refused(
+        &[
             "--runtime",
             "debian12-py3.11",
             "--builder",
             "lava-lab/no-such:1",
-        ])
-        .output()
-        .unwrap();
-    one_line_usage_error(&o, &["--builder", "lava-lab/no-such:1"]);
+        ],
+        &["--builder", "lava-lab/no-such:1"],
+    );
     assert!(!dist.exists(), "nothing was written");
 }
 

@@ -7,6 +7,7 @@ mod errors;
 mod fuzz_corpus;
 mod images;
 mod images_engine;
+mod images_index;
 mod images_registry;
 mod images_steps;
 mod imds;

@@ -1,7 +1,10 @@
 //! The validated request of `lava-build images`: which images, for which platforms, on which
 //! engines, with which network.
-use super::BuildArgs;
+use super::{BuildArgs, NetworkChoice, RegistryArgs, TypeChoice};
 use crate::config::ConfigError;
+use crate::engine::Platform;
+use crate::images::ImageType;
+use crate::registry::AuthRequest;
 use std::collections::BTreeMap;
 
 pub(super) fn usage(m: String) -> anyhow::Error {
@@ -12,16 +15,16 @@ pub(super) fn usage(m: String) -> anyhow::Error {
 #[derive(Debug)]
 pub(super) struct Plan {
     pub oses: Vec<String>,
-    pub kinds: Vec<String>,
-    pub platforms: Vec<String>,
-    pub engines: BTreeMap<String, String>,
+    pub kinds: Vec<ImageType>,
+    pub platforms: Vec<Platform>,
+    pub engines: BTreeMap<Platform, String>,
     pub tag: String,
     /// Network mode of RUN steps: None for the engine's default (its `bridge` network).
     pub network: Option<String>,
 }
 
 /// A Docker tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-fn valid_tag(t: &str) -> bool {
+pub(super) fn valid_tag(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 128
         && !t.starts_with(['.', '-'])
@@ -67,27 +70,15 @@ pub(super) fn plan(a: &BuildArgs) -> anyhow::Result<Plan> {
             available.join(", ")
         )));
     };
-    let kinds = match a.kind.as_str() {
-        "all" => vec!["base".to_string(), "full".to_string()],
-        "base" | "full" => vec![a.kind.clone()],
-        other => {
-            return Err(usage(format!(
-                "--type {other:?}: expected base, full or all"
-            )));
-        }
+    let kinds = match a.kind {
+        TypeChoice::All => ImageType::ALL.to_vec(),
+        TypeChoice::Base => vec![ImageType::Base],
+        TypeChoice::Full => vec![ImageType::Full],
     };
-    let mut platforms: Vec<String> = Vec::new();
-    for p in a.platform.split(',').map(str::trim) {
-        match p {
-            "linux/amd64" | "linux/arm64" if !platforms.iter().any(|x| x == p) => {
-                platforms.push(p.to_string())
-            }
-            "linux/amd64" | "linux/arm64" => {}
-            other => {
-                return Err(usage(format!(
-                    "--platform {other:?}: expected linux/amd64 and/or linux/arm64"
-                )));
-            }
+    let mut platforms: Vec<Platform> = Vec::new();
+    for &p in &a.platforms.list {
+        if !platforms.contains(&p) {
+            platforms.push(p);
         }
     }
     let mut engines = BTreeMap::new();
@@ -95,11 +86,11 @@ pub(super) fn plan(a: &BuildArgs) -> anyhow::Result<Plan> {
         let Some((p, ep)) = e.split_once('=') else {
             return Err(usage(format!("--engine {e:?}: expected PLATFORM=ENDPOINT")));
         };
-        if !["linux/amd64", "linux/arm64"].contains(&p) {
+        let Some(p) = Platform::parse(p) else {
             return Err(usage(format!(
                 "--engine {e:?}: platform {p:?} is not linux/amd64 or linux/arm64"
             )));
-        }
+        };
         if !["unix://", "tcp://", "ssh://", "http://", "https://"]
             .iter()
             .any(|s| ep.starts_with(s))
@@ -108,28 +99,19 @@ pub(super) fn plan(a: &BuildArgs) -> anyhow::Result<Plan> {
                 "--engine {e:?}: endpoint must start with unix://, tcp://, http(s):// or ssh://"
             )));
         }
-        engines.insert(p.to_string(), ep.to_string());
+        engines.insert(p, ep.to_string());
     }
-    let tag = a.tag.clone().unwrap_or_else(|| a.version.clone());
-    if !valid_tag(&tag) {
-        return Err(usage(format!(
-            "--tag {tag:?}: expected letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')"
-        )));
-    }
+    let tag = checked_tag(a.tag.as_deref(), &a.version)?;
     if !valid_prefix(&a.prefix) {
         return Err(usage(format!(
             "--prefix {:?}: expected lowercase path components of letters, digits, '.', '_' and '-'",
             a.prefix
         )));
     }
-    let network = match a.network.as_deref() {
-        None | Some("default") => None,
-        Some(n @ ("host" | "none")) => Some(n.to_string()),
-        Some(other) => {
-            return Err(usage(format!(
-                "--network {other:?}: expected host, none or default"
-            )));
-        }
+    let network = match a.network {
+        NetworkChoice::Default => None,
+        NetworkChoice::Host => Some("host".to_string()),
+        NetworkChoice::None => Some("none".to_string()),
     };
     Ok(Plan {
         oses,
@@ -139,6 +121,44 @@ pub(super) fn plan(a: &BuildArgs) -> anyhow::Result<Plan> {
         tag,
         network,
     })
+}
+
+/// The tag of a run: `--tag`, else the version; either must be a valid Docker tag.
+pub(super) fn checked_tag(tag: Option<&str>, version: &str) -> anyhow::Result<String> {
+    let (param, value) = match tag {
+        Some(t) => ("--tag", t),
+        None => ("--version", version),
+    };
+    if !valid_tag(value) {
+        return Err(usage(format!(
+            "{param} {value:?}: expected letters, digits, '_', '.' and '-' (at most 128, not starting with '.' or '-')"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+/// The tags an index is pushed as: the run's tag, the lava version and `latest`, each once.
+pub(super) fn index_tags(tag: &str, version: &str) -> Vec<String> {
+    let mut tags: Vec<String> = Vec::new();
+    for t in [tag, version, "latest"] {
+        if valid_tag(t) && !tags.iter().any(|x| x == t) {
+            tags.push(t.to_string());
+        }
+    }
+    tags
+}
+
+/// The registry credentials asked for: the arguments and LAVA_REGISTRY_TOKEN.
+pub(super) fn auth_request(a: &RegistryArgs) -> AuthRequest {
+    AuthRequest {
+        mode: a.registry_auth,
+        user: a.user.clone().filter(|u| !u.is_empty()),
+        token: std::env::var("LAVA_REGISTRY_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .map(secrecy::SecretString::from),
+        token_ssm: a.token_ssm.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -163,34 +183,47 @@ mod tests {
         plan(&args(extra)).unwrap_err().to_string()
     }
 
+    /// The message of a value clap refuses.
+    fn refused(extra: &[&str]) -> String {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/images");
+        let mut v = vec!["t", "--images-dir", dir];
+        v.extend_from_slice(extra);
+        T::try_parse_from(v)
+            .err()
+            .expect("clap refuses it")
+            .to_string()
+    }
+
     #[test]
     fn the_plan_expands_all_and_validates_every_value() {
         let p = plan(&args(&[])).unwrap();
         assert_eq!(p.oses, ["amzn2023", "ubuntu24"]);
-        assert_eq!(p.kinds, ["base", "full"]);
-        assert_eq!(p.platforms, ["linux/amd64", "linux/arm64"]);
+        assert_eq!(p.kinds, ImageType::ALL);
+        assert_eq!(p.platforms, Platform::ALL);
         assert_eq!(p.tag, env!("CARGO_PKG_VERSION"));
         let p = plan(&args(&[
             "--platform",
-            "linux/arm64, linux/arm64",
+            "linux/arm64,linux/arm64",
             "--tag",
             "t1",
         ]))
         .unwrap();
-        assert_eq!(p.platforms, ["linux/arm64"]);
+        assert_eq!(p.platforms, [Platform::Arm64]);
         assert_eq!(p.tag, "t1");
 
         assert_eq!(
             err(&["--os", "debian"]),
             "--os \"debian\": expected one of amzn2023, ubuntu24 or all"
         );
-        assert_eq!(
-            err(&["--type", "slim"]),
-            "--type \"slim\": expected base, full or all"
+        let e = refused(&["--type", "slim"]);
+        assert!(
+            e.contains("'slim'") && e.contains("--type") && e.contains("base, full, all"),
+            "{e}"
         );
-        assert_eq!(
-            err(&["--platform", "linux/386"]),
-            "--platform \"linux/386\": expected linux/amd64 and/or linux/arm64"
+        let e = refused(&["--platform", "linux/amd64,linux/386"]);
+        assert!(
+            e.contains("'linux/386'") && e.contains("linux/amd64, linux/arm64"),
+            "{e}"
         );
         assert!(err(&["--engine", "linux/arm64"]).contains("expected PLATFORM=ENDPOINT"));
         assert!(err(&["--engine", "linux/arm64=ftp://x"]).contains("endpoint must start with"));
@@ -212,9 +245,26 @@ mod tests {
                 .as_deref(),
             Some("host")
         );
-        assert_eq!(
-            err(&["--network", "bridge0"]),
-            "--network \"bridge0\": expected host, none or default"
+        let e = refused(&["--network", "bridge0"]);
+        assert!(
+            e.contains("'bridge0'") && e.contains("default, host, none"),
+            "{e}"
         );
+        assert!(err(&["--version", "8.3.0 beta"]).starts_with("--version \"8.3.0 beta\""));
+        assert!(
+            refused(&["--digests-file", "d.json"]).contains("--push-by-digest"),
+            "a digests file without --push-by-digest"
+        );
+        assert!(
+            refused(&["--push", "--push-by-digest", "--digests-file", "d.json"])
+                .contains("cannot be used with")
+        );
+    }
+
+    #[test]
+    fn an_index_is_tagged_with_the_tag_the_version_and_latest_once_each() {
+        assert_eq!(index_tags("t1", "8.3.0"), ["t1", "8.3.0", "latest"]);
+        assert_eq!(index_tags("8.3.0", "8.3.0"), ["8.3.0", "latest"]);
+        assert_eq!(index_tags("latest", "8.3.0"), ["latest", "8.3.0"]);
     }
 }

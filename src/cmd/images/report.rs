@@ -1,4 +1,5 @@
-//! What `lava-build images` prints: the images built and pushed, and the check table.
+//! What `lava-build images` prints: the images built and pushed, the indexes, and the check table.
+use crate::engine::Platform;
 use crate::images::checks::CheckResult;
 use crate::output::{self, Format};
 use serde::Serialize;
@@ -7,13 +8,26 @@ use serde::Serialize;
 #[derive(Debug, Serialize)]
 pub(super) struct Row {
     pub image: String,
-    pub platform: String,
+    pub platform: Platform,
     pub local: String,
     pub rebuilt: bool,
     /// `<repo>@<digest>` once pushed.
     pub pushed: Option<String>,
     /// Whether this run sent the image (false: the registry already held it).
     pub uploaded: Option<bool>,
+    /// The tags of the index listing this image (empty when no index was pushed).
+    pub tags: Vec<String>,
+}
+
+/// One index, as reported by `images index` (and logged by `--push`).
+#[derive(Debug, Serialize)]
+pub(super) struct IndexRow {
+    pub repository: String,
+    pub digest: String,
+    pub platforms: Vec<Platform>,
+    pub tags: Vec<String>,
+    /// The tags this run wrote (the others already pointed at this index).
+    pub written: Vec<String>,
 }
 
 pub(super) fn report_checks(results: &[CheckResult], format: Format) -> anyhow::Result<()> {
@@ -51,7 +65,14 @@ pub(super) fn report_rows(rows: &[Row], format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
         return output::print_json(&rows);
     }
-    let mut t = output::table(&["image", "platform", "local tag", "built", "pushed digest"]);
+    let mut t = output::table(&[
+        "image",
+        "platform",
+        "local tag",
+        "built",
+        "pushed digest",
+        "tags",
+    ]);
     for r in rows {
         let digest = r
             .pushed
@@ -65,10 +86,37 @@ pub(super) fn report_rows(rows: &[Row], format: Format) -> anyhow::Result<()> {
         };
         t.add_row(vec![
             r.image.clone(),
-            r.platform.clone(),
+            r.platform.to_string(),
             r.local.clone(),
             if r.rebuilt { "built" } else { "unchanged" }.to_string(),
             pushed,
+            r.tags.join(", "),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+pub(super) fn report_indexes(rows: &[IndexRow], format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return output::print_json(&rows);
+    }
+    let mut t = output::table(&["repository", "platforms", "index digest", "tags", "pushed"]);
+    for r in rows {
+        t.add_row(vec![
+            r.repository.clone(),
+            r.platforms
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            r.digest.clone(),
+            r.tags.join(", "),
+            if r.written.is_empty() {
+                "already there".to_string()
+            } else {
+                r.written.join(", ")
+            },
         ]);
     }
     println!("{t}");

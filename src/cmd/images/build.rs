@@ -1,0 +1,273 @@
+//! Building and checking: the engines of a run, the build context, the builds side by side per
+//! platform, the checks in containers; and the whole run (build, check, push) in order.
+use super::plan::{Plan, auth_request, plan, usage};
+use super::report::{Row, report_checks, report_rows};
+use super::{BuildArgs, publish};
+use crate::engine::{self, Platform, context};
+use crate::images::checks::{self, CheckResult};
+use crate::images::pipeline::{self, Family, Meta};
+use crate::output::{Format, progress};
+use crate::registry::{self, Registry};
+use anyhow::Context as _;
+use bollard::Docker;
+use std::collections::BTreeMap;
+
+/// Labels' facts, stable for the same sources so that an unchanged image rebuilds to the same
+/// bytes and a second push uploads nothing: `created` is LAVA_BUILD_TIME, else the commit time,
+/// else now.
+pub(super) async fn meta(version: &str) -> Meta {
+    let created = match std::env::var("LAVA_BUILD_TIME")
+        .ok()
+        .filter(|t| !t.is_empty())
+    {
+        Some(t) => Some(t),
+        None => git(&["log", "-1", "--format=%cI"]).await,
+    }
+    .unwrap_or_else(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    Meta {
+        version: version.to_string(),
+        created,
+        revision: git(&["rev-parse", "HEAD"])
+            .await
+            .unwrap_or_else(|| "unknown".into()),
+    }
+}
+
+/// The trimmed output of `git ARGS`, or None outside a git checkout (or without git): the facts
+/// then fall back, as the labels say.
+async fn git(args: &[&str]) -> Option<String> {
+    let out = tokio::process::Command::new("git")
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .await;
+    match out {
+        Ok(o) if o.status.success() => {
+            Some(String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|t| !t.is_empty())
+        }
+        Ok(_) => None,
+        Err(e) => {
+            tracing::debug!(error = %e, "git is not available");
+            None
+        }
+    }
+}
+
+/// One engine per platform (the --engine one, else DOCKER_HOST or the default socket), each
+/// asked for its API version once. For builds on the default network, each engine must have its
+/// `bridge` network: one without it (dockerd --bridge=none) would fail at the first RUN step, so
+/// the run stops before building and says what to pass.
+pub(super) async fn engines(
+    plan: &Plan,
+    building: bool,
+) -> anyhow::Result<BTreeMap<Platform, Docker>> {
+    let mut out = BTreeMap::new();
+    for &p in &plan.platforms {
+        let endpoint = plan.engines.get(&p).map(String::as_str);
+        let d = engine::connect(endpoint).await?;
+        if building && plan.network.is_none() {
+            let shown = engine::shown_endpoint(endpoint);
+            let names = engine::network_names(&d, &shown).await?;
+            if !engine::has_default_bridge(names.iter().map(String::as_str)) {
+                return Err(usage(format!(
+                    "--network: Docker engine {shown} ({p}) has no bridge network (dockerd \
+                     --bridge=none), so RUN steps cannot use the default network: pass \
+                     --network host (steps that download need it) or --network none"
+                )));
+            }
+        }
+        out.insert(p, d);
+    }
+    Ok(out)
+}
+
+/// The build files as one context tar, with the lava bundle when one is given.
+async fn build_context(a: &BuildArgs) -> anyhow::Result<(Vec<u8>, String)> {
+    let mut extra = Vec::new();
+    let mut bundle_arg = String::new();
+    if let Some(b) = &a.lava_bundle {
+        let name = b
+            .file_name()
+            .filter(|_| b.is_file())
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| usage(format!("--lava-bundle {}: no such file", b.display())))?;
+        extra.push((format!("packages/lava/{name}"), b.clone()));
+        bundle_arg = name;
+    }
+    // Reading the files is a run-time failure (exit 1), not a usage error.
+    let ctx = context::make(a.images_dir.clone(), extra).await?;
+    Ok((ctx, bundle_arg))
+}
+
+/// Builds every requested image: per os, the platforms side by side on their engines.
+async fn build_all(
+    a: &BuildArgs,
+    plan: &Plan,
+    docker: &BTreeMap<Platform, Docker>,
+    meta: &Meta,
+) -> anyhow::Result<Vec<Row>> {
+    let (ctx, bundle_arg) = build_context(a).await?;
+    let build_args = BTreeMap::from([
+        ("version".to_string(), a.version.clone()),
+        ("lava_bundle".to_string(), bundle_arg),
+    ]);
+    let mut rows = Vec::new();
+    for os in &plan.oses {
+        let from_txt = a.images_dir.join("os").join(os).join("from.txt");
+        let from = tokio::fs::read_to_string(&from_txt)
+            .await
+            .map_err(|e| {
+                usage(format!(
+                    "{}: {e} (every os names its FROM image there)",
+                    from_txt.display()
+                ))
+            })?
+            .trim()
+            .to_string();
+        let family = Family {
+            os,
+            from: &from,
+            kinds: &plan.kinds,
+            tag: &plan.tag,
+            context: &ctx,
+            build_args: &build_args,
+            meta,
+            network: plan.network.as_deref(),
+            rebuild: a.rebuild,
+            no_cache: a.no_cache,
+            pull: a.pull,
+        };
+        let jobs = plan
+            .platforms
+            .iter()
+            .map(|&p| {
+                let (d, family) = (&docker[&p], &family);
+                (p.to_string(), async move {
+                    pipeline::build_platform(d, family, p).await
+                })
+            })
+            .collect();
+        let built = pipeline::all_or_cancel(jobs).await.map_err(|f| {
+            for p in &f.cancelled {
+                progress::line(
+                    &format!("[{os} {p}]"),
+                    format_args!("cancelled: the {} build failed", f.failed),
+                );
+            }
+            anyhow::Error::from(f.error)
+        })?;
+        for ((_, images), &platform) in built.into_iter().zip(&plan.platforms) {
+            for b in images {
+                rows.push(Row {
+                    image: format!("lava/{os}/{}", b.kind),
+                    platform,
+                    local: b.local,
+                    rebuilt: b.rebuilt,
+                    pushed: None,
+                    uploaded: None,
+                    tags: Vec::new(),
+                });
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// Runs the checks on the local images; returns every result. A check the engine could not run
+/// fails, with the engine's error as its output.
+async fn check_all(
+    a: &BuildArgs,
+    plan: &Plan,
+    docker: &BTreeMap<Platform, Docker>,
+) -> anyhow::Result<Vec<CheckResult>> {
+    let file = checks::load(&a.images_dir.join("checks.yaml"))
+        .map_err(|e| usage(format!("{:#}", anyhow::Error::from(e))))?;
+    let mut results = Vec::new();
+    for &platform in &plan.platforms {
+        let d = &docker[&platform];
+        for os in &plan.oses {
+            for &kind in &plan.kinds {
+                let local = pipeline::local_tag(os, kind, &plan.tag, platform);
+                for c in checks::for_type(&file, kind.as_str()) {
+                    let (status, out) = engine::run_in(d, &local, platform.as_str(), &c.run)
+                        .await
+                        .unwrap_or_else(|e| (-1, crate::error::one_line(&anyhow::Error::from(e))));
+                    results.push(CheckResult {
+                        image: local.clone(),
+                        platform: platform.to_string(),
+                        check: c.name.clone(),
+                        passed: checks::judge(c, platform.as_str(), status, &out),
+                        output: out.lines().next().unwrap_or_default().to_string(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// `images check`: the checks alone, on images built before.
+pub(super) async fn check_only(a: &BuildArgs) -> anyhow::Result<()> {
+    let plan = plan(a)?;
+    let docker = engines(&plan, false).await?;
+    report_checks(&check_all(a, &plan, &docker).await?, a.output)
+}
+
+/// Build, then check (a failure stops before the push), then push.
+pub(super) async fn build_check_push(a: &BuildArgs) -> anyhow::Result<()> {
+    let plan = plan(a)?;
+    let req = auth_request(&a.auth);
+    let pushing = a.push || a.push_by_digest;
+    if pushing
+        && let Err(e) = registry::resolve(&req, &a.registry)
+        && e.is_usage()
+    {
+        return Err(usage(format!("registry credentials: {e}")));
+    }
+    // Credentials before building: a bad SSM name or a missing ECR permission stops the run
+    // before a long build, not after it. Fetched while the engines are reached.
+    let (reg, docker) = tokio::join!(
+        async {
+            match pushing {
+                true => Registry::connect(&a.registry, &req).await.map(Some),
+                false => Ok(None),
+            }
+        },
+        engines(&plan, true)
+    );
+    let (mut reg, docker) = (reg?, docker?);
+    if let Some(r) = &reg {
+        progress::line(
+            "",
+            format_args!("registry {}: pushing {}", a.registry, r.identity()),
+        );
+    }
+    let meta = meta(&a.version).await;
+    let mut rows = build_all(a, &plan, &docker, &meta).await?;
+    if a.check {
+        let results = check_all(a, &plan, &docker).await?;
+        report_checks(&results, Format::Text).map_err(|e| {
+            if pushing {
+                e.context("nothing was pushed")
+            } else {
+                e
+            }
+        })?;
+    }
+    if let Some(reg) = reg.as_mut() {
+        let run = publish::Run {
+            args: a,
+            plan: &plan,
+            docker: &docker,
+            meta: &meta,
+        };
+        if let Some(file) = &a.digests_file {
+            let digests = run.push_platforms(reg, &mut rows).await?;
+            publish::merge_digests_file(file, &digests)
+                .with_context(|| format!("--digests-file {}", file.display()))?;
+        } else {
+            run.push_all(reg, &mut rows).await?;
+        }
+    }
+    report_rows(&rows, a.output)
+}
