@@ -49,7 +49,7 @@ enum Work {
 
 /// Runs `lava-build` with the process's arguments; returns the exit status.
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli: Cli = crate::error::parse_args();
     crate::output::init_logging(cli.verbose);
     let result = match &cli.command {
         Command::Completions(args) => install::completions(args, &mut std::io::stdout().lock()),
