@@ -8,6 +8,13 @@ pub const EXIT_FAILURE: i32 = 1;
 
 /// The exit status an error should end the process with.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
+    // A docker job's failed run carries its own status (`job run --exit-status container`).
+    if let Some(f) = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<crate::job::RunFailed>())
+    {
+        return f.exit_status;
+    }
     if err
         .chain()
         .any(|c| c.downcast_ref::<ConfigError>().is_some())

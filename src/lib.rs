@@ -6,6 +6,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod images;
+pub mod job;
 pub mod output;
 pub mod packer;
 pub mod rc;

@@ -22,6 +22,8 @@ enum Command {
     Images(cmd::images::ImagesArgs),
     /// Build the offline lava code bundle of a runtime (<os>-py<X.Y>) inside its builder container.
     Bundle(cmd::bundle::BundleArgs),
+    /// Run a lava docker job as a worker would (`job run --help`).
+    Job(cmd::job::JobArgs),
 }
 
 fn main() {
@@ -41,6 +43,7 @@ fn main() {
             Command::Sync(args) => cmd::sync::run(args).await,
             Command::Images(args) => cmd::images::run(args).await,
             Command::Bundle(args) => cmd::bundle::run(args).await,
+            Command::Job(args) => cmd::job::run(args).await,
         }
     });
     if let Err(e) = result {

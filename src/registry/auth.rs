@@ -203,6 +203,134 @@ async fn ecr_token(region: Option<&str>) -> Result<Credentials, RegistryError> {
     })
 }
 
+// Docker jobs (seed 003's docker connector): credentials fetched by name for one pull each, with
+// errors of their own (the connector says which field of the connection they come from).
+
+/// Why credentials for a docker job's pull could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error("SSM parameter {name}: {message}")]
+    Ssm {
+        name: String,
+        /// The AWS error code (ParameterNotFound, AccessDeniedException, …).
+        code: Option<String>,
+        message: String,
+    },
+    #[error("SSM parameter {name} is empty")]
+    EmptySsm { name: String },
+    #[error("ECR GetAuthorizationToken ({registry}, {region}): {message}")]
+    Ecr {
+        registry: String,
+        region: String,
+        code: Option<String>,
+        message: String,
+    },
+    #[error("ECR GetAuthorizationToken ({registry}, {region}): {problem}")]
+    EcrAnswer {
+        registry: String,
+        region: String,
+        problem: &'static str,
+    },
+}
+
+impl Credentials {
+    /// The credentials as the engine takes them with one pull from `registry` (no login state is
+    /// written anywhere: each pull carries its own).
+    pub fn for_engine(&self, registry: &str) -> Option<DockerCredentials> {
+        self.docker(registry)
+    }
+}
+
+/// The decrypted value of the SSM SecureString parameter `name`.
+pub async fn ssm_secure_string(name: &str) -> Result<SecretString, LoginError> {
+    use aws_sdk_ssm::error::ProvideErrorMetadata;
+    let sdk = crate::aws::sdk_config(None, None).await;
+    let out = aws_sdk_ssm::Client::new(&sdk)
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| LoginError::Ssm {
+            name: name.to_string(),
+            code: e.code().map(String::from),
+            message: crate::aws::describe(&e),
+        })?;
+    out.parameter()
+        .and_then(|p| p.value())
+        .filter(|v| !v.is_empty())
+        .map(SecretString::from)
+        .ok_or_else(|| LoginError::EmptySsm {
+            name: name.to_string(),
+        })
+}
+
+/// ECR login for the registry of account `registry_id` (the caller's account when None): the
+/// registry host (the answer's proxy endpoint, with that account's id) and its credentials.
+pub async fn ecr_login(registry_id: Option<&str>) -> Result<(String, Credentials), LoginError> {
+    use aws_sdk_ecr::error::ProvideErrorMetadata;
+    use base64::Engine as _;
+    let sdk = crate::aws::sdk_config(None, None).await;
+    let region = sdk
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_else(|| "no region".into());
+    let registry = registry_id.unwrap_or("the caller's account").to_string();
+    let answer = |problem| LoginError::EcrAnswer {
+        registry: registry.clone(),
+        region: region.clone(),
+        problem,
+    };
+    // The token opens every registry the caller may use (ECR deprecated asking per registry id);
+    // the answer's endpoint is the caller's own registry.
+    let out = aws_sdk_ecr::Client::new(&sdk)
+        .get_authorization_token()
+        .send()
+        .await
+        .map_err(|e| LoginError::Ecr {
+            registry: registry.clone(),
+            region: region.clone(),
+            code: e.code().map(String::from),
+            message: crate::aws::describe(&e),
+        })?;
+    let data = out
+        .authorization_data()
+        .first()
+        .ok_or_else(|| answer("no authorization data in the answer"))?;
+    let endpoint = data
+        .proxy_endpoint()
+        .ok_or_else(|| answer("no proxy endpoint in the answer"))?;
+    let own = endpoint
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    // Another account's registry: the same host name with that account's id.
+    let host = match (registry_id, own.split_once('.')) {
+        (Some(id), Some((_, rest))) => format!("{id}.{rest}"),
+        _ => own.to_string(),
+    };
+    let token = data
+        .authorization_token()
+        .ok_or_else(|| answer("no token in the answer"))?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .map_err(|_| answer("the token is not base64"))?;
+    let text = SecretString::from(
+        String::from_utf8(decoded).map_err(|_| answer("the token is not text"))?,
+    );
+    let (user, secret) = text
+        .expose_secret()
+        .split_once(':')
+        .ok_or_else(|| answer("the token is not user:password"))?;
+    Ok((
+        host,
+        Credentials {
+            user: Some(user.to_string()),
+            secret: Some(SecretString::from(secret)),
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
