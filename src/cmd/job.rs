@@ -118,7 +118,11 @@ async fn run_job(a: &RunArgs) -> anyhow::Result<()> {
         profile: a.profile.clone(),
         region: a.region.clone(),
     };
-    let outcome = job::execute(&opts).await?;
+    // A spec error is a ConfigError in the chain (exit 2), not hidden behind JobError.
+    let outcome = job::execute(&opts).await.map_err(|e| match e {
+        job::JobError::Config(c) => anyhow::Error::from(c),
+        other => anyhow::Error::from(other),
+    })?;
     match a.output {
         Format::Json => output::print_json(&outcome)?,
         Format::Text => {

@@ -10,6 +10,7 @@ mod images_engine;
 mod images_registry;
 mod images_steps;
 mod imds;
+mod job;
 mod lab;
 mod packer;
 mod plan;
