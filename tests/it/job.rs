@@ -891,3 +891,60 @@ async fn host_config_keys_reach_the_created_container() {
         }
     }
 }
+
+/// Issue 24: a job in the lab OS with lava installed from PyPI, run as uid 4242 through
+/// `job run`, runs `lava-worker --version` and imports `lava` with PYTHONPATH=/usr/local/lib/lava.
+#[test]
+fn a_job_in_the_lab_lava_image_runs_lava_as_a_foreign_uid() {
+    let lab = crate::lab::lab_image();
+    let version = env!("CARGO_PKG_VERSION");
+    let maker = format!("lava-job-lab-{}", unique());
+    // pip reaches PyPI through the host network (the lab engines have no bridge).
+    let install = Command::new("docker")
+        .env("DOCKER_HOST", docker_host())
+        .args([
+            "run",
+            "--name",
+            &maker,
+            "--network",
+            "host",
+            &lab,
+            "sh",
+            "-c",
+        ])
+        .arg(format!(
+            "python3 -m pip install -q --no-cache-dir --break-system-packages jinlava=={version}"
+        ))
+        .output()
+        .unwrap();
+    let image = format!("{}/lava-test/lab-lava:{}", registry(), unique());
+    let committed = install
+        .status
+        .success()
+        .then(|| docker(&["commit", &maker, &image]));
+    docker(&["rm", "-f", &maker]);
+    assert!(
+        committed.is_some(),
+        "pip install jinlava=={version} in {lab}: {}",
+        text(&install)
+    );
+    docker(&["push", "-q", &image]);
+
+    let fx = Fx::public();
+    fx.job_of(&image, json!({
+        "command": "/bin/sh -c",
+        "args": ["lava-worker --version && python3 -c 'import lava, os; print(\"imported\", lava.__name__, os.getuid(), os.getgid(), os.environ[\"PYTHONPATH\"])'"],
+        "env": {"PYTHONPATH": "/usr/local/lib/lava"},
+        "host_config": {"user": "4242:4242", "working_dir": "/"},
+        "timeout": "2m",
+    }));
+    let o = fx.run(&["--dev"]);
+    docker(&["rmi", &image]);
+    assert!(o.status.success(), "{}", text(&o));
+    let lines = dev_lines(&o, &fx.job_id);
+    assert!(
+        lines.len() == 2 && lines[0].starts_with(&format!("{version} ")),
+        "lava-worker --version: {lines:?}"
+    );
+    assert_eq!(lines[1], "imported lava 4242 4242 /usr/local/lib/lava");
+}
