@@ -2,7 +2,8 @@
 //! timeout), the registry credentials (ECR, an SSM SecureString, or none), and the pull. The
 //! credentials go with the one pull: no login state is written to any docker config file.
 use super::JobError;
-use super::spec::{Connection, Job, Payload, Realm, RegistryKind};
+use super::connection::{Connection, RegistryKind};
+use super::spec::{Job, Payload, Realm};
 use crate::config::ConfigError;
 use crate::engine;
 use crate::registry::auth::{self, Credentials};

@@ -3,7 +3,9 @@
 //! refused by name. Pure: over the JSON of the job spec.
 use crate::config::ConfigError;
 use crate::config::error::nearest;
-use bollard::models::{HostConfig, PortBinding, ResourcesBlkioWeightDevice, ThrottleDevice};
+use bollard::models::{
+    HostConfig, PortBinding, PortMap, ResourcesBlkioWeightDevice, ThrottleDevice,
+};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -229,7 +231,7 @@ fn binding(v: &Value) -> Check<PortBinding> {
 }
 
 /// `{"80/tcp": 8080, "53/udp": ["127.0.0.1", 5353], "9000": [9000, 9001], "22": null}`.
-fn ports(v: &Value) -> Check<(Vec<String>, HashMap<String, Option<Vec<PortBinding>>>)> {
+fn ports(v: &Value) -> Check<(Vec<String>, PortMap)> {
     const E: &str = "a map of container port (\"80\", \"80/tcp\") to host port(s)";
     let m = v.as_object().ok_or((E, found(v)))?;
     let mut exposed = Vec::new();
@@ -243,9 +245,9 @@ fn ports(v: &Value) -> Check<(Vec<String>, HashMap<String, Option<Vec<PortBindin
         // A list of host ports, unless it is one [ip, port] pair.
         let many = match hv {
             Value::Array(a)
-                if !a
-                    .first()
-                    .is_some_and(|f| f.as_str().is_some_and(|s| s.parse::<u16>().is_err())) =>
+                if a.first()
+                    .and_then(Value::as_str)
+                    .is_none_or(|s| s.parse::<u16>().is_ok()) =>
             {
                 a.iter().map(binding).collect::<Check<Vec<_>>>()?
             }

@@ -3,6 +3,7 @@
 //! deployed. Specs come from lava's DynamoDB tables or files ([`load`]) and are checked in full
 //! ([`spec`], [`hostconfig`]) before the connector ([`connector`]) pulls anything; the container
 //! ([`container`]) is run, timed and removed by [`run`].
+pub mod connection;
 pub mod connector;
 pub mod container;
 pub mod hostconfig;
@@ -119,7 +120,7 @@ struct Checked {
     job: spec::Job,
     job_origin: String,
     realm: spec::Realm,
-    conn: spec::Connection,
+    conn: connection::Connection,
     worker: String,
 }
 
@@ -147,7 +148,7 @@ async fn check(o: &Options, tables: &load::Tables) -> Result<Checked, JobError> 
         Some(p) => load::connection_file(p, &conn_id)?,
         None => tables.connection(&o.realm, &conn_id).await?,
     };
-    let conn = spec::connection(&conn_loaded.origin, &o.realm, &conn_loaded.spec)?;
+    let conn = connection::connection(&conn_loaded.origin, &o.realm, &conn_loaded.spec)?;
     Ok(Checked {
         job,
         job_origin: loaded.origin,

@@ -57,12 +57,11 @@ fn render(
     })
 }
 
+/// The command (None: the image's entry point) and the job's own environment.
+pub type Rendered = (Option<Vec<String>>, BTreeMap<String, String>);
+
 /// The command (None: the image's entry point) and the job's own environment, rendered.
-pub fn command_and_env(
-    job: &Job,
-    ctx: &RunContext,
-    origin: &str,
-) -> Result<(Option<Vec<String>>, BTreeMap<String, String>), ConfigError> {
+pub fn command_and_env(job: &Job, ctx: &RunContext, origin: &str) -> Result<Rendered, ConfigError> {
     let command = match &job.command {
         None => None,
         Some(c) => {

@@ -1,5 +1,6 @@
 //! Job, realm and connection specs: the seed's examples read, and every refusal names its field.
 use super::*;
+use crate::job::connection::{Connection, RegistryKind, connection};
 use serde_json::json;
 
 fn obj(v: Value) -> Map<String, Value> {
