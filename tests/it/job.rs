@@ -810,7 +810,8 @@ async fn host_config_keys_reach_the_created_container() {
             "cpu_quota": 50000, "cpuset_cpus": "0", "cpuset_mems": "0", "dns": ["10.0.0.2"], "dns_opt": ["ndots:2"],
             "dns_search": ["example.com"], "domainname": "example.com", "extra_hosts": {"db": "10.1.2.3"},
             "hostname": "box", "group_add": ["4343"], "mem_limit": "64m", "memswap_limit": "128m", "shm_size": "32m",
-            "user": "4242", "working_dir": "/work", "network_mode": "none", "network_disabled": true}),
+            "user": "4242", "working_dir": "/work", "network_mode": "none", "network_disabled": true,
+            "mem_swappiness": 10}),
         json!({"nano_cpus": 500000000, "network_mode": "host", "publish_all_ports": true, "ports": {"8080/tcp": 18080}}),
     ];
     for hc in cases {
@@ -878,6 +879,7 @@ async fn host_config_keys_reach_the_created_container() {
             assert_eq!(c.working_dir.as_deref(), Some("/work"));
             assert_eq!(h.network_mode.as_deref(), Some("none"));
             assert_eq!(c.network_disabled, Some(true));
+            assert_eq!(h.memory_swappiness, Some(10));
         } else {
             assert_eq!(h.nano_cpus, Some(500000000));
             assert_eq!(h.network_mode.as_deref(), Some("host"));
@@ -947,4 +949,41 @@ fn a_job_in_the_lab_lava_image_runs_lava_as_a_foreign_uid() {
         "lava-worker --version: {lines:?}"
     );
     assert_eq!(lines[1], "imported lava 4242 4242 /usr/local/lib/lava");
+}
+
+/// The connection's `server` on an engine behind TLS (--tlsverify): tcp:// with `tls` (the default)
+/// is TLS with DOCKER_CERT_PATH's client certificate; `tls: false` on the same engine fails.
+#[test]
+fn a_connection_server_behind_tls_runs_the_job_there() {
+    let engine = crate::images_engine::TlsEngine::start();
+    let conns = |tls: bool| {
+        json!([{"type": "docker", "conn_id": "docker/tls", "enabled": true,
+        "server": engine.endpoint, "tls": tls}])
+    };
+    let fx = Fx::new(conns(true));
+    fx.job(json!({"command": "/bin/sh -c 'echo on the tls engine'", "docker": "docker/tls"}));
+    let run = |fx: &Fx| {
+        fx.cmd()
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .env("DOCKER_CERT_PATH", &engine.client)
+            .arg("--dev")
+            .output()
+            .unwrap()
+    };
+    let o = run(&fx);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(dev_lines(&o, &fx.job_id), ["on the tls engine"]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains(&engine.endpoint.replacen("tcp://", "https://", 1))
+    );
+    let fx = Fx::new(conns(false));
+    fx.job(json!({"command": "true", "docker": "docker/tls"}));
+    let o = run(&fx);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("docker connection docker/tls"),
+        "{}",
+        text(&o)
+    );
 }
