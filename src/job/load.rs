@@ -104,15 +104,27 @@ impl Tables {
         }))
     }
 
-    /// An item that must exist: its absence is the user's error (exit 2), naming the table.
+    /// An item that must exist: its absence, or its table's, is the user's error (exit 2), naming
+    /// the table.
     async fn must(
         &self,
+        realm: &str,
         table: &str,
         key: &str,
         value: &str,
         param: &str,
     ) -> Result<Loaded, JobError> {
-        self.get(table, key, value).await?.ok_or_else(|| {
+        let found = match self.get(table, key, value).await {
+            Err(JobError::Table { source }) if source.is_missing_table() => {
+                return Err(JobError::Config(ConfigError::invalid(
+                    "--realm",
+                    realm,
+                    &format!("a realm with a DynamoDB table {table} (there is no such table)"),
+                )));
+            }
+            other => other?,
+        };
+        found.ok_or_else(|| {
             JobError::Config(ConfigError::invalid(
                 param,
                 value,
@@ -122,16 +134,24 @@ impl Tables {
     }
 
     pub async fn job(&self, realm: &str, job_id: &str) -> Result<Loaded, JobError> {
-        self.must(&format!("lava.{realm}.jobs"), "job_id", job_id, "JOB_ID")
-            .await
+        self.must(
+            realm,
+            &format!("lava.{realm}.jobs"),
+            "job_id",
+            job_id,
+            "JOB_ID",
+        )
+        .await
     }
 
     pub async fn realm(&self, realm: &str) -> Result<Loaded, JobError> {
-        self.must("lava.realms", "realm", realm, "--realm").await
+        self.must(realm, "lava.realms", "realm", realm, "--realm")
+            .await
     }
 
     pub async fn connection(&self, realm: &str, conn_id: &str) -> Result<Loaded, JobError> {
         self.must(
+            realm,
             &format!("lava.{realm}.connections"),
             "conn_id",
             conn_id,
@@ -149,7 +169,11 @@ impl Tables {
         let table = format!("lava.{realm}.state");
         let mut out = Map::new();
         for (id, default) in declared {
-            let current = self.get(&table, "state_id", id).await?;
+            // No state table yet: every item has its default.
+            let current = match self.get(&table, "state_id", id).await {
+                Err(JobError::Table { source }) if source.is_missing_table() => None,
+                other => other?,
+            };
             let value = current
                 .and_then(|l| l.spec.get("value").cloned())
                 .unwrap_or_else(|| default.clone());

@@ -787,6 +787,20 @@ async fn specs_come_from_the_lava_tables_in_dynamodb_with_state() {
         .output()
         .unwrap();
     usage_error(&o, &["JOB_ID", "demo/none", &format!("lava.{realm}.jobs")]);
+    // A realm without tables.
+    let o = bin("lava-build")
+        .tap(|c| {
+            with_moto(c).env("AWS_REGION", "us-east-1").args([
+                "job",
+                "run",
+                "demo/db",
+                "--realm",
+                "no-such-realm",
+            ]);
+        })
+        .output()
+        .unwrap();
+    usage_error(&o, &["--realm", "no-such-realm", "lava.no-such-realm.jobs"]);
 }
 
 trait Tap: Sized {
