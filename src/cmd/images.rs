@@ -87,6 +87,9 @@ pub struct BuildArgs {
     /// Run the image checks after building (before pushing: a failed check stops the push).
     #[arg(long)]
     pub check: bool,
+    /// Run each check as a lava docker job runs (worker uid, LAVA_TMP as working directory).
+    #[arg(long)]
+    pub as_job: bool,
     /// Send one platform's builds to another engine: linux/arm64=ssh://user@host (or unix://,
     /// tcp://, https://; TLS with DOCKER_CERT_PATH's ca.pem, cert.pem, key.pem, and for tcp://
     /// DOCKER_TLS_VERIFY).
@@ -361,9 +364,15 @@ async fn check_all(
             for kind in &plan.kinds {
                 let local = pipeline::local_tag(os, kind, &plan.tag, platform);
                 for c in checks::for_type(&file, kind) {
-                    let (status, out) = engine::run_in(d, &local, platform, &c.run)
-                        .await
-                        .unwrap_or_else(|e| (-1, e));
+                    let (status, out) = if a.as_job {
+                        crate::job::as_job::run_check(d, &local, &c.run)
+                            .await
+                            .unwrap_or_else(|e| (-1, e.to_string()))
+                    } else {
+                        engine::run_in(d, &local, platform, &c.run)
+                            .await
+                            .unwrap_or_else(|e| (-1, e))
+                    };
                     results.push(CheckResult {
                         image: local.clone(),
                         platform: platform.clone(),

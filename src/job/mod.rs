@@ -3,6 +3,7 @@
 //! deployed. Specs come from lava's DynamoDB tables or files ([`load`]) and are checked in full
 //! ([`spec`], [`hostconfig`]) before the connector ([`connector`]) pulls anything; the container
 //! ([`container`]) is run, timed and removed by [`run`].
+pub mod as_job;
 pub mod connection;
 pub mod connector;
 pub mod container;

@@ -1001,3 +1001,43 @@ fn a_connection_server_behind_tls_runs_the_job_there() {
         text(&o)
     );
 }
+
+/// `images check --as-job`: each check runs as a docker job (LAVA_TMP shared with the host as the
+/// working directory, the worker's uid); the same check without --as-job fails, as it runs in /.
+#[test]
+fn image_checks_run_as_a_docker_job_with_as_job() {
+    let fx = crate::images::fixture();
+    std::fs::write(
+        fx.path().join("checks.yaml"),
+        "base:\n  - name: as a job\n    run: 'test -n \"$LAVA_TMP\" && test \"$(pwd)\" = \"$LAVA_TMP\" && touch \"$LAVA_TMP/w\" && echo \"job uid $(id -u)\"'\n    expect: job uid\n",
+    )
+    .unwrap();
+    let tag = unique();
+    let args = [
+        "--os",
+        "tiny",
+        "--type",
+        "base",
+        "--platform",
+        "linux/amd64",
+        "--tag",
+        &tag,
+    ];
+    crate::images::ok(crate::images::images(fx.path(), &args));
+    let check = |extra: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend_from_slice(&["--output", "json"]);
+        all.extend_from_slice(extra);
+        let o = crate::images::check(fx.path(), &all);
+        let v: Value =
+            serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)));
+        (o, v[0].clone())
+    };
+    let (o, row) = check(&["--as-job"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(row["passed"], true, "{row}");
+    let euid = nix::unistd::geteuid().as_raw();
+    assert_eq!(row["output"], format!("job uid {euid}"));
+    let (o, row) = check(&[]);
+    assert_eq!(row["passed"], false, "{row} {}", text(&o));
+}
