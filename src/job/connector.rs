@@ -37,12 +37,22 @@ pub fn endpoint(conn: &Connection) -> Option<String> {
 pub async fn connect(conn: &Connection) -> Result<(Docker, String), JobError> {
     let endpoint = endpoint(conn);
     let shown = engine::shown_endpoint(endpoint.as_deref());
-    let docker = engine::connect(endpoint.as_deref())
-        .await
-        .map_err(|message| JobError::Engine {
-            conn_id: conn.conn_id.clone(),
-            message,
-        })?;
+    let fail = |message: String| JobError::Engine {
+        conn_id: conn.conn_id.clone(),
+        message,
+    };
+    let connecting = engine::connect(endpoint.as_deref());
+    let docker = match conn.timeout {
+        // The first call (the version negotiation) is bounded too.
+        Some(t) => tokio::time::timeout(t, connecting).await.map_err(|_| {
+            fail(format!(
+                "{shown} did not answer within the connection's timeout ({}s)",
+                t.as_secs_f64()
+            ))
+        })?,
+        None => connecting.await,
+    }
+    .map_err(fail)?;
     Ok(match conn.timeout {
         Some(t) => (docker.with_timeout(t), shown),
         None => (docker, shown),

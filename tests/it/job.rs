@@ -315,17 +315,25 @@ fn the_container_runs_under_the_workers_contract() {
 }
 
 #[test]
-fn without_keep_tmp_the_folder_is_removed_and_jinja_false_renders_nothing() {
+fn without_keep_tmp_the_folder_is_removed_jinja_false_renders_nothing_and_worker_overrides() {
     let fx = Fx::public();
     fx.job(
-        json!({"command": "/bin/sh -c 'echo $LAVA_TMP; echo {{vars.v}}; echo $E'", "jinja": false,
+        json!({"command": "/bin/sh -c 'echo $LAVA_TMP; echo {{vars.v}}; echo $E; echo $LAVA_WORKER; hostname'", "jinja": false,
         "vars": {"v": 1}, "env": {"E": "{{vars.v}}"}}),
     );
-    let o = fx.run(&["--dev"]);
+    let o = fx.run(&["--dev", "--worker", "other"]);
     assert!(o.status.success(), "{}", text(&o));
     let lines = dev_lines(&o, &fx.job_id);
     assert!(!Path::new(&lines[0]).exists(), "{} removed", lines[0]);
-    assert_eq!(lines[1..], ["{{vars.v}}", "{{vars.v}}"]);
+    assert_eq!(
+        lines[1..4],
+        ["{{vars.v}}", "{{vars.v}}", "other"],
+        "--worker wins over the job's"
+    );
+    assert!(
+        lines[4].starts_with(&format!("lava-{REALM}-other-")),
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -1040,4 +1048,25 @@ fn image_checks_run_as_a_docker_job_with_as_job() {
     assert_eq!(row["output"], format!("job uid {euid}"));
     let (o, row) = check(&[]);
     assert_eq!(row["passed"], false, "{row} {}", text(&o));
+}
+
+/// The connection's `timeout` bounds the engine's API calls: an engine that accepts the
+/// connection and never answers fails the run naming the timeout.
+#[test]
+fn the_connection_timeout_bounds_api_calls() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let fx = Fx::new(
+        json!([{"type": "docker", "conn_id": "docker/slow", "enabled": true,
+        "server": format!("tcp://{addr}"), "tls": false, "timeout": 1}]),
+    );
+    fx.job(json!({"command": "true", "docker": "docker/slow"}));
+    let o = fx.run(&[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("docker connection docker/slow") && err.contains("timeout (1s)"),
+        "{err}"
+    );
+    drop(silent);
 }
