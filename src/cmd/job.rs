@@ -1,4 +1,5 @@
 //! `lava-build job run`: runs a lava docker job as a worker would (seeds 001, 003, 000).
+use crate::config::ConfigError;
 use crate::job::connector::PullPolicy;
 use crate::job::{self, JobSource, Options, RunFailed};
 use crate::output::{self, Format};
@@ -105,7 +106,13 @@ async fn run_job(a: &RunArgs) -> anyhow::Result<()> {
         job: match (&a.job, &a.job_id) {
             (Some(f), _) => JobSource::File(f.clone()),
             (None, Some(id)) => JobSource::Table(id.clone()),
-            (None, None) => unreachable!("clap requires JOB_ID or --job"),
+            (None, None) => {
+                return Err(ConfigError::Missing {
+                    param: "JOB_ID".into(),
+                    hint: "give a job_id (read from lava.<realm>.jobs) or --job FILE".into(),
+                }
+                .into());
+            }
         },
         realm: a.realm.clone(),
         realm_file: a.realm_file.clone(),

@@ -313,7 +313,7 @@ fn set(s: &mut HostSettings, key: &str, v: &Value) -> Check<()> {
         "shm_size" => h.shm_size = Some(parse_bytes(v)?),
         "user" => s.user = Some(name_or_id(v)?),
         "working_dir" => s.working_dir = Some(string(v)?),
-        _ => unreachable!("only keys of KEYS are set"),
+        other => return Err(("one of the 33 keys seed 001 permits", format!("{other:?}"))),
     }
     Ok(())
 }
