@@ -41,6 +41,13 @@ pub fn kind(err: &anyhow::Error) -> Kind {
 
 /// The exit status an error should end the process with.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
+    // A docker job's failed run carries its own status (`job run --exit-status container`).
+    if let Some(f) = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<crate::job::RunFailed>())
+    {
+        return f.exit_status;
+    }
     match kind(err) {
         Kind::Usage => EXIT_USAGE,
         Kind::Runtime => EXIT_FAILURE,

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod error;
 pub mod ignore;
 pub mod images;
+pub mod job;
 pub mod lifecycle;
 pub mod output;
 pub mod packer;

@@ -68,10 +68,16 @@ pub async fn ensure_repository(
     Ok(created)
 }
 
-/// A registry user and password from GetAuthorizationToken (base64 of `AWS:<password>`).
-pub async fn registry_login(
-    sdk: &aws_config::SdkConfig,
-) -> Result<(String, SecretString), EcrError> {
+/// What GetAuthorizationToken gives: a registry user and password (the token is base64 of
+/// `AWS:<password>`) and the caller's own registry endpoint (`https://<account>.dkr.ecr.…`).
+pub struct RegistryLogin {
+    pub user: String,
+    pub secret: SecretString,
+    pub endpoint: Option<String>,
+}
+
+/// A registry login from GetAuthorizationToken.
+pub async fn registry_login(sdk: &aws_config::SdkConfig) -> Result<RegistryLogin, EcrError> {
     use base64::Engine as _;
     let region = sdk
         .region()
@@ -89,10 +95,12 @@ pub async fn registry_login(
             region: region.clone(),
             source: AwsError::from_sdk("ECR", &e),
         })?;
-    let token = out
+    let data = out
         .authorization_data()
         .first()
-        .and_then(|d| d.authorization_token())
+        .ok_or_else(|| bad("no authorization data in the answer"))?;
+    let token = data
+        .authorization_token()
         .ok_or_else(|| bad("no token in the answer"))?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(token)
@@ -103,5 +111,9 @@ pub async fn registry_login(
         .expose_secret()
         .split_once(':')
         .ok_or_else(|| bad("the token is not user:password"))?;
-    Ok((user.to_string(), SecretString::from(secret)))
+    Ok(RegistryLogin {
+        user: user.to_string(),
+        secret: SecretString::from(secret),
+        endpoint: data.proxy_endpoint().map(String::from),
+    })
 }

@@ -143,6 +143,9 @@ pub struct BuildArgs {
     /// Run the image checks after building (before pushing: a failed check stops the push).
     #[arg(long)]
     pub check: bool,
+    /// Run each check as a lava docker job runs (worker uid, LAVA_TMP as working directory).
+    #[arg(long)]
+    pub as_job: bool,
     /// Send one platform's builds to another engine: linux/arm64=ssh://user@host (or unix://,
     /// tcp://, https://; TLS with DOCKER_CERT_PATH's ca.pem, cert.pem, key.pem, and for tcp://
     /// DOCKER_TLS_VERIFY).

@@ -4,6 +4,7 @@ pub mod ami;
 pub mod bundle;
 pub mod images;
 pub mod install;
+pub mod job;
 pub mod sync;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +46,8 @@ enum Work {
     Images(images::ImagesArgs),
     /// Build the offline lava code bundle of a runtime (<os>-py<X.Y>) inside its builder container.
     Bundle(bundle::BundleArgs),
+    /// Run a lava docker job as a worker would (`job run --help`).
+    Job(job::JobArgs),
 }
 
 /// Runs `lava-build` with the process's arguments; returns the exit status.
@@ -71,6 +74,7 @@ fn run_async(work: &Work) -> anyhow::Result<()> {
             Work::Sync(args) => sync::run(args).await,
             Work::Images(args) => images::run(args).await,
             Work::Bundle(args) => bundle::run(args).await,
+            Work::Job(args) => job::run(args).await,
         }
     })
 }

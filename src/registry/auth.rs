@@ -167,16 +167,63 @@ pub(super) async fn fetch(
         }
         Resolved::Ecr { region } => {
             let sdk = crate::aws::sdk_config(None, region.as_deref()).await;
-            let (user, secret) = crate::aws::ecr::registry_login(&sdk).await?;
+            let login = crate::aws::ecr::registry_login(&sdk).await?;
             Ok(Credentials {
-                user: Some(user),
-                secret: Some(secret),
+                user: Some(login.user),
+                secret: Some(login.secret),
             })
         }
     }
 }
 
 async fn ssm_token(name: &str) -> Result<SecretString, AuthError> {
+    ssm_secure_string(name).await.map_err(|e| match e {
+        SecretError::Empty { name } => AuthError::EmptySsm { name },
+        SecretError::Read { name, source } => AuthError::Ssm { name, source },
+    })
+}
+
+// Credentials fetched by name for one pull each (seed 003's docker connector): the connector says
+// which field of the connection they come from.
+
+/// Why an SSM SecureString could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("SSM parameter {name}")]
+    Read {
+        name: String,
+        #[source]
+        source: AwsError,
+    },
+    #[error("SSM parameter {name} is empty")]
+    Empty { name: String },
+}
+
+/// Why a secret or a registry login could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("ECR login for {registry}")]
+    Ecr {
+        registry: String,
+        #[source]
+        source: EcrError,
+    },
+    #[error("ECR login for {registry}: no registry endpoint in the answer")]
+    NoEndpoint { registry: String },
+}
+
+impl Credentials {
+    /// The credentials as the engine takes them with one pull from `registry` (no login state is
+    /// written anywhere: each pull carries its own).
+    pub fn for_engine(&self, registry: &str) -> Option<DockerCredentials> {
+        self.docker(registry)
+    }
+}
+
+/// The decrypted value of the SSM SecureString parameter `name`.
+pub async fn ssm_secure_string(name: &str) -> Result<SecretString, SecretError> {
     let sdk = crate::aws::sdk_config(None, None).await;
     let out = aws_sdk_ssm::Client::new(&sdk)
         .get_parameter()
@@ -184,7 +231,7 @@ async fn ssm_token(name: &str) -> Result<SecretString, AuthError> {
         .with_decryption(true)
         .send()
         .await
-        .map_err(|e| AuthError::Ssm {
+        .map_err(|e| SecretError::Read {
             name: name.to_string(),
             source: AwsError::from_sdk("SSM", &e),
         })?;
@@ -192,9 +239,39 @@ async fn ssm_token(name: &str) -> Result<SecretString, AuthError> {
         .and_then(|p| p.value())
         .filter(|v| !v.is_empty())
         .map(SecretString::from)
-        .ok_or_else(|| AuthError::EmptySsm {
+        .ok_or_else(|| SecretError::Empty {
             name: name.to_string(),
         })
+}
+
+/// ECR login for the registry of account `registry_id` (the caller's account when None): the
+/// registry host and its credentials. The token opens every registry the caller may use (ECR
+/// deprecated asking per registry id); another account's host is the caller's with that id.
+pub async fn ecr_login(registry_id: Option<&str>) -> Result<(String, Credentials), LoginError> {
+    let registry = registry_id.unwrap_or("the caller's account").to_string();
+    let sdk = crate::aws::sdk_config(None, None).await;
+    let login = crate::aws::ecr::registry_login(&sdk)
+        .await
+        .map_err(|source| LoginError::Ecr {
+            registry: registry.clone(),
+            source,
+        })?;
+    let endpoint = login.endpoint.ok_or(LoginError::NoEndpoint { registry })?;
+    let own = endpoint
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    let host = match (registry_id, own.split_once('.')) {
+        (Some(id), Some((_, rest))) => format!("{id}.{rest}"),
+        _ => own.to_string(),
+    };
+    Ok((
+        host,
+        Credentials {
+            user: Some(login.user),
+            secret: Some(login.secret),
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -98,12 +98,12 @@ fn cert_path(to: &Path, ca: &Path, cert: &Path, key: &Path) -> PathBuf {
 }
 
 /// A dockerd of this test, listening on TCP with --tlsverify; stopped (SIGTERM, waited for) on drop.
-struct TlsEngine {
+pub(crate) struct TlsEngine {
     child: Child,
     /// tcp://127.0.0.1:PORT
-    endpoint: String,
+    pub(crate) endpoint: String,
     /// DOCKER_CERT_PATH of a client the engine trusts.
-    client: PathBuf,
+    pub(crate) client: PathBuf,
     /// The same client certificate, but a CA that did not sign the engine's certificate.
     wrong_ca: PathBuf,
     log: PathBuf,
@@ -111,7 +111,7 @@ struct TlsEngine {
 }
 
 impl TlsEngine {
-    fn start() -> TlsEngine {
+    pub(crate) fn start() -> TlsEngine {
         let dir = tempfile::Builder::new()
             .prefix("lava-tls")
             .tempdir_in("/tmp")

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// A docker-registry on a free loopback port that accepts only `user`/`password`.
-struct AuthRegistry {
-    addr: String,
+pub(crate) struct AuthRegistry {
+    pub(crate) addr: String,
     child: Child,
     dir: tempfile::TempDir,
 }
@@ -23,7 +23,7 @@ impl Drop for AuthRegistry {
 }
 
 impl AuthRegistry {
-    fn start(user: &str, password: &str) -> AuthRegistry {
+    pub(crate) fn start(user: &str, password: &str) -> AuthRegistry {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()

@@ -12,6 +12,7 @@ mod images_registry;
 mod images_steps;
 mod imds;
 mod install;
+mod job;
 mod lab;
 mod lifecycle;
 mod packer;

@@ -189,9 +189,16 @@ async fn check_all(
             for &kind in &plan.kinds {
                 let local = pipeline::local_tag(os, kind, &plan.tag, platform);
                 for c in checks::for_type(&file, kind.as_str()) {
-                    let (status, out) = engine::run_in(d, &local, platform.as_str(), &c.run)
-                        .await
-                        .unwrap_or_else(|e| (-1, crate::error::one_line(&anyhow::Error::from(e))));
+                    let ran = if a.as_job {
+                        crate::job::as_job::run_check(d, &local, &c.run)
+                            .await
+                            .map_err(anyhow::Error::from)
+                    } else {
+                        engine::run_in(d, &local, platform.as_str(), &c.run)
+                            .await
+                            .map_err(anyhow::Error::from)
+                    };
+                    let (status, out) = ran.unwrap_or_else(|e| (-1, crate::error::one_line(&e)));
                     results.push(CheckResult {
                         image: local.clone(),
                         platform: platform.to_string(),

@@ -1,0 +1,62 @@
+//! Image checks run the way lava runs docker jobs (`lava-build images check --as-job`): the
+//! runner's euid with its egid added, a fresh LAVA_TMP shared with the host as the working
+//! directory, no network, the container removed afterwards.
+use super::container::{self, Contract};
+use super::{JobError, hostconfig::HostSettings, run};
+use bollard::Docker;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How long one check may run.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Runs `/bin/sh -c command` in a container of `image` as a docker job would: (exit status,
+/// output). A check killed at the timeout reports status -1.
+pub async fn run_check(
+    docker: &Docker,
+    image: &str,
+    command: &str,
+) -> Result<(i64, String), JobError> {
+    let base = std::env::temp_dir();
+    let tmp = tempfile::Builder::new()
+        .prefix("lava-job-")
+        .tempdir_in(&base)
+        .map_err(|source| JobError::Tmp {
+            dir: base.display().to_string(),
+            source,
+        })?;
+    let tmp_path = tmp.path().to_string_lossy().into_owned();
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let env = BTreeMap::from([
+        ("LAVA_JOB_ID".to_string(), "images-check".to_string()),
+        ("LAVA_REALM".to_string(), "check".to_string()),
+        ("LAVA_RUN_ID".to_string(), run_id.clone()),
+        ("LAVA_TMP".to_string(), tmp_path.clone()),
+        ("LAVA_WORKER".to_string(), "images".to_string()),
+    ]);
+    let contract = Contract {
+        image,
+        command: Some(vec!["/bin/sh".into(), "-c".into(), command.into()]),
+        env,
+        tmp: &tmp_path,
+        uid: nix::unistd::geteuid().as_raw(),
+        gid: nix::unistd::getegid().as_raw(),
+        realm: "check",
+        worker: "images",
+        owner: "lava-build",
+        job_id: "images-check",
+        run_id: &run_id,
+        network: Some("none"),
+    };
+    let body = container::body(&contract, &HostSettings::default());
+    let name = format!("lava-check-{run_id}");
+    let waiter = docker
+        .clone()
+        .with_timeout(CHECK_TIMEOUT + Duration::from_secs(120));
+    let finished = run::run(docker, &waiter, &name, body, CHECK_TIMEOUT, None).await?;
+    let status = match finished.ending {
+        run::Ending::Exited(code) => code,
+        run::Ending::TimedOut | run::Ending::Interrupted => -1,
+    };
+    Ok((status, String::from_utf8_lossy(&finished.logs).into_owned()))
+}

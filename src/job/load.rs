@@ -1,0 +1,184 @@
+//! Where the specs come from: the lava tables in DynamoDB (`lava.<realm>.jobs`, `lava.realms`,
+//! `lava.<realm>.connections`, `lava.<realm>.state`) or files (JSON or YAML; connections as a list).
+use super::JobError;
+use crate::aws::dynamodb;
+use crate::config::ConfigError;
+use serde_json::{Map, Value};
+use std::path::Path;
+
+/// One spec and where it came from (for messages).
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub origin: String,
+    pub spec: Map<String, Value>,
+}
+
+fn read_file(path: &Path, what: &str) -> Result<Value, ConfigError> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: format!("{what} {shown}"),
+        source,
+    })?;
+    // YAML is a superset of JSON: one parser reads both.
+    serde_yaml::from_str::<Value>(&text).map_err(|e| ConfigError::Yaml {
+        location: format!("{what} {shown}"),
+        message: e.to_string().replace('\n', " "),
+    })
+}
+
+fn object(origin: String, v: Value) -> Result<Loaded, ConfigError> {
+    match v {
+        Value::Object(spec) => Ok(Loaded { origin, spec }),
+        other => Err(ConfigError::Yaml {
+            location: origin,
+            message: format!(
+                "expected a map (one spec), found {}",
+                if other.is_array() {
+                    "a list"
+                } else {
+                    "a scalar"
+                }
+            ),
+        }),
+    }
+}
+
+/// A job or realm spec from a file.
+pub fn spec_file(path: &Path, what: &str) -> Result<Loaded, ConfigError> {
+    object(format!("{what} {}", path.display()), read_file(path, what)?)
+}
+
+/// The connection `conn_id` from a connections file (a list of specs).
+pub fn connection_file(path: &Path, conn_id: &str) -> Result<Loaded, ConfigError> {
+    let shown = path.display().to_string();
+    let list = match read_file(path, "--connections-file")? {
+        Value::Array(l) => l,
+        _ => {
+            return Err(ConfigError::Yaml {
+                location: format!("--connections-file {shown}"),
+                message: "expected a list of connection specs".into(),
+            });
+        }
+    };
+    let mut ids = Vec::new();
+    for (i, c) in list.into_iter().enumerate() {
+        let id = c.get("conn_id").and_then(Value::as_str).map(String::from);
+        if id.as_deref() == Some(conn_id) {
+            return object(format!("--connections-file {shown} [{i}] ({conn_id})"), c);
+        }
+        ids.extend(id);
+    }
+    Err(ConfigError::invalid(
+        "parameters.docker",
+        conn_id,
+        &format!(
+            "a conn_id of --connections-file {shown} (there: {})",
+            if ids.is_empty() {
+                "none".into()
+            } else {
+                ids.join(", ")
+            }
+        ),
+    ))
+}
+
+/// Reads lava's tables.
+pub struct Tables {
+    client: aws_sdk_dynamodb::Client,
+}
+
+impl Tables {
+    pub fn new(sdk: &aws_config::SdkConfig) -> Tables {
+        Tables {
+            client: aws_sdk_dynamodb::Client::new(sdk),
+        }
+    }
+
+    async fn get(&self, table: &str, key: &str, value: &str) -> Result<Option<Loaded>, JobError> {
+        let item = dynamodb::get_json(&self.client, table, key, value)
+            .await
+            .map_err(|source| JobError::Table { source })?;
+        Ok(item.map(|spec| Loaded {
+            origin: format!("{table} {key}={value}"),
+            spec,
+        }))
+    }
+
+    /// An item that must exist: its absence, or its table's, is the user's error (exit 2), naming
+    /// the table.
+    async fn must(
+        &self,
+        realm: &str,
+        table: &str,
+        key: &str,
+        value: &str,
+        param: &str,
+    ) -> Result<Loaded, JobError> {
+        let found = match self.get(table, key, value).await {
+            Err(JobError::Table { source }) if source.is_missing_table() => {
+                return Err(JobError::Config(ConfigError::invalid(
+                    "--realm",
+                    realm,
+                    &format!("a realm with a DynamoDB table {table} (there is no such table)"),
+                )));
+            }
+            other => other?,
+        };
+        found.ok_or_else(|| {
+            JobError::Config(ConfigError::invalid(
+                param,
+                value,
+                &format!("a {key} of DynamoDB table {table}"),
+            ))
+        })
+    }
+
+    pub async fn job(&self, realm: &str, job_id: &str) -> Result<Loaded, JobError> {
+        self.must(
+            realm,
+            &format!("lava.{realm}.jobs"),
+            "job_id",
+            job_id,
+            "JOB_ID",
+        )
+        .await
+    }
+
+    pub async fn realm(&self, realm: &str) -> Result<Loaded, JobError> {
+        self.must(realm, "lava.realms", "realm", realm, "--realm")
+            .await
+    }
+
+    pub async fn connection(&self, realm: &str, conn_id: &str) -> Result<Loaded, JobError> {
+        self.must(
+            realm,
+            &format!("lava.{realm}.connections"),
+            "conn_id",
+            conn_id,
+            "parameters.docker",
+        )
+        .await
+    }
+
+    /// The declared state items: the state table's `value` where an item exists, else the default.
+    pub async fn state(
+        &self,
+        realm: &str,
+        declared: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, JobError> {
+        let table = format!("lava.{realm}.state");
+        let mut out = Map::new();
+        for (id, default) in declared {
+            // No state table yet: every item has its default.
+            let current = match self.get(&table, "state_id", id).await {
+                Err(JobError::Table { source }) if source.is_missing_table() => None,
+                other => other?,
+            };
+            let value = current
+                .and_then(|l| l.spec.get("value").cloned())
+                .unwrap_or_else(|| default.clone());
+            out.insert(id.clone(), value);
+        }
+        Ok(out)
+    }
+}
