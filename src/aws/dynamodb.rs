@@ -7,30 +7,46 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum DynamoError {
-    #[error("DynamoDB table {table}, {key} {value:?}: {message}")]
+    #[error("DynamoDB table {table}, {key} {value:?}")]
     Call {
         table: String,
         key: String,
         value: String,
-        /// The service's code and message, or the transport problem (see `aws::describe`).
-        message: String,
-        /// The AWS error code, to tell causes apart (e.g. ResourceNotFoundException).
-        code: Option<String>,
+        /// The service's code (e.g. ResourceNotFoundException) and message.
+        #[source]
+        source: super::AwsError,
     },
-    #[error("DynamoDB table {table}, {key} {value:?}: attribute {attribute}: {problem}")]
+    #[error("DynamoDB table {table}, {key} {value:?}")]
     Attribute {
         table: String,
         key: String,
         value: String,
-        attribute: String,
-        problem: String,
+        #[source]
+        source: AttributeError,
     },
+}
+
+/// Why an attribute value has no JSON form in a lava spec.
+#[derive(Debug, thiserror::Error)]
+pub enum AttributeError {
+    #[error("attribute {name}")]
+    In {
+        name: String,
+        #[source]
+        source: Box<AttributeError>,
+    },
+    #[error("number {0:?} is not representable")]
+    Number(String),
+    #[error("binary values are not part of a lava spec")]
+    Binary,
+    #[error("an attribute type this tool does not know")]
+    Unknown,
 }
 
 impl DynamoError {
     /// Whether the table itself does not exist.
     pub fn is_missing_table(&self) -> bool {
-        matches!(self, DynamoError::Call { code: Some(c), .. } if c == "ResourceNotFoundException")
+        matches!(self, DynamoError::Call { source, .. } if source.is("ResourceNotFoundException"))
     }
 }
 
@@ -49,42 +65,41 @@ pub async fn get_json(
         .consistent_read(true)
         .send()
         .await
-        .map_err(|e| {
-            use aws_sdk_dynamodb::error::ProvideErrorMetadata;
-            DynamoError::Call {
-                table: table.to_string(),
-                key: key.to_string(),
-                value: value.to_string(),
-                code: e.code().map(String::from),
-                message: super::describe(&e),
-            }
+        .map_err(|e| DynamoError::Call {
+            table: table.to_string(),
+            key: key.to_string(),
+            value: value.to_string(),
+            source: super::AwsError::from_sdk("DynamoDB", &e),
         })?;
     let Some(item) = out.item else {
         return Ok(None);
     };
     item_to_json(&item)
         .map(Some)
-        .map_err(|(attribute, problem)| DynamoError::Attribute {
+        .map_err(|source| DynamoError::Attribute {
             table: table.to_string(),
             key: key.to_string(),
             value: value.to_string(),
-            attribute,
-            problem,
+            source,
         })
 }
 
-/// An item as a JSON object. Err: (attribute, problem).
+/// An item as a JSON object.
 pub fn item_to_json(
     item: &HashMap<String, AttributeValue>,
-) -> Result<Map<String, Value>, (String, String)> {
+) -> Result<Map<String, Value>, AttributeError> {
     let mut out = Map::new();
     for (k, v) in item {
-        out.insert(k.clone(), to_json(v).map_err(|p| (k.clone(), p))?);
+        let value = to_json(v).map_err(|e| AttributeError::In {
+            name: k.clone(),
+            source: Box::new(e),
+        })?;
+        out.insert(k.clone(), value);
     }
     Ok(out)
 }
 
-fn number(n: &str) -> Result<Value, String> {
+fn number(n: &str) -> Result<Value, AttributeError> {
     if let Ok(i) = n.parse::<i64>() {
         return Ok(Value::Number(i.into()));
     }
@@ -92,29 +107,27 @@ fn number(n: &str) -> Result<Value, String> {
         .ok()
         .and_then(Number::from_f64)
         .map(Value::Number)
-        .ok_or_else(|| format!("number {n:?} is not representable"))
+        .ok_or_else(|| AttributeError::Number(n.to_string()))
 }
 
 /// One attribute value as JSON: maps, lists, strings, numbers, booleans, null; sets as lists.
 /// Binary values have no JSON form in a lava spec and are refused.
-pub fn to_json(v: &AttributeValue) -> Result<Value, String> {
+pub fn to_json(v: &AttributeValue) -> Result<Value, AttributeError> {
     Ok(match v {
         AttributeValue::S(s) => Value::String(s.clone()),
         AttributeValue::N(n) => number(n)?,
         AttributeValue::Bool(b) => Value::Bool(*b),
         AttributeValue::Null(_) => Value::Null,
-        AttributeValue::M(m) => {
-            Value::Object(item_to_json(m).map_err(|(k, p)| format!("{k}: {p}"))?)
-        }
+        AttributeValue::M(m) => Value::Object(item_to_json(m)?),
         AttributeValue::L(l) => Value::Array(l.iter().map(to_json).collect::<Result<_, _>>()?),
         AttributeValue::Ss(s) => Value::Array(s.iter().cloned().map(Value::String).collect()),
         AttributeValue::Ns(s) => {
             Value::Array(s.iter().map(|n| number(n)).collect::<Result<_, _>>()?)
         }
         AttributeValue::B(_) | AttributeValue::Bs(_) => {
-            return Err("binary values are not part of a lava spec".into());
+            return Err(AttributeError::Binary);
         }
-        _ => return Err("an attribute type this tool does not know".into()),
+        _ => return Err(AttributeError::Unknown),
     })
 }
 
@@ -149,6 +162,9 @@ mod tests {
             "blob".to_string(),
             AttributeValue::B(aws_smithy_types::Blob::new(vec![1])),
         )]);
-        assert_eq!(item_to_json(&bad).unwrap_err().0, "blob");
+        assert!(matches!(
+            item_to_json(&bad).unwrap_err(),
+            AttributeError::In { name, source } if name == "blob" && matches!(*source, AttributeError::Binary)
+        ));
     }
 }

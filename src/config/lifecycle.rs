@@ -106,7 +106,7 @@ pub fn publish_prefix(v: Option<Sourced<String>>) -> Result<Sourced<String>, Con
         )
     });
     crate::lifecycle::publish::check_prefix(&v.value)
-        .map_err(|why| ConfigError::invalid("publish_prefix", &v.value, &why))?;
+        .map_err(|why| ConfigError::invalid("publish_prefix", &v.value, &why.to_string()))?;
     Ok(v)
 }
 

@@ -97,12 +97,17 @@ pub struct PruneArgs {
     pub common: Common,
 }
 
-fn parse_keep(text: &str) -> Result<usize, String> {
+/// A `--keep` that is not a whole number of at least 1.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{0:?}: expected a whole number of at least 1 (the newest AMI of each kind is always kept)"
+)]
+pub struct KeepError(String);
+
+fn parse_keep(text: &str) -> Result<usize, KeepError> {
     match text.parse::<usize>() {
         Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!(
-            "{text:?}: expected a whole number of at least 1 (the newest AMI of each kind is always kept)"
-        )),
+        _ => Err(KeepError(text.to_string())),
     }
 }
 
@@ -111,8 +116,9 @@ fn usage(message: String) -> anyhow::Error {
 }
 
 fn check_common(c: &Common) -> anyhow::Result<()> {
-    publish::check_prefix(&c.publish_prefix)
-        .map_err(|why| ConfigError::invalid("--publish-prefix", &c.publish_prefix, &why).into())
+    publish::check_prefix(&c.publish_prefix).map_err(|why| {
+        ConfigError::invalid("--publish-prefix", &c.publish_prefix, &why.to_string()).into()
+    })
 }
 
 fn check_ids(ids: &[String]) -> anyhow::Result<()> {
@@ -421,7 +427,7 @@ pub async fn published(
     prefix: &str,
 ) -> anyhow::Result<Vec<publish::Entry>> {
     publish::check_prefix(prefix)
-        .map_err(|why| ConfigError::invalid("--publish-prefix", prefix, &why))?;
+        .map_err(|why| ConfigError::invalid("--publish-prefix", prefix, &why.to_string()))?;
     let region = sdk_region(sdk)?;
     match publish::list(&aws_sdk_ssm::Client::new(sdk), &region, prefix).await {
         Ok(entries) => Ok(entries),

@@ -37,9 +37,14 @@ pub struct Decision {
     pub outcome: String,
 }
 
+/// A `--deprecate-after` that is not a duration of at least an hour.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?}: expected a duration such as 7d or 12h (at least 1h)")]
+pub struct DurationError(String);
+
 /// Parses `--deprecate-after`: `<n>d` or `<n>h`, at least one hour.
-pub fn parse_after(text: &str) -> Result<chrono::Duration, String> {
-    let expected = || format!("{text:?}: expected a duration such as 7d or 12h (at least 1h)");
+pub fn parse_after(text: &str) -> Result<chrono::Duration, DurationError> {
+    let expected = || DurationError(text.to_string());
     let (n, unit) = text.split_at(text.len().saturating_sub(1));
     let n: i64 = n.parse().map_err(|_| expected())?;
     let d = match unit {

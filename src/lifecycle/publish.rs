@@ -11,12 +11,24 @@ use serde::Serialize;
 /// The prefix used when none is configured.
 pub const DEFAULT_PREFIX: &str = "/lava/ami";
 
+/// Why a publish prefix is not one; reads as what is expected.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PrefixError {
+    #[error(
+        "an SSM parameter path such as /lava/ami: starts with /, no trailing /, segments of letters, digits, _ . -"
+    )]
+    NotAPath,
+    #[error("a path outside /{0} (reserved by AWS), such as /lava/ami")]
+    Reserved(String),
+    #[error("a path of at most 900 characters")]
+    TooLong,
+}
+
 /// Checks a publish prefix: `/a/b` (no trailing slash), segments of letters, digits, `_.-`, not
-/// under the reserved `/aws` and `/ssm`. Returns the reason when it is not one.
-pub fn check_prefix(prefix: &str) -> Result<(), String> {
-    let expected = "an SSM parameter path such as /lava/ami: starts with /, no trailing /, segments of letters, digits, _ . -";
+/// under the reserved `/aws` and `/ssm`.
+pub fn check_prefix(prefix: &str) -> Result<(), PrefixError> {
     let Some(rest) = prefix.strip_prefix('/') else {
-        return Err(expected.into());
+        return Err(PrefixError::NotAPath);
     };
     let segments: Vec<&str> = rest.split('/').collect();
     let ok = segments.iter().all(|s| {
@@ -25,18 +37,15 @@ pub fn check_prefix(prefix: &str) -> Result<(), String> {
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
     });
     if !ok {
-        return Err(expected.into());
+        return Err(PrefixError::NotAPath);
     }
     let first = segments[0].to_ascii_lowercase();
     if first == "aws" || first == "ssm" {
-        return Err(format!(
-            "a path outside /{} (reserved by AWS), such as /lava/ami",
-            segments[0]
-        ));
+        return Err(PrefixError::Reserved(segments[0].to_string()));
     }
     // 1011 characters is SSM's limit for a full name; leave room for the kind.
     if prefix.len() > 900 {
-        return Err("a path of at most 900 characters".into());
+        return Err(PrefixError::TooLong);
     }
     Ok(())
 }
@@ -194,7 +203,10 @@ mod tests {
         for bad in ["lava/ami", "/lava/ami/", "/", "/lava//ami", "/lava ami", ""] {
             assert!(check_prefix(bad).is_err(), "{bad}");
         }
-        assert!(check_prefix("/aws/lava").unwrap_err().contains("reserved"));
+        assert_eq!(
+            check_prefix("/aws/lava").unwrap_err(),
+            PrefixError::Reserved("aws".into())
+        );
     }
 
     #[test]
