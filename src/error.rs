@@ -35,3 +35,10 @@ pub fn report(err: &anyhow::Error) -> i32 {
     crate::output::progress::error(one_line(err));
     exit_code(err)
 }
+
+/// `report` for a command whose own error type decides the exit status (lava-rc's, s3run's):
+/// prints `<prefix>error: …` once (`prefix` e.g. `s3run: `, or empty) and returns `status`.
+pub fn report_status(prefix: &str, err: &anyhow::Error, status: i32) -> i32 {
+    crate::output::progress::line(&format!("{prefix}error:"), one_line(err));
+    status
+}

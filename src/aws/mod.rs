@@ -2,6 +2,7 @@
 //!
 //! Honours `--profile`, `--region`, `AWS_PROFILE`, `AWS_REGION` and `AWS_ENDPOINT_URL` (the last is
 //! how tests and `make demo` reach the local AWS emulator).
+pub mod cause;
 pub mod ssm;
 
 use crate::config::{Source, Sourced};

@@ -27,23 +27,14 @@ enum Command {
 fn main() {
     lava_build::tls::install_crypto_provider();
     let cli = Cli::parse();
-    lava_build::output::init_logging(cli.verbose);
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    let result = rt.block_on(async {
+    let code = lava_build::output::args::run(cli.verbose, async {
         match &cli.command {
             Command::Ami(args) => cmd::ami::run(args).await,
             Command::Sync(args) => cmd::sync::run(args).await,
             Command::Images(args) => cmd::images::run(args).await,
             Command::Bundle(args) => cmd::bundle::run(args).await,
         }
+        .map(|()| 0)
     });
-    if let Err(e) = result {
-        std::process::exit(lava_build::error::report(&e));
-    }
+    std::process::exit(code);
 }

@@ -4,6 +4,7 @@ use super::model::{ImageInfo, StackInfo};
 use super::replace::{Activity, Replacement};
 use super::wait::{self, Outcome, Step};
 use aws_sdk_cloudformation::types::{Capability, Parameter};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Self-owned, available AMIs named `lava-*` (and `sak-*` with `sak`).
@@ -30,46 +31,47 @@ pub async fn images(ec2: &aws_sdk_ec2::Client, sak: bool) -> Result<Vec<ImageInf
         .images()
         .iter()
         .map(|i| ImageInfo {
-            id: i.image_id().unwrap_or_default().to_string(),
-            name: i.name().unwrap_or_default().to_string(),
-            created: i.creation_date().unwrap_or_default().to_string(),
+            id: owned(i.image_id()),
+            name: owned(i.name()),
+            created: owned(i.creation_date()),
             arch: i.architecture().map(|a| a.as_str().to_string()),
-            tags: i
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect(),
+            tags: pairs(i.tags(), |t| (t.key(), t.value())),
         })
         .collect())
 }
 
+/// Key/value pairs (tags, parameters) as a map, a missing key or value as "".
+fn pairs<T>(
+    items: &[T],
+    kv: impl Fn(&T) -> (Option<&str>, Option<&str>),
+) -> BTreeMap<String, String> {
+    items
+        .iter()
+        .map(|item| {
+            let (k, v) = kv(item);
+            (owned(k), owned(v))
+        })
+        .collect()
+}
+
+fn owned(text: Option<&str>) -> String {
+    text.unwrap_or_default().to_string()
+}
+
+fn status_text(s: &aws_sdk_cloudformation::types::Stack) -> String {
+    owned(s.stack_status().map(|x| x.as_str()))
+}
+
 fn stack_info(s: &aws_sdk_cloudformation::types::Stack) -> StackInfo {
     StackInfo {
-        name: s.stack_name().unwrap_or_default().to_string(),
-        status: s
-            .stack_status()
-            .map(|x| x.as_str().to_string())
-            .unwrap_or_default(),
+        name: owned(s.stack_name()),
+        status: status_text(s),
         last_updated: s
             .last_updated_time()
             .or(s.creation_time())
             .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
             .unwrap_or_default(),
-        parameters: s
-            .parameters()
-            .iter()
-            .map(|p| {
-                (
-                    p.parameter_key().unwrap_or_default().to_string(),
-                    p.parameter_value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect(),
+        parameters: pairs(s.parameters(), |p| (p.parameter_key(), p.parameter_value())),
         capabilities: s
             .capabilities()
             .iter()
@@ -129,6 +131,36 @@ pub async fn update(
     Ok(())
 }
 
+/// One stack by name.
+async fn describe(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+) -> Result<aws_sdk_cloudformation::types::Stack, StackError> {
+    let out = cfn
+        .describe_stacks()
+        .stack_name(name)
+        .send()
+        .await
+        .map_err(|e| StackError::aws("DescribeStacks", name, &e))?;
+    out.stacks()
+        .first()
+        .cloned()
+        .ok_or_else(|| StackError::Gone(name.to_string()))
+}
+
+/// The current value of one parameter of a stack (`None`: the stack has no such parameter).
+pub async fn parameter(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+    key: &str,
+) -> Result<Option<String>, StackError> {
+    let s = describe(cfn, name).await?;
+    Ok(s.parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some(key))
+        .map(|p| owned(p.parameter_value())))
+}
+
 /// How waiting for an update ended: the outcome, the stack status and why.
 #[derive(Debug, Clone)]
 pub struct Waited {
@@ -147,20 +179,8 @@ pub async fn wait(
 ) -> Result<Waited, StackError> {
     let started = Instant::now();
     loop {
-        let out = cfn
-            .describe_stacks()
-            .stack_name(name)
-            .send()
-            .await
-            .map_err(|e| StackError::aws("DescribeStacks", name, &e))?;
-        let s = out
-            .stacks()
-            .first()
-            .ok_or_else(|| StackError::Gone(name.to_string()))?;
-        let status = s
-            .stack_status()
-            .map(|x| x.as_str().to_string())
-            .unwrap_or_default();
+        let s = describe(cfn, name).await?;
+        let status = status_text(&s);
         let outcome = match wait::decide(&status, started.elapsed(), limit) {
             Step::Wait => {
                 tokio::time::sleep(every).await;
@@ -175,10 +195,16 @@ pub async fn wait(
                 limit.as_secs() / 60
             ),
             Outcome::RolledBack | Outcome::Failed => {
-                let summary = s.stack_status_reason().unwrap_or_default().to_string();
-                match events(cfn, name).await.map(|e| wait::first_failure(&e)) {
-                    Ok(Some(first)) => first,
-                    _ => summary,
+                let summary = owned(s.stack_status_reason());
+                match events(cfn, name).await {
+                    Ok(events) => wait::first_failure(&events).unwrap_or(summary),
+                    Err(e) => {
+                        crate::output::progress::warn(format!(
+                            "{}: the stack's own reason is shown instead",
+                            crate::error::one_line(&e.into())
+                        ));
+                        summary
+                    }
                 }
             }
         };
@@ -205,13 +231,13 @@ async fn events(
         .stack_events()
         .iter()
         .map(|e| wait::Event {
-            logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
-            resource_type: e.resource_type().unwrap_or_default().to_string(),
+            logical_id: owned(e.logical_resource_id()),
+            resource_type: owned(e.resource_type()),
             status: e
                 .resource_status()
                 .map(|x| x.as_str().to_string())
                 .unwrap_or_default(),
-            reason: e.resource_status_reason().unwrap_or_default().to_string(),
+            reason: owned(e.resource_status_reason()),
         })
         .collect())
 }
@@ -273,7 +299,7 @@ pub async fn replacement(
             .filter(|a| a.start_time().is_some_and(|t| t.secs() >= since.secs()))
             .rev()
             .map(|a| Activity {
-                description: a.description().unwrap_or_default().to_string(),
+                description: owned(a.description()),
                 status: a
                     .status_code()
                     .map(|c| c.as_str().to_string())
