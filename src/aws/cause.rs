@@ -18,11 +18,16 @@ impl AwsCause {
     where
         E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
     {
-        AwsCause {
-            code: super::error_code(err),
-            status: err.raw_response().map(|r| r.status().as_u16()),
-            text: super::describe(err),
-        }
+        let code = super::error_code(err);
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let text = match (&code, status, err) {
+            // A HEAD answer has no body, so no code: its status is all the service said.
+            (None, Some(s), aws_sdk_ssm::error::SdkError::ServiceError(_)) => {
+                format!("the service answered HTTP {s} without an error code")
+            }
+            _ => super::describe(err),
+        };
+        AwsCause { code, status, text }
     }
 
     /// A cause made by hand (tests, and errors that are not the SDK's).

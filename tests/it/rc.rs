@@ -1252,3 +1252,50 @@ fn s3run_without_home_uses_no_shared_folder() {
     );
     assert_eq!(tmp_cache.exists(), existed, "no cache made in /tmp");
 }
+
+#[tokio::test]
+async fn s3run_stops_the_s3path_search_at_an_entry_it_may_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mark = dir.path().join("ran");
+    let script = format!("#!/bin/bash\ntouch {}\n", path_str(&mark));
+    let bucket = bucket_with(&[
+        ("denied/job.sh", script.as_bytes()),
+        ("bin/job.sh", script.as_bytes()),
+    ])
+    .await;
+    // The first entry answers 403: the object may be there, so the later entry must not stand in.
+    let s3 = aws_sdk_s3::Client::new(&moto_sdk("ap-southeast-2").await);
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:GetObject", "s3:HeadObject"],
+            "Resource": format!("arn:aws:s3:::{bucket}/denied/*"),
+        }],
+    });
+    s3.put_bucket_policy()
+        .bucket(&bucket)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let o = bin_moto("lava-rc")
+        .args(["s3run", "-r", "ap-southeast-2", "--no-cache", "job.sh"])
+        .env(
+            "S3PATH",
+            format!("s3://{bucket}/nothing-here:s3://{bucket}/denied:s3://{bucket}/bin"),
+        )
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("s3run: error: job.sh: S3PATH search stopped")
+            && err.contains(&format!("s3://{bucket}/denied/job.sh"))
+            && err.contains("403"),
+        "{err}"
+    );
+    assert!(!err.contains("not found along S3PATH"), "{err}");
+    assert!(!mark.exists(), "the later entry's job.sh did not run");
+}
