@@ -505,3 +505,81 @@ async fn a_failed_stack_stops_the_run_unless_keep_going() {
         "--keep-going went on to b"
     );
 }
+
+/// A pseudo-terminal: the master side, and the path of the slave side.
+fn open_pty() -> (std::fs::File, String) {
+    use nix::libc;
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain libc calls on a descriptor we own; the name buffer outlives ptsname_r. The
+    // master is close-on-exec: the program must not hold the terminal it is to lose.
+    unsafe {
+        let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(fd >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        let master = std::fs::File::from_raw_fd(fd);
+        assert_eq!(libc::grantpt(fd), 0);
+        assert_eq!(libc::unlockpt(fd), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(fd, name.as_mut_ptr(), name.len()), 0);
+        let path = std::ffi::CStr::from_ptr(name.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        (master, path)
+    }
+}
+
+#[tokio::test]
+async fn a_terminal_gone_at_the_prompt_fails_the_run() {
+    let w = World::new("sa-east-1").await;
+    let old = w.ami("x86_64", "3.11.12", "2025-01-01T00-00-00Z").await;
+    w.ami("x86_64", "3.11.12", "2025-02-01T00-00-00Z").await;
+    w.worker("lava-prod-t", &old).await;
+    let (region, endpoint) = (w.region.clone(), moto());
+    let code = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::process::CommandExt;
+        let (mut master, slave_path) = open_pty();
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_NOCTTY)
+            .open(&slave_path)
+            .unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lava-ami"));
+        cmd.args(["--region", &region, "-U", "lava-prod-*"])
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("NO_COLOR", "1")
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave);
+        // SAFETY: setsid is async-signal-safe and touches only the child. In a session of its
+        // own without a controlling terminal, the terminal's end is no hangup signal: the
+        // program sees it as a failed read, as with a terminal that breaks.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()?;
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
+        drop(cmd);
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains("q to quit") {
+            let n = master
+                .read(&mut buf)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&seen)));
+            seen.extend_from_slice(&buf[..n]);
+        }
+        drop(master);
+        child.wait().unwrap().code()
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, Some(1), "a prompt that cannot be answered is a failure");
+    assert_eq!(w.params("lava-prod-t").await["amiId"], old);
+}
