@@ -2,6 +2,8 @@
 //! GET for the content, errors naming the object with the service's answer as the cause.
 use crate::aws::cause::AwsCause;
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::SdkError;
 
 /// An object's content and ETag (without quotes).
 pub struct Object {
@@ -36,37 +38,33 @@ fn url(bucket: &str, key: &str) -> String {
     format!("s3://{bucket}/{key}")
 }
 
+/// The error of a call on the object, with the service's answer as its cause.
+fn failed<E>(bucket: &str, key: &str) -> impl FnOnce(SdkError<E, HttpResponse>) -> ObjectError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let url = url(bucket, key);
+    move |e| ObjectError::Aws {
+        url,
+        cause: Box::new(AwsCause::from_sdk(&e)),
+    }
+}
+
 fn etag(tag: Option<&str>) -> String {
     tag.unwrap_or_default().trim_matches('"').to_string()
 }
 
 /// The object's ETag (HeadObject).
 pub async fn head(client: &Client, bucket: &str, key: &str) -> Result<String, ObjectError> {
-    let out = client
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| ObjectError::Aws {
-            url: url(bucket, key),
-            cause: Box::new(AwsCause::from_sdk(&e)),
-        })?;
+    let req = client.head_object().bucket(bucket).key(key);
+    let out = req.send().await.map_err(failed(bucket, key))?;
     Ok(etag(out.e_tag()))
 }
 
 /// The object's content and ETag (GetObject).
 pub async fn get(client: &Client, bucket: &str, key: &str) -> Result<Object, ObjectError> {
-    let out = client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| ObjectError::Aws {
-            url: url(bucket, key),
-            cause: Box::new(AwsCause::from_sdk(&e)),
-        })?;
+    let req = client.get_object().bucket(bucket).key(key);
+    let out = req.send().await.map_err(failed(bucket, key))?;
     let etag = etag(out.e_tag());
     let body = out
         .body

@@ -85,3 +85,36 @@ pub async fn moto_sdk(region: &str) -> aws_config::SdkConfig {
 pub fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
+
+/// The stdout of a command that must have succeeded (else a panic showing its stdout and stderr).
+pub fn stdout_of_success(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// The string `field` of each object in the JSON array `list`, in order.
+pub fn each_field<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("an array: {list}"))
+        .iter()
+        .map(|item| {
+            item[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field} in {item}"))
+        })
+        .collect()
+}
+
+/// The stderr of a command that must have failed at run time (exit status 1) with one line.
+pub fn one_line_failure(out: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
+}

@@ -1,6 +1,6 @@
 //! `lava-rc` against a fake IMDSv2 server, with the real bash, mkswap, swapon and crontab, and the
 //! AWS emulator's S3 for crontab objects and s3run.
-use crate::common::{bin, bin_moto, moto_sdk, path_str};
+use crate::common::{bin, bin_moto, each_field, moto_sdk, path_str};
 use crate::imds::FakeImds;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -1113,12 +1113,7 @@ async fn built_in_steps_run_at_the_old_rc_d_positions_among_site_scripts() {
         "03\nshell0\n10\n50\n70\nshell\n99a\n",
         "{err}"
     );
-    let names: Vec<&str> = report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["step"].as_str().unwrap())
-        .collect();
+    let names = each_field(&report["steps"], "step");
     assert_eq!(
         names,
         [
@@ -1189,7 +1184,9 @@ impl SyslogSink {
                     .strip_prefix('<')
                     .and_then(|t| t.split_once('>'))
                     .unwrap_or_else(|| panic!("syslog format: {text}"));
-                let after_time = rest.get(16..).unwrap_or_else(|| panic!("timestamp: {text}"));
+                let after_time = rest
+                    .get(16..)
+                    .unwrap_or_else(|| panic!("timestamp: {text}"));
                 let (head, message) = after_time.split_once(": ").expect("TAG: ");
                 let tag = head.split('[').next().unwrap();
                 (pri.parse().unwrap(), tag.to_string(), message.to_string())
@@ -1372,7 +1369,11 @@ async fn the_rc_local_shim_puts_each_line_in_syslog_once() {
             .collect()
     };
     assert_eq!(with("from shell0"), ["rclocal.shell0"], "{records:?}");
-    assert_eq!(with("from shell"), ["rclocal.shell0", "rclocal.shell"], "{records:?}");
+    assert_eq!(
+        with("from shell"),
+        ["rclocal.shell0", "rclocal.shell"],
+        "{records:?}"
+    );
     assert_eq!(with("lava-rc boot done"), ["lava-rc"], "{records:?}");
     assert_eq!(
         with("ap-southeast-2"),
