@@ -409,8 +409,8 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
         .await;
 
     // The role: the stack's own policy and the realm policy, statement by statement.
-    let role = physical_id(&cfn, "lava-prod-core", "WorkerRole").await;
-    let policies = role_statements(&iam, &role).await;
+    let role = physical_id(cfn, "lava-prod-core", "WorkerRole").await;
+    let policies = role_statements(iam, &role).await;
     assert_eq!(
         policies.keys().collect::<Vec<_>>(),
         ["lava-realm", "lava-worker"]
@@ -838,8 +838,8 @@ async fn attribute_form_with_a_realm_policy() {
         .await;
     // With a realm policy, the stack grants only what is its own (queue, boot scripts, ECR pulls,
     // logs, the agent, the hook): no realm statements of its own.
-    let role = physical_id(&cfn, "lava-prod-core", "WorkerRole").await;
-    let policies = role_statements(&iam, &role).await;
+    let role = physical_id(cfn, "lava-prod-core", "WorkerRole").await;
+    let policies = role_statements(iam, &role).await;
     assert_eq!(policies.keys().collect::<Vec<_>>(), ["lava-worker"]);
     let sids: Vec<&str> = policies["lava-worker"]
         .iter()
