@@ -65,7 +65,7 @@ pub fn default_dir() -> Result<PathBuf, CacheError> {
 }
 
 /// An opened cache folder, checked to be ours and private.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Cache {
     dir: PathBuf,
 }

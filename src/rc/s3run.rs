@@ -166,12 +166,30 @@ async fn cached(
 ) -> Result<PathBuf, S3RunError> {
     let cache = Cache::open(dir)?;
     let etag = object::head(client, bucket, key).await?;
-    if let Some(exe) = cache.lookup(bucket, key, &etag) {
+    // Hashing the cached copy and writing a new one are file work: off the async thread.
+    let (b, k, c) = (bucket.to_string(), key.to_string(), cache.clone());
+    let found = tokio::task::spawn_blocking(move || c.lookup(&b, &k, &etag))
+        .await
+        .map_err(|e| cache_task(dir, e))?;
+    if let Some(exe) = found {
         tracing::debug!(path = %exe.display(), "cached copy is current");
         return Ok(exe);
     }
     let obj = object::get(client, bucket, key).await?;
-    Ok(cache.store(bucket, key, &obj.etag, &obj.body)?)
+    let (b, k) = (bucket.to_string(), key.to_string());
+    let stored = tokio::task::spawn_blocking(move || cache.store(&b, &k, &obj.etag, &obj.body))
+        .await
+        .map_err(|e| cache_task(dir, e))?;
+    Ok(stored?)
+}
+
+/// A cache task that did not finish (it panicked).
+fn cache_task(dir: &Path, e: tokio::task::JoinError) -> S3RunError {
+    S3RunError::Local {
+        action: "using the cache",
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(e),
+    }
 }
 
 /// Fetches and runs the object; returns its exit status (128+signal when killed).
