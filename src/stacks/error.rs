@@ -31,6 +31,18 @@ impl StackError {
         }
     }
 
+    /// `aws` as a `map_err` argument.
+    pub fn on<E>(
+        operation: &'static str,
+        resource: &str,
+    ) -> impl FnOnce(aws_sdk_ssm::error::SdkError<E, HttpResponse>) -> Self + use<E>
+    where
+        E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let resource = resource.to_string();
+        move |e| StackError::aws(operation, resource, &e)
+    }
+
     /// The service's error code, when the service answered with one.
     pub fn code(&self) -> Option<&str> {
         match self {

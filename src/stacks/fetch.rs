@@ -26,7 +26,7 @@ pub async fn images(ec2: &aws_sdk_ec2::Client, sak: bool) -> Result<Vec<ImageInf
         )
         .send()
         .await
-        .map_err(|e| StackError::aws("DescribeImages", "of this account", &e))?;
+        .map_err(StackError::on("DescribeImages", "of this account"))?;
     Ok(out
         .images()
         .iter()
@@ -85,7 +85,7 @@ pub async fn stacks(cfn: &aws_sdk_cloudformation::Client) -> Result<Vec<StackInf
     let mut out = Vec::new();
     let mut pages = cfn.describe_stacks().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| StackError::aws("DescribeStacks", "of this region", &e))?;
+        let page = page.map_err(StackError::on("DescribeStacks", "of this region"))?;
         for s in page.stacks() {
             if s.stack_status().map(|x| x.as_str()) != Some("DELETE_COMPLETE") {
                 out.push(stack_info(s));
@@ -127,7 +127,7 @@ pub async fn update(
         .set_capabilities((!caps.is_empty()).then_some(caps))
         .send()
         .await
-        .map_err(|e| StackError::aws("UpdateStack", &stack.name, &e))?;
+        .map_err(StackError::on("UpdateStack", &stack.name))?;
     Ok(())
 }
 
@@ -136,12 +136,11 @@ async fn describe(
     cfn: &aws_sdk_cloudformation::Client,
     name: &str,
 ) -> Result<aws_sdk_cloudformation::types::Stack, StackError> {
-    let out = cfn
-        .describe_stacks()
-        .stack_name(name)
+    let req = cfn.describe_stacks().stack_name(name);
+    let out = req
         .send()
         .await
-        .map_err(|e| StackError::aws("DescribeStacks", name, &e))?;
+        .map_err(StackError::on("DescribeStacks", name))?;
     out.stacks()
         .first()
         .cloned()
@@ -221,12 +220,11 @@ async fn events(
     cfn: &aws_sdk_cloudformation::Client,
     name: &str,
 ) -> Result<Vec<wait::Event>, StackError> {
-    let out = cfn
-        .describe_stack_events()
-        .stack_name(name)
+    let req = cfn.describe_stack_events().stack_name(name);
+    let out = req
         .send()
         .await
-        .map_err(|e| StackError::aws("DescribeStackEvents", name, &e))?;
+        .map_err(StackError::on("DescribeStackEvents", name))?;
     Ok(out
         .stack_events()
         .iter()
@@ -250,12 +248,11 @@ pub async fn replacement(
     stack: &str,
     since: aws_smithy_types::DateTime,
 ) -> Result<Vec<Replacement>, StackError> {
-    let res = cfn
-        .describe_stack_resources()
-        .stack_name(stack)
+    let req = cfn.describe_stack_resources().stack_name(stack);
+    let res = req
         .send()
         .await
-        .map_err(|e| StackError::aws("DescribeStackResources", stack, &e))?;
+        .map_err(StackError::on("DescribeStackResources", stack))?;
     let names: Vec<String> = res
         .stack_resources()
         .iter()
@@ -264,12 +261,13 @@ pub async fn replacement(
         .collect();
     let mut out = Vec::new();
     for name in names {
-        let groups = asg
+        let req = asg
             .describe_auto_scaling_groups()
-            .auto_scaling_group_names(&name)
+            .auto_scaling_group_names(&name);
+        let groups = req
             .send()
             .await
-            .map_err(|e| StackError::aws("DescribeAutoScalingGroups", &name, &e))?;
+            .map_err(StackError::on("DescribeAutoScalingGroups", &name))?;
         let Some(g) = groups.auto_scaling_groups().first() else {
             continue;
         };
@@ -286,12 +284,13 @@ pub async fn replacement(
             .iter()
             .map(|i| i.launch_template().and_then(|l| l.version()))
             .collect();
-        let acts = asg
+        let req = asg
             .describe_scaling_activities()
-            .auto_scaling_group_name(&name)
+            .auto_scaling_group_name(&name);
+        let acts = req
             .send()
             .await
-            .map_err(|e| StackError::aws("DescribeScalingActivities", &name, &e))?;
+            .map_err(StackError::on("DescribeScalingActivities", &name))?;
         // Newest first from the service; keep this update's, oldest first.
         let activities: Vec<Activity> = acts
             .activities()
