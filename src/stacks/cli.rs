@@ -44,11 +44,11 @@ pub struct Args {
     #[arg(short = 'U', long)]
     pub update: bool,
     /// With -U: the AMI to roll out, an id or `latest` (newest of the stack's kind, or of --kind).
-    #[arg(long, value_name = "ami-…|latest")]
-    pub ami: Option<String>,
+    #[arg(long, value_name = "ami-…|latest", value_parser = parse_ami)]
+    pub ami: Option<AmiChoice>,
     /// With --ami latest: the kind to take the newest of, as OS/pyX.Y/ARCH.
-    #[arg(long, value_name = "KIND")]
-    pub kind: Option<String>,
+    #[arg(long, value_name = "KIND", value_parser = clap::value_parser!(Kind))]
+    pub kind: Option<Kind>,
     /// With -U --ami: do not ask for confirmation (CI).
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -80,6 +80,25 @@ pub struct Args {
     pub version: Option<bool>,
 }
 
+/// The AMI `--ami` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AmiChoice {
+    /// The newest lava AMI of the stack's kind (or of `--kind`).
+    Latest,
+    Id(String),
+}
+
+fn parse_ami(text: &str) -> Result<AmiChoice, String> {
+    if text == "latest" {
+        Ok(AmiChoice::Latest)
+    } else if crate::config::validate::ami_id(text).is_ok() {
+        Ok(AmiChoice::Id(text.to_string()))
+    } else {
+        // clap shows it after the option and the value: the one-line usage error.
+        Err("expected an AMI id (ami- and 8 to 17 hex digits) or latest".to_string())
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Listing<'a> {
     amis: &'a [LavaAmi],
@@ -93,8 +112,6 @@ pub enum CliError {
     Select(#[from] SelectError),
     #[error("--ami, --kind and --yes go with -U/--update")]
     NotUpdating,
-    #[error("--ami {0:?}: expected an AMI id (ami- and 8 to 17 hex digits) or latest")]
-    AmiId(String),
     #[error(
         "-U without --ami is interactive and needs a terminal; in CI pass --ami ID|latest --yes"
     )]
@@ -120,7 +137,6 @@ impl CliError {
         match self {
             CliError::Select(_)
             | CliError::NotUpdating
-            | CliError::AmiId(_)
             | CliError::NoTerminal
             | CliError::NoYes
             | CliError::Logging(_) => EXIT_USAGE,
@@ -148,20 +164,12 @@ pub fn main() -> i32 {
 /// What the arguments ask for, checked before any AWS call.
 struct Request {
     globs: Option<globset::GlobSet>,
-    kind: Option<Kind>,
 }
 
 fn check(args: &Args) -> Result<Request, CliError> {
     let globs = model::patterns(&args.patterns, args.update)?;
     if !args.update && (args.ami.is_some() || args.yes || args.kind.is_some()) {
         return Err(CliError::NotUpdating);
-    }
-    let kind: Option<Kind> = args.kind.as_deref().map(str::parse).transpose()?;
-    if let Some(a) = &args.ami
-        && a != "latest"
-        && crate::config::validate::ami_id(a).is_err()
-    {
-        return Err(CliError::AmiId(a.clone()));
     }
     let interactive = args.update && args.ami.is_none();
     let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
@@ -171,7 +179,7 @@ fn check(args: &Args) -> Result<Request, CliError> {
     if args.update && args.ami.is_some() && !args.yes && !tty {
         return Err(CliError::NoYes);
     }
-    Ok(Request { globs, kind })
+    Ok(Request { globs })
 }
 
 /// The account's lava AMIs (all, and the newest `-n` per kind) and the selected worker stacks.
@@ -229,8 +237,7 @@ pub async fn run(args: &Args) -> Result<i32, CliError> {
     if inv.stacks.is_empty() {
         return Err(CliError::NoMatch(args.patterns.join(" ")));
     }
-    let results =
-        update::update_all(&clients, args, request.kind.as_ref(), &inv.stacks, &inv.all).await?;
+    let results = update::update_all(&clients, args, &inv.stacks, &inv.all).await?;
     if args.output == Format::Json {
         print_json(&results)?;
     }

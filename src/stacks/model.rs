@@ -26,7 +26,8 @@ pub enum SelectError {
     Star,
     #[error("stack pattern {0:?}")]
     Pattern(String, #[source] globset::Error),
-    #[error("--kind {0:?}: expected OS/pyX.Y/ARCH, e.g. amzn2023/py3.11/arm64")]
+    /// A kind not written OS/pyX.Y/ARCH (clap names the option and the value before this).
+    #[error("expected OS/pyX.Y/ARCH, e.g. amzn2023/py3.11/arm64")]
     Kind(String),
 }
 

@@ -1,9 +1,9 @@
 //! `lava-ami -U`: for each selected stack, the AMI to roll out, the update, the wait, and what the
 //! auto scaling group does next; one result line per stack.
-use super::cli::Args;
+use super::cli::{AmiChoice, Args};
 use super::error::StackError;
 use super::fetch;
-use super::model::{self, Kind, LavaAmi, WorkerStack};
+use super::model::{self, LavaAmi, WorkerStack};
 use super::prompt::{self, Choice, PromptError};
 use super::replace::Replacement;
 use crate::output::{Format, progress};
@@ -82,19 +82,14 @@ enum Target {
     Refused(String),
 }
 
-fn target(
-    args: &Args,
-    kind: Option<&Kind>,
-    stack: &WorkerStack,
-    all: &[LavaAmi],
-) -> Result<Target, PromptError> {
-    Ok(match args.ami.as_deref() {
+fn target(args: &Args, stack: &WorkerStack, all: &[LavaAmi]) -> Result<Target, PromptError> {
+    Ok(match &args.ami {
         None => match prompt::choose(stack, all)? {
             Choice::Ami(id) => Target::Ami(id),
             Choice::Skip => Target::Skip,
             Choice::Quit => Target::Quit,
         },
-        Some("latest") => match kind.or(stack.kind.as_ref()) {
+        Some(AmiChoice::Latest) => match args.kind.as_ref().or(stack.kind.as_ref()) {
             None => Target::Refused(format!(
                 "its AMI {} is not a lava AMI of this account: pass --kind (kinds here: {})",
                 stack.ami_id,
@@ -105,8 +100,10 @@ fn target(
                 None => Target::Refused(format!("no lava AMI of kind {k}")),
             },
         },
-        Some(id) if all.iter().any(|a| a.id == id) => Target::Ami(id.to_string()),
-        Some(id) => Target::Refused(format!("{id} is not an available lava AMI of this account")),
+        Some(AmiChoice::Id(id)) if all.iter().any(|a| &a.id == id) => Target::Ami(id.clone()),
+        Some(AmiChoice::Id(id)) => {
+            Target::Refused(format!("{id} is not an available lava AMI of this account"))
+        }
     })
 }
 
@@ -115,14 +112,13 @@ fn target(
 pub async fn update_all(
     clients: &Clients,
     args: &Args,
-    kind: Option<&Kind>,
     stacks: &[WorkerStack],
     all: &[LavaAmi],
 ) -> Result<Vec<UpdateResult>, PromptError> {
     let mut results = Vec::new();
     for stack in stacks {
         let mut result = UpdateResult::new(stack);
-        match target(args, kind, stack, all)? {
+        match target(args, stack, all)? {
             Target::Quit => {
                 progress::line("", "quit: the remaining stacks were not touched");
                 break;
