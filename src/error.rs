@@ -80,31 +80,11 @@ pub fn report(err: &anyhow::Error) -> i32 {
     exit_code(err)
 }
 
-/// Parses the process's arguments as `T`. Help and version are printed as clap prints them; a bad
-/// argument ends the process with exit status 2 and one line: clap's first paragraph, which names
-/// the argument, the bad value and what is expected.
-pub fn parse_args<T: clap::Parser>() -> T {
-    T::try_parse().unwrap_or_else(|e| {
-        use clap::error::ErrorKind::*;
-        if matches!(
-            e.kind(),
-            DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
-        ) {
-            e.exit();
-        }
-        crate::output::progress::line("", clap_one_line(&e.to_string()));
-        std::process::exit(EXIT_USAGE);
-    })
-}
-
-/// The first paragraph of a clap error, its lines joined: `error: invalid value 'x' for '--os <OS>'
-/// [possible values: amzn2023, ubuntu24]`.
-fn clap_one_line(text: &str) -> String {
-    text.lines()
-        .take_while(|l| !l.trim().is_empty())
-        .map(str::trim)
-        .collect::<Vec<_>>()
-        .join(" ")
+/// `report` for a command whose own error type decides the exit status (lava-rc's, s3run's):
+/// prints `<prefix>error: …` once (`prefix` e.g. `s3run: `, or empty) and returns `status`.
+pub fn report_status(prefix: &str, err: &anyhow::Error, status: i32) -> i32 {
+    crate::output::progress::line(&format!("{prefix}error:"), one_line(err));
+    status
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! The one reading of AWS SDK errors: the service's typed error code (what code decides on, never
 //! the message text) and one line for people, with a hint for the codes users meet most.
+use aws_sdk_ssm::config::http::HttpResponse;
 use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// What AWS (or the way to it) answered, kept as the `#[source]` of a module's error variant.
@@ -8,29 +9,43 @@ use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 pub struct AwsError {
     /// The service's error code (`NoSuchBucket`, `AccessDenied`, `ParameterNotFound`…), if it sent one.
     pub code: Option<String>,
+    /// The HTTP status of the answer, when there was one (a HEAD answer has no body, so no code).
+    pub status: Option<u16>,
     text: String,
 }
 
 impl AwsError {
     /// Reads an SDK error of any AWS service; `service` names the endpoint in transport errors
     /// ("cannot reach the S3 endpoint").
-    pub fn from_sdk<E, R>(service: &str, err: &SdkError<E, R>) -> Self
+    pub fn from_sdk<E>(service: &str, err: &SdkError<E, HttpResponse>) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
+        let code = err.code().map(String::from);
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let text = match (&code, status, err) {
+            // A HEAD answer has no body, so no code: its status is all the service said.
+            (None, Some(s), SdkError::ServiceError(_)) => {
+                format!("the service answered HTTP {s} without an error code")
+            }
+            _ => describe_service(service, err),
+        };
+        AwsError { code, status, text }
+    }
+
+    /// An answer made by hand (e.g. a per-object error inside a successful response, tests).
+    pub fn new(code: Option<&str>, status: Option<u16>, text: impl Into<String>) -> Self {
         AwsError {
-            code: err.code().map(String::from),
-            text: describe_service(service, err),
+            code: code.map(String::from),
+            status,
+            text: text.into(),
         }
     }
 
-    /// An answer made by hand (e.g. a per-object error inside a successful response).
-    pub fn new(code: Option<&str>, text: impl Into<String>) -> Self {
-        AwsError {
-            code: code.map(String::from),
-            text: text.into(),
-        }
+    /// Whether the service said the thing asked for is not there (HTTP 404, or a `NotFound`/
+    /// `NoSuchKey` code): not a denial, a throttle or a transport failure.
+    pub fn is_not_found(&self) -> bool {
+        self.status == Some(404) || matches!(self.code.as_deref(), Some("NotFound" | "NoSuchKey"))
     }
 
     /// Whether the service answered with error code `code`.
@@ -106,7 +121,7 @@ mod tests {
         assert_eq!(hint("NoSuchBucket"), " (the bucket does not exist)");
         assert_eq!(hint("ExpiredToken"), " (the AWS credentials were rejected)");
         assert_eq!(hint("SlowDown"), "");
-        let e = AwsError::new(Some("AccessDenied"), "AccessDenied: no");
+        let e = AwsError::new(Some("AccessDenied"), None, "AccessDenied: no");
         assert!(e.is("AccessDenied") && !e.is("NoSuchKey"));
         assert_eq!(e.to_string(), "AccessDenied: no");
     }

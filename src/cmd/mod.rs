@@ -52,29 +52,28 @@ enum Work {
 
 /// Runs `lava-build` with the process's arguments; returns the exit status.
 pub fn main() -> i32 {
-    let cli: Cli = crate::error::parse_args();
-    crate::output::init_logging(cli.verbose);
-    let result = match &cli.command {
-        Command::Completions(args) => install::completions(args, &mut std::io::stdout().lock()),
-        Command::Man(args) => install::man(args),
-        Command::Work(work) => run_async(work),
-    };
-    match result {
+    let cli: Cli = crate::output::args::parse_or_exit();
+    let done = |result: anyhow::Result<()>| match result {
         Ok(()) => 0,
         Err(e) => crate::error::report(&e),
+    };
+    match &cli.command {
+        Command::Completions(args) => {
+            done(install::completions(args, &mut std::io::stdout().lock()))
+        }
+        Command::Man(args) => done(install::man(args)),
+        Command::Work(work) => {
+            crate::output::args::run(cli.verbose, async { run(work).await.map(|()| 0) })
+        }
     }
 }
 
-fn run_async(work: &Work) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Runtime::new()
-        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
-    rt.block_on(async {
-        match work {
-            Work::Ami(args) => ami::run(args).await,
-            Work::Sync(args) => sync::run(args).await,
-            Work::Images(args) => images::run(args).await,
-            Work::Bundle(args) => bundle::run(args).await,
-            Work::Job(args) => job::run(args).await,
-        }
-    })
+async fn run(work: &Work) -> anyhow::Result<()> {
+    match work {
+        Work::Ami(args) => ami::run(args).await,
+        Work::Sync(args) => sync::run(args).await,
+        Work::Images(args) => images::run(args).await,
+        Work::Bundle(args) => bundle::run(args).await,
+        Work::Job(args) => job::run(args).await,
+    }
 }

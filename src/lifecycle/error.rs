@@ -1,6 +1,6 @@
 //! Errors of the AMI lifecycle: the operation, the resource (AMI, snapshot, parameter, region), and
 //! the service's answer with its code, so callers tell failures apart by code, never by text.
-use crate::stacks::error::AwsCause;
+use crate::aws::AwsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
@@ -10,7 +10,7 @@ pub enum LifecycleError {
         resource: String,
         region: String,
         #[source]
-        cause: AwsCause,
+        cause: AwsError,
     },
     #[error("{ami} in {region} is not an AMI of this account (or no longer exists)")]
     NoSuchAmi { ami: String, region: String },
@@ -39,21 +39,20 @@ pub enum LifecycleError {
 }
 
 impl LifecycleError {
-    pub fn aws<E, R>(
+    pub fn aws<E>(
         operation: &'static str,
         resource: impl Into<String>,
         region: &str,
-        err: &aws_sdk_ssm::error::SdkError<E, R>,
+        err: &aws_sdk_ssm::error::SdkError<E, aws_sdk_ssm::config::http::HttpResponse>,
     ) -> Self
     where
         E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         LifecycleError::Aws {
             operation,
             resource: resource.into(),
             region: region.to_string(),
-            cause: AwsCause::from_sdk(err),
+            cause: AwsError::from_sdk("AWS", err),
         }
     }
 

@@ -1,5 +1,7 @@
 //! Output rules shared by the binaries: logs on stderr (colour only on a TTY and never with
 //! `NO_COLOR`), results on stdout as text tables or JSON.
+pub mod args;
+pub mod logging;
 pub mod progress;
 
 use comfy_table::{ContentArrangement, Table, presets};
@@ -23,27 +25,6 @@ pub fn colour_on_stderr() -> bool {
 /// Whether colour may be used on stdout.
 pub fn colour_on_stdout() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
-}
-
-/// Sets up tracing to stderr. `verbose` raises the level; `RUST_LOG` overrides both.
-pub fn init_logging(verbose: u8) {
-    let level = match verbose {
-        0 => "info",
-        1 => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!(
-            "warn,lava_build={level},lava_build_cli={level}"
-        ))
-    });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(colour_on_stderr())
-        .with_target(false)
-        .without_time()
-        .try_init();
 }
 
 /// A table with a header row, sized to the terminal when there is one.

@@ -1,6 +1,7 @@
 //! `lava-rc boot`: region, then the user data steps in order, each isolated, timed and logged.
+use super::files::Root;
 use super::imds::{Imds, ImdsError};
-use super::steps::{self, Root};
+use super::steps::{self, StepError};
 use super::userdata::{self, UserDataError};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -108,7 +109,7 @@ impl BootReport {
         )
     }
 
-    fn record(&mut self, step: &str, started: Instant, r: Result<String, String>) {
+    fn record(&mut self, step: &str, started: Instant, r: Result<String, StepError>) {
         let seconds = started.elapsed().as_secs_f64();
         let (outcome, detail) = match r {
             Ok(d) => {
@@ -116,6 +117,7 @@ impl BootReport {
                 (Outcome::Ok, d)
             }
             Err(e) => {
+                let e = crate::error::one_line(&e.into());
                 tracing::error!(target: "lava_rc", step, seconds, "failed: {e}");
                 (Outcome::Failed, e)
             }
@@ -146,8 +148,8 @@ pub enum BootError {
     Imds(#[from] ImdsError),
     #[error(transparent)]
     UserData(#[from] UserDataError),
-    #[error("{0}")]
-    Region(String),
+    #[error("availability zone {0:?} from IMDS is not valid (expected e.g. ap-southeast-2a)")]
+    Zone(String),
 }
 
 /// The instance's region: placement/region, else the availability zone without its letter.
@@ -165,9 +167,7 @@ pub async fn region(imds: &mut Imds) -> Result<String, BootError> {
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
     if !steps::valid_az(&az) {
-        return Err(BootError::Region(format!(
-            "availability zone {az:?} from IMDS is not valid (expected e.g. ap-southeast-2a)"
-        )));
+        return Err(BootError::Zone(az));
     }
     Ok(az[..az.len() - 1].to_string())
 }
@@ -187,7 +187,7 @@ pub async fn boot(opts: &BootOptions) -> Result<BootReport, BootError> {
     let t = Instant::now();
     let region = region(&mut imds).await?;
     let cfg = opts.root.join("/usr/local/etc/aws/config");
-    let written = steps::write_atomic(&cfg, steps::aws_config_text(&region).as_bytes(), 0o644)
+    let written = steps::write_file(&cfg, steps::aws_config_text(&region).as_bytes(), 0o644)
         .map(|_| format!("{region}, written to {}", cfg.display()));
     report.record("region", t, written);
     report.region = Some(region.clone());
@@ -238,13 +238,10 @@ async fn run_swap(report: &mut BootReport, data: &Map<String, Value>, root: &Roo
         Some(v) => match userdata::swap(v) {
             Ok(None) => report.record("swap", t, Ok("size 0: no swap".into())),
             Ok(Some(spec)) => {
-                let root = root.clone();
-                let r = tokio::task::spawn_blocking(move || steps::swap(&spec, &root))
-                    .await
-                    .unwrap_or_else(|e| Err(e.to_string()));
+                let r = steps::swap(&spec, root).await;
                 report.record("swap", t, r);
             }
-            Err(e) => report.record("swap", t, Err(e)),
+            Err(e) => report.record("swap", t, Err(e.into())),
         },
     }
 }
@@ -254,7 +251,7 @@ async fn run_crontab(report: &mut BootReport, data: &Map<String, Value>, region:
     match data.get("crontab") {
         None => report.skip("crontab", "not in user data"),
         Some(v) => match userdata::crontab(v) {
-            Err(e) => report.record("crontab", t, Err(e)),
+            Err(e) => report.record("crontab", t, Err(e.into())),
             Ok(entries) => {
                 let sdk = crate::aws::sdk_config(None, Some(region)).await;
                 let s3 = aws_sdk_s3::Client::new(&sdk);
@@ -262,7 +259,7 @@ async fn run_crontab(report: &mut BootReport, data: &Map<String, Value>, region:
                     let t = Instant::now();
                     let r = match loc {
                         Ok((bucket, key)) => steps::crontab(&s3, &user, &bucket, &key).await,
-                        Err(e) => Err(e),
+                        Err(e) => Err(e.into()),
                     };
                     report.record(&format!("crontab.{user}"), t, r);
                 }
@@ -283,7 +280,7 @@ async fn run_shell(
         Some(v) => {
             let r = match userdata::commands(step, v) {
                 Ok(script) => steps::shell(step, &script, limit).await,
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             };
             report.record(step, t, r);
         }
@@ -292,7 +289,7 @@ async fn run_shell(
 
 /// What `boot` would do with this user data (for `lava-rc show`), in the boot order.
 pub fn describe(data: &Map<String, Value>, root: &Root) -> Vec<(String, String)> {
-    let line = |k: &str, v: Result<String, String>| {
+    let line = |k: &str, v: Result<String, userdata::SpecError>| {
         (
             k.to_string(),
             match v {

@@ -2,9 +2,9 @@
 //! executable under the SHA-256 of its content (`sha256-<hex>`) and, per object, an index entry
 //! (`obj-<sha256 of bucket/key>`) with the object's ETag and that digest. A cached executable is used
 //! only when the object's ETag is the indexed one and the file's content still hashes to its name.
+use super::files::write_atomic;
 use sha2::{Digest, Sha256};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +65,7 @@ pub fn default_dir() -> Result<PathBuf, CacheError> {
 }
 
 /// An opened cache folder, checked to be ours and private.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Cache {
     dir: PathBuf,
 }
@@ -151,34 +151,10 @@ impl Cache {
     ) -> Result<PathBuf, CacheError> {
         let digest = hex_sha256(body);
         let exe = self.object_path(&digest);
-        write_atomic(&self.dir, &exe, body, 0o700)?;
+        write_atomic(&exe, body, 0o700).map_err(io(&exe, "writing it"))?;
         let index = self.index_path(bucket, key);
-        write_atomic(
-            &self.dir,
-            &index,
-            format!("{etag}\n{digest}\n").as_bytes(),
-            0o600,
-        )?;
+        write_atomic(&index, format!("{etag}\n{digest}\n").as_bytes(), 0o600)
+            .map_err(io(&index, "writing it"))?;
         Ok(exe)
     }
-}
-
-/// Writes `path` in `dir` through a new file of ours and a rename.
-fn write_atomic(dir: &Path, path: &Path, content: &[u8], mode: u32) -> Result<(), CacheError> {
-    let tmp = dir.join(format!(".new-{}", uuid::Uuid::new_v4().simple()));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(content)?;
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        io(path, "writing it")(e)
-    })
 }

@@ -1,12 +1,16 @@
 //! The `lava-rc` command line (also `s3run` when called by that name): arguments, logging, and
 //! the exit statuses (0 done, 1 a failure at run time, 2 a usage or configuration error).
-use super::boot::{self, BootOptions};
-use super::imds::{DEFAULT_ENDPOINT, Imds};
-use super::s3run::{self, S3RunOptions};
-use super::steps::Root;
+use super::boot::{self, BootError, BootOptions};
+use super::cache::CacheError;
+use super::files::Root;
+use super::imds::{DEFAULT_ENDPOINT, Imds, ImdsError};
+use super::s3run::{self, S3RunError, S3RunOptions};
 use crate::error::{EXIT_FAILURE, EXIT_USAGE};
+use crate::output::args::parse_or_exit;
+use crate::output::logging::{self, Level, LogError};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Longest `--deadline` and `--step-timeout` accepted: a week.
@@ -61,6 +65,10 @@ enum Command {
         /// Also send each step's records here, facility local0, identifier rclocal.<step> ("none": don't).
         #[arg(long, env = "LAVA_RC_SYSLOG_SOCKET", default_value = super::syslog::DEFAULT_SOCKET, value_name = "PATH")]
         syslog_socket: PathBuf,
+        /// Records on stderr: all, or no-steps (step records only to the syslog socket while it
+        /// takes them; for the rc.local shim, which sends stderr to syslog too).
+        #[arg(long, value_enum, default_value_t = StderrRecords::All, value_name = "WHICH")]
+        stderr: StderrRecords,
     },
     /// Fetch and check the user data and show what `boot` would do; do nothing.
     Show {
@@ -69,6 +77,15 @@ enum Command {
     },
     /// Fetch an executable from S3 and run it with arguments (also installed as `s3run`).
     S3run(S3runArgs),
+}
+
+/// Which records `boot` writes on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum StderrRecords {
+    /// Every record.
+    All,
+    /// No step record while the syslog socket takes them (they are there as rclocal.<step>).
+    NoSteps,
 }
 
 /// `s3run` called by that name (a link to lava-rc).
@@ -101,10 +118,9 @@ struct S3runArgs {
     /// AWS profile.
     #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
     profile: Option<String>,
-    /// Log level: error, warn, info, debug (the arguments are logged at debug only).
-    #[arg(long, default_value = "warn", value_name = "LEVEL",
-          value_parser = ["error", "warn", "info", "debug", "trace"])]
-    log_level: String,
+    /// Log level (the arguments are logged at debug only).
+    #[arg(long, value_enum, default_value_t = Level::Warn, value_name = "LEVEL")]
+    log_level: Level,
     /// Log to FILE (appended) instead of stderr.
     #[arg(long = "log", value_name = "FILE")]
     log_file: Option<PathBuf>,
@@ -129,70 +145,39 @@ struct S3runArgs {
     args: Vec<String>,
 }
 
-/// A clap error on one line (`error: … <what was wrong> …`), or help and version as clap prints them.
-fn parse_or_exit<T: Parser>() -> T {
-    T::try_parse().unwrap_or_else(|e| {
-        use clap::error::ErrorKind::*;
-        if matches!(
-            e.kind(),
-            DisplayHelp | DisplayVersion | DisplayHelpOnMissingArgumentOrSubcommand
-        ) {
-            e.exit();
-        }
-        let text = e.to_string();
-        let head: Vec<&str> = text
-            .lines()
-            .take_while(|l| !l.trim().is_empty())
-            .map(str::trim)
-            .collect();
-        eprintln!("{}", head.join(" "));
-        std::process::exit(EXIT_USAGE);
-    })
+/// Why lava-rc or s3run stopped; each kind knows its exit status.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    #[error(transparent)]
+    Logging(#[from] LogError),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error("no user data step was run")]
+    Boot(#[source] BootError),
+    #[error(transparent)]
+    Imds(#[from] ImdsError),
+    #[error(transparent)]
+    UserData(BootError),
+    #[error("cannot print the report as JSON")]
+    Json(#[source] serde_json::Error),
+    #[error(transparent)]
+    Cache(#[from] CacheError),
+    #[error(transparent)]
+    Region(#[from] RegionError),
+    #[error(transparent)]
+    S3Run(#[from] S3RunError),
 }
 
-/// Log records on stderr or in `file`, and, with `syslog`, the step records to that socket too.
-fn logging(
-    verbose: u8,
-    default: &str,
-    file: Option<&PathBuf>,
-    no_colour: bool,
-    syslog: Option<PathBuf>,
-) -> std::io::Result<()> {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let level = match verbose {
-        0 => default.to_string(),
-        1 => "debug".into(),
-        _ => "trace".into(),
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!("warn,lava_rc={level},lava_build={level}"))
-    });
-    let colour = !no_colour && crate::output::colour_on_stderr();
-    let fmt = tracing_subscriber::fmt::layer()
-        .without_time()
-        .with_target(false);
-    let fmt =
-        match file {
-            Some(p) => {
-                let f = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)?;
-                fmt.with_ansi(false).with_writer(
-                    tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::sync::Mutex::new(f)),
-                )
-            }
-            None => fmt.with_ansi(colour).with_writer(
-                tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
-            ),
-        };
-    let _ = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .with(syslog.map(super::syslog::SyslogLayer::new))
-        .try_init();
-    Ok(())
+impl CliError {
+    fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Logging(_) | CliError::Cache(_) => EXIT_USAGE,
+            CliError::Imds(ImdsError::Endpoint(_))
+            | CliError::Region(RegionError::Endpoint(ImdsError::Endpoint(_))) => EXIT_USAGE,
+            CliError::S3Run(e) => e.exit_code(),
+            _ => EXIT_FAILURE,
+        }
+    }
 }
 
 /// The whole program; returns the exit status.
@@ -202,111 +187,121 @@ pub fn main() -> i32 {
         .map(PathBuf::from)
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_default();
-    let command = if invoked_as == "s3run" {
-        Command::S3run(parse_or_exit::<S3runCli>().args)
+    let (verbose, command) = if invoked_as == "s3run" {
+        (0, Command::S3run(parse_or_exit::<S3runCli>().args))
     } else {
         let cli: Cli = parse_or_exit();
-        let syslog = match &cli.command {
-            Command::Boot { syslog_socket, .. } => {
-                Some(syslog_socket.clone()).filter(|p| p.as_os_str() != "none")
-            }
-            Command::Show { .. } => None,
-            Command::S3run(_) => None,
-        };
-        if !matches!(cli.command, Command::S3run(_)) {
-            // stderr cannot fail to open.
-            let _ = logging(cli.verbose, "info", None, false, syslog);
-        }
-        cli.command
+        (cli.verbose, cli.command)
     };
-    match tokio::runtime::Builder::new_current_thread()
+    // s3run names itself on its error line (its tag), as callers of the old s3run expect.
+    let prefix = match &command {
+        Command::S3run(a) => format!("{}: ", a.tag),
+        _ => String::new(),
+    };
+    let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt.block_on(run(command)),
+        .map_err(CliError::Runtime)
+        .and_then(|rt| rt.block_on(run(verbose, command)));
+    match result {
+        Ok(code) => code,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            EXIT_FAILURE
+            let status = e.exit_code();
+            crate::error::report_status(&prefix, &e.into(), status)
         }
     }
 }
 
-async fn run(command: Command) -> i32 {
+/// Logging as `boot` wants it: stderr, and each step's records to the syslog socket.
+fn boot_logging(verbose: u8, socket: PathBuf, stderr: StderrRecords) -> Result<(), LogError> {
+    let mut setup = logging::Setup {
+        level: Level::Info.raised(verbose),
+        ..Default::default()
+    };
+    if socket.as_os_str() != "none" {
+        let layer = super::syslog::SyslogLayer::new(socket);
+        if stderr == StderrRecords::NoSteps {
+            let delivering = layer.delivering();
+            setup.keep = Some(Box::new(move |meta: &tracing::Metadata<'_>| {
+                meta.fields().field("step").is_none() || !delivering.load(Ordering::Relaxed)
+            }));
+        }
+        setup.extra = Some(Box::new(layer));
+    }
+    logging::init(setup)
+}
+
+async fn run(verbose: u8, command: Command) -> Result<i32, CliError> {
     match command {
         Command::Boot {
             common,
             step_timeout,
             json,
-            ..
+            syslog_socket,
+            stderr,
         } => {
+            boot_logging(verbose, syslog_socket, stderr)?;
             let opts = BootOptions {
                 imds_endpoint: common.imds_endpoint,
                 deadline: Duration::from_secs(common.deadline),
                 root: Root(common.root),
                 step_timeout: Duration::from_secs(step_timeout),
             };
-            match boot::boot(&opts).await {
-                Ok(report) => {
-                    tracing::info!(target: "lava_rc", "{}", report.summary());
-                    if json {
-                        println!(
-                            "{}",
-                            serde_json::to_string_pretty(&report).unwrap_or_default()
-                        );
-                    }
-                    i32::from(!report.ok())
-                }
-                Err(e) => {
-                    tracing::error!(target: "lava_rc", "{e}; no user data step was run");
-                    eprintln!("error: {e}; no user data step was run");
-                    EXIT_FAILURE
-                }
+            let report = boot::boot(&opts).await.map_err(CliError::Boot)?;
+            tracing::info!(target: "lava_rc", "{}", report.summary());
+            if json {
+                let text = serde_json::to_string_pretty(&report).map_err(CliError::Json)?;
+                println!("{text}");
             }
+            Ok(i32::from(!report.ok()))
         }
-        Command::Show { common } => show(common).await,
-        Command::S3run(a) => s3run_main(a).await,
+        Command::Show { common } => {
+            logging::init(logging::Setup {
+                level: Level::Info.raised(verbose),
+                ..Default::default()
+            })?;
+            show(common).await
+        }
+        Command::S3run(a) => {
+            logging::init(logging::Setup {
+                level: a.log_level.raised(verbose),
+                file: a.log_file.clone(),
+                no_colour: a.no_colour,
+                ..Default::default()
+            })?;
+            s3run_main(a).await
+        }
     }
 }
 
-async fn show(common: Common) -> i32 {
-    let mut imds = match Imds::new(&common.imds_endpoint, Duration::from_secs(common.deadline)) {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_USAGE;
-        }
+async fn show(common: Common) -> Result<i32, CliError> {
+    let mut imds = Imds::new(&common.imds_endpoint, Duration::from_secs(common.deadline))?;
+    let Some(data) = boot::user_data(&mut imds)
+        .await
+        .map_err(CliError::UserData)?
+    else {
+        println!("no user data: boot would do nothing after writing the region");
+        return Ok(0);
     };
-    match boot::user_data(&mut imds).await {
-        Ok(None) => {
-            println!("no user data: boot would do nothing after writing the region");
-            0
-        }
-        Ok(Some(data)) => {
-            let unknown = super::userdata::unknown_keys(&data);
-            let mut bad = false;
-            for (step, what) in boot::describe(&data, &Root(common.root)) {
-                bad |= what.starts_with("ERROR: ");
-                println!("{step}: {what}");
-            }
-            if !unknown.is_empty() {
-                println!("ignored keys: {}", unknown.join(", "));
-            }
-            i32::from(bad)
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            EXIT_FAILURE
-        }
+    let unknown = super::userdata::unknown_keys(&data);
+    let mut bad = false;
+    for (step, what) in boot::describe(&data, &Root(common.root)) {
+        bad |= what.starts_with("ERROR: ");
+        println!("{step}: {what}");
     }
+    if !unknown.is_empty() {
+        println!("ignored keys: {}", unknown.join(", "));
+    }
+    Ok(i32::from(bad))
 }
 
 /// Why s3run has no region.
 #[derive(Debug, thiserror::Error)]
 enum RegionError {
     #[error(transparent)]
-    Endpoint(#[from] super::imds::ImdsError),
-    #[error("no region (-r, AWS_REGION or IMDS): {0}")]
-    Imds(#[source] boot::BootError),
+    Endpoint(#[from] ImdsError),
+    #[error("no region (-r, AWS_REGION or IMDS)")]
+    Imds(#[source] BootError),
 }
 
 /// `-r`, then AWS_REGION / AWS_DEFAULT_REGION, then the instance's region from IMDS.
@@ -322,37 +317,14 @@ async fn s3run_region(a: &S3runArgs) -> Result<String, RegionError> {
     boot::region(&mut imds).await.map_err(RegionError::Imds)
 }
 
-async fn s3run_main(a: S3runArgs) -> i32 {
-    if let Err(e) = logging(0, &a.log_level, a.log_file.as_ref(), a.no_colour, None) {
-        let file = a.log_file.as_deref().unwrap_or(std::path::Path::new(""));
-        eprintln!("{}: error: --log {}: {e}", a.tag, file.display());
-        return EXIT_USAGE;
-    }
-    if let Err(e) = s3run::check_location(&a.location) {
-        eprintln!("{}: error: {e}", a.tag);
-        return e.exit_code();
-    }
+async fn s3run_main(a: S3runArgs) -> Result<i32, CliError> {
+    s3run::check_location(&a.location)?;
     let cache_dir = match (a.no_cache, &a.cache_dir) {
         (true, _) => None,
         (false, Some(d)) => Some(d.clone()),
-        (false, None) => match super::cache::default_dir() {
-            Ok(d) => Some(d),
-            Err(e) => {
-                eprintln!("{}: error: {e}", a.tag);
-                return EXIT_USAGE;
-            }
-        },
+        (false, None) => Some(super::cache::default_dir()?),
     };
-    let region = match s3run_region(&a).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("{}: error: {e}", a.tag);
-            return match e {
-                RegionError::Endpoint(_) => EXIT_USAGE,
-                RegionError::Imds(_) => EXIT_FAILURE,
-            };
-        }
-    };
+    let region = s3run_region(&a).await?;
     let sdk = crate::aws::sdk_config(a.profile.as_deref(), Some(&region)).await;
     let client = aws_sdk_s3::Client::new(&sdk);
     let opts = S3RunOptions {
@@ -361,16 +333,12 @@ async fn s3run_main(a: S3runArgs) -> i32 {
         cache_dir,
         chdir: a.chdir,
     };
-    match s3run::run(&client, &opts).await {
-        Ok(code) => code,
-        Err(e) => {
-            if a.log_file.is_some() {
-                tracing::error!("{e}");
-            }
-            eprintln!("{}: error: {e}", a.tag);
-            e.exit_code()
-        }
+    let result = s3run::run(&client, &opts).await;
+    if let (Err(e), Some(_)) = (&result, &a.log_file) {
+        // The log file gets the error too: stderr may go nowhere under cron.
+        tracing::error!(error = e as &dyn std::error::Error, "s3run failed");
     }
+    Ok(result?)
 }
 
 /// The `lava-rc` command line as clap describes it (for man pages and completions).

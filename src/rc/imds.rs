@@ -17,14 +17,53 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 pub enum ImdsError {
     #[error("invalid IMDS endpoint {0:?}: expected http://host[:port]")]
     Endpoint(String),
-    #[error(
-        "instance metadata service at {endpoint} did not answer within {secs}s (last error: {last})"
-    )]
+    #[error("instance metadata service at {endpoint} did not answer within {secs}s, last attempt")]
     Deadline {
         endpoint: String,
         secs: u64,
-        last: String,
+        #[source]
+        last: Attempt,
     },
+}
+
+/// How one attempt at a GET ended, when it did not give an answer to use.
+#[derive(Debug, thiserror::Error)]
+pub enum Attempt {
+    #[error("{path} answered {status}")]
+    Status { path: String, status: u16 },
+    #[error("{path}")]
+    Failed {
+        path: String,
+        #[source]
+        source: ExchangeError,
+    },
+}
+
+/// Why one HTTP exchange with the metadata service failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    #[error("connection")]
+    Io(#[from] std::io::Error),
+    #[error("no answer within {} ms", .0.as_millis())]
+    NoAnswer(Duration),
+    #[error("the deadline was reached")]
+    Deadline,
+    #[error("response larger than {} MiB", MAX_BODY >> 20)]
+    TooLarge,
+    #[error("connection closed before the headers ended")]
+    NoHeaders,
+    #[error("bad status line {0:?}")]
+    StatusLine(String),
+    #[error("body cut short: {got} of {want} bytes")]
+    Short { got: usize, want: usize },
+    #[error("bad chunked encoding: {0}")]
+    Chunk(&'static str),
+    #[error("token request answered {0}")]
+    TokenStatus(u16),
+    #[error("empty token")]
+    EmptyToken,
+    #[error("401 Unauthorized even with a fresh token")]
+    Unauthorized,
 }
 
 /// A response: status and body.
@@ -59,37 +98,35 @@ fn parse_endpoint(url: &str) -> Result<String, ImdsError> {
 }
 
 /// One HTTP/1.1 exchange with `Connection: close`, given up after `limit`.
-async fn exchange(host: &str, request: String, limit: Duration) -> Result<Response, String> {
+async fn exchange(host: &str, request: String, limit: Duration) -> Result<Response, ExchangeError> {
     let work = async {
-        let mut s = TcpStream::connect(host).await.map_err(|e| e.to_string())?;
-        s.write_all(request.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut s = TcpStream::connect(host).await?;
+        s.write_all(request.as_bytes()).await?;
         let mut raw = Vec::new();
         let mut buf = [0u8; 16 * 1024];
         loop {
-            let n = s.read(&mut buf).await.map_err(|e| e.to_string())?;
+            let n = s.read(&mut buf).await?;
             if n == 0 {
                 break;
             }
             raw.extend_from_slice(&buf[..n]);
             if raw.len() > MAX_BODY {
-                return Err("response too large".to_string());
+                return Err(ExchangeError::TooLarge);
             }
         }
         parse_response(&raw)
     };
     tokio::time::timeout(limit, work)
         .await
-        .map_err(|_| format!("no answer within {} ms", limit.as_millis()))?
+        .map_err(|_| ExchangeError::NoAnswer(limit))?
 }
 
 /// Parses status line, headers (Content-Length or chunked) and body.
-pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
+pub fn parse_response(raw: &[u8]) -> Result<Response, ExchangeError> {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .ok_or("connection closed before the headers ended")?;
+        .ok_or(ExchangeError::NoHeaders)?;
     let head = String::from_utf8_lossy(&raw[..end]);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
@@ -97,7 +134,7 @@ pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("bad status line {status_line:?}"))?;
+        .ok_or_else(|| ExchangeError::StatusLine(status_line.to_string()))?;
     let mut length = None;
     let mut chunked = false;
     for l in lines {
@@ -116,7 +153,10 @@ pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
         dechunk(rest)?
     } else if let Some(n) = length {
         if rest.len() < n {
-            return Err(format!("body cut short: {} of {n} bytes", rest.len()));
+            return Err(ExchangeError::Short {
+                got: rest.len(),
+                want: n,
+            });
         }
         rest[..n].to_vec()
     } else {
@@ -125,22 +165,22 @@ pub fn parse_response(raw: &[u8]) -> Result<Response, String> {
     Ok(Response { status, body })
 }
 
-fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, ExchangeError> {
     let mut out = Vec::new();
     loop {
         let line_end = data
             .windows(2)
             .position(|w| w == b"\r\n")
-            .ok_or("bad chunk")?;
+            .ok_or(ExchangeError::Chunk("no chunk size line"))?;
         let size_text = String::from_utf8_lossy(&data[..line_end]);
         let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| "bad chunk size")?;
+            .map_err(|_| ExchangeError::Chunk("bad chunk size"))?;
         data = &data[line_end + 2..];
         if size == 0 {
             return Ok(out);
         }
         if data.len() < size + 2 {
-            return Err("chunk cut short".into());
+            return Err(ExchangeError::Chunk("chunk cut short"));
         }
         out.extend_from_slice(&data[..size]);
         data = &data[size + 2..];
@@ -168,24 +208,24 @@ impl Imds {
         (!left.is_zero()).then(|| left.min(REQUEST_TIMEOUT))
     }
 
-    async fn fetch_token(&self) -> Result<SecretString, String> {
+    async fn fetch_token(&self) -> Result<SecretString, ExchangeError> {
         let req = format!(
             "PUT /latest/api/token HTTP/1.1\r\nHost: {}\r\nX-aws-ec2-metadata-token-ttl-seconds: {TOKEN_TTL}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
             self.host
         );
-        let limit = self.budget().ok_or("deadline reached")?;
+        let limit = self.budget().ok_or(ExchangeError::Deadline)?;
         let r = exchange(&self.host, req, limit).await?;
         if r.status != 200 {
-            return Err(format!("token request answered {}", r.status));
+            return Err(ExchangeError::TokenStatus(r.status));
         }
         let t = String::from_utf8_lossy(&r.body).trim().to_string();
         if t.is_empty() {
-            return Err("empty token".into());
+            return Err(ExchangeError::EmptyToken);
         }
         Ok(SecretString::from(t))
     }
 
-    async fn try_get(&mut self, path: &str) -> Result<Response, String> {
+    async fn try_get(&mut self, path: &str) -> Result<Response, ExchangeError> {
         if self.token.is_none() {
             self.token = Some(self.fetch_token().await?);
         }
@@ -195,7 +235,7 @@ impl Imds {
                 self.host,
                 self.token.as_ref().map_or("", |t| t.expose_secret())
             );
-            let limit = self.budget().ok_or("deadline reached")?;
+            let limit = self.budget().ok_or(ExchangeError::Deadline)?;
             let r = exchange(&self.host, req, limit).await?;
             if r.status == 401 {
                 // Expired or revoked: a new token, then once more.
@@ -205,7 +245,7 @@ impl Imds {
             }
             return Ok(r);
         }
-        Err("401 Unauthorized even with a fresh token".into())
+        Err(ExchangeError::Unauthorized)
     }
 
     /// GETs `path`; `Ok(None)` for 404. Retries transport errors and 5xx with backoff until the
@@ -217,8 +257,18 @@ impl Imds {
             match self.try_get(path).await {
                 Ok(r) if r.status == 200 => return Ok(Some(r.body)),
                 Ok(r) if r.status == 404 => return Ok(None),
-                Ok(r) => last = format!("{path} answered {}", r.status),
-                Err(e) => last = format!("{path}: {e}"),
+                Ok(r) => {
+                    last = Attempt::Status {
+                        path: path.to_string(),
+                        status: r.status,
+                    }
+                }
+                Err(source) => {
+                    last = Attempt::Failed {
+                        path: path.to_string(),
+                        source,
+                    }
+                }
             }
             let now = Instant::now();
             if now >= self.deadline {
@@ -228,7 +278,11 @@ impl Imds {
                     last,
                 });
             }
-            tracing::debug!(error = %last, retry_in_ms = wait.as_millis() as u64, "IMDS not ready");
+            tracing::debug!(
+                error = &last as &dyn std::error::Error,
+                retry_in_ms = wait.as_millis() as u64,
+                "IMDS not ready"
+            );
             tokio::time::sleep(wait.min(self.deadline - now)).await;
             wait = (wait * 2).min(Duration::from_secs(5));
         }

@@ -2,7 +2,9 @@
 pub mod boot;
 pub mod cache;
 pub mod cli;
+pub mod files;
 pub mod imds;
+pub mod object;
 pub mod proc;
 pub mod s3run;
 pub mod steps;

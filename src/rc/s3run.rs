@@ -1,8 +1,8 @@
 //! `s3run`: fetch an executable from S3 (or along `S3PATH`) and run it with arguments.
 use super::cache::{Cache, CacheError};
-use super::steps::PrivateFile;
+use super::files::PrivateFile;
+use super::object::{self, ObjectError};
 use aws_sdk_s3::Client;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone)]
@@ -23,12 +23,16 @@ pub enum S3RunError {
     NoS3Path { location: String },
     #[error("{location} not found along S3PATH ({path})")]
     NotFound { location: String, path: String },
-    #[error("s3://{bucket}/{key}: {message}")]
-    S3 {
-        bucket: String,
-        key: String,
-        message: String,
+    /// An S3PATH entry could not be searched (denied, throttled, unreachable): the search stops
+    /// there, since the object may be in it and a later entry must not stand in for it.
+    #[error("{location}: S3PATH search stopped (cannot tell whether the object is there)")]
+    Search {
+        location: String,
+        #[source]
+        source: ObjectError,
     },
+    #[error(transparent)]
+    S3(#[from] ObjectError),
     #[error(
         "{location}: key {key:?} {why}: refused (such a key could name a path outside the cache)"
     )]
@@ -39,8 +43,13 @@ pub enum S3RunError {
     },
     #[error(transparent)]
     Cache(#[from] CacheError),
-    #[error("{path}: {message}")]
-    Local { path: String, message: String },
+    #[error("{action} {}", path.display())]
+    Local {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl S3RunError {
@@ -114,10 +123,14 @@ pub async fn locate(client: &Client, location: &str) -> Result<(String, String),
             tracing::warn!("{e}: S3PATH entry skipped");
             continue;
         }
-        match client.head_object().bucket(&bucket).key(&key).send().await {
+        match object::head(client, &bucket, &key).await {
             Ok(_) => return Ok((bucket, key)),
-            Err(e) => {
-                tracing::debug!(url = %full, error = %crate::sync::remote::describe(&e), "not here")
+            Err(e) if e.is_not_found() => tracing::debug!(url = %full, "not here"),
+            Err(source) => {
+                return Err(S3RunError::Search {
+                    location: location.to_string(),
+                    source,
+                });
             }
         }
     }
@@ -143,45 +156,6 @@ pub fn s3path_entries(path: &str) -> Vec<String> {
     out
 }
 
-async fn download(
-    client: &Client,
-    bucket: &str,
-    key: &str,
-) -> Result<(Vec<u8>, String), S3RunError> {
-    let s3err = |m: String| S3RunError::S3 {
-        bucket: bucket.to_string(),
-        key: key.to_string(),
-        message: m,
-    };
-    let obj = client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| s3err(crate::sync::remote::describe(&e)))?;
-    let etag = obj
-        .e_tag()
-        .unwrap_or_default()
-        .trim_matches('"')
-        .to_string();
-    let body = obj
-        .body
-        .collect()
-        .await
-        .map_err(|e| s3err(e.to_string()))?
-        .into_bytes()
-        .to_vec();
-    Ok((body, etag))
-}
-
-fn local(path: &Path, e: impl std::fmt::Display) -> S3RunError {
-    S3RunError::Local {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
-
 /// The executable from the cache, fetched (and stored) again when the object's ETag changed or the
 /// cached copy is not intact.
 async fn cached(
@@ -191,28 +165,31 @@ async fn cached(
     key: &str,
 ) -> Result<PathBuf, S3RunError> {
     let cache = Cache::open(dir)?;
-    let head = client
-        .head_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
+    let etag = object::head(client, bucket, key).await?;
+    // Hashing the cached copy and writing a new one are file work: off the async thread.
+    let (b, k, c) = (bucket.to_string(), key.to_string(), cache.clone());
+    let found = tokio::task::spawn_blocking(move || c.lookup(&b, &k, &etag))
         .await
-        .map_err(|e| S3RunError::S3 {
-            bucket: bucket.into(),
-            key: key.into(),
-            message: crate::sync::remote::describe(&e),
-        })?;
-    let etag = head
-        .e_tag()
-        .unwrap_or_default()
-        .trim_matches('"')
-        .to_string();
-    if let Some(exe) = cache.lookup(bucket, key, &etag) {
+        .map_err(|e| cache_task(dir, e))?;
+    if let Some(exe) = found {
         tracing::debug!(path = %exe.display(), "cached copy is current");
         return Ok(exe);
     }
-    let (body, etag) = download(client, bucket, key).await?;
-    Ok(cache.store(bucket, key, &etag, &body)?)
+    let obj = object::get(client, bucket, key).await?;
+    let (b, k) = (bucket.to_string(), key.to_string());
+    let stored = tokio::task::spawn_blocking(move || cache.store(&b, &k, &obj.etag, &obj.body))
+        .await
+        .map_err(|e| cache_task(dir, e))?;
+    Ok(stored?)
+}
+
+/// A cache task that did not finish (it panicked).
+fn cache_task(dir: &Path, e: tokio::task::JoinError) -> S3RunError {
+    S3RunError::Local {
+        action: "using the cache",
+        path: dir.to_path_buf(),
+        source: std::io::Error::other(e),
+    }
 }
 
 /// Fetches and runs the object; returns its exit status (128+signal when killed).
@@ -222,10 +199,14 @@ pub async fn run(client: &Client, opts: &S3RunOptions) -> Result<i32, S3RunError
     let exe = match &opts.cache_dir {
         Some(dir) => cached(client, dir, &bucket, &key).await?,
         None => {
-            let (body, _) = download(client, &bucket, &key).await?;
-            let f = PrivateFile::create("s3run", &body).map_err(|e| local(Path::new(&key), e))?;
-            std::fs::set_permissions(&f.path, std::fs::Permissions::from_mode(0o700))
-                .map_err(|e| local(&f.path, e))?;
+            let obj = object::get(client, &bucket, &key).await?;
+            let f = PrivateFile::create("s3run", &obj.body, 0o700).map_err(|source| {
+                S3RunError::Local {
+                    action: "writing a private copy of",
+                    path: PathBuf::from(&key),
+                    source,
+                }
+            })?;
             let p = f.path.clone();
             _private = Some(f);
             p
@@ -239,7 +220,11 @@ pub async fn run(client: &Client, opts: &S3RunOptions) -> Result<i32, S3RunError
     // Arguments may carry secrets: only at debug.
     tracing::info!(url = %format!("s3://{bucket}/{key}"), args = opts.args.len(), "running");
     tracing::debug!(args = ?opts.args, "arguments");
-    let status = cmd.status().await.map_err(|e| local(&exe, e))?;
+    let status = cmd.status().await.map_err(|source| S3RunError::Local {
+        action: "running",
+        path: exe.clone(),
+        source,
+    })?;
     use std::os::unix::process::ExitStatusExt;
     Ok(status
         .code()

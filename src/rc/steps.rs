@@ -1,46 +1,80 @@
-//! The boot steps. Each returns `Ok(detail)` or `Err(message)`; a failure never stops the next step.
-use super::userdata::SwapSpec;
+//! The boot steps. Each returns `Ok(detail)` or a `StepError`; a failure never stops the next step.
+use super::files::{PrivateFile, Root, write_atomic};
+use super::object::{self, ObjectError};
+use super::proc::{Ended, Finished};
+use super::userdata::{SpecError, SwapSpec};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Where the agent writes: `/` on an instance, a temporary folder in tests and image builds.
-#[derive(Debug, Clone)]
-pub struct Root(pub PathBuf);
-
-impl Root {
-    /// `abs` (an absolute path) under the root.
-    pub fn join(&self, abs: &str) -> PathBuf {
-        self.0.join(abs.trim_start_matches('/'))
-    }
+/// Why a step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StepError {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    #[error("cannot write the {what} to a private file")]
+    Private {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot run {}", program.display())]
+    Spawn {
+        program: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("exit status {0}")]
+    Exit(i32),
+    #[error("killed by signal {0}")]
+    Signal(i32),
+    #[error("timed out after {}s (process group killed)", .0.as_secs())]
+    TimedOut(Duration),
+    /// A tool (mkswap, swapon, crontab) failed; `output` is what it said.
+    #[error("{command}: {output} (exit status {status})")]
+    Tool {
+        command: String,
+        output: String,
+        status: i32,
+    },
+    #[error("{call} {}", path.display())]
+    Sys {
+        call: &'static str,
+        path: PathBuf,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("{action} {}", path.display())]
+    File {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "{size_gib} GiB of swap would leave less than 1 GiB free on {} ({:.1} GiB free)",
+        dir.display(), *free as f64 / GIB as f64
+    )]
+    NoRoom {
+        size_gib: u64,
+        dir: PathBuf,
+        free: u64,
+    },
+    #[error("swap file removed so the next boot tries again")]
+    SwapUndone(#[source] Box<StepError>),
+    #[error("no such user")]
+    NoUser,
+    #[error(transparent)]
+    Object(#[from] ObjectError),
 }
 
-/// A file nobody else can read, with a name nobody can guess, in a private folder of ours.
-pub struct PrivateFile {
-    dir: PathBuf,
-    pub path: PathBuf,
-}
-
-impl PrivateFile {
-    pub fn create(prefix: &str, content: &[u8]) -> std::io::Result<Self> {
-        let dir = std::env::temp_dir().join(format!("lava-rc.{}", uuid::Uuid::new_v4().simple()));
-        std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
-        let path = dir.join(format!("{prefix}.{}", uuid::Uuid::new_v4().simple()));
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)?;
-        f.write_all(content)?;
-        f.sync_all()?;
-        Ok(PrivateFile { dir, path })
-    }
-}
-
-impl Drop for PrivateFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+fn file_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StepError {
+    let path = path.to_path_buf();
+    move |source| StepError::File {
+        action,
+        path,
+        source,
     }
 }
 
@@ -56,113 +90,160 @@ fn log_output(step: &str, output: &[u8], ok: bool) {
 }
 
 /// Logs a finished step's output and turns its end into the step's result.
-fn finish(step: &str, f: &super::proc::Finished) -> Result<String, String> {
-    use super::proc::Ended;
+fn finish(step: &str, f: &Finished) -> Result<String, StepError> {
     let ok = f.ended == Ended::Exited(0);
     log_output(step, &f.stdout, ok);
     log_output(step, &f.stderr, ok);
     match f.ended {
         Ended::Exited(0) => Ok("exit status 0".into()),
-        Ended::Exited(c) => Err(format!("exit status {c}")),
-        Ended::Signalled(s) => Err(format!("killed by signal {s}")),
-        Ended::TimedOut(t) => Err(format!(
-            "timed out after {}s (process group killed)",
-            t.as_secs()
-        )),
+        Ended::Exited(c) => Err(StepError::Exit(c)),
+        Ended::Signalled(s) => Err(StepError::Signal(s)),
+        Ended::TimedOut(t) => Err(StepError::TimedOut(t)),
     }
+}
+
+/// Runs `cmd` as step `step` (its own process group, killed after `limit`).
+async fn run_step(
+    step: &str,
+    program: &Path,
+    cmd: &mut tokio::process::Command,
+    limit: Duration,
+) -> Result<String, StepError> {
+    let f = super::proc::run(step, cmd, limit)
+        .await
+        .map_err(|source| StepError::Spawn {
+            program: program.to_path_buf(),
+            source,
+        })?;
+    finish(step, &f)
 }
 
 /// `shell0`/`shell`: the lines as one bash script, stdin /dev/null, output to the log, killed with
 /// its process group after `limit`.
-pub async fn shell(step: &str, script: &str, limit: Duration) -> Result<String, String> {
-    let file = PrivateFile::create(step, format!("{script}\n").as_bytes())
-        .map_err(|e| format!("cannot write the script: {e}"))?;
+pub async fn shell(step: &str, script: &str, limit: Duration) -> Result<String, StepError> {
+    let file =
+        PrivateFile::create(step, format!("{script}\n").as_bytes(), 0o600).map_err(|source| {
+            StepError::Private {
+                what: "script",
+                source,
+            }
+        })?;
     let mut cmd = tokio::process::Command::new("bash");
     cmd.arg(&file.path);
-    let f = super::proc::run(step, &mut cmd, limit)
-        .await
-        .map_err(|e| format!("cannot run bash: {e}"))?;
-    finish(step, &f)
+    run_step(step, Path::new("bash"), &mut cmd, limit).await
 }
 
-fn run(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = duct::cmd(program, args)
-        .stdout_capture()
-        .stderr_capture()
-        .stdin_null()
-        .unchecked()
-        .run()
-        .map_err(|e| format!("{program}: {e}"))?;
+/// Runs one site script like a shell step.
+pub async fn site_script(step: &str, path: &Path, limit: Duration) -> Result<String, StepError> {
+    let mut cmd = tokio::process::Command::new(path);
+    run_step(step, path, &mut cmd, limit).await
+}
+
+/// Runs a tool to its end (stdin /dev/null); its stdout on success.
+async fn tool(program: &str, args: &[&str]) -> Result<String, StepError> {
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .map_err(|source| StepError::Spawn {
+            program: program.into(),
+            source,
+        })?;
     let text = |b: &[u8]| String::from_utf8_lossy(b).trim().to_string();
     if out.status.success() {
-        Ok(text(&out.stdout))
-    } else {
-        let mut msg = text(&out.stderr);
-        if msg.is_empty() {
-            msg = text(&out.stdout);
-        }
-        Err(format!(
-            "{program} {}: {msg} (exit status {})",
-            args.join(" "),
-            out.status.code().unwrap_or(-1)
-        ))
+        return Ok(text(&out.stdout));
     }
+    let mut output = text(&out.stderr);
+    if output.is_empty() {
+        output = text(&out.stdout);
+    }
+    Err(StepError::Tool {
+        command: format!("{program} {}", args.join(" ")),
+        output,
+        status: out.status.code().unwrap_or(-1),
+    })
 }
 
 const GIB: u64 = 1024 * 1024 * 1024;
 const XFS_MAGIC: i64 = 0x5846_5342;
 
 /// `swap`: create, mkswap, swapon and one fstab line — once. An existing file means it was done.
-pub fn swap(spec: &SwapSpec, root: &Root) -> Result<String, String> {
+pub async fn swap(spec: &SwapSpec, root: &Root) -> Result<String, StepError> {
     let path = root.join(&spec.file);
     if path.exists() {
         return Ok(format!("{} exists: nothing to do", spec.file));
     }
+    let made = {
+        let (spec, file) = (spec.clone(), path.clone());
+        tokio::task::spawn_blocking(move || make_swap_file(&spec, &file))
+            .await
+            .map_err(|e| StepError::File {
+                action: "creating",
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })?
+    };
+    let how = made?;
+    let enabled = async {
+        let p = path.to_string_lossy().into_owned();
+        let mk = tool("mkswap", &[&p]).await?;
+        tracing::info!(target: "lava_rc", step = "swap", "{mk}");
+        tool("swapon", &[&p]).await?;
+        add_fstab_line(root, &spec.file)
+    };
+    if let Err(e) = enabled.await {
+        // Nothing half done: the next boot starts over. Should the removal fail too, the next boot
+        // sees the file and leaves it: say so in the log.
+        if let Err(rm) = std::fs::remove_file(&path) {
+            tracing::error!(target: "lava_rc", step = "swap", "removing {}: {rm}", path.display());
+        }
+        return Err(StepError::SwapUndone(Box::new(e)));
+    }
+    Ok(format!(
+        "{} GiB at {} ({how}), enabled",
+        spec.size_gib, spec.file
+    ))
+}
+
+/// Checks the free space and writes the swap file; how it was made.
+fn make_swap_file(spec: &SwapSpec, path: &Path) -> Result<&'static str, StepError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
-    let fs = nix::sys::statfs::statfs(dir).map_err(|e| format!("statfs {}: {e}", dir.display()))?;
-    let vfs =
-        nix::sys::statvfs::statvfs(dir).map_err(|e| format!("statvfs {}: {e}", dir.display()))?;
+    let sys = |call: &'static str| {
+        move |source| StepError::Sys {
+            call,
+            path: dir.to_path_buf(),
+            source,
+        }
+    };
+    let fs = nix::sys::statfs::statfs(dir).map_err(sys("statfs"))?;
+    let vfs = nix::sys::statvfs::statvfs(dir).map_err(sys("statvfs"))?;
     let free = vfs.blocks_available() as u64 * vfs.fragment_size() as u64;
     let want = spec.size_gib.saturating_mul(GIB);
     if free < want.saturating_add(GIB) {
-        return Err(format!(
-            "{} GiB of swap would leave less than 1 GiB free on {} ({:.1} GiB free)",
-            spec.size_gib,
-            dir.display(),
-            free as f64 / GIB as f64
-        ));
+        return Err(StepError::NoRoom {
+            size_gib: spec.size_gib,
+            dir: dir.to_path_buf(),
+            free,
+        });
     }
-    let made = make_file(&path, want, fs.filesystem_type().0 as i64 == XFS_MAGIC);
-    let result = made.and_then(|how| {
-        let p = path.to_string_lossy().into_owned();
-        let mk = run("mkswap", &[&p])?;
-        tracing::info!(target: "lava_rc", step = "swap", "{mk}");
-        run("swapon", &[&p])?;
-        add_fstab_line(root, &spec.file)?;
-        Ok(format!(
-            "{} GiB at {} ({how}), enabled",
-            spec.size_gib, spec.file
-        ))
-    });
-    if let Err(e) = &result {
-        // Nothing half done: the next boot starts over.
-        let _ = std::fs::remove_file(&path);
-        return Err(format!(
-            "{e} (swap file removed so the next boot tries again)"
-        ));
+    let made = make_file(path, want, fs.filesystem_type().0 as i64 == XFS_MAGIC);
+    if made.is_err() {
+        // Whatever part was written is no swap file: the next boot must not take it for one.
+        let _ = std::fs::remove_file(path);
     }
-    result
+    made
 }
 
-fn make_file(path: &Path, len: u64, xfs: bool) -> Result<&'static str, String> {
+fn make_file(path: &Path, len: u64, xfs: bool) -> Result<&'static str, StepError> {
     let f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| format!("creating {}: {e}", path.display()))?;
+        .map_err(file_error("creating", path))?;
     f.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| e.to_string())?;
+        .map_err(file_error("setting mode 0600 on", path))?;
     if !xfs {
         match nix::fcntl::fallocate(
             &f,
@@ -172,24 +253,33 @@ fn make_file(path: &Path, len: u64, xfs: bool) -> Result<&'static str, String> {
         ) {
             Ok(()) => return Ok("fallocate"),
             Err(nix::errno::Errno::EOPNOTSUPP) => {}
-            Err(e) => return Err(format!("fallocate {}: {e}", path.display())),
+            Err(source) => {
+                return Err(StepError::Sys {
+                    call: "fallocate",
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
         }
     }
     // xfs cannot swap from fallocated (unwritten) extents, and some filesystems lack fallocate.
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
     let zeros = vec![0u8; 1 << 20];
     for _ in 0..len.div_ceil(1 << 20) {
-        w.write_all(&zeros)
-            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        w.write_all(&zeros).map_err(file_error("writing", path))?;
     }
-    w.flush().map_err(|e| e.to_string())?;
+    w.flush().map_err(file_error("writing", path))?;
     Ok("zero-filled")
 }
 
 /// Appends `<file> swap swap defaults 0 0` to fstab unless a line for that file is there.
-pub fn add_fstab_line(root: &Root, file: &str) -> Result<(), String> {
+pub fn add_fstab_line(root: &Root, file: &str) -> Result<(), StepError> {
     let fstab = root.join("/etc/fstab");
-    let current = std::fs::read_to_string(&fstab).unwrap_or_default();
+    let current = match std::fs::read_to_string(&fstab) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(file_error("reading", &fstab)(e)),
+    };
     let present = current.lines().any(|l| {
         let mut w = l.split_whitespace();
         w.next() == Some(file) && w.next() == Some("swap")
@@ -202,35 +292,14 @@ pub fn add_fstab_line(root: &Root, file: &str) -> Result<(), String> {
         text.push('\n');
     }
     text.push_str(&format!("{file} swap swap defaults 0 0\n"));
-    write_atomic(&fstab, text.as_bytes(), 0o644)
+    write_file(&fstab, text.as_bytes(), 0o644)
 }
 
-/// Writes `path` through a temporary file and a rename, so readers never see half a file.
-pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> Result<(), String> {
+/// Writes `path` atomically, creating its folder when missing.
+pub fn write_file(path: &Path, content: &[u8], mode: u32) -> Result<(), StepError> {
     let dir = path.parent().unwrap_or(Path::new("/"));
-    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.{}",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        uuid::Uuid::new_v4().simple()
-    ));
-    let write = || -> std::io::Result<()> {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)?;
-        f.write_all(content)?;
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("writing {}: {e}", path.display())
-    })
+    std::fs::create_dir_all(dir).map_err(file_error("creating", dir))?;
+    write_atomic(path, content, mode).map_err(file_error("writing", path))
 }
 
 /// The AWS CLI configuration every user of the instance shares.
@@ -279,46 +348,24 @@ pub fn site_scripts(root: &Root) -> Vec<PathBuf> {
     out
 }
 
-/// Runs one site script like a shell step.
-pub async fn site_script(step: &str, path: &Path, limit: Duration) -> Result<String, String> {
-    let mut cmd = tokio::process::Command::new(path);
-    let f = super::proc::run(step, &mut cmd, limit)
-        .await
-        .map_err(|e| format!("cannot run {}: {e}", path.display()))?;
-    finish(step, &f)
-}
-
 /// `crontab -u <user> <file>` with the object's content, fetched into a private file.
 pub async fn crontab(
     s3: &aws_sdk_s3::Client,
     user: &str,
     bucket: &str,
     key: &str,
-) -> Result<String, String> {
+) -> Result<String, StepError> {
     if nix::unistd::User::from_name(user).ok().flatten().is_none() {
-        return Err(format!("crontab.{user}: no such user"));
+        return Err(StepError::NoUser);
     }
-    let obj = s3
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "crontab.{user}: s3://{bucket}/{key}: {}",
-                crate::sync::remote::describe(&e)
-            )
+    let obj = object::get(s3, bucket, key).await?;
+    let file =
+        PrivateFile::create("crontab", &obj.body, 0o600).map_err(|source| StepError::Private {
+            what: "crontab",
+            source,
         })?;
-    let body = obj
-        .body
-        .collect()
-        .await
-        .map_err(|e| format!("crontab.{user}: reading s3://{bucket}/{key}: {e}"))?
-        .into_bytes();
-    let file = PrivateFile::create("crontab", &body).map_err(|e| format!("crontab.{user}: {e}"))?;
     let p = file.path.to_string_lossy().into_owned();
-    run("crontab", &["-u", user, &p]).map_err(|e| format!("crontab.{user}: {e}"))?;
+    tool("crontab", &["-u", user, &p]).await?;
     Ok(format!("{user}: installed from s3://{bucket}/{key}"))
 }
 

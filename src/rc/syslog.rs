@@ -4,7 +4,9 @@
 //! filters and alarms keep matching. A missing socket just means no copy there.
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::Context;
 
@@ -69,14 +71,27 @@ pub fn datagram(step: &str, level: &tracing::Level, message: &str) -> Vec<u8> {
 pub struct SyslogLayer {
     socket: Mutex<Option<UnixDatagram>>,
     path: PathBuf,
+    delivering: Arc<AtomicBool>,
 }
 
 impl SyslogLayer {
+    /// A layer for the socket at `path`; when nothing listens there, it sends nothing.
     pub fn new(path: PathBuf) -> Self {
+        // Connecting a datagram socket sends nothing: it only tells whether a daemon listens.
+        let socket = UnixDatagram::unbound()
+            .and_then(|probe| probe.connect(&path))
+            .and_then(|()| UnixDatagram::unbound())
+            .ok();
         SyslogLayer {
-            socket: Mutex::new(UnixDatagram::unbound().ok()),
+            delivering: Arc::new(AtomicBool::new(socket.is_some())),
+            socket: Mutex::new(socket),
             path,
         }
+    }
+
+    /// True while step records reach the socket (false once it is found gone).
+    pub fn delivering(&self) -> Arc<AtomicBool> {
+        self.delivering.clone()
     }
 }
 
@@ -122,6 +137,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SyslogLayer {
             {
                 // No syslog daemon (a container, an image build): stop trying.
                 *guard = None;
+                self.delivering.store(false, Ordering::Relaxed);
             }
         }
     }

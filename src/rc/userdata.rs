@@ -5,16 +5,53 @@ use std::io::Read;
 /// Keys the agent acts on; anything else is listed and ignored (e.g. `import-users`).
 pub const KNOWN_KEYS: [&str; 4] = ["shell0", "swap", "crontab", "shell"];
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum UserDataError {
-    #[error("user data is gzip-compressed but does not decompress: {0}")]
-    Gzip(String),
+    #[error("user data is gzip-compressed but does not decompress")]
+    Gzip(#[source] std::io::Error),
     #[error("user data decompresses to more than {} MiB", MAX_DECOMPRESSED >> 20)]
     TooLarge,
-    #[error("user data is not JSON: {0}")]
-    NotJson(String),
+    #[error("user data is not JSON")]
+    NotJson(#[source] serde_json::Error),
     #[error("user data must be a JSON object, got {0}")]
     NotObject(&'static str),
+}
+
+/// What is wrong with one key's value: the key (`swap.size`, `shell[2]`, `crontab.<user>`), the
+/// value or its kind, and what is expected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("{key}: expected {expected}, got {got}")]
+    Kind {
+        key: String,
+        expected: &'static str,
+        got: &'static str,
+    },
+    #[error("{key}: invalid value {value}: {why}")]
+    Invalid {
+        key: String,
+        /// The value as JSON shows it (strings quoted).
+        value: String,
+        why: &'static str,
+    },
+    #[error("{key}: unknown key (expected {expected})")]
+    UnknownKey { key: String, expected: &'static str },
+}
+
+fn wrong_kind(key: impl Into<String>, expected: &'static str, v: &Value) -> SpecError {
+    SpecError::Kind {
+        key: key.into(),
+        expected,
+        got: kind(v),
+    }
+}
+
+fn invalid(key: &str, value: impl std::fmt::Debug, why: &'static str) -> SpecError {
+    SpecError::Invalid {
+        key: key.to_string(),
+        value: format!("{value:?}"),
+        why,
+    }
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -39,7 +76,7 @@ pub fn parse(raw: &[u8]) -> Result<Option<Map<String, Value>>, UserDataError> {
         flate2::read::GzDecoder::new(raw)
             .take(MAX_DECOMPRESSED + 1)
             .read_to_end(&mut out)
-            .map_err(|e| UserDataError::Gzip(e.to_string()))?;
+            .map_err(UserDataError::Gzip)?;
         if out.len() as u64 > MAX_DECOMPRESSED {
             return Err(UserDataError::TooLarge);
         }
@@ -50,8 +87,7 @@ pub fn parse(raw: &[u8]) -> Result<Option<Map<String, Value>>, UserDataError> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(None);
     }
-    let v: Value =
-        serde_json::from_slice(&bytes).map_err(|e| UserDataError::NotJson(e.to_string()))?;
+    let v: Value = serde_json::from_slice(&bytes).map_err(UserDataError::NotJson)?;
     match v {
         Value::Object(m) => Ok(Some(m)),
         other => Err(UserDataError::NotObject(kind(&other))),
@@ -85,7 +121,7 @@ pub fn log_summary(data: &Map<String, Value>) -> String {
 }
 
 /// `shell`/`shell0`: a string or a list of strings, run as one script.
-pub fn commands(key: &str, v: &Value) -> Result<String, String> {
+pub fn commands(key: &str, v: &Value) -> Result<String, SpecError> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Array(items) => items
@@ -94,14 +130,11 @@ pub fn commands(key: &str, v: &Value) -> Result<String, String> {
             .map(|(i, item)| {
                 item.as_str()
                     .map(String::from)
-                    .ok_or_else(|| format!("{key}[{i}]: expected a string, got {}", kind(item)))
+                    .ok_or_else(|| wrong_kind(format!("{key}[{i}]"), "a string", item))
             })
             .collect::<Result<Vec<_>, _>>()
             .map(|lines| lines.join("\n")),
-        other => Err(format!(
-            "{key}: expected a string or a list of strings, got {}",
-            kind(other)
-        )),
+        other => Err(wrong_kind(key, "a string or a list of strings", other)),
     }
 }
 
@@ -112,44 +145,37 @@ pub struct SwapSpec {
     pub file: String,
 }
 
+const WHOLE_GIB: &str = "expected a whole number of GiB, 0 or more";
+
 /// Validates `swap` per the rules: size an integer ≥ 0 (or a string of digits), file absolute with one
 /// component of `[.a-zA-Z0-9_-]` (default /swapfile). `Ok(None)` when there is nothing to do.
-pub fn swap(v: &Value) -> Result<Option<SwapSpec>, String> {
+pub fn swap(v: &Value) -> Result<Option<SwapSpec>, SpecError> {
     let Value::Object(m) = v else {
-        return Err(format!(
-            "swap: expected an object with size and file, got {}",
-            kind(v)
-        ));
+        return Err(wrong_kind("swap", "an object with size and file", v));
     };
-    for k in m.keys() {
-        if k != "size" && k != "file" {
-            return Err(format!("swap.{k}: unknown key (expected size and file)"));
-        }
+    if let Some(k) = m.keys().find(|k| *k != "size" && *k != "file") {
+        return Err(SpecError::UnknownKey {
+            key: format!("swap.{k}"),
+            expected: "size and file",
+        });
     }
     let size = match m.get("size") {
         None | Some(Value::Null) => 0,
-        Some(Value::Number(n)) => n.as_u64().ok_or_else(|| {
-            format!("swap.size: invalid value {n}: expected a whole number of GiB, 0 or more")
+        Some(Value::Number(n)) => n.as_u64().ok_or_else(|| SpecError::Invalid {
+            key: "swap.size".into(),
+            value: n.to_string(),
+            why: WHOLE_GIB,
         })?,
         Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s
             .parse()
-            .map_err(|_| format!("swap.size: invalid value {s:?}: too large"))?,
-        Some(Value::String(s)) => {
-            return Err(format!(
-                "swap.size: invalid value {s:?}: expected a whole number of GiB, 0 or more"
-            ));
-        }
-        Some(other) => {
-            return Err(format!(
-                "swap.size: expected a number of GiB, got {}",
-                kind(other)
-            ));
-        }
+            .map_err(|_| invalid("swap.size", s, "too large"))?,
+        Some(Value::String(s)) => return Err(invalid("swap.size", s, WHOLE_GIB)),
+        Some(other) => return Err(wrong_kind("swap.size", "a number of GiB", other)),
     };
     let file = match m.get("file") {
         None | Some(Value::Null) => "/swapfile".to_string(),
         Some(Value::String(s)) => s.clone(),
-        Some(other) => return Err(format!("swap.file: expected a path, got {}", kind(other))),
+        Some(other) => return Err(wrong_kind("swap.file", "a path", other)),
     };
     let name = file.strip_prefix('/').unwrap_or("");
     if name.is_empty()
@@ -159,8 +185,10 @@ pub fn swap(v: &Value) -> Result<Option<SwapSpec>, String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
     {
-        return Err(format!(
-            "swap.file: invalid value {file:?}: expected an absolute path in / such as /swapfile (letters, digits, . _ -)"
+        return Err(invalid(
+            "swap.file",
+            &file,
+            "expected an absolute path in / such as /swapfile (letters, digits, . _ -)",
         ));
     }
     if size == 0 {
@@ -173,26 +201,21 @@ pub fn swap(v: &Value) -> Result<Option<SwapSpec>, String> {
 }
 
 /// One `crontab` entry: the user and the object's bucket and key, or what is wrong with it.
-pub type CrontabEntry = (String, Result<(String, String), String>);
+pub type CrontabEntry = (String, Result<(String, String), SpecError>);
 
 /// `crontab`: user → `s3://bucket/key`. Per-user problems are returned per user.
-pub fn crontab(v: &Value) -> Result<Vec<CrontabEntry>, String> {
+pub fn crontab(v: &Value) -> Result<Vec<CrontabEntry>, SpecError> {
     let Value::Object(m) = v else {
-        return Err(format!(
-            "crontab: expected an object of user: s3://…, got {}",
-            kind(v)
-        ));
+        return Err(wrong_kind("crontab", "an object of user: s3://…", v));
     };
     Ok(m.iter()
         .map(|(user, loc)| {
+            let key = format!("crontab.{user}");
             let parsed = match loc {
-                Value::String(s) => s3_location(s).ok_or_else(|| {
-                    format!("crontab.{user}: invalid value {s:?}: expected s3://bucket/key")
-                }),
-                other => Err(format!(
-                    "crontab.{user}: expected s3://bucket/key, got {}",
-                    kind(other)
-                )),
+                Value::String(s) => {
+                    s3_location(s).ok_or_else(|| invalid(&key, s, "expected s3://bucket/key"))
+                }
+                other => Err(wrong_kind(key, "s3://bucket/key", other)),
             };
             (user.clone(), parsed)
         })
@@ -220,7 +243,7 @@ mod tests {
         }
         let bomb = gz.finish().unwrap();
         assert!(bomb.len() < 64 << 10, "{} bytes compressed", bomb.len());
-        assert_eq!(parse(&bomb), Err(UserDataError::TooLarge));
+        assert!(matches!(parse(&bomb), Err(UserDataError::TooLarge)));
     }
     use serde_json::json;
 
@@ -229,10 +252,10 @@ mod tests {
         assert_eq!(parse(b"").unwrap(), None);
         assert_eq!(parse(b"  \n").unwrap(), None);
         assert!(parse(br#"{"shell": "true"}"#).unwrap().is_some());
-        assert_eq!(
+        assert!(matches!(
             parse(b"[1]").unwrap_err(),
             UserDataError::NotObject("an array")
-        );
+        ));
         assert!(matches!(
             parse(b"{nope").unwrap_err(),
             UserDataError::NotJson(_)
@@ -264,7 +287,7 @@ mod tests {
     #[test]
     fn swap_rules() {
         let ok = |v: Value| swap(&v).unwrap();
-        let err = |v: Value| swap(&v).unwrap_err();
+        let err = |v: Value| swap(&v).unwrap_err().to_string();
         assert_eq!(ok(json!({})), None);
         assert_eq!(ok(json!({"size": 0})), None);
         assert_eq!(ok(json!({"size": "2"})).unwrap().size_gib, 2);
@@ -293,6 +316,7 @@ mod tests {
         assert!(
             commands("shell", &json!(["a", 1]))
                 .unwrap_err()
+                .to_string()
                 .contains("shell[1]")
         );
         let c = crontab(&json!({"root": "s3://b/k", "x": "http://y"})).unwrap();
@@ -300,6 +324,9 @@ mod tests {
             c[0].1.as_ref().unwrap(),
             &("b".to_string(), "k".to_string())
         );
-        assert!(c[1].1.as_ref().unwrap_err().contains("crontab.x"));
+        assert_eq!(
+            c[1].1.as_ref().unwrap_err().to_string(),
+            "crontab.x: invalid value \"http://y\": expected s3://bucket/key"
+        );
     }
 }

@@ -1,12 +1,13 @@
 //! The `lava-ami` command: list, then optionally update the selected worker stacks.
+use super::error::StackError;
 use super::fetch;
-use super::model::{self, AmiState, Kind, LavaAmi, WorkerStack};
-use super::replace::Replacement;
-use crate::config::ConfigError;
-use crate::output::{self, Format};
+use super::model::{self, Kind, LavaAmi, SelectError, WorkerStack};
+use super::prompt::{PromptError, state_text};
+use super::update::{self, Clients};
+use crate::error::{EXIT_FAILURE, EXIT_USAGE};
+use crate::output::{self, Format, logging};
 use serde::Serialize;
 use std::io::IsTerminal;
-use std::time::Duration;
 
 /// Show lava AMIs and the AMI of every lava worker stack; update stacks to a new AMI.
 #[derive(Debug, clap::Parser)]
@@ -46,11 +47,11 @@ pub struct Args {
     #[arg(short = 'U', long)]
     pub update: bool,
     /// With -U: the AMI to roll out, an id or `latest` (newest of the stack's kind, or of --kind).
-    #[arg(long, value_name = "ami-…|latest")]
-    pub ami: Option<String>,
+    #[arg(long, value_name = "ami-…|latest", value_parser = parse_ami)]
+    pub ami: Option<AmiChoice>,
     /// With --ami latest: the kind to take the newest of, as OS/pyX.Y/ARCH.
-    #[arg(long, value_name = "KIND")]
-    pub kind: Option<String>,
+    #[arg(long, value_name = "KIND", value_parser = clap::value_parser!(Kind))]
+    pub kind: Option<Kind>,
     /// With -U --ami: do not ask for confirmation (CI).
     #[arg(short = 'y', long)]
     pub yes: bool,
@@ -88,6 +89,25 @@ pub struct Args {
     pub command: Option<crate::lifecycle::cli::Command>,
 }
 
+/// The AMI `--ami` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AmiChoice {
+    /// The newest lava AMI of the stack's kind (or of `--kind`).
+    Latest,
+    Id(String),
+}
+
+fn parse_ami(text: &str) -> Result<AmiChoice, String> {
+    if text == "latest" {
+        Ok(AmiChoice::Latest)
+    } else if crate::config::validate::ami_id(text).is_ok() {
+        Ok(AmiChoice::Id(text.to_string()))
+    } else {
+        // clap shows it after the option and the value: the one-line usage error.
+        Err("expected an AMI id (ami- and 8 to 17 hex digits) or latest".to_string())
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct Listing<'a> {
     amis: &'a [LavaAmi],
@@ -95,28 +115,161 @@ struct Listing<'a> {
     published: &'a [crate::lifecycle::publish::Entry],
 }
 
-#[derive(Debug, Serialize, Clone)]
-pub struct UpdateResult {
-    pub stack: String,
-    pub from: String,
-    pub to: Option<String>,
-    pub status: String,
-    pub reason: String,
-    /// The worker's auto scaling groups after the update: the rolling replacement.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub replacement: Vec<Replacement>,
+/// Why lava-ami stopped; each kind knows its exit status.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Select(#[from] SelectError),
+    #[error("--ami, --kind and --yes go with -U/--update")]
+    NotUpdating,
+    #[error(
+        "-U without --ami is interactive and needs a terminal; in CI pass --ami ID|latest --yes"
+    )]
+    NoTerminal,
+    #[error("-U --ami without a terminal needs --yes")]
+    NoYes,
+    #[error(transparent)]
+    Logging(#[from] logging::LogError),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    Aws(#[from] StackError),
+    #[error("no worker stack matches {0}")]
+    NoMatch(String),
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+    /// `publish`, `copy`, `prune` and the published listing (its kind decides the exit status).
+    #[error(transparent)]
+    Lifecycle(anyhow::Error),
+    #[error("cannot print the result")]
+    Print(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
-fn usage(message: String) -> anyhow::Error {
-    ConfigError::Usage { message }.into()
-}
-
-fn state_text(s: AmiState) -> &'static str {
-    match s {
-        AmiState::Newest => "newest",
-        AmiState::Older => "older lava AMI",
-        AmiState::Unknown => "unknown",
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Select(_)
+            | CliError::NotUpdating
+            | CliError::NoTerminal
+            | CliError::NoYes
+            | CliError::Logging(_) => EXIT_USAGE,
+            CliError::Lifecycle(e) => crate::error::exit_code(e),
+            _ => EXIT_FAILURE,
+        }
     }
+}
+
+/// The whole program; returns the exit status.
+pub fn main() -> i32 {
+    let args: Args = output::args::parse_or_exit();
+    let result = logging::init(logging::Setup::default())
+        .map_err(CliError::from)
+        .and_then(|()| tokio::runtime::Runtime::new().map_err(CliError::Runtime))
+        .and_then(|rt| rt.block_on(run(&args)));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let status = e.exit_code();
+            crate::error::report_status("", &e.into(), status)
+        }
+    }
+}
+
+/// What the arguments ask for, checked before any AWS call.
+struct Request {
+    globs: Option<globset::GlobSet>,
+}
+
+fn check(args: &Args) -> Result<Request, CliError> {
+    let globs = model::patterns(&args.patterns, args.update)?;
+    if !args.update && (args.ami.is_some() || args.yes || args.kind.is_some()) {
+        return Err(CliError::NotUpdating);
+    }
+    let interactive = args.update && args.ami.is_none();
+    let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    if interactive && !tty {
+        return Err(CliError::NoTerminal);
+    }
+    if args.update && args.ami.is_some() && !args.yes && !tty {
+        return Err(CliError::NoYes);
+    }
+    Ok(Request { globs })
+}
+
+/// The account's lava AMIs (all, and the newest `-n` per kind) and the selected worker stacks.
+struct Inventory {
+    all: Vec<LavaAmi>,
+    shown: Vec<LavaAmi>,
+    stacks: Vec<WorkerStack>,
+}
+
+async fn inventory(
+    ec2: &aws_sdk_ec2::Client,
+    cfn: &aws_sdk_cloudformation::Client,
+    args: &Args,
+    globs: Option<&globset::GlobSet>,
+) -> Result<Inventory, StackError> {
+    let images = fetch::images(ec2, args.sak).await?;
+    let all: Vec<LavaAmi> = model::group(
+        images
+            .iter()
+            .filter_map(|i| model::lava_ami(i, args.sak))
+            .collect(),
+        usize::MAX,
+    );
+    let shown = model::group(all.clone(), args.count.max(1));
+    let mut stacks: Vec<WorkerStack> = fetch::stacks(cfn)
+        .await?
+        .iter()
+        .filter_map(|s| model::worker_stack(s, &all))
+        .filter(|s| globs.is_none_or(|g| g.is_match(&s.name)))
+        .collect();
+    stacks.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Inventory { all, shown, stacks })
+}
+
+pub async fn run(args: &Args) -> Result<i32, CliError> {
+    if let Some(command) = &args.command {
+        return crate::lifecycle::cli::run(command)
+            .await
+            .map_err(CliError::Lifecycle);
+    }
+    let request = check(args)?;
+    let sdk = crate::aws::sdk_config(args.profile.as_deref(), args.region.as_deref()).await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let clients = Clients {
+        cfn: aws_sdk_cloudformation::Client::new(&sdk),
+        asg: aws_sdk_autoscaling::Client::new(&sdk),
+    };
+    let inv = inventory(&ec2, &clients.cfn, args, request.globs.as_ref()).await?;
+    if !args.update {
+        let published = crate::lifecycle::cli::published(&sdk, &args.publish_prefix)
+            .await
+            .map_err(CliError::Lifecycle)?;
+        if args.output == Format::Json {
+            print_json(&Listing {
+                amis: &inv.shown,
+                stacks: &inv.stacks,
+                published: &published,
+            })?;
+        } else {
+            print_tables(&inv.shown, &inv.stacks);
+            crate::lifecycle::cli::print_published_listing(&published, &args.publish_prefix);
+        }
+        return Ok(0);
+    }
+    if inv.stacks.is_empty() {
+        return Err(CliError::NoMatch(args.patterns.join(" ")));
+    }
+    let results = update::update_all(&clients, args, &inv.stacks, &inv.all).await?;
+    if args.output == Format::Json {
+        print_json(&results)?;
+    }
+    Ok(i32::from(results.iter().any(|r| r.bad())))
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
+    output::print_json(value).map_err(|e| CliError::Print(e.into()))
 }
 
 fn print_tables(amis: &[LavaAmi], stacks: &[WorkerStack]) {
@@ -160,291 +313,4 @@ fn print_tables(amis: &[LavaAmi], stacks: &[WorkerStack]) {
     println!();
     println!("Worker stacks");
     println!("{t}");
-}
-
-/// Interactive choice of an AMI for one stack, by number: Some(id), None to skip; Err to quit.
-fn choose(stack: &WorkerStack, amis: &[LavaAmi]) -> anyhow::Result<Option<String>> {
-    let mut ids: Vec<&LavaAmi> = amis.iter().collect();
-    // The stack's own kind first.
-    ids.sort_by_key(|a| Some(&a.kind) != stack.kind.as_ref());
-    eprintln!(
-        "\n{} (realm {}, worker {}) runs {} [{}]",
-        stack.name,
-        stack.realm,
-        stack.worker,
-        stack.ami_id,
-        state_text(stack.ami_state)
-    );
-    for (i, a) in ids.iter().enumerate() {
-        eprintln!(
-            "  {:>2}. {} {}{}",
-            i + 1,
-            a.id,
-            a.name,
-            if a.newest { " (newest)" } else { "" }
-        );
-    }
-    let n = ids.len();
-    let answer: String = dialoguer::Input::new()
-        .with_prompt(format!("AMI number 1-{n}, s to skip this stack, q to quit"))
-        .validate_with(|v: &String| -> Result<(), String> {
-            let v = v.trim();
-            if v == "s" || v == "q" || v.parse::<usize>().is_ok_and(|k| (1..=n).contains(&k)) {
-                Ok(())
-            } else {
-                Err(format!("enter a number from 1 to {n}, s or q"))
-            }
-        })
-        .interact_text()?;
-    match answer.trim() {
-        "s" => Ok(None),
-        "q" => anyhow::bail!("quit: the remaining stacks were not touched"),
-        k => Ok(k
-            .parse::<usize>()
-            .ok()
-            .and_then(|k| ids.get(k - 1))
-            .map(|a| a.id.clone())),
-    }
-}
-
-pub async fn run(args: &Args) -> anyhow::Result<i32> {
-    if let Some(command) = &args.command {
-        return crate::lifecycle::cli::run(command).await;
-    }
-    let globs = model::patterns(&args.patterns, args.update).map_err(usage)?;
-    if !args.update && (args.ami.is_some() || args.yes || args.kind.is_some()) {
-        return Err(usage("--ami, --kind and --yes go with -U/--update".into()));
-    }
-    let kind: Option<Kind> = args
-        .kind
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(usage)?;
-    if let Some(a) = &args.ami
-        && a != "latest"
-        && crate::config::validate::ami_id(a).is_err()
-    {
-        return Err(usage(format!(
-            "--ami {a:?}: expected an AMI id (ami- and 8 to 17 hex digits) or latest"
-        )));
-    }
-    let interactive = args.update && args.ami.is_none();
-    let tty = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-    if interactive && !tty {
-        return Err(usage(
-            "-U without --ami is interactive and needs a terminal; in CI pass --ami ID|latest --yes".into(),
-        ));
-    }
-    if args.update && args.ami.is_some() && !args.yes && !tty {
-        return Err(usage("-U --ami without a terminal needs --yes".into()));
-    }
-
-    let sdk = crate::aws::sdk_config(args.profile.as_deref(), args.region.as_deref()).await;
-    let ec2 = aws_sdk_ec2::Client::new(&sdk);
-    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
-    let asg = aws_sdk_autoscaling::Client::new(&sdk);
-    let images = fetch::images(&ec2, args.sak).await?;
-    let all: Vec<LavaAmi> = model::group(
-        images
-            .iter()
-            .filter_map(|i| model::lava_ami(i, args.sak))
-            .collect(),
-        usize::MAX,
-    );
-    let shown = model::group(all.clone(), args.count.max(1));
-    let mut stacks: Vec<WorkerStack> = fetch::stacks(&cfn)
-        .await?
-        .iter()
-        .filter_map(|s| model::worker_stack(s, &all))
-        .filter(|s| globs.as_ref().is_none_or(|g| g.is_match(&s.name)))
-        .collect();
-    stacks.sort_by(|a, b| a.name.cmp(&b.name));
-
-    if !args.update {
-        let published = crate::lifecycle::cli::published(&sdk, &args.publish_prefix).await?;
-        if args.output == Format::Json {
-            output::print_json(&Listing {
-                amis: &shown,
-                stacks: &stacks,
-                published: &published,
-            })?;
-        } else {
-            print_tables(&shown, &stacks);
-            crate::lifecycle::cli::print_published_listing(&published, &args.publish_prefix);
-        }
-        return Ok(0);
-    }
-    if stacks.is_empty() {
-        anyhow::bail!("no worker stack matches {}", args.patterns.join(" "));
-    }
-
-    let mut results: Vec<UpdateResult> = Vec::new();
-    let mut failed = false;
-    for stack in &stacks {
-        let mut result = UpdateResult {
-            stack: stack.name.clone(),
-            from: stack.ami_id.clone(),
-            to: None,
-            status: String::new(),
-            reason: String::new(),
-            replacement: Vec::new(),
-        };
-        let target: Result<Option<String>, String> = match args.ami.as_deref() {
-            None => match choose(stack, &all) {
-                Ok(t) => Ok(t),
-                Err(e) => {
-                    eprintln!("{e}");
-                    break;
-                }
-            },
-            Some("latest") => {
-                let k = kind.clone().or_else(|| stack.kind.clone());
-                match k {
-                    None => Err(format!(
-                        "its AMI {} is not a lava AMI of this account: pass --kind (kinds here: {})",
-                        stack.ami_id,
-                        model::kinds(&all)
-                    )),
-                    Some(k) => model::latest(&all, &k)
-                        .map(|a| Some(a.id.clone()))
-                        .ok_or_else(|| format!("no lava AMI of kind {k}")),
-                }
-            }
-            Some(id) => {
-                if all.iter().any(|a| a.id == id) {
-                    Ok(Some(id.to_string()))
-                } else {
-                    Err(format!("{id} is not an available lava AMI of this account"))
-                }
-            }
-        };
-        match target {
-            Ok(None) => {
-                result.status = "SKIPPED".into();
-            }
-            Err(e) => {
-                result.status = "FAILED".into();
-                result.reason = e;
-            }
-            Ok(Some(id)) if id == stack.ami_id => {
-                result.to = Some(id);
-                result.status = "ALREADY_CURRENT".into();
-            }
-            Ok(Some(id)) => {
-                result.to = Some(id.clone());
-                let confirmed = args.yes
-                    || args.ami.is_none()
-                    || dialoguer::Confirm::new()
-                        .with_prompt(format!(
-                            "update {} from {} to {id}?",
-                            stack.name, stack.ami_id
-                        ))
-                        .default(false)
-                        .interact()
-                        .unwrap_or(false);
-                if !confirmed {
-                    result.status = "SKIPPED".into();
-                } else {
-                    apply(&cfn, &asg, args, stack, &id, &mut result).await;
-                }
-            }
-        }
-        let bad = !matches!(
-            result.status.as_str(),
-            "UPDATE_COMPLETE" | "ALREADY_CURRENT" | "SKIPPED" | "UPDATE_IN_PROGRESS"
-        );
-        if args.output == Format::Text {
-            let to = result.to.clone().unwrap_or_default();
-            let reason = if result.reason.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", result.reason)
-            };
-            println!(
-                "{}: {} -> {to} {}{reason}",
-                result.stack, result.from, result.status
-            );
-            for r in &result.replacement {
-                println!("  {}", r.summary());
-            }
-        }
-        results.push(result);
-        if bad {
-            failed = true;
-            if !args.keep_going {
-                eprintln!(
-                    "stopping: the remaining stacks were not touched (--keep-going to go on)"
-                );
-                break;
-            }
-        }
-    }
-    if args.output == Format::Json {
-        output::print_json(&results)?;
-    }
-    Ok(i32::from(failed))
-}
-
-/// Updates one stack to `ami`, waits unless `--no-wait`, and records the status and what its
-/// auto scaling groups are doing (the rolling replacement of its instances).
-async fn apply(
-    cfn: &aws_sdk_cloudformation::Client,
-    asg: &aws_sdk_autoscaling::Client,
-    args: &Args,
-    stack: &WorkerStack,
-    ami: &str,
-    result: &mut UpdateResult,
-) {
-    let info = super::model::StackInfo {
-        name: stack.name.clone(),
-        parameters: stack.parameters.clone(),
-        capabilities: stack.capabilities.clone(),
-        ..Default::default()
-    };
-    // Activities are matched by their start time on AWS's clock: allow a minute of skew.
-    let since = aws_smithy_types::DateTime::from_secs(
-        aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs() - 60,
-    );
-    if let Err(e) = fetch::update(cfn, &info, &stack.ami_parameter, ami).await {
-        result.status = "FAILED".into();
-        result.reason = crate::error::one_line(&e.into());
-        return;
-    }
-    if args.no_wait {
-        result.status = "UPDATE_IN_PROGRESS".into();
-    } else {
-        match fetch::wait(
-            cfn,
-            &stack.name,
-            Duration::from_secs(args.wait_minutes * 60),
-            Duration::from_secs(args.poll_seconds),
-        )
-        .await
-        {
-            Ok(w) => {
-                result.status = match w.outcome {
-                    super::wait::Outcome::TimedOut => "TIMED_OUT".into(),
-                    _ => w.status,
-                };
-                result.reason = w.reason;
-            }
-            Err(e) => {
-                result.status = "UNKNOWN".into();
-                result.reason = crate::error::one_line(&e.into());
-                return;
-            }
-        }
-    }
-    match fetch::replacement(cfn, asg, &stack.name, since).await {
-        Ok(r) => result.replacement = r,
-        Err(e) => {
-            let line = crate::error::one_line(&e.into());
-            if result.reason.is_empty() {
-                result.reason = format!("auto scaling group not read: {line}");
-            } else {
-                result.reason = format!("{}; auto scaling group not read: {line}", result.reason);
-            }
-        }
-    }
 }

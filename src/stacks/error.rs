@@ -1,25 +1,6 @@
 //! Errors of lava-ami's AWS calls: the operation, the resource, and the service's answer.
-
-/// What the service (or the transport) said, with the AWS error code when there is one.
-#[derive(Debug, thiserror::Error)]
-#[error("{text}")]
-pub struct AwsCause {
-    pub code: Option<String>,
-    text: String,
-}
-
-impl AwsCause {
-    pub fn from_sdk<E, R>(err: &aws_sdk_ssm::error::SdkError<E, R>) -> Self
-    where
-        E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        AwsCause {
-            code: crate::aws::error_code(err),
-            text: crate::aws::describe(err),
-        }
-    }
-}
+pub use crate::aws::AwsError;
+use aws_sdk_ssm::config::http::HttpResponse;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
@@ -28,26 +9,45 @@ pub enum StackError {
         operation: &'static str,
         resource: String,
         #[source]
-        cause: AwsCause,
+        cause: AwsError,
     },
     #[error("stack {0} is gone")]
     Gone(String),
 }
 
 impl StackError {
-    pub fn aws<E, R>(
+    pub fn aws<E>(
         operation: &'static str,
         resource: impl Into<String>,
-        err: &aws_sdk_ssm::error::SdkError<E, R>,
+        err: &aws_sdk_ssm::error::SdkError<E, HttpResponse>,
     ) -> Self
     where
         E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
     {
         StackError::Aws {
             operation,
             resource: resource.into(),
-            cause: AwsCause::from_sdk(err),
+            cause: AwsError::from_sdk("AWS", err),
+        }
+    }
+
+    /// `aws` as a `map_err` argument.
+    pub fn on<E>(
+        operation: &'static str,
+        resource: &str,
+    ) -> impl FnOnce(aws_sdk_ssm::error::SdkError<E, HttpResponse>) -> Self + use<E>
+    where
+        E: aws_sdk_ssm::error::ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let resource = resource.to_string();
+        move |e| StackError::aws(operation, resource, &e)
+    }
+
+    /// The service's error code, when the service answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            StackError::Aws { cause, .. } => cause.code.as_deref(),
+            StackError::Gone(_) => None,
         }
     }
 }
@@ -61,11 +61,9 @@ mod tests {
         let e = StackError::Aws {
             operation: "DescribeAutoScalingGroups",
             resource: "lava-prod-core-WorkerGroup-1".into(),
-            cause: AwsCause {
-                code: Some("AccessDenied".into()),
-                text: "AccessDenied: not allowed".into(),
-            },
+            cause: AwsError::new(Some("AccessDenied"), Some(403), "AccessDenied: not allowed"),
         };
+        assert_eq!(e.code(), Some("AccessDenied"));
         let line = crate::error::one_line(&anyhow::Error::new(e));
         assert_eq!(
             line,

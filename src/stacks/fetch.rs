@@ -4,6 +4,7 @@ use super::model::{ImageInfo, StackInfo};
 use super::replace::{Activity, Replacement};
 use super::wait::{self, Outcome, Step};
 use aws_sdk_cloudformation::types::{Capability, Parameter};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// Self-owned, available AMIs named `lava-*` (and `sak-*` with `sak`).
@@ -25,51 +26,52 @@ pub async fn images(ec2: &aws_sdk_ec2::Client, sak: bool) -> Result<Vec<ImageInf
         )
         .send()
         .await
-        .map_err(|e| StackError::aws("DescribeImages", "of this account", &e))?;
+        .map_err(StackError::on("DescribeImages", "of this account"))?;
     Ok(out
         .images()
         .iter()
         .map(|i| ImageInfo {
-            id: i.image_id().unwrap_or_default().to_string(),
-            name: i.name().unwrap_or_default().to_string(),
-            created: i.creation_date().unwrap_or_default().to_string(),
+            id: owned(i.image_id()),
+            name: owned(i.name()),
+            created: owned(i.creation_date()),
             arch: i.architecture().map(|a| a.as_str().to_string()),
-            tags: i
-                .tags()
-                .iter()
-                .map(|t| {
-                    (
-                        t.key().unwrap_or_default().to_string(),
-                        t.value().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect(),
+            tags: pairs(i.tags(), |t| (t.key(), t.value())),
         })
         .collect())
 }
 
+/// Key/value pairs (tags, parameters) as a map, a missing key or value as "".
+fn pairs<T>(
+    items: &[T],
+    kv: impl Fn(&T) -> (Option<&str>, Option<&str>),
+) -> BTreeMap<String, String> {
+    items
+        .iter()
+        .map(|item| {
+            let (k, v) = kv(item);
+            (owned(k), owned(v))
+        })
+        .collect()
+}
+
+fn owned(text: Option<&str>) -> String {
+    text.unwrap_or_default().to_string()
+}
+
+fn status_text(s: &aws_sdk_cloudformation::types::Stack) -> String {
+    owned(s.stack_status().map(|x| x.as_str()))
+}
+
 fn stack_info(s: &aws_sdk_cloudformation::types::Stack) -> StackInfo {
     StackInfo {
-        name: s.stack_name().unwrap_or_default().to_string(),
-        status: s
-            .stack_status()
-            .map(|x| x.as_str().to_string())
-            .unwrap_or_default(),
+        name: owned(s.stack_name()),
+        status: status_text(s),
         last_updated: s
             .last_updated_time()
             .or(s.creation_time())
             .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok())
             .unwrap_or_default(),
-        parameters: s
-            .parameters()
-            .iter()
-            .map(|p| {
-                (
-                    p.parameter_key().unwrap_or_default().to_string(),
-                    p.parameter_value().unwrap_or_default().to_string(),
-                )
-            })
-            .collect(),
+        parameters: pairs(s.parameters(), |p| (p.parameter_key(), p.parameter_value())),
         capabilities: s
             .capabilities()
             .iter()
@@ -83,7 +85,7 @@ pub async fn stacks(cfn: &aws_sdk_cloudformation::Client) -> Result<Vec<StackInf
     let mut out = Vec::new();
     let mut pages = cfn.describe_stacks().into_paginator().send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| StackError::aws("DescribeStacks", "of this region", &e))?;
+        let page = page.map_err(StackError::on("DescribeStacks", "of this region"))?;
         for s in page.stacks() {
             if s.stack_status().map(|x| x.as_str()) != Some("DELETE_COMPLETE") {
                 out.push(stack_info(s));
@@ -125,8 +127,37 @@ pub async fn update(
         .set_capabilities((!caps.is_empty()).then_some(caps))
         .send()
         .await
-        .map_err(|e| StackError::aws("UpdateStack", &stack.name, &e))?;
+        .map_err(StackError::on("UpdateStack", &stack.name))?;
     Ok(())
+}
+
+/// One stack by name.
+async fn describe(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+) -> Result<aws_sdk_cloudformation::types::Stack, StackError> {
+    let req = cfn.describe_stacks().stack_name(name);
+    let out = req
+        .send()
+        .await
+        .map_err(StackError::on("DescribeStacks", name))?;
+    out.stacks()
+        .first()
+        .cloned()
+        .ok_or_else(|| StackError::Gone(name.to_string()))
+}
+
+/// The current value of one parameter of a stack (`None`: the stack has no such parameter).
+pub async fn parameter(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+    key: &str,
+) -> Result<Option<String>, StackError> {
+    let s = describe(cfn, name).await?;
+    Ok(s.parameters()
+        .iter()
+        .find(|p| p.parameter_key() == Some(key))
+        .map(|p| owned(p.parameter_value())))
 }
 
 /// How waiting for an update ended: the outcome, the stack status and why.
@@ -147,20 +178,8 @@ pub async fn wait(
 ) -> Result<Waited, StackError> {
     let started = Instant::now();
     loop {
-        let out = cfn
-            .describe_stacks()
-            .stack_name(name)
-            .send()
-            .await
-            .map_err(|e| StackError::aws("DescribeStacks", name, &e))?;
-        let s = out
-            .stacks()
-            .first()
-            .ok_or_else(|| StackError::Gone(name.to_string()))?;
-        let status = s
-            .stack_status()
-            .map(|x| x.as_str().to_string())
-            .unwrap_or_default();
+        let s = describe(cfn, name).await?;
+        let status = status_text(&s);
         let outcome = match wait::decide(&status, started.elapsed(), limit) {
             Step::Wait => {
                 tokio::time::sleep(every).await;
@@ -175,10 +194,16 @@ pub async fn wait(
                 limit.as_secs() / 60
             ),
             Outcome::RolledBack | Outcome::Failed => {
-                let summary = s.stack_status_reason().unwrap_or_default().to_string();
-                match events(cfn, name).await.map(|e| wait::first_failure(&e)) {
-                    Ok(Some(first)) => first,
-                    _ => summary,
+                let summary = owned(s.stack_status_reason());
+                match events(cfn, name).await {
+                    Ok(events) => wait::first_failure(&events).unwrap_or(summary),
+                    Err(e) => {
+                        crate::output::progress::warn(format!(
+                            "{}: the stack's own reason is shown instead",
+                            crate::error::one_line(&e.into())
+                        ));
+                        summary
+                    }
                 }
             }
         };
@@ -195,23 +220,22 @@ async fn events(
     cfn: &aws_sdk_cloudformation::Client,
     name: &str,
 ) -> Result<Vec<wait::Event>, StackError> {
-    let out = cfn
-        .describe_stack_events()
-        .stack_name(name)
+    let req = cfn.describe_stack_events().stack_name(name);
+    let out = req
         .send()
         .await
-        .map_err(|e| StackError::aws("DescribeStackEvents", name, &e))?;
+        .map_err(StackError::on("DescribeStackEvents", name))?;
     Ok(out
         .stack_events()
         .iter()
         .map(|e| wait::Event {
-            logical_id: e.logical_resource_id().unwrap_or_default().to_string(),
-            resource_type: e.resource_type().unwrap_or_default().to_string(),
+            logical_id: owned(e.logical_resource_id()),
+            resource_type: owned(e.resource_type()),
             status: e
                 .resource_status()
                 .map(|x| x.as_str().to_string())
                 .unwrap_or_default(),
-            reason: e.resource_status_reason().unwrap_or_default().to_string(),
+            reason: owned(e.resource_status_reason()),
         })
         .collect())
 }
@@ -224,12 +248,11 @@ pub async fn replacement(
     stack: &str,
     since: aws_smithy_types::DateTime,
 ) -> Result<Vec<Replacement>, StackError> {
-    let res = cfn
-        .describe_stack_resources()
-        .stack_name(stack)
+    let req = cfn.describe_stack_resources().stack_name(stack);
+    let res = req
         .send()
         .await
-        .map_err(|e| StackError::aws("DescribeStackResources", stack, &e))?;
+        .map_err(StackError::on("DescribeStackResources", stack))?;
     let names: Vec<String> = res
         .stack_resources()
         .iter()
@@ -238,12 +261,13 @@ pub async fn replacement(
         .collect();
     let mut out = Vec::new();
     for name in names {
-        let groups = asg
+        let req = asg
             .describe_auto_scaling_groups()
-            .auto_scaling_group_names(&name)
+            .auto_scaling_group_names(&name);
+        let groups = req
             .send()
             .await
-            .map_err(|e| StackError::aws("DescribeAutoScalingGroups", &name, &e))?;
+            .map_err(StackError::on("DescribeAutoScalingGroups", &name))?;
         let Some(g) = groups.auto_scaling_groups().first() else {
             continue;
         };
@@ -260,12 +284,13 @@ pub async fn replacement(
             .iter()
             .map(|i| i.launch_template().and_then(|l| l.version()))
             .collect();
-        let acts = asg
+        let req = asg
             .describe_scaling_activities()
-            .auto_scaling_group_name(&name)
+            .auto_scaling_group_name(&name);
+        let acts = req
             .send()
             .await
-            .map_err(|e| StackError::aws("DescribeScalingActivities", &name, &e))?;
+            .map_err(StackError::on("DescribeScalingActivities", &name))?;
         // Newest first from the service; keep this update's, oldest first.
         let activities: Vec<Activity> = acts
             .activities()
@@ -273,7 +298,7 @@ pub async fn replacement(
             .filter(|a| a.start_time().is_some_and(|t| t.secs() >= since.secs()))
             .rev()
             .map(|a| Activity {
-                description: a.description().unwrap_or_default().to_string(),
+                description: owned(a.description()),
                 status: a
                     .status_code()
                     .map(|c| c.as_str().to_string())

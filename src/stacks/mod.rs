@@ -3,5 +3,7 @@ pub mod cli;
 pub mod error;
 pub mod fetch;
 pub mod model;
+pub mod prompt;
 pub mod replace;
+pub mod update;
 pub mod wait;

@@ -17,8 +17,22 @@ impl std::fmt::Display for Kind {
     }
 }
 
+/// What is wrong with the selection asked for (a usage error).
+#[derive(Debug, thiserror::Error)]
+pub enum SelectError {
+    #[error("-U/--update needs at least one stack pattern (e.g. 'lava-prod-*')")]
+    NoPattern,
+    #[error("-U/--update refuses the pattern '*': name the stacks to update (e.g. 'lava-prod-*')")]
+    Star,
+    #[error("stack pattern {0:?}")]
+    Pattern(String, #[source] globset::Error),
+    /// A kind not written OS/pyX.Y/ARCH (clap names the option and the value before this).
+    #[error("expected OS/pyX.Y/ARCH, e.g. amzn2023/py3.11/arm64")]
+    Kind(String),
+}
+
 impl std::str::FromStr for Kind {
-    type Err = String;
+    type Err = SelectError;
     /// `amzn2023/py3.11/x86_64` (the `py` is optional).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let parts: Vec<&str> = s.split('/').collect();
@@ -28,9 +42,7 @@ impl std::str::FromStr for Kind {
                 python: py.trim_start_matches("py").to_string(),
                 arch: arch.to_string(),
             }),
-            _ => Err(format!(
-                "--kind {s:?}: expected OS/pyX.Y/ARCH, e.g. amzn2023/py3.11/arm64"
-            )),
+            _ => Err(SelectError::Kind(s.to_string())),
         }
     }
 }
@@ -218,24 +230,23 @@ pub fn worker_stack(s: &StackInfo, all_amis: &[LavaAmi]) -> Option<WorkerStack> 
 }
 
 /// Stack-name globs. An update needs at least one, and a bare `*` is refused.
-pub fn patterns(globs: &[String], update: bool) -> Result<Option<GlobSet>, String> {
+pub fn patterns(globs: &[String], update: bool) -> Result<Option<GlobSet>, SelectError> {
     if update && globs.is_empty() {
-        return Err("-U/--update needs at least one stack pattern (e.g. 'lava-prod-*')".into());
+        return Err(SelectError::NoPattern);
     }
     if update && globs.iter().any(|g| g.trim() == "*") {
-        return Err(
-            "-U/--update refuses the pattern '*': name the stacks to update (e.g. 'lava-prod-*')"
-                .into(),
-        );
+        return Err(SelectError::Star);
     }
     if globs.is_empty() {
         return Ok(None);
     }
     let mut b = GlobSetBuilder::new();
     for g in globs {
-        b.add(Glob::new(g).map_err(|e| format!("stack pattern {g:?}: {}", e.kind()))?);
+        b.add(Glob::new(g).map_err(|e| SelectError::Pattern(g.clone(), e))?);
     }
-    b.build().map(Some).map_err(|e| e.to_string())
+    b.build()
+        .map(Some)
+        .map_err(|e| SelectError::Pattern(globs.join(" "), e))
 }
 
 /// The newest lava AMI of `kind`.
@@ -335,10 +346,11 @@ mod tests {
 
     #[test]
     fn update_patterns_refuse_nothing_and_star() {
-        assert!(patterns(&[], true).unwrap_err().contains("at least one"));
+        assert!(matches!(patterns(&[], true), Err(SelectError::NoPattern)));
         assert!(
             patterns(&["*".into()], true)
                 .unwrap_err()
+                .to_string()
                 .contains("refuses")
         );
         assert!(patterns(&["*".into()], false).unwrap().is_some());

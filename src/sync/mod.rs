@@ -49,7 +49,7 @@ pub enum SyncError {
         bucket: String,
         prefix: String,
         #[source]
-        source: remote::RemoteError,
+        source: Box<remote::RemoteError>,
     },
     #[error("hashing {}", .path.display())]
     Hash {
@@ -420,7 +420,7 @@ pub async fn sync(
         .map_err(|source| SyncError::List {
             bucket: opts.bucket.clone(),
             prefix: opts.prefix.clone(),
-            source,
+            source: Box::new(source),
         })?;
     let mut run = Run {
         opts,

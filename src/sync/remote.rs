@@ -46,7 +46,7 @@ where
 fn s3(
     err: &SdkError<
         impl aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
-        impl std::fmt::Debug,
+        aws_sdk_s3::config::http::HttpResponse,
     >,
 ) -> AwsError {
     AwsError::from_sdk("S3", err)

@@ -1,7 +1,7 @@
 //! The AMI as a real Amazon Linux 2023 instance runs it (issue 22): each way the provisioning steps,
 //! the boot unit or the release workflow would break there has a check here, on the files we ship,
 //! run for real where this machine can (systemd-analyze, systemd-tmpfiles, readelf, bash, curl).
-use crate::common::{bin, root};
+use crate::common::{bin, root, succeeded};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -74,19 +74,41 @@ fn our_openssl_is_linked_by_rpath_and_never_registered_with_ldconfig() {
     assert!(python.contains("--with-openssl-rpath=auto"));
 }
 
+/// The parameters of an AMI build these tests do not vary (the Python version last: some tests
+/// take it from elsewhere).
+const BUILD_PARAMS: [&str; 8] = [
+    "ip=private",
+    "s3bucket=bucket",
+    "s3prefix=p/",
+    "sg=sg-12345678",
+    "subnet=subnet-12345678",
+    "tz=UTC",
+    "region=us-east-1",
+    "python_version=3.11.12",
+];
+
+/// Asserts that `text` (what `name` is) holds every one of `musts`.
+fn assert_holds(name: &str, text: &str, musts: &[&str]) {
+    for must in musts {
+        assert!(text.contains(must), "{name} lacks {must}");
+    }
+}
+
 #[test]
 fn the_health_check_compares_ssh_and_the_system_openssl_with_the_systems_version() {
     let (_, hc) = step("health-check");
-    for must in [
-        "rpm -q --qf '%{VERSION}' openssl-libs",
-        "ssh -V 2>&1 | grep \"OpenSSL $system_openssl \"",
-        "/usr/bin/openssl version | grep \"^OpenSSL $system_openssl \"",
-        "ldd /usr/sbin/sshd",
-        "ldconfig -p | grep /usr/local/lib/",
-        "/usr/local/bin/openssl version | grep \"^OpenSSL $OPENSSL_VERSION \"",
-    ] {
-        assert!(hc.contains(must), "health check lacks {must}");
-    }
+    assert_holds(
+        "health check",
+        &hc,
+        &[
+            "rpm -q --qf '%{VERSION}' openssl-libs",
+            "ssh -V 2>&1 | grep \"OpenSSL $system_openssl \"",
+            "/usr/bin/openssl version | grep \"^OpenSSL $system_openssl \"",
+            "ldd /usr/sbin/sshd",
+            "ldconfig -p | grep /usr/local/lib/",
+            "/usr/local/bin/openssl version | grep \"^OpenSSL $OPENSSL_VERSION \"",
+        ],
+    );
 }
 
 // 2. The release agent must run on glibc 2.34.
@@ -100,11 +122,7 @@ fn check_glibc_passes_our_agent_at_2_34_and_names_what_is_too_new() {
         .args([agent, "2.34"])
         .output()
         .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    succeeded(&ok);
     // The same binary against an older limit: refused, naming the versions above it.
     let low = Command::new("bash")
         .arg(&script)
@@ -194,11 +212,7 @@ fn common_sh_sets_path_whatever_sudo_passed() {
         .env("PATH", "/usr/bin:/bin") // what a secure_path without /usr/local looks like
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let path = String::from_utf8_lossy(&out.stdout);
     let dirs: Vec<&str> = path.split(':').collect();
     assert_eq!(dirs[0], "/usr/local/bin", "{path}");
@@ -367,17 +381,8 @@ fn real_build(dir: &Path, endpoint: &CountingEndpoint, python: &str) -> std::pro
         .arg(dir.join("agents"))
         .arg("--dist")
         .arg(dir.join("dist"))
-        .args([
-            "ami_id=ami-12345678",
-            "ip=private",
-            "s3bucket=bucket",
-            "s3prefix=p/",
-            "sg=sg-12345678",
-            "subnet=subnet-12345678",
-            "tz=UTC",
-            "region=us-east-1",
-            "arch=x86_64",
-        ])
+        .args(["ami_id=ami-12345678", "arch=x86_64"])
+        .args(&BUILD_PARAMS[..7])
         .arg(format!("python_version={python}"))
         .env("AWS_ENDPOINT_URL", endpoint.url())
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -450,17 +455,8 @@ fn the_plan_names_the_check_and_says_what_a_build_would_refuse() {
     let out = bin("lava-build")
         .args(["ami", "--plan", "--offline", "--ami-build"])
         .arg(d.path().join("ami-build.yaml"))
-        .args([
-            "ami_id=ami-12345678",
-            "ip=private",
-            "python_version=3.11.12",
-            "s3bucket=bucket",
-            "s3prefix=p/",
-            "sg=sg-12345678",
-            "subnet=subnet-12345678",
-            "tz=UTC",
-            "region=us-east-1",
-        ])
+        .arg("ami_id=ami-12345678")
+        .args(BUILD_PARAMS)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -522,11 +518,7 @@ fn the_downloads_script_keeps_only_files_with_the_pinned_sum_and_pins_on_request
     assert!(stderr.contains("not pinned yet"), "{stderr}");
 
     let pin = run(&["pin", "new"]);
-    assert!(
-        pin.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pin.stderr)
-    );
+    succeeded(&pin);
     let text = std::fs::read_to_string(&lock).unwrap();
     let sum_of = |file: &str| {
         text.lines()
@@ -685,11 +677,7 @@ fn tmp_is_cleaned_by_systemd_tmpfiles_keeping_private_tmp_folders() {
         .arg(amzn().join("resources/tmpfiles.d/tmp.conf"))
         .output()
         .expect("systemd-tmpfiles (Debian package systemd) is needed");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     assert!(!t.join("old").exists(), "a file untouched for 30 days goes");
     assert!(t.join("new").exists(), "a new file stays");
     assert!(
@@ -718,16 +706,18 @@ fn selinux_is_switched_off_after_the_upgrade() {
 #[test]
 fn mysql_key_is_imported_explicitly_and_the_client_version_pinned() {
     let (_, mysql) = step("mysql");
-    for must in [
-        "gpg --show-keys --with-colons",
-        "\"$MYSQL_KEY_ID\"",
-        "rpm --import",
-        "rpm -K",
-        "mysql-community-$pkg-$MYSQL_VERSION-1.el9.$arch.rpm",
-        "rpm -q --qf '%{VERSION}' mysql-community-client",
-    ] {
-        assert!(mysql.contains(must), "60-mysql lacks {must}");
-    }
+    assert_holds(
+        "60-mysql",
+        &mysql,
+        &[
+            "gpg --show-keys --with-colons",
+            "\"$MYSQL_KEY_ID\"",
+            "rpm --import",
+            "rpm -K",
+            "mysql-community-$pkg-$MYSQL_VERSION-1.el9.$arch.rpm",
+            "rpm -q --qf '%{VERSION}' mysql-community-client",
+        ],
+    );
     assert!(!mysql.contains("release"), "no MySQL repository package");
     let versions = read("versions.sh");
     assert!(versions.contains("export MYSQL_KEY_ID=B7B3B788A8D3785C"));
@@ -742,17 +732,8 @@ fn os_amzn2_is_refused_before_any_aws_call() {
     let out = bin("lava-build")
         .args(["ami", "--allow-imdsv1", "--dist"])
         .arg(d.path())
-        .args([
-            "os=amzn2",
-            "ip=private",
-            "python_version=3.11.12",
-            "s3bucket=bucket",
-            "s3prefix=p/",
-            "sg=sg-12345678",
-            "subnet=subnet-12345678",
-            "tz=UTC",
-            "region=us-east-1",
-        ])
+        .arg("os=amzn2")
+        .args(BUILD_PARAMS)
         .env("AWS_ENDPOINT_URL", endpoint.url())
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -785,11 +766,7 @@ fn ami_makefile_delegates_to_the_top_level_targets_with_the_same_parameters() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(&out);
     let line = stdout
         .lines()
         .find(|l| l.contains("lava-build ami --plan"))
@@ -856,11 +833,7 @@ async fn steps_fetch_downloads_from_the_bucket_and_check_the_pinned_sum() {
     .unwrap();
     let dest = d.path().join("out");
     let good = fetch_download(d.path(), "good", &dest);
-    assert!(
-        good.status.success(),
-        "{}",
-        String::from_utf8_lossy(&good.stderr)
-    );
+    succeeded(&good);
     assert_eq!(std::fs::read(dest.join("good")).unwrap(), b"hello\n");
 
     let bad = fetch_download(d.path(), "bad", &dest);

@@ -101,3 +101,24 @@ pub fn succeeded(out: &std::process::Output) -> String {
 pub fn json_stdout(out: &std::process::Output) -> serde_json::Value {
     serde_json::from_str(&succeeded(out)).expect("stdout is JSON")
 }
+
+/// The string `field` of each object in the JSON array `list`, in order.
+pub fn each_field<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("an array: {list}"))
+        .iter()
+        .map(|item| {
+            item[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("{field} in {item}"))
+        })
+        .collect()
+}
+
+/// The stderr of a command that must have failed at run time (exit status 1) with one line.
+pub fn one_line_failure(out: &std::process::Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    err
+}

@@ -1,6 +1,6 @@
 //! `lava-rc` against a fake IMDSv2 server, with the real bash, mkswap, swapon and crontab, and the
 //! AWS emulator's S3 for crontab objects and s3run.
-use crate::common::{bin, bin_moto, moto_sdk, path_str};
+use crate::common::{bin, bin_moto, each_field, moto_sdk, path_str};
 use crate::imds::FakeImds;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -1113,12 +1113,7 @@ async fn built_in_steps_run_at_the_old_rc_d_positions_among_site_scripts() {
         "03\nshell0\n10\n50\n70\nshell\n99a\n",
         "{err}"
     );
-    let names: Vec<&str> = report["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["step"].as_str().unwrap())
-        .collect();
+    let names = each_field(&report["steps"], "step");
     assert_eq!(
         names,
         [
@@ -1145,22 +1140,59 @@ async fn built_in_steps_run_at_the_old_rc_d_positions_among_site_scripts() {
     assert_eq!(out.status.code(), Some(1));
 }
 
-/// (priority, identifier, message) of each syslog datagram queued on `sock`.
-fn syslog_records(sock: &std::os::unix::net::UnixDatagram) -> Vec<(u32, String, String)> {
-    sock.set_nonblocking(true).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    while let Ok(n) = sock.recv(&mut buf) {
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        let (pri, rest) = text
-            .strip_prefix('<')
-            .and_then(|t| t.split_once('>'))
-            .unwrap_or_else(|| panic!("syslog format: {text}"));
-        let (head, message) = rest.split_once("]: ").expect("TAG[PID]: ");
-        let tag = head.rsplit(' ').next().unwrap().split('[').next().unwrap();
-        out.push((pri.parse().unwrap(), tag.to_string(), message.to_string()));
+/// A syslog socket read while the agent writes (the kernel queues only a few datagrams: an unread
+/// socket would hold the sender).
+struct SyslogSink {
+    path: std::path::PathBuf,
+    reader: std::thread::JoinHandle<Vec<String>>,
+}
+
+const SINK_END: &str = "<end of test>";
+
+impl SyslogSink {
+    fn bind(path: &Path) -> Self {
+        let sock = std::os::unix::net::UnixDatagram::bind(path).unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let mut buf = vec![0u8; 65536];
+            loop {
+                let n = sock.recv(&mut buf).unwrap();
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if text == SINK_END {
+                    return out;
+                }
+                out.push(text);
+            }
+        });
+        SyslogSink {
+            path: path.to_path_buf(),
+            reader,
+        }
     }
-    out
+
+    /// (priority, identifier, message) of each datagram received, once every writer has ended:
+    /// `<PRI>Mmm dd hh:mm:ss TAG[PID]: MESSAGE`, or `TAG: MESSAGE` as logger sends it.
+    fn records(self) -> Vec<(u32, String, String)> {
+        // Datagrams on one socket arrive in order: this one comes after all the others.
+        let me = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        me.send_to(SINK_END.as_bytes(), &self.path).unwrap();
+        let texts = self.reader.join().unwrap();
+        texts
+            .iter()
+            .map(|text| {
+                let (pri, rest) = text
+                    .strip_prefix('<')
+                    .and_then(|t| t.split_once('>'))
+                    .unwrap_or_else(|| panic!("syslog format: {text}"));
+                let after_time = rest
+                    .get(16..)
+                    .unwrap_or_else(|| panic!("timestamp: {text}"));
+                let (head, message) = after_time.split_once(": ").expect("TAG: ");
+                let tag = head.split('[').next().unwrap();
+                (pri.parse().unwrap(), tag.to_string(), message.to_string())
+            })
+            .collect()
+    }
 }
 
 #[tokio::test]
@@ -1168,7 +1200,7 @@ async fn each_step_logs_to_syslog_as_rclocal_step_on_local0() {
     let imds = FakeImds::start().await;
     let root = tempfile::tempdir().unwrap();
     let sock_path = root.path().join("log.sock");
-    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    let sink = SyslogSink::bind(&sock_path);
     let rcd = root.path().join("usr/local/etc/rc.d");
     std::fs::create_dir_all(&rcd).unwrap();
     let site = rcd.join("30-mount-data");
@@ -1190,7 +1222,7 @@ async fn each_step_logs_to_syslog_as_rclocal_step_on_local0() {
     )
     .await;
     assert_eq!(out.status.code(), Some(1));
-    let records = syslog_records(&sock);
+    let records = sink.records();
     let has = |pri: u32, tag: &str, message: &str| {
         records
             .iter()
@@ -1251,4 +1283,101 @@ fn s3run_without_home_uses_no_shared_folder() {
         "s3run: error: s3run cache: HOME is not set and uid 65534 has no home directory (password database): pass --cache-dir DIR or --no-cache"
     );
     assert_eq!(tmp_cache.exists(), existed, "no cache made in /tmp");
+}
+
+#[tokio::test]
+async fn s3run_stops_the_s3path_search_at_an_entry_it_may_not_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mark = dir.path().join("ran");
+    let script = format!("#!/bin/bash\ntouch {}\n", path_str(&mark));
+    let bucket = bucket_with(&[
+        ("denied/job.sh", script.as_bytes()),
+        ("bin/job.sh", script.as_bytes()),
+    ])
+    .await;
+    // The first entry answers 403: the object may be there, so the later entry must not stand in.
+    let s3 = aws_sdk_s3::Client::new(&moto_sdk("ap-southeast-2").await);
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:GetObject", "s3:HeadObject"],
+            "Resource": format!("arn:aws:s3:::{bucket}/denied/*"),
+        }],
+    });
+    s3.put_bucket_policy()
+        .bucket(&bucket)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let o = bin_moto("lava-rc")
+        .args(["s3run", "-r", "ap-southeast-2", "--no-cache", "job.sh"])
+        .env(
+            "S3PATH",
+            format!("s3://{bucket}/nothing-here:s3://{bucket}/denied:s3://{bucket}/bin"),
+        )
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("s3run: error: job.sh: S3PATH search stopped")
+            && err.contains(&format!("s3://{bucket}/denied/job.sh"))
+            && err.contains("403"),
+        "{err}"
+    );
+    assert!(!err.contains("not found along S3PATH"), "{err}");
+    assert!(!mark.exists(), "the later entry's job.sh did not run");
+}
+
+#[tokio::test]
+async fn the_rc_local_shim_puts_each_line_in_syslog_once() {
+    let imds = FakeImds::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("dest");
+    let install = std::process::Command::new("bash")
+        .arg(crate::common::root().join("rc.d/install.sh"))
+        .arg(env!("CARGO_BIN_EXE_lava-rc"))
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(install.status.success(), "{}", stderr(&install));
+    let sock_path = dir.path().join("log.sock");
+    let sink = SyslogSink::bind(&sock_path);
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    imds.set_user_data(br#"{"shell0": "echo from shell0", "shell": "echo from shell"}"#);
+    let mut shim = std::process::Command::new("bash");
+    shim.arg(dest.join("usr/local/libexec/lava-rc/rc.local"))
+        .env("LAVA_RC_IMDS_ENDPOINT", &imds.url)
+        .env("LAVA_RC_ROOT", &root)
+        .env("LAVA_RC_SYSLOG_SOCKET", &sock_path)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG");
+    let out = tokio::task::spawn_blocking(move || shim.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = sink.records();
+    let with = |text: &str| -> Vec<&String> {
+        records
+            .iter()
+            .filter(|(p, _, m)| p / 8 == 16 && m.contains(text))
+            .map(|(_, t, _)| t)
+            .collect()
+    };
+    assert_eq!(with("from shell0"), ["rclocal.shell0"], "{records:?}");
+    assert_eq!(
+        with("from shell"),
+        ["rclocal.shell0", "rclocal.shell"],
+        "{records:?}"
+    );
+    assert_eq!(with("lava-rc boot done"), ["lava-rc"], "{records:?}");
+    assert_eq!(
+        with("ap-southeast-2"),
+        ["rclocal.region"],
+        "the region step once, from the agent: {records:?}"
+    );
 }

@@ -1,53 +1,25 @@
 //! `lava-ami` against the AWS emulator: stacks from the real worker template plus decoys, lava AMIs
 //! of several kinds; listing, grouping, selection, updates (non-interactive and through a pty).
-use crate::common::{bin_moto, moto, moto_sdk, root};
+use crate::common::{moto, root, succeeded};
+use crate::worker_stack::{REALM_AREAS, Region};
 use aws_sdk_cloudformation::types::Parameter;
-use aws_sdk_ec2::types::Tag;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
+/// A region of the emulator of its own (listings do not see each other) with lava AMIs and stacks.
 struct World {
     region: String,
-    ec2: aws_sdk_ec2::Client,
+    net: Region,
     cfn: aws_sdk_cloudformation::Client,
-    subnet: String,
-    sg: String,
 }
 
 impl World {
-    /// Every test has a region of its own in the emulator, so listings do not see each other.
     async fn new(region: &str) -> Self {
-        let sdk = moto_sdk(region).await;
-        let ec2 = aws_sdk_ec2::Client::new(&sdk);
-        let cfn = aws_sdk_cloudformation::Client::new(&sdk);
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block("10.9.0.0/16")
-            .send()
-            .await
-            .unwrap();
-        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-        let subnet = ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block("10.9.1.0/24")
-            .send()
-            .await
-            .unwrap();
-        let sg = ec2
-            .create_security_group()
-            .group_name(format!("w-{}", uuid::Uuid::new_v4().simple()))
-            .description("worker")
-            .vpc_id(&vpc)
-            .send()
-            .await
-            .unwrap();
+        let net = Region::new(region).await;
         World {
             region: region.into(),
-            ec2,
-            cfn,
-            subnet: subnet.subnet().unwrap().subnet_id().unwrap().into(),
-            sg: sg.group_id().unwrap().into(),
+            cfn: net.cfn.clone(),
+            net,
         }
     }
 
@@ -55,17 +27,6 @@ impl World {
     async fn ami(&self, arch: &str, py: &str, time: &str) -> String {
         let minor: String = py.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
         let name = format!("lava-8.3.0-amzn2023-py{minor}-{arch}-{time}");
-        let id = self
-            .ec2
-            .register_image()
-            .name(&name)
-            .root_device_name("/dev/xvda")
-            .send()
-            .await
-            .unwrap()
-            .image_id()
-            .unwrap()
-            .to_string();
         let tags = [
             ("Name", name.as_str()),
             ("OS", "amzn2023"),
@@ -73,37 +34,13 @@ impl World {
             ("Arch", arch),
             ("LavaVersion", "8.3.0"),
         ];
-        self.ec2
-            .create_tags()
-            .resources(&id)
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .unwrap();
-        id
+        self.net.lava_ami(&name, &tags).await
     }
 
     async fn worker(&self, name: &str, ami: &str) {
-        crate::worker_stack::create_worker(
-            &self.cfn,
-            name,
-            &[
-                ("realm", "prod"),
-                ("worker", name.rsplit('-').next().unwrap()),
-                ("amiId", ami),
-                ("subnets", &self.subnet),
-                ("secGroups", &self.sg),
-                ("codeBucket", "lava-code"),
-                ("s3Temp", "s3://lava-prod-tmp/lava/prod/tmp"),
-                ("s3Payloads", "s3://lava-prod-payloads/lava/prod/payloads"),
-                ("swapSize", "2"),
-            ],
-        )
-        .await;
+        let mut extra = REALM_AREAS.to_vec();
+        extra.push(("swapSize", "2"));
+        self.net.prod_worker(name, ami, &extra).await;
     }
 
     /// A stack with the given parameters around a harmless resource.
@@ -146,9 +83,7 @@ impl World {
     }
 
     fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
-        let mut c = bin_moto("lava-ami");
-        c.args(["--region", &self.region]).args(args);
-        c
+        self.net.lava_ami_cmd(args)
     }
 
     fn json(&self, args: &[&str]) -> Value {
@@ -276,25 +211,7 @@ async fn updates_to_latest_or_an_id_keeping_other_parameters() {
     .await;
     let before = w.params("lava-prod-core").await;
 
-    let out = w
-        .cmd(&[
-            "-U",
-            "lava-prod-*",
-            "--ami",
-            "latest",
-            "--yes",
-            "--poll-seconds",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&w.net.roll_to_latest("lava-prod-*", &[]));
     assert!(
         text.contains(&format!("lava-prod-core: {old} -> {new} UPDATE_COMPLETE")),
         "{text}"
@@ -472,16 +389,7 @@ async fn a_failed_stack_stops_the_run_unless_keep_going() {
     // lava-prod-a runs an AMI that is not a lava AMI: `latest` cannot be chosen for it.
     w.worker("lava-prod-a", "ami-0123456789abcdef0").await;
     w.worker("lava-prod-b", &old).await;
-    let args = [
-        "-U",
-        "lava-prod-*",
-        "--ami",
-        "latest",
-        "--yes",
-        "--poll-seconds",
-        "1",
-    ];
-    let out = w.cmd(&args).output().unwrap();
+    let out = w.net.roll_to_latest("lava-prod-*", &[]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -495,13 +403,93 @@ async fn a_failed_stack_stops_the_run_unless_keep_going() {
         "stopped before b"
     );
 
-    let mut keep = args.to_vec();
-    keep.push("--keep-going");
-    let out = w.cmd(&keep).output().unwrap();
+    let out = w.net.roll_to_latest("lava-prod-*", &["--keep-going"]);
     assert_eq!(out.status.code(), Some(1), "a failure still fails the run");
     assert_eq!(
         w.params("lava-prod-b").await["amiId"],
         new,
         "--keep-going went on to b"
     );
+}
+
+/// A pseudo-terminal: the master side, and the path of the slave side.
+fn open_pty() -> (std::fs::File, String) {
+    use nix::libc;
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain libc calls on a descriptor we own; the name buffer outlives ptsname_r. The
+    // master is close-on-exec: the program must not hold the terminal it is to lose.
+    unsafe {
+        let fd = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
+        assert!(fd >= 0, "posix_openpt: {}", std::io::Error::last_os_error());
+        let master = std::fs::File::from_raw_fd(fd);
+        assert_eq!(libc::grantpt(fd), 0);
+        assert_eq!(libc::unlockpt(fd), 0);
+        let mut name = [0 as libc::c_char; 128];
+        assert_eq!(libc::ptsname_r(fd, name.as_mut_ptr(), name.len()), 0);
+        let path = std::ffi::CStr::from_ptr(name.as_ptr())
+            .to_string_lossy()
+            .into_owned();
+        (master, path)
+    }
+}
+
+#[tokio::test]
+async fn a_terminal_gone_at_the_prompt_fails_the_run() {
+    let w = World::new("sa-east-1").await;
+    let old = w.ami("x86_64", "3.11.12", "2025-01-01T00-00-00Z").await;
+    w.ami("x86_64", "3.11.12", "2025-02-01T00-00-00Z").await;
+    w.worker("lava-prod-t", &old).await;
+    let (region, endpoint) = (w.region.clone(), moto());
+    let code = tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        use std::os::unix::process::CommandExt;
+        let (mut master, slave_path) = open_pty();
+        let slave = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(nix::libc::O_NOCTTY)
+            .open(&slave_path)
+            .unwrap();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_lava-ami"));
+        cmd.args(["--region", &region, "-U", "lava-prod-*"])
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("NO_COLOR", "1")
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave);
+        // SAFETY: setsid is async-signal-safe and touches only the child. In a session of its
+        // own without a controlling terminal, the terminal's end is no hangup signal: the
+        // program sees it as a failed read, as with a terminal that breaks.
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::unistd::setsid()?;
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
+        drop(cmd);
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !String::from_utf8_lossy(&seen).contains("q to quit") {
+            let n = master
+                .read(&mut buf)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&seen)));
+            seen.extend_from_slice(&buf[..n]);
+        }
+        drop(master);
+        child.wait().unwrap().code()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        code,
+        Some(1),
+        "a prompt that cannot be answered is a failure"
+    );
+    assert_eq!(w.params("lava-prod-t").await["amiId"], old);
 }

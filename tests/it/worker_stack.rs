@@ -4,7 +4,7 @@
 //! moving the group to a new launch template version. What the emulator cannot create (scaling
 //! policy, lifecycle hook, metric filter, managed policy attachments, update policy) is checked in
 //! the template itself.
-use crate::common::{bin, bin_moto, moto_sdk, root};
+use crate::common::{bin, bin_moto, each_field, moto_sdk, one_line_failure, root, succeeded};
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use lava_build::rc::userdata;
 use serde_json::Value;
@@ -40,7 +40,13 @@ pub fn template_defaults() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A VPC, subnet and security group in the region, for the group's parameters.
+/// The realm's areas, which a worker without a realm policy needs.
+pub const REALM_AREAS: [(&str, &str); 2] = [
+    ("s3Temp", "s3://lava-prod-tmp/lava/prod/tmp"),
+    ("s3Payloads", "s3://lava-prod-payloads/lava/prod/payloads"),
+];
+
+/// A VPC with a subnet and a security group: (subnet id, security group id).
 pub async fn network(ec2: &aws_sdk_ec2::Client) -> (String, String) {
     let vpc = ec2
         .create_vpc()
@@ -68,6 +74,144 @@ pub async fn network(ec2: &aws_sdk_ec2::Client) -> (String, String) {
         subnet.subnet().unwrap().subnet_id().unwrap().into(),
         sg.group_id().unwrap().into(),
     )
+}
+
+/// One region of the emulator for a test: the clients, and a VPC's subnet and security group for
+/// the group's parameters (every test has a region of its own, so listings do not see each other).
+pub struct Region {
+    pub name: String,
+    pub ec2: aws_sdk_ec2::Client,
+    pub cfn: aws_sdk_cloudformation::Client,
+    pub asg: aws_sdk_autoscaling::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub subnet: String,
+    pub sg: String,
+}
+
+impl Region {
+    pub async fn new(name: &str) -> Self {
+        let sdk = moto_sdk(name).await;
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let (subnet, sg) = network(&ec2).await;
+        Region {
+            name: name.to_string(),
+            cfn: aws_sdk_cloudformation::Client::new(&sdk),
+            asg: aws_sdk_autoscaling::Client::new(&sdk),
+            iam: aws_sdk_iam::Client::new(&sdk),
+            ec2,
+            subnet,
+            sg,
+        }
+    }
+
+    /// A worker `lava-prod-<worker>` of realm prod from the template: the parameters every
+    /// worker of these tests has, then `extra` (e.g. `REALM_AREAS`).
+    pub async fn prod_worker(
+        &self,
+        stack: &str,
+        ami: &str,
+        extra: &[(&str, &str)],
+    ) -> BTreeMap<String, String> {
+        let worker = stack.rsplit('-').next().unwrap();
+        let mut set = vec![
+            ("realm", "prod"),
+            ("worker", worker),
+            ("amiId", ami),
+            ("subnets", &self.subnet),
+            ("secGroups", &self.sg),
+            ("codeBucket", "lava-code"),
+        ];
+        set.extend_from_slice(extra);
+        create_worker(&self.cfn, stack, &set).await
+    }
+
+    /// The data of one version (`None`: the first) of the stack's launch template.
+    pub async fn launch_template(
+        &self,
+        stack: &str,
+        version: Option<&str>,
+    ) -> aws_sdk_ec2::types::ResponseLaunchTemplateData {
+        let lt = physical_id(&self.cfn, stack, "LaunchTemplate").await;
+        let out = self
+            .ec2
+            .describe_launch_template_versions()
+            .launch_template_id(&lt)
+            .set_versions(version.map(|v| vec![v.to_string()]))
+            .send()
+            .await
+            .unwrap();
+        out.launch_template_versions()[0]
+            .launch_template_data()
+            .unwrap()
+            .clone()
+    }
+
+    /// The stack's worker group and its physical name.
+    pub async fn group(
+        &self,
+        stack: &str,
+    ) -> (String, aws_sdk_autoscaling::types::AutoScalingGroup) {
+        let name = physical_id(&self.cfn, stack, "WorkerGroup").await;
+        let out = self
+            .asg
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&name)
+            .send()
+            .await
+            .unwrap();
+        let g = out.auto_scaling_groups()[0].clone();
+        (name, g)
+    }
+
+    /// A lava AMI named `name` with `tags`; its id.
+    pub async fn lava_ami(&self, name: &str, tags: &[(&str, &str)]) -> String {
+        let id = self
+            .ec2
+            .register_image()
+            .name(name)
+            .root_device_name("/dev/xvda")
+            .send()
+            .await
+            .unwrap()
+            .image_id()
+            .unwrap()
+            .to_string();
+        self.ec2
+            .create_tags()
+            .resources(&id)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+        id
+    }
+
+    /// `lava-ami -U PATTERN --ami latest --yes`, polling every second, then `extra`.
+    pub fn roll_to_latest(&self, pattern: &str, extra: &[&str]) -> std::process::Output {
+        self.lava_ami_cmd(&[
+            "-U",
+            pattern,
+            "--ami",
+            "latest",
+            "--yes",
+            "--poll-seconds",
+            "1",
+        ])
+        .args(extra)
+        .output()
+        .unwrap()
+    }
+
+    /// `lava-ami --region <this> ARGS`.
+    pub fn lava_ami_cmd(&self, args: &[&str]) -> assert_cmd::Command {
+        let mut c = bin_moto("lava-ami");
+        c.args(["--region", &self.name]).args(args);
+        c
+    }
 }
 
 /// Creates a worker stack from the template: every parameter at its default, then `set`.
@@ -256,40 +400,24 @@ const STAR_ONLY: [&str; 5] = [
 
 #[tokio::test]
 async fn instance_type_form_grants_the_realm_and_nothing_else() {
-    let region = "eu-north-1";
-    let sdk = moto_sdk(region).await;
-    let (ec2, cfn) = (
-        aws_sdk_ec2::Client::new(&sdk),
-        aws_sdk_cloudformation::Client::new(&sdk),
-    );
-    let iam = aws_sdk_iam::Client::new(&sdk);
-    let asg = aws_sdk_autoscaling::Client::new(&sdk);
-    let (subnet, sg) = network(&ec2).await;
+    let r = Region::new("eu-north-1").await;
+    let (region, cfn, iam) = (r.name.as_str(), &r.cfn, &r.iam);
     let topic = format!("arn:aws:sns:{region}:{ACCOUNT}:lava-alarms");
-    create_worker(
-        &cfn,
-        "lava-prod-core",
-        &[
-            ("realm", "prod"),
-            ("worker", "core"),
-            ("amiId", "ami-0123456789abcdef0"),
-            ("subnets", &subnet),
-            ("secGroups", &sg),
-            ("codeBucket", "lava-code"),
-            ("s3Temp", "s3://lava-prod-tmp/lava/prod/tmp"),
-            ("s3Payloads", "s3://lava-prod-payloads/lava/prod/payloads"),
-            ("swapSize", "2"),
-            ("tmpVolumeSize", "40"),
-            ("dockerVolumeSize", "60"),
-            ("alarmTopic", &topic),
-            ("backlogTarget", "5"),
-        ],
-    )
-    .await;
+    let extra = [
+        REALM_AREAS[0],
+        REALM_AREAS[1],
+        ("swapSize", "2"),
+        ("tmpVolumeSize", "40"),
+        ("dockerVolumeSize", "60"),
+        ("alarmTopic", &topic),
+        ("backlogTarget", "5"),
+    ];
+    r.prod_worker("lava-prod-core", "ami-0123456789abcdef0", &extra)
+        .await;
 
     // The role: the stack's own policy and the realm policy, statement by statement.
-    let role = physical_id(&cfn, "lava-prod-core", "WorkerRole").await;
-    let policies = role_statements(&iam, &role).await;
+    let role = physical_id(cfn, "lava-prod-core", "WorkerRole").await;
+    let policies = role_statements(iam, &role).await;
     assert_eq!(
         policies.keys().collect::<Vec<_>>(),
         ["lava-realm", "lava-worker"]
@@ -486,16 +614,7 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
     assert_eq!(sid("EcrLogin").resources, ["*"]);
 
     // The launch template: IMDSv2 with two hops, monitoring, encrypted gp3 volumes, user data.
-    let lt = physical_id(&cfn, "lava-prod-core", "LaunchTemplate").await;
-    let versions = ec2
-        .describe_launch_template_versions()
-        .launch_template_id(&lt)
-        .send()
-        .await
-        .unwrap();
-    let data = versions.launch_template_versions()[0]
-        .launch_template_data()
-        .unwrap();
+    let data = r.launch_template("lava-prod-core", None).await;
     let md = data.metadata_options().unwrap();
     assert_eq!(md.http_tokens().unwrap().as_str(), "required");
     assert_eq!(md.http_put_response_hop_limit(), Some(2));
@@ -526,14 +645,7 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
     mount_volume_behaves(&shell0);
 
     // The group: the instance type as the mixed instances override, the first template version.
-    let group = physical_id(&cfn, "lava-prod-core", "WorkerGroup").await;
-    let g = asg
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(&group)
-        .send()
-        .await
-        .unwrap();
-    let g = &g.auto_scaling_groups()[0];
+    let (group, g) = r.group("lava-prod-core").await;
     let mip = g
         .mixed_instances_policy()
         .unwrap()
@@ -717,40 +829,24 @@ echo "globals=${dir-}${uuid-}${d-}"
 
 #[tokio::test]
 async fn attribute_form_with_a_realm_policy() {
-    let region = "eu-south-1";
-    let sdk = moto_sdk(region).await;
-    let (ec2, cfn) = (
-        aws_sdk_ec2::Client::new(&sdk),
-        aws_sdk_cloudformation::Client::new(&sdk),
-    );
-    let iam = aws_sdk_iam::Client::new(&sdk);
-    let asg = aws_sdk_autoscaling::Client::new(&sdk);
-    let (subnet, sg) = network(&ec2).await;
+    let r = Region::new("eu-south-1").await;
+    let (cfn, iam) = (&r.cfn, &r.iam);
     let realm_policy = format!("arn:aws:iam::{ACCOUNT}:policy/lava-prod-realm");
-    create_worker(
-        &cfn,
-        "lava-prod-core",
-        &[
-            ("realm", "prod"),
-            ("worker", "core"),
-            ("amiId", "ami-0123456789abcdef0"),
-            ("subnets", &subnet),
-            ("secGroups", &sg),
-            ("codeBucket", "lava-code"),
-            ("realmPolicyArn", &realm_policy),
-            ("workerInstanceType", ""),
-            ("vCpuMin", "4"),
-            ("vCpuMax", "16"),
-            ("memoryMinMiB", "8192"),
-            ("allowedInstanceTypes", "m7i.*,c7i.*"),
-            ("burstable", "excluded"),
-        ],
-    )
-    .await;
+    let extra = [
+        ("realmPolicyArn", realm_policy.as_str()),
+        ("workerInstanceType", ""),
+        ("vCpuMin", "4"),
+        ("vCpuMax", "16"),
+        ("memoryMinMiB", "8192"),
+        ("allowedInstanceTypes", "m7i.*,c7i.*"),
+        ("burstable", "excluded"),
+    ];
+    r.prod_worker("lava-prod-core", "ami-0123456789abcdef0", &extra)
+        .await;
     // With a realm policy, the stack grants only what is its own (queue, boot scripts, ECR pulls,
     // logs, the agent, the hook): no realm statements of its own.
-    let role = physical_id(&cfn, "lava-prod-core", "WorkerRole").await;
-    let policies = role_statements(&iam, &role).await;
+    let role = physical_id(cfn, "lava-prod-core", "WorkerRole").await;
+    let policies = role_statements(iam, &role).await;
     assert_eq!(policies.keys().collect::<Vec<_>>(), ["lava-worker"]);
     let sids: Vec<&str> = policies["lava-worker"]
         .iter()
@@ -766,16 +862,7 @@ async fn attribute_form_with_a_realm_policy() {
         }
     }
 
-    let lt = physical_id(&cfn, "lava-prod-core", "LaunchTemplate").await;
-    let versions = ec2
-        .describe_launch_template_versions()
-        .launch_template_id(&lt)
-        .send()
-        .await
-        .unwrap();
-    let data = versions.launch_template_versions()[0]
-        .launch_template_data()
-        .unwrap();
+    let data = r.launch_template("lava-prod-core", None).await;
     assert!(
         data.instance_type().is_none(),
         "the attributes choose the type"
@@ -787,14 +874,8 @@ async fn attribute_form_with_a_realm_policy() {
     );
     check_user_data(data.user_data().unwrap(), 0, false, false);
 
-    let group = physical_id(&cfn, "lava-prod-core", "WorkerGroup").await;
-    let g = asg
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(&group)
-        .send()
-        .await
-        .unwrap();
-    let over = &g.auto_scaling_groups()[0]
+    let (_, g) = r.group("lava-prod-core").await;
+    let over = &g
         .mixed_instances_policy()
         .unwrap()
         .launch_template()
@@ -810,124 +891,43 @@ async fn attribute_form_with_a_realm_policy() {
     assert_eq!(req.burstable_performance().unwrap().as_str(), "excluded");
 
     // lava-ami sees it as a worker stack although it has no instance type.
-    let out = bin_moto("lava-ami")
-        .args(["--region", region, "--output", "json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = r.lava_ami_cmd(&["--output", "json"]).output().unwrap();
+    succeeded(&out);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = v["stacks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(names, ["lava-prod-core"]);
+    assert_eq!(each_field(&v["stacks"], "name"), ["lava-prod-core"]);
 }
 
 #[tokio::test]
 async fn lava_ami_update_moves_the_group_to_a_new_launch_template_version() {
-    let region = "eu-west-1";
-    let sdk = moto_sdk(region).await;
-    let (ec2, cfn) = (
-        aws_sdk_ec2::Client::new(&sdk),
-        aws_sdk_cloudformation::Client::new(&sdk),
-    );
-    let asg = aws_sdk_autoscaling::Client::new(&sdk);
-    let (subnet, sg) = network(&ec2).await;
+    let r = Region::new("eu-west-1").await;
     let mut amis = Vec::new();
     for (time, key) in [
         ("2025-01-01T00-00-00Z", "PythonVersion"),
         ("2025-02-01T00-00-00Z", "PYTHON_VERSION"),
     ] {
         let name = format!("lava-8.3.0-amzn2023-py3.12-x86_64-{time}");
-        let id = ec2
-            .register_image()
-            .name(&name)
-            .root_device_name("/dev/xvda")
-            .send()
-            .await
+        amis.push(r.lava_ami(&name, &[(key, "3.12.11")]).await);
+    }
+    r.prod_worker("lava-prod-roll", &amis[0], &REALM_AREAS)
+        .await;
+    // The version of the launch template the group launches.
+    let group_version = async || {
+        let (name, g) = r.group("lava-prod-roll").await;
+        let version = g
+            .mixed_instances_policy()
             .unwrap()
-            .image_id()
+            .launch_template()
+            .unwrap()
+            .launch_template_specification()
+            .unwrap()
+            .version()
             .unwrap()
             .to_string();
-        ec2.create_tags()
-            .resources(&id)
-            .tags(
-                aws_sdk_ec2::types::Tag::builder()
-                    .key(key)
-                    .value("3.12.11")
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        amis.push(id);
-    }
-    create_worker(
-        &cfn,
-        "lava-prod-roll",
-        &[
-            ("realm", "prod"),
-            ("worker", "roll"),
-            ("amiId", &amis[0]),
-            ("subnets", &subnet),
-            ("secGroups", &sg),
-            ("codeBucket", "lava-code"),
-            ("s3Temp", "s3://lava-prod-tmp/lava/prod/tmp"),
-            ("s3Payloads", "s3://lava-prod-payloads/lava/prod/payloads"),
-        ],
-    )
-    .await;
-    let group_version = |name: String| {
-        let asg = asg.clone();
-        async move {
-            let g = asg
-                .describe_auto_scaling_groups()
-                .auto_scaling_group_names(&name)
-                .send()
-                .await
-                .unwrap();
-            g.auto_scaling_groups()[0]
-                .mixed_instances_policy()
-                .unwrap()
-                .launch_template()
-                .unwrap()
-                .launch_template_specification()
-                .unwrap()
-                .version()
-                .unwrap()
-                .to_string()
-        }
+        (name, version)
     };
-    let group = physical_id(&cfn, "lava-prod-roll", "WorkerGroup").await;
-    assert_eq!(group_version(group).await, "1");
+    assert_eq!(group_version().await.1, "1");
 
-    let out = bin_moto("lava-ami")
-        .args([
-            "--region",
-            region,
-            "-U",
-            "lava-prod-roll",
-            "--ami",
-            "latest",
-            "--yes",
-            "--poll-seconds",
-            "1",
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&r.roll_to_latest("lava-prod-roll", &[]));
     assert!(
         text.contains(&format!(
             "lava-prod-roll: {} -> {} UPDATE_COMPLETE",
@@ -936,33 +936,18 @@ async fn lava_ami_update_moves_the_group_to_a_new_launch_template_version() {
         "{text}"
     );
     // The group now launches version 2, which holds the new AMI, and lava-ami says so.
-    let group = physical_id(&cfn, "lava-prod-roll", "WorkerGroup").await;
-    assert_eq!(group_version(group.clone()).await, "2");
-    let lt = physical_id(&cfn, "lava-prod-roll", "LaunchTemplate").await;
-    let v2 = ec2
-        .describe_launch_template_versions()
-        .launch_template_id(&lt)
-        .versions("2")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        v2.launch_template_versions()[0]
-            .launch_template_data()
-            .unwrap()
-            .image_id(),
-        Some(amis[1].as_str())
-    );
+    let (group, version) = group_version().await;
+    assert_eq!(version, "2");
+    let v2 = r.launch_template("lava-prod-roll", Some("2")).await;
+    assert_eq!(v2.image_id(), Some(amis[1].as_str()));
     assert!(
         text.contains(&format!("  group {group}: launch template version 2, ")),
         "{text}"
     );
 
     // Back to the first AMI, as JSON: the group's report is in `replacement`.
-    let out = bin_moto("lava-ami")
-        .args([
-            "--region",
-            region,
+    let out = r
+        .lava_ami_cmd(&[
             "-U",
             "lava-prod-roll",
             "--ami",
@@ -978,11 +963,11 @@ async fn lava_ami_update_moves_the_group_to_a_new_launch_template_version() {
     assert_eq!(out.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["status"], "UPDATE_COMPLETE");
-    let group = physical_id(&cfn, "lava-prod-roll", "WorkerGroup").await;
-    let r = &v[0]["replacement"][0];
-    assert_eq!(r["group"], group.as_str());
-    assert_eq!(r["launch_template_version"], "3");
-    assert_eq!(r["instances"], 1);
+    let (group, _) = group_version().await;
+    let replaced = &v[0]["replacement"][0];
+    assert_eq!(replaced["group"], group.as_str());
+    assert_eq!(replaced["launch_template_version"], "3");
+    assert_eq!(replaced["instances"], 1);
 }
 
 #[test]
@@ -1000,9 +985,7 @@ fn an_unreachable_endpoint_is_one_line_naming_the_call() {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
+    let err = one_line_failure(&out);
     assert!(
         err.starts_with("error: DescribeImages of this account: cannot reach the AWS endpoint"),
         "{err}"
@@ -1011,19 +994,15 @@ fn an_unreachable_endpoint_is_one_line_naming_the_call() {
 
 #[test]
 fn wait_minutes_are_bounded() {
-    for bad in ["0", "1441", "99999999999999999999"] {
-        let out = bin("lava-ami")
-            .args([
-                "-U",
-                "lava-prod-*",
-                "--ami",
-                "latest",
-                "--yes",
-                "--wait-minutes",
-                bad,
-            ])
+    let with_wait = |minutes: &str| {
+        bin("lava-ami")
+            .args(["-U", "lava-prod-*", "--ami", "latest", "--yes"])
+            .args(["--wait-minutes", minutes])
             .output()
-            .unwrap();
+            .unwrap()
+    };
+    for bad in ["0", "1441", "99999999999999999999"] {
+        let out = with_wait(bad);
         assert_eq!(out.status.code(), Some(2), "{bad}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "one line: {err}");
@@ -1032,18 +1011,7 @@ fn wait_minutes_are_bounded() {
             "{err}"
         );
     }
-    let out = bin("lava-ami")
-        .args([
-            "-U",
-            "lava-prod-*",
-            "--ami",
-            "latest",
-            "--yes",
-            "--wait-minutes",
-            "1441",
-        ])
-        .output()
-        .unwrap();
+    let out = with_wait("1441");
     assert!(String::from_utf8_lossy(&out.stderr).contains("1..=1440"));
 }
 

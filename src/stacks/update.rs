@@ -1,0 +1,264 @@
+//! `lava-ami -U`: for each selected stack, the AMI to roll out, the update, the wait, and what the
+//! auto scaling group does next; one result line per stack.
+use super::cli::{AmiChoice, Args};
+use super::error::StackError;
+use super::fetch;
+use super::model::{self, LavaAmi, WorkerStack};
+use super::prompt::{self, Choice, PromptError};
+use super::replace::Replacement;
+use crate::output::{Format, progress};
+use serde::Serialize;
+use std::time::Duration;
+
+#[derive(Debug, Serialize, Clone)]
+pub struct UpdateResult {
+    pub stack: String,
+    pub from: String,
+    pub to: Option<String>,
+    pub status: String,
+    pub reason: String,
+    /// The worker's auto scaling groups after the update: the rolling replacement.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replacement: Vec<Replacement>,
+}
+
+impl UpdateResult {
+    fn new(stack: &WorkerStack) -> Self {
+        UpdateResult {
+            stack: stack.name.clone(),
+            from: stack.ami_id.clone(),
+            to: None,
+            status: String::new(),
+            reason: String::new(),
+            replacement: Vec::new(),
+        }
+    }
+
+    /// Whether the run counts this stack as failed.
+    pub fn bad(&self) -> bool {
+        !matches!(
+            self.status.as_str(),
+            "UPDATE_COMPLETE" | "ALREADY_CURRENT" | "SKIPPED" | "UPDATE_IN_PROGRESS"
+        )
+    }
+
+    fn add_reason(&mut self, text: String) {
+        if self.reason.is_empty() {
+            self.reason = text;
+        } else {
+            self.reason = format!("{}; {text}", self.reason);
+        }
+    }
+
+    fn print(&self) {
+        let to = self.to.clone().unwrap_or_default();
+        let reason = if self.reason.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", self.reason)
+        };
+        println!(
+            "{}: {} -> {to} {}{reason}",
+            self.stack, self.from, self.status
+        );
+        for r in &self.replacement {
+            println!("  {}", r.summary());
+        }
+    }
+}
+
+/// The AWS clients an update uses.
+pub struct Clients {
+    pub cfn: aws_sdk_cloudformation::Client,
+    pub asg: aws_sdk_autoscaling::Client,
+}
+
+/// The AMI a stack is to run: chosen on the terminal, the newest of a kind, or the id given.
+enum Target {
+    Ami(String),
+    Skip,
+    Quit,
+    /// Not possible for this stack; why.
+    Refused(String),
+}
+
+fn target(args: &Args, stack: &WorkerStack, all: &[LavaAmi]) -> Result<Target, PromptError> {
+    Ok(match &args.ami {
+        None => match prompt::choose(stack, all)? {
+            Choice::Ami(id) => Target::Ami(id),
+            Choice::Skip => Target::Skip,
+            Choice::Quit => Target::Quit,
+        },
+        Some(AmiChoice::Latest) => match args.kind.as_ref().or(stack.kind.as_ref()) {
+            None => Target::Refused(format!(
+                "its AMI {} is not a lava AMI of this account: pass --kind (kinds here: {})",
+                stack.ami_id,
+                model::kinds(all)
+            )),
+            Some(k) => match model::latest(all, k) {
+                Some(a) => Target::Ami(a.id.clone()),
+                None => Target::Refused(format!("no lava AMI of kind {k}")),
+            },
+        },
+        Some(AmiChoice::Id(id)) if all.iter().any(|a| &a.id == id) => Target::Ami(id.clone()),
+        Some(AmiChoice::Id(id)) => {
+            Target::Refused(format!("{id} is not an available lava AMI of this account"))
+        }
+    })
+}
+
+/// Updates the stacks one after the other; returns each one's result (the run stops at the first
+/// failure unless `--keep-going`, or when the user quits).
+pub async fn update_all(
+    clients: &Clients,
+    args: &Args,
+    stacks: &[WorkerStack],
+    all: &[LavaAmi],
+) -> Result<Vec<UpdateResult>, PromptError> {
+    let mut results = Vec::new();
+    for stack in stacks {
+        let mut result = UpdateResult::new(stack);
+        match target(args, stack, all)? {
+            Target::Quit => {
+                progress::line("", "quit: the remaining stacks were not touched");
+                break;
+            }
+            Target::Skip => result.status = "SKIPPED".into(),
+            Target::Refused(why) => {
+                result.status = "FAILED".into();
+                result.reason = why;
+            }
+            Target::Ami(id) if id == stack.ami_id => {
+                result.to = Some(id);
+                result.status = "ALREADY_CURRENT".into();
+            }
+            Target::Ami(id) => {
+                result.to = Some(id.clone());
+                // A number picked on the terminal is the confirmation; an id or latest is asked.
+                let asked = args.ami.is_some() && !args.yes;
+                if asked && !prompt::confirm(stack, &id)? {
+                    result.status = "SKIPPED".into();
+                } else {
+                    apply(clients, args, stack, &id, &mut result).await;
+                }
+            }
+        }
+        if args.output == Format::Text {
+            result.print();
+        }
+        let bad = result.bad();
+        results.push(result);
+        if bad && !args.keep_going {
+            progress::line(
+                "",
+                "stopping: the remaining stacks were not touched (--keep-going to go on)",
+            );
+            break;
+        }
+    }
+    Ok(results)
+}
+
+/// What an UpdateStack refusal means. CloudFormation says "No updates are to be performed" only
+/// with the code `ValidationError`, the code of every other refused request too (a bad parameter,
+/// a stack in a state that cannot be updated), and its message is no interface. So the code alone
+/// does not tell "nothing to do": the stack's own AMI parameter, read again, does. When it already
+/// holds the AMI (someone updated it meanwhile), the stack is current; anything else is a failure
+/// reported with the service's code and message.
+pub fn refused_update_is_current(code: Option<&str>, now: Option<&str>, ami: &str) -> bool {
+    code == Some("ValidationError") && now == Some(ami)
+}
+
+/// Updates one stack to `ami`, waits unless `--no-wait`, and records the status and what its
+/// auto scaling groups are doing (the rolling replacement of its instances).
+async fn apply(
+    clients: &Clients,
+    args: &Args,
+    stack: &WorkerStack,
+    ami: &str,
+    result: &mut UpdateResult,
+) {
+    let info = super::model::StackInfo {
+        name: stack.name.clone(),
+        parameters: stack.parameters.clone(),
+        capabilities: stack.capabilities.clone(),
+        ..Default::default()
+    };
+    // Activities are matched by their start time on AWS's clock: allow a minute of skew.
+    let since = aws_smithy_types::DateTime::from_secs(
+        aws_smithy_types::DateTime::from(std::time::SystemTime::now()).secs() - 60,
+    );
+    if let Err(e) = fetch::update(&clients.cfn, &info, &stack.ami_parameter, ami).await {
+        let now = match fetch::parameter(&clients.cfn, &stack.name, &stack.ami_parameter).await {
+            Ok(now) => now,
+            Err(read) => {
+                result.status = "FAILED".into();
+                result.reason = line(e);
+                result.add_reason(format!("stack not read again: {}", line(read)));
+                return;
+            }
+        };
+        if refused_update_is_current(e.code(), now.as_deref(), ami) {
+            result.status = "ALREADY_CURRENT".into();
+        } else {
+            result.status = "FAILED".into();
+            result.reason = line(e);
+        }
+        return;
+    }
+    if args.no_wait {
+        result.status = "UPDATE_IN_PROGRESS".into();
+    } else {
+        let limit = Duration::from_secs(args.wait_minutes * 60);
+        let every = Duration::from_secs(args.poll_seconds);
+        match fetch::wait(&clients.cfn, &stack.name, limit, every).await {
+            Ok(w) => {
+                result.status = match w.outcome {
+                    super::wait::Outcome::TimedOut => "TIMED_OUT".into(),
+                    _ => w.status,
+                };
+                result.reason = w.reason;
+            }
+            Err(e) => {
+                result.status = "UNKNOWN".into();
+                result.reason = line(e);
+                return;
+            }
+        }
+    }
+    match fetch::replacement(&clients.cfn, &clients.asg, &stack.name, since).await {
+        Ok(r) => result.replacement = r,
+        Err(e) => result.add_reason(format!("auto scaling group not read: {}", line(e))),
+    }
+}
+
+fn line(e: StackError) -> String {
+    crate::error::one_line(&e.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refused_update_is_current;
+
+    #[test]
+    fn a_refused_update_is_current_only_when_the_stack_holds_the_ami() {
+        let ami = "ami-0123456789abcdef0";
+        assert!(refused_update_is_current(
+            Some("ValidationError"),
+            Some(ami),
+            ami
+        ));
+        // The parameter differs: nothing in the template uses it, or the request was wrong.
+        assert!(!refused_update_is_current(
+            Some("ValidationError"),
+            Some("ami-0fedcba9876543210"),
+            ami
+        ));
+        assert!(!refused_update_is_current(
+            Some("AccessDenied"),
+            Some(ami),
+            ami
+        ));
+        assert!(!refused_update_is_current(None, Some(ami), ami));
+    }
+}
