@@ -241,6 +241,8 @@ async fn run(verbose: u8, command: Command) -> Result<i32, CliError> {
             stderr,
         } => {
             boot_logging(verbose, syslog_socket, stderr)?;
+            // First in the boot log: exactly which build runs.
+            tracing::info!(target: "lava_rc", "lava-rc {} starting", crate::version::LONG);
             let opts = BootOptions {
                 imds_endpoint: common.imds_endpoint,
                 deadline: Duration::from_secs(common.deadline),

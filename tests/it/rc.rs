@@ -209,6 +209,10 @@ async fn the_full_example_runs_every_step_in_order() {
     );
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert!(err.contains("lava-rc boot"), "final summary line: {err}");
+    // The first record names the exact build (version and commit).
+    let first = err.lines().next().unwrap_or_default();
+    let build = format!("lava-rc {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(first.contains(&build) && first.ends_with("starting"), "first line: {first}");
 }
 
 #[tokio::test]
