@@ -8,6 +8,7 @@ pub mod error;
 pub mod images;
 pub mod output;
 pub mod packer;
+pub mod payload;
 pub mod rc;
 pub mod registry;
 pub mod stacks;

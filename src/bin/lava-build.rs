@@ -22,6 +22,8 @@ enum Command {
     Images(cmd::images::ImagesArgs),
     /// Build the offline lava code bundle of a runtime (<os>-py<X.Y>) inside its builder container.
     Bundle(cmd::bundle::BundleArgs),
+    /// Build, install (push to ECR) or uninstall the Docker payloads of a lava job framework project.
+    Payload(cmd::payload::PayloadArgs),
 }
 
 fn main() {
@@ -41,6 +43,7 @@ fn main() {
             Command::Sync(args) => cmd::sync::run(args).await,
             Command::Images(args) => cmd::images::run(args).await,
             Command::Bundle(args) => cmd::bundle::run(args).await,
+            Command::Payload(args) => cmd::payload::run(args).await,
         }
     });
     if let Err(e) = result {

@@ -2,4 +2,5 @@
 pub mod ami;
 pub mod bundle;
 pub mod images;
+pub mod payload;
 pub mod sync;
