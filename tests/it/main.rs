@@ -12,6 +12,7 @@ mod images_steps;
 mod imds;
 mod lab;
 mod packer;
+mod payload;
 mod plan;
 mod rc;
 mod stacks;
