@@ -7,7 +7,10 @@ use crate::registry::{AuthMode, AuthRequest};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-const PROJECT_HELP: &str = "\
+/// What every verb's --help explains (a macro: `concat!` takes only literals).
+macro_rules! project_help {
+    () => {
+        "\
 A lava job framework project is a folder with config/<env>.yaml and lava-payloads/. Every folder
 lava-payloads/NAME.docker is a payload; its image is <prefix.docker_repo>/NAME, tagged latest (and
 --tag T). Keys of config/<env>.yaml used: realm and prefix.docker_repo (required), docker.base_img
@@ -21,11 +24,17 @@ and an undefined name is an error naming file:line. Notebooks (*.ipynb) become N
 Dockerfile the default one is used: FROM BASE_IMG (= docker.base_img), the payload in /lava owned
 by root and readable by all, user-executable files executable by all, requirements.txt installed
 with its dependencies and requirements-nodeps.txt without them. Builds go through the Docker
-Engine API with BuildKit; an image whose inputs are unchanged is not rebuilt.";
+Engine API with BuildKit; an image whose inputs are unchanged is not rebuilt.
+
+Errors in the project (a missing key, a bad value, an undefined template name) stop the run before
+anything is built, exit status 2; a failed build or push is exit status 1.
+"
+    };
+}
 
 /// Build, push (install) or delete (uninstall) the Docker payloads of a lava job framework project.
 #[derive(Debug, clap::Args)]
-#[command(after_long_help = PROJECT_HELP)]
+#[command(after_long_help = project_help!())]
 pub struct PayloadArgs {
     #[command(subcommand)]
     pub command: PayloadCommand,
@@ -34,13 +43,13 @@ pub struct PayloadArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum PayloadCommand {
     /// Build the payload images (all, or the NAMEs given) on the Docker engine.
-    #[command(after_long_help = concat!("Examples:\n  \
+    #[command(after_long_help = concat!(project_help!(), "\nExamples:\n  \
         lava-build payload build --env dev\n  \
         lava-build payload build etl report --project ~/src/my-jobs --env prod --tag 1.4.0\n  \
         lava-build payload build --env dev --network host --realm-file realm-dev.json --output json"))]
     Build(BuildArgs),
     /// Build what is not built, create the ECR repositories that are missing, push by digest.
-    #[command(after_long_help = concat!("\
+    #[command(after_long_help = concat!(project_help!(), "\n\
 The ECR repository <prefix.docker_repo>/NAME is created when missing (scan on push, the lifecycle
 policy of the lava images unless --lifecycle). Images are pushed by digest: nothing the registry
 already holds is sent again; several platforms are pushed as one OCI index tagged latest (and
@@ -54,7 +63,7 @@ Examples:
   lava-build payload install --env dev --registry 127.0.0.1:5000 --lifecycle my-policy.json"))]
     Install(InstallArgs),
     /// Delete the ECR repository of each payload, with its images (lists them first).
-    #[command(after_long_help = concat!("Examples:\n  \
+    #[command(after_long_help = concat!(project_help!(), "\nExamples:\n  \
         lava-build payload uninstall --env dev --dry-run\n  \
         lava-build payload uninstall old-etl --env dev --yes"))]
     Uninstall(UninstallArgs),

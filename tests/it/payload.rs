@@ -321,6 +321,30 @@ fn builds_for_arm64_without_emulation() {
     let i = inspect(&format!("{repo}/copyonly:latest"));
     assert_eq!(i["Architecture"], "arm64");
     assert_eq!(i["Os"], "linux");
+
+    // docker.platform: host is the engine's own platform.
+    let engine_arch =
+        String::from_utf8(ok(docker(&["version", "-f", "{{.Server.Arch}}"])).stdout).unwrap();
+    set_config(dir.path(), "docker:\n", "docker:\n  platform: host\n");
+    let out = ok(payload(
+        dir.path(),
+        "build",
+        &[
+            "copyonly",
+            "--env",
+            "dev",
+            "--network",
+            "none",
+            "--output",
+            "json",
+        ],
+    )
+    .output()
+    .unwrap());
+    assert_eq!(
+        row(&json(&out), "copyonly")["images"][0]["platform"],
+        format!("linux/{}", engine_arch.trim())
+    );
 }
 
 #[tokio::test]
