@@ -112,7 +112,8 @@ pub struct BuildArgs {
     /// Build without the engine's layer cache (implies --rebuild).
     #[arg(long)]
     pub no_cache: bool,
-    /// Stop at the first payload that fails (by default the others still build).
+    /// Build one payload at a time and stop at the first that fails, pushing nothing (by default
+    /// a few build side by side, and the others still build and push when one fails).
     #[arg(long)]
     pub fail_fast: bool,
 }

@@ -57,15 +57,21 @@ impl Meta {
                 .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
                 .filter(|t| !t.is_empty())
         };
+        // One git call for the commit and its time.
+        let head = git(&["log", "-1", "--format=%H%n%cI"]);
+        let (revision, commit_time) = match head.as_deref().and_then(|h| h.split_once('\n')) {
+            Some((rev, time)) => (rev.to_string(), Some(time.to_string())),
+            None => ("unknown".to_string(), None),
+        };
         let created = std::env::var("LAVA_BUILD_TIME")
             .ok()
             .filter(|t| !t.is_empty())
-            .or_else(|| git(&["log", "-1", "--format=%cI"]));
+            .or(commit_time);
         let dir = std::path::absolute(&project.dir).unwrap_or_else(|_| project.dir.clone());
         Meta {
             source: git(&["remote", "get-url", "origin"])
                 .unwrap_or_else(|| dir.display().to_string()),
-            revision: git(&["rev-parse", "HEAD"]).unwrap_or_else(|| "unknown".into()),
+            revision,
             created,
         }
     }
@@ -171,8 +177,13 @@ pub async fn build_one(
         labels: &labels,
         base: &base,
     });
+    // The image the local name already points at, when it has these inputs (one inspect); else
+    // any image of these inputs (a label search over every image, slower).
+    let named = local_with_key(docker, &local, &key).await;
     let existing = if opts.rebuild || opts.no_cache {
         None
+    } else if named.is_some() {
+        named.clone()
     } else {
         engine::find_labelled(docker, inputs::LABEL, &key)
             .await
@@ -237,6 +248,10 @@ pub async fn build_one(
             names.extend(tags.iter().map(|t| format!("{repo}:{t}")));
         }
         for n in names {
+            // The name it was found by needs no tagging.
+            if n == local && named.as_ref() == Some(id) {
+                continue;
+            }
             engine::tag(docker, id, &n).await.map_err(engine_err)?;
         }
     }
@@ -246,6 +261,16 @@ pub async fn build_one(
         image_id: id,
         status,
     })
+}
+
+/// The id of the local image `name` when it carries the inputs key `key`. Any failure to tell
+/// (no such image, an engine error) is a no: the label search decides then.
+async fn local_with_key(docker: &Docker, name: &str, key: &str) -> Option<String> {
+    let image = docker.inspect_image(name).await.ok()?;
+    let labels = image.config.as_ref()?.labels.as_ref()?;
+    (labels.get(inputs::LABEL).map(String::as_str) == Some(key))
+        .then_some(image.id)
+        .flatten()
 }
 
 /// The first 12 hex digits of an image id.

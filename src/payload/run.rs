@@ -11,6 +11,7 @@ use crate::engine;
 use crate::output::progress;
 use crate::registry::{AuthRequest, Registry};
 use bollard::Docker;
+use futures::StreamExt;
 
 /// A validated request, shared by build and install.
 pub struct Request {
@@ -131,6 +132,46 @@ async fn build_payload(
     Ok(out)
 }
 
+/// The labels' facts, read (git) while other things go on.
+fn meta_of(project: &Project) -> tokio::task::JoinHandle<Meta> {
+    let project = project.clone();
+    tokio::task::spawn_blocking(move || Meta::of(&project))
+}
+
+/// Payloads built side by side at most.
+const PARALLEL_BUILDS: usize = 3;
+
+/// Builds every prepared payload (a few side by side), recording each outcome in its row. With
+/// fail-fast they build one at a time and the first failure ends the run: only the rows up to it
+/// are kept.
+async fn build_all(
+    docker: &Docker,
+    req: &Request,
+    prepared: &[Prepared],
+    meta: &Meta,
+    platforms: &[String],
+    rows: &mut Vec<Row>,
+) {
+    let mut results = futures::stream::iter(prepared)
+        .map(|prep| build_payload(docker, req, prep, meta, platforms))
+        .buffered(if req.fail_fast { 1 } else { PARALLEL_BUILDS });
+    let mut i = 0;
+    while let Some(result) = results.next().await {
+        match result {
+            Ok(b) => rows[i].images = b,
+            Err(e) => {
+                progress::error(&e);
+                rows[i].error = Some(e.to_string());
+                if req.fail_fast {
+                    rows.truncate(i + 1);
+                    return;
+                }
+            }
+        }
+        i += 1;
+    }
+}
+
 fn row(req: &Request, payload: &str) -> Row {
     Row {
         payload: payload.to_string(),
@@ -168,24 +209,11 @@ fn finish(rows: Vec<Row>) -> (Vec<Row>, Option<anyhow::Error>) {
 /// `payload build`.
 pub async fn build(req: &Request) -> anyhow::Result<(Vec<Row>, Option<anyhow::Error>)> {
     let prepared = prepare_all(req)?;
+    let meta = meta_of(&req.project);
     let (docker, platforms) = engine_and_platforms(req).await?;
-    let meta = Meta::of(&req.project);
-    let mut rows = Vec::new();
-    for prep in &prepared {
-        let mut r = row(req, &prep.payload.name);
-        match build_payload(&docker, req, prep, &meta, &platforms).await {
-            Ok(b) => r.images = b,
-            Err(e) => {
-                progress::error(&e);
-                r.error = Some(e.to_string());
-            }
-        }
-        let stop = r.error.is_some() && req.fail_fast;
-        rows.push(r);
-        if stop {
-            break;
-        }
-    }
+    let meta = meta.await.unwrap_or_default();
+    let mut rows: Vec<Row> = prepared.iter().map(|p| row(req, &p.payload.name)).collect();
+    build_all(&docker, req, &prepared, &meta, &platforms, &mut rows).await;
     Ok(finish(rows))
 }
 
@@ -216,25 +244,29 @@ pub async fn install(
     t: &Target,
 ) -> anyhow::Result<(Vec<Row>, Option<anyhow::Error>)> {
     let prepared = prepare_all(req)?;
+    let meta = meta_of(&req.project);
     if let Some(host) = &t.registry {
         crate::registry::resolve(&t.auth, host).map_err(|e| ConfigError::Usage {
             message: format!("registry credentials: {e}"),
         })?;
     }
+    // The repositories (one ECR question each, side by side) while the engine is reached.
+    let ensure = futures::future::try_join_all(prepared.iter().map(|p| async move {
+        ensure_repository(t, &req.project.repository(&p.payload.name), req.dry_run).await
+    }));
+    let (ensured, engine) = tokio::join!(ensure, engine_and_platforms(req));
+    let (ensured, (docker, platforms)) = (ensured?, engine?);
     let mut rows = Vec::new();
     let mut hosts: Vec<Option<String>> = Vec::new();
-    for prep in &prepared {
+    for (prep, (uri, done)) in prepared.iter().zip(ensured) {
         let mut r = row(req, &prep.payload.name);
-        let (uri, done) = ensure_repository(t, &r.repository, req.dry_run).await?;
         r.ecr = Some(done);
-        let host = match &t.registry {
+        hosts.push(match &t.registry {
             Some(h) => Some(h.clone()),
             None => uri.and_then(|u| u.split_once('/').map(|(h, _)| h.to_string())),
-        };
-        hosts.push(host);
+        });
         rows.push(r);
     }
-    let (docker, platforms) = engine_and_platforms(req).await?;
     // Credentials before building: a bad SSM name or missing permission stops the run first.
     let mut registries: Vec<(String, Registry)> = Vec::new();
     if !req.dry_run {
@@ -249,69 +281,22 @@ pub async fn install(
             }
         }
     }
-    let meta = Meta::of(&req.project);
-    for ((prep, r), host) in prepared.iter().zip(rows.iter_mut()).zip(&hosts) {
-        match build_payload(&docker, req, prep, &meta, &platforms).await {
-            Ok(b) => r.images = b,
-            Err(e) => {
-                progress::error(&e);
-                r.error = Some(e.to_string());
-                if req.fail_fast {
-                    break;
-                }
-                continue;
-            }
-        }
-        let Some(host) = host else {
-            r.push = Some("would push");
-            continue;
-        };
-        let repo = format!("{host}/{}", r.repository);
-        if req.dry_run {
-            r.push = Some("would push");
-            progress::line(
-                &format!("[{}]", r.payload),
-                format_args!("would push to {repo}"),
-            );
-            continue;
-        }
-        let Some((_, reg)) = registries.iter_mut().find(|(k, _)| k == host) else {
-            continue;
-        };
+    let meta = meta.await.unwrap_or_default();
+    build_all(&docker, req, &prepared, &meta, &platforms, &mut rows).await;
+    if req.fail_fast && rows.iter().any(|r| r.error.is_some()) {
+        progress::note("nothing was pushed (--fail-fast)");
+        return Ok(finish(rows));
+    }
+    // A long build may outlive an ECR token: renewed by age before the pushes.
+    for (_, reg) in registries.iter_mut() {
         reg.refresh(&t.auth).await?;
-        let annotations = build::labels(&req.project, &r.payload, &meta);
-        match push::push_payload(reg, &docker, &repo, &r.images, &req.tags, &annotations).await {
-            Ok(p) => {
-                progress::line(
-                    &format!("[{}]", r.payload),
-                    format_args!(
-                        "{repo}:{} is {} ({})",
-                        req.tags.join(", :"),
-                        p.digest,
-                        if p.uploaded {
-                            "pushed"
-                        } else {
-                            "unchanged, nothing sent"
-                        }
-                    ),
-                );
-                r.push = Some(if p.uploaded { "pushed" } else { "unchanged" });
-                r.pushed = Some(p);
-            }
-            Err(e) => {
-                progress::error(format_args!("[{}] {e}", r.payload));
-                r.error = Some(e.to_string());
-                if req.fail_fast {
-                    break;
-                }
-            }
-        }
     }
-    if req.fail_fast
-        && let Some(i) = rows.iter().position(|r| r.error.is_some())
-    {
-        rows.truncate(i + 1);
-    }
+    let pushes = rows
+        .iter_mut()
+        .zip(&hosts)
+        .filter(|(r, _)| r.error.is_none() && !r.images.is_empty())
+        .map(|(r, host)| push_row(req, &registries, &docker, &meta, r, host.as_deref()));
+    futures::future::join_all(pushes).await;
     Ok(finish(rows))
 }
 
@@ -364,4 +349,47 @@ pub async fn remove(ecr: &aws_sdk_ecr::Client, list: &mut [Removal]) -> anyhow::
         r.status = "deleted";
     }
     Ok(())
+}
+
+/// Pushes one built payload to `host` (None: its ECR repository does not exist yet, dry run).
+async fn push_row(
+    req: &Request,
+    registries: &[(String, Registry)],
+    docker: &Docker,
+    meta: &Meta,
+    r: &mut Row,
+    host: Option<&str>,
+) {
+    let prefix = format!("[{}]", r.payload);
+    let repo = format!("{}/{}", host.unwrap_or("<ECR>"), r.repository);
+    let reg = registries.iter().find(|(k, _)| Some(k.as_str()) == host);
+    let (Some((_, reg)), false) = (reg, req.dry_run) else {
+        r.push = Some("would push");
+        progress::line(&prefix, format_args!("would push to {repo}"));
+        return;
+    };
+    let annotations = build::labels(&req.project, &r.payload, meta);
+    match push::push_payload(reg, docker, &repo, &r.images, &req.tags, &annotations).await {
+        Ok(p) => {
+            progress::line(
+                &prefix,
+                format_args!(
+                    "{repo}:{} is {} ({})",
+                    req.tags.join(", :"),
+                    p.digest,
+                    if p.uploaded {
+                        "pushed"
+                    } else {
+                        "unchanged, nothing sent"
+                    }
+                ),
+            );
+            r.push = Some(if p.uploaded { "pushed" } else { "unchanged" });
+            r.pushed = Some(p);
+        }
+        Err(e) => {
+            progress::error(format_args!("{prefix} {e}"));
+            r.error = Some(e.to_string());
+        }
+    }
 }
