@@ -345,6 +345,60 @@ fn builds_for_arm64_without_emulation() {
         row(&json(&out), "copyonly")["images"][0]["platform"],
         format!("linux/{}", engine_arch.trim())
     );
+
+    // The realm's info (--realm-file) is lava.realm in templates; without it, the name is undefined.
+    let payload_dir = dir.path().join("lava-payloads/copyonly.docker");
+    std::fs::create_dir_all(payload_dir.join("env")).unwrap();
+    std::fs::write(
+        payload_dir.join("env/realm.txt"),
+        "<{ lava.realm.s3_temp }> <{ realm }>\n",
+    )
+    .unwrap();
+    std::fs::write(
+        payload_dir.join("Dockerfile"),
+        "FROM scratch\nCOPY env/realm.txt /realm.txt\n",
+    )
+    .unwrap();
+    let realm_file = dir.path().join("realm-dev.json");
+    std::fs::write(
+        &realm_file,
+        r#"{"realm": "dev", "s3_temp": "s3://dev-tmp/lava"}"#,
+    )
+    .unwrap();
+    let build = |extra: &[&str]| {
+        payload(
+            dir.path(),
+            "build",
+            &["copyonly", "--env", "dev", "--network", "none"],
+        )
+        .args(extra)
+        .output()
+        .unwrap()
+    };
+    let out = build(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("lava-payloads/copyonly.docker/env/realm.txt:1: undefined name \"lava"),
+        "{}",
+        text(&out)
+    );
+    ok(build(&["--realm-file", &path_str(&realm_file)]));
+    let created = ok(docker(&[
+        "create",
+        &format!("{repo}/copyonly:latest"),
+        "none",
+    ]));
+    let id = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let copied = docker(&["cp", &format!("{id}:/realm.txt"), &path_str(dir.path())]);
+    docker(&["rm", &id]);
+    ok(copied);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("realm.txt")).unwrap(),
+        "s3://dev-tmp/lava dev\n"
+    );
 }
 
 #[tokio::test]
