@@ -102,9 +102,10 @@ pub struct BuildArgs {
     /// Docker engine (unix://, tcp://, ssh://) [default: DOCKER_HOST or the default socket].
     #[arg(long, value_name = "ENDPOINT")]
     pub engine: Option<String>,
-    /// Network mode of RUN steps: host or none (an engine without a bridge network,
-    /// dockerd --bridge=none, needs one; pip installs from PyPI need host there).
-    #[arg(long, value_parser = ["host", "none", "bridge"], value_name = "MODE")]
+    /// Network mode of RUN steps: host, none, or default (the engine's bridge network; an engine
+    /// without one, dockerd --bridge=none, is refused before building: pass host, which pip
+    /// installs from PyPI need there, or none).
+    #[arg(long, value_parser = ["host", "none", "default"], value_name = "MODE")]
     pub network: Option<String>,
     /// Send every build to the engine even when an image of the same inputs exists.
     #[arg(long)]
@@ -191,7 +192,7 @@ fn request(a: &BuildArgs) -> Result<Request, ConfigError> {
         realm_info,
         tags,
         engine: a.engine.clone(),
-        network: a.network.clone(),
+        network: a.network.clone().filter(|n| n != "default"),
         rebuild: a.rebuild || a.no_cache,
         no_cache: a.no_cache,
         fail_fast: a.fail_fast,
