@@ -686,6 +686,19 @@ fn a_failed_build_names_payload_step_and_output_and_the_others_still_build() {
     );
 }
 
+#[test]
+fn an_engine_without_a_bridge_network_needs_network_host_or_none() {
+    // The test engines run with --bridge=none: RUN steps on the default network would fail.
+    let (dir, _) = project();
+    let out = payload(dir.path(), "build", &["copyonly", "--env", "dev"])
+        .output()
+        .unwrap();
+    assert_usage(
+        &out,
+        "--network: invalid value \"default\": expected host or none: Docker engine",
+    );
+}
+
 /// Issue 24: requirements from PyPI on the lab's real Debian, importable by a foreign uid.
 #[test]
 fn requirements_install_from_pypi_on_the_lab_image_and_import_as_a_foreign_uid() {
