@@ -59,6 +59,39 @@ pub async fn find_repository(
     }
 }
 
+/// The URIs of the repositories `names` that exist (by name): one question for all of them when
+/// they all exist (the usual re-install), else one per name, side by side.
+pub async fn find_repositories(
+    ecr: &aws_sdk_ecr::Client,
+    names: &[String],
+) -> Result<BTreeMap<String, String>, EcrError> {
+    let all = ecr
+        .describe_repositories()
+        .set_repository_names(Some(names.to_vec()))
+        .send()
+        .await;
+    match all {
+        Ok(out) => Ok(out
+            .repositories()
+            .iter()
+            .filter_map(|r| Some((r.repository_name()?.into(), r.repository_uri()?.into())))
+            .collect()),
+        Err(e) if crate::aws::error_code(&e).as_deref() == Some("RepositoryNotFoundException") => {
+            let each = names.iter().map(|n| async move {
+                find_repository(ecr, n)
+                    .await
+                    .map(|uri| uri.map(|u| (n.clone(), u)))
+            });
+            Ok(futures::future::try_join_all(each)
+                .await?
+                .into_iter()
+                .flatten()
+                .collect())
+        }
+        Err(e) => Err(ecr_err(&names.join(", "), "describing it")(e)),
+    }
+}
+
 /// Creates the repository (scan on push) with `policy`; returns its URI.
 pub async fn create_repository(
     ecr: &aws_sdk_ecr::Client,

@@ -217,14 +217,15 @@ pub async fn build(req: &Request) -> anyhow::Result<(Vec<Row>, Option<anyhow::Er
     Ok(finish(rows))
 }
 
-/// The payload's repository in ECR: its URI, and what was done (`exists`, `created`, `would
-/// create`).
+/// The payload's repository in ECR, given the URI it has when it exists: its URI, and what was
+/// done (`exists`, `created`, `would create`).
 async fn ensure_repository(
     t: &Target,
     name: &str,
+    existing: Option<String>,
     dry_run: bool,
 ) -> anyhow::Result<(Option<String>, &'static str)> {
-    if let Some(uri) = push::find_repository(&t.ecr, name).await? {
+    if let Some(uri) = existing {
         if t.lifecycle_given && !dry_run {
             push::put_lifecycle(&t.ecr, name, &t.lifecycle).await?;
         }
@@ -236,6 +237,21 @@ async fn ensure_repository(
     let uri = push::create_repository(&t.ecr, name, &t.lifecycle).await?;
     progress::line(&format!("[{name}]"), "created the ECR repository");
     Ok((Some(uri), "created"))
+}
+
+/// Every payload's repository in ECR (see `ensure_repository`), in the order of `names`.
+async fn ensure_repositories(
+    t: &Target,
+    names: &[String],
+    dry_run: bool,
+) -> anyhow::Result<Vec<(Option<String>, &'static str)>> {
+    let existing = push::find_repositories(&t.ecr, names).await?;
+    futures::future::try_join_all(
+        names
+            .iter()
+            .map(|n| ensure_repository(t, n, existing.get(n).cloned(), dry_run)),
+    )
+    .await
 }
 
 /// `payload install`: the ECR repositories, the builds, the pushes.
@@ -251,9 +267,11 @@ pub async fn install(
         })?;
     }
     // The repositories (one ECR question each, side by side) while the engine is reached.
-    let ensure = futures::future::try_join_all(prepared.iter().map(|p| async move {
-        ensure_repository(t, &req.project.repository(&p.payload.name), req.dry_run).await
-    }));
+    let names: Vec<String> = prepared
+        .iter()
+        .map(|p| req.project.repository(&p.payload.name))
+        .collect();
+    let ensure = ensure_repositories(t, &names, req.dry_run);
     let (ensured, engine) = tokio::join!(ensure, engine_and_platforms(req));
     let (ensured, (docker, platforms)) = (ensured?, engine?);
     let mut rows = Vec::new();
