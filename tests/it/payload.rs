@@ -4,7 +4,7 @@
 //! arm64 and two-platform images, install/re-install/uninstall, bad inputs, failing builds, and a
 //! payload with requirements from PyPI on the lab's Debian image.
 use crate::common::{bin, moto_sdk, path_str, root, with_moto};
-use crate::images::{blob_uploads, docker_host, registry, skopeo_raw, unique};
+use crate::images::{blob_uploads, docker_host, registry, registry_log, skopeo_raw, unique};
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
@@ -103,6 +103,13 @@ fn payload(dir: &Path, verb: &str, args: &[&str]) -> assert_cmd::Command {
         .args(["payload", verb, "--project", &path_str(dir)])
         .args(args);
     c
+}
+
+/// Manifests written to `repo` (`PUT /v2/<repo>/manifests/…` in the registry's log).
+fn manifest_puts(repo: &str) -> usize {
+    let log = std::fs::read_to_string(registry_log()).unwrap_or_default();
+    let needle = format!("\"PUT /v2/{repo}/manifests/");
+    log.lines().filter(|l| l.contains(&needle)).count()
 }
 
 fn json(out: &Output) -> Value {
@@ -486,6 +493,8 @@ async fn installs_two_platforms_to_ecr_and_a_registry_reinstalls_nothing_and_uni
     // Installed again: the repository is there, no blob is uploaded, nothing is rebuilt.
     let before = blob_uploads(&name);
     assert!(before > 0, "the first install uploaded blobs");
+    let manifests_before = manifest_puts(&name);
+    assert_eq!(manifests_before, 3, "two images and the index");
     let out = ok(install(&[]));
     let r = row(&json(&out), "copyonly").clone();
     assert_eq!(r["ecr"], "exists");
@@ -493,6 +502,11 @@ async fn installs_two_platforms_to_ecr_and_a_registry_reinstalls_nothing_and_uni
     assert_eq!(r["images"][0]["status"], "unchanged");
     assert_eq!(r["images"][1]["status"], "unchanged");
     assert_eq!(blob_uploads(&name), before, "no blob uploaded again");
+    assert_eq!(
+        manifest_puts(&name),
+        manifests_before,
+        "no manifest sent again"
+    );
 
     // Uninstall: --yes is needed off a terminal; the dry run lists; then the repository goes.
     let uninstall = |extra: &[&str]| {
