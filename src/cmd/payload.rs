@@ -298,7 +298,7 @@ async fn install(a: &InstallArgs) -> anyhow::Result<()> {
     };
     let (rows, failed) = run::install(&req, &target).await?;
     report(&rows, a.build.project.output)?;
-    failed.map_or(Ok(()), Err)
+    failed.map_or(Ok(()), |e| Err(e.into()))
 }
 
 async fn uninstall(a: &UninstallArgs) -> anyhow::Result<()> {
@@ -347,7 +347,7 @@ pub async fn run(args: &PayloadArgs) -> anyhow::Result<()> {
             let req = request(a)?;
             let (rows, failed) = run::build(&req).await?;
             report(&rows, a.project.output)?;
-            failed.map_or(Ok(()), Err)
+            failed.map_or(Ok(()), |e| Err(e.into()))
         }
         PayloadCommand::Install(a) => install(a).await,
         PayloadCommand::Uninstall(a) => uninstall(a).await,

@@ -1,6 +1,7 @@
 //! The verbs: build (every payload on every platform, unless unchanged), install (ECR repository,
 //! build, push) and uninstall (delete the repositories). Resolve first: every payload is prepared
 //! (copied, rendered, converted) before an engine or AWS is asked anything.
+use super::PayloadError;
 use super::build::{self, Built, Meta, Options};
 use super::prepare::{self, Prepared};
 use super::project::{Payload, Platforms, Project};
@@ -73,10 +74,10 @@ pub fn prepare_all(req: &Request) -> Result<Vec<Prepared>, ConfigError> {
 }
 
 /// The engine, and the platforms the images are built for.
-async fn engine_and_platforms(req: &Request) -> anyhow::Result<(Docker, Vec<String>)> {
+async fn engine_and_platforms(req: &Request) -> Result<(Docker, Vec<String>), PayloadError> {
     let docker = engine::connect(req.engine.as_deref())
         .await
-        .map_err(anyhow::Error::msg)?;
+        .map_err(PayloadError::Engine)?;
     let shown = engine::shown_endpoint(req.engine.as_deref());
     let platforms = match &req.project.platforms {
         Platforms::Host => vec![build::host_platform(&docker, &shown).await?],
@@ -185,7 +186,7 @@ fn row(req: &Request, payload: &str) -> Row {
 }
 
 /// The rows, and an error naming the failed payloads when any failed.
-fn finish(rows: Vec<Row>) -> (Vec<Row>, Option<anyhow::Error>) {
+fn finish(rows: Vec<Row>) -> (Vec<Row>, Option<PayloadError>) {
     let failed: Vec<&str> = rows
         .iter()
         .filter(|r| r.error.is_some())
@@ -196,18 +197,18 @@ fn finish(rows: Vec<Row>) -> (Vec<Row>, Option<anyhow::Error>) {
             .iter()
             .find_map(|r| r.error.clone())
             .unwrap_or_default();
-        anyhow::anyhow!(
-            "{} of {} payloads failed ({}); the first: {first}",
-            failed.len(),
-            rows.len(),
-            failed.join(", ")
-        )
+        PayloadError::Failed {
+            failed: failed.len(),
+            total: rows.len(),
+            names: failed.join(", "),
+            first,
+        }
     });
     (rows, err)
 }
 
 /// `payload build`.
-pub async fn build(req: &Request) -> anyhow::Result<(Vec<Row>, Option<anyhow::Error>)> {
+pub async fn build(req: &Request) -> Result<(Vec<Row>, Option<PayloadError>), PayloadError> {
     let prepared = prepare_all(req)?;
     let meta = meta_of(&req.project);
     let (docker, platforms) = engine_and_platforms(req).await?;
@@ -224,7 +225,7 @@ async fn ensure_repository(
     name: &str,
     existing: Option<String>,
     dry_run: bool,
-) -> anyhow::Result<(Option<String>, &'static str)> {
+) -> Result<(Option<String>, &'static str), PayloadError> {
     if let Some(uri) = existing {
         if t.lifecycle_given && !dry_run {
             push::put_lifecycle(&t.ecr, name, &t.lifecycle).await?;
@@ -244,7 +245,7 @@ async fn ensure_repositories(
     t: &Target,
     names: &[String],
     dry_run: bool,
-) -> anyhow::Result<Vec<(Option<String>, &'static str)>> {
+) -> Result<Vec<(Option<String>, &'static str)>, PayloadError> {
     let existing = push::find_repositories(&t.ecr, names).await?;
     futures::future::try_join_all(
         names
@@ -258,7 +259,7 @@ async fn ensure_repositories(
 pub async fn install(
     req: &Request,
     t: &Target,
-) -> anyhow::Result<(Vec<Row>, Option<anyhow::Error>)> {
+) -> Result<(Vec<Row>, Option<PayloadError>), PayloadError> {
     let prepared = prepare_all(req)?;
     let meta = meta_of(&req.project);
     if let Some(host) = &t.registry {
@@ -334,7 +335,7 @@ pub async fn removals(
     project: &Project,
     payloads: &[Payload],
     ecr: &aws_sdk_ecr::Client,
-) -> anyhow::Result<Vec<Removal>> {
+) -> Result<Vec<Removal>, PayloadError> {
     let mut out = Vec::new();
     for p in payloads {
         let repository = project.repository(&p.name);
@@ -357,7 +358,7 @@ pub async fn removals(
 }
 
 /// `payload uninstall`, second half: deletes what is there.
-pub async fn remove(ecr: &aws_sdk_ecr::Client, list: &mut [Removal]) -> anyhow::Result<()> {
+pub async fn remove(ecr: &aws_sdk_ecr::Client, list: &mut [Removal]) -> Result<(), PayloadError> {
     for r in list.iter_mut().filter(|r| r.images.is_some()) {
         push::delete_repository(ecr, &r.repository).await?;
         progress::line(
