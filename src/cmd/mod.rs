@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod images;
 pub mod install;
 pub mod job;
+pub mod payload;
 pub mod sync;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,8 @@ enum Work {
     Images(images::ImagesArgs),
     /// Build the offline lava code bundle of a runtime (<os>-py<X.Y>) inside its builder container.
     Bundle(bundle::BundleArgs),
+    /// Build, install (push to ECR) or uninstall the Docker payloads of a lava job framework project.
+    Payload(payload::PayloadArgs),
     /// Run a lava docker job as a worker would (`job run --help`).
     Job(job::JobArgs),
 }
@@ -74,6 +77,7 @@ async fn run(work: &Work) -> anyhow::Result<()> {
         Work::Sync(args) => sync::run(args).await,
         Work::Images(args) => images::run(args).await,
         Work::Bundle(args) => bundle::run(args).await,
+        Work::Payload(args) => payload::run(args).await,
         Work::Job(args) => job::run(args).await,
     }
 }

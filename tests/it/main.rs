@@ -16,6 +16,7 @@ mod job;
 mod lab;
 mod lifecycle;
 mod packer;
+mod payload;
 mod plan;
 mod rc;
 mod stacks;

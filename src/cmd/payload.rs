@@ -1,0 +1,365 @@
+//! `lava-build payload build|install|uninstall`: Docker payloads of a lava job framework project.
+use crate::config::ConfigError;
+use crate::output::{self, Format};
+use crate::payload::project::{self, Project};
+use crate::payload::run::{self, Removal, Request, Row, Target};
+use crate::registry::{AuthMode, AuthRequest};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// What every verb's --help explains (a macro: `concat!` takes only literals).
+macro_rules! project_help {
+    () => {
+        "\
+A lava job framework project is a folder with config/<env>.yaml and lava-payloads/. Every folder
+lava-payloads/NAME.docker is a payload; its image is <prefix.docker_repo>/NAME, tagged latest (and
+--tag T). Keys of config/<env>.yaml used: realm and prefix.docker_repo (required), docker.base_img
+(default ghcr.io/jin-gizmo/lava/amzn2023/base), docker.platform (host, linux/amd64, linux/arm64,
+linux/arm = linux/arm64, or linux/amd64,linux/arm64; default linux/amd64).
+
+Each payload is copied (symlinks followed, dot files left out, the source untouched); files under
+env/ and the payload's own Dockerfile are rendered with <{ expr }>, <% statement %>, <# comment #>
+against the config's keys, env (the env name) and lava.realm (--realm-file); {{ }} is left alone
+and an undefined name is an error naming file:line. Notebooks (*.ipynb) become NAME.py. Without a
+Dockerfile the default one is used: FROM BASE_IMG (= docker.base_img), the payload in /lava owned
+by root and readable by all, user-executable files executable by all, requirements.txt installed
+with its dependencies and requirements-nodeps.txt without them. Builds go through the Docker
+Engine API with BuildKit; an image whose inputs are unchanged is not rebuilt.
+
+Errors in the project (a missing key, a bad value, an undefined template name) stop the run before
+anything is built, exit status 2; a failed build or push is exit status 1.
+"
+    };
+}
+
+/// Build, push (install) or delete (uninstall) the Docker payloads of a lava job framework project.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = project_help!())]
+pub struct PayloadArgs {
+    #[command(subcommand)]
+    pub command: PayloadCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PayloadCommand {
+    /// Build the payload images (all, or the NAMEs given) on the Docker engine.
+    #[command(after_long_help = concat!(project_help!(), "\nExamples:\n  \
+        lava-build payload build --env dev\n  \
+        lava-build payload build etl report --project ~/src/my-jobs --env prod --tag 1.4.0\n  \
+        lava-build payload build --env dev --network host --realm-file realm-dev.json --output json"))]
+    Build(BuildArgs),
+    /// Build what is not built, create the ECR repositories that are missing, push by digest.
+    #[command(after_long_help = concat!(project_help!(), "\n\
+The ECR repository <prefix.docker_repo>/NAME is created when missing (scan on push, the lifecycle
+policy of the lava images unless --lifecycle). Images are pushed by digest: nothing the registry
+already holds is sent again; several platforms are pushed as one OCI index tagged latest (and
+--tag). Without --registry the images go to the repository's ECR registry with a token from
+GetAuthorizationToken; --registry HOST pushes elsewhere (credentials: LAVA_REGISTRY_USER or
+--user with LAVA_REGISTRY_TOKEN or --token-ssm) while the repositories are still made in ECR.
+
+Examples:
+  lava-build payload install --env dev
+  lava-build payload install etl --env prod --tag 1.4.0 --dry-run
+  lava-build payload install --env dev --registry 127.0.0.1:5000 --lifecycle my-policy.json"))]
+    Install(InstallArgs),
+    /// Delete the ECR repository of each payload, with its images (lists them first).
+    #[command(after_long_help = concat!(project_help!(), "\nExamples:\n  \
+        lava-build payload uninstall --env dev --dry-run\n  \
+        lava-build payload uninstall old-etl --env dev --yes"))]
+    Uninstall(UninstallArgs),
+}
+
+/// What every verb takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ProjectArgs {
+    /// Payloads (folder names under lava-payloads/ without .docker) [default: all].
+    #[arg(value_name = "NAME")]
+    pub names: Vec<String>,
+    /// The job framework project folder.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub project: PathBuf,
+    /// Environment: the config file config/<ENV>.yaml.
+    #[arg(long, value_name = "ENV")]
+    pub env: String,
+    /// Show what would be done, and do nothing else.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Output format of the result on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Another tag besides latest.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// The realm's info (a JSON object, as its lava.realms item) for templates, as lava.realm.
+    #[arg(long, value_name = "FILE")]
+    pub realm_file: Option<PathBuf>,
+    /// Docker engine (unix://, tcp://, ssh://) [default: DOCKER_HOST or the default socket].
+    #[arg(long, value_name = "ENDPOINT")]
+    pub engine: Option<String>,
+    /// Network mode of RUN steps: host, none, or default (the engine's bridge network; an engine
+    /// without one, dockerd --bridge=none, is refused before building: pass host, which pip
+    /// installs from PyPI need there, or none).
+    #[arg(long, value_parser = ["host", "none", "default"], value_name = "MODE")]
+    pub network: Option<String>,
+    /// Send every build to the engine even when an image of the same inputs exists.
+    #[arg(long)]
+    pub rebuild: bool,
+    /// Build without the engine's layer cache (implies --rebuild).
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Build one payload at a time and stop at the first that fails, pushing nothing (by default
+    /// a few build side by side, and the others still build and push when one fails).
+    #[arg(long)]
+    pub fail_fast: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct InstallArgs {
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Push to this registry instead of the repositories' ECR registry.
+    #[arg(long, value_name = "HOST")]
+    pub registry: Option<String>,
+    /// ECR lifecycle policy (JSON) of new repositories, and of existing ones when given
+    /// [default: the lava images' policy].
+    #[arg(long, value_name = "FILE")]
+    pub lifecycle: Option<PathBuf>,
+    /// How to authenticate to the registry.
+    #[arg(long, value_enum, default_value_t = AuthMode::Auto, value_name = "MODE")]
+    pub registry_auth: AuthMode,
+    /// Registry user (token from LAVA_REGISTRY_TOKEN or --token-ssm).
+    #[arg(long, env = "LAVA_REGISTRY_USER", value_name = "USER")]
+    pub user: Option<String>,
+    /// SSM SecureString parameter holding the registry token.
+    #[arg(long, value_name = "NAME")]
+    pub token_ssm: Option<String>,
+    /// AWS profile.
+    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct UninstallArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Delete without asking (needed when not on a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// AWS profile.
+    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+/// A Docker tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+fn valid_tag(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= 128
+        && !t.starts_with(['.', '-'])
+        && t.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+fn request(a: &BuildArgs) -> Result<Request, ConfigError> {
+    let project = Project::load(&a.project.project, &a.project.env)?;
+    let payloads = project.select(&a.project.names)?;
+    let mut tags = vec!["latest".to_string()];
+    if let Some(t) = &a.tag {
+        if !valid_tag(t) {
+            return Err(ConfigError::invalid(
+                "--tag",
+                t,
+                "a Docker tag: letters, digits, '_', '.', '-' (not first), at most 128",
+            ));
+        }
+        if t != "latest" {
+            tags.push(t.clone());
+        }
+    }
+    let realm_info = a
+        .realm_file
+        .as_deref()
+        .map(project::realm_file)
+        .transpose()?;
+    Ok(Request {
+        project,
+        payloads,
+        realm_info,
+        tags,
+        engine: a.engine.clone(),
+        network: a.network.clone().filter(|n| n != "default"),
+        rebuild: a.rebuild || a.no_cache,
+        no_cache: a.no_cache,
+        fail_fast: a.fail_fast,
+        dry_run: a.project.dry_run,
+    })
+}
+
+fn report(rows: &[Row], format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return output::print_json(&rows);
+    }
+    let mut t = output::table(&["payload", "platform", "image", "build", "ecr", "push"]);
+    for r in rows {
+        let platforms: Vec<&str> = r.images.iter().map(|b| b.platform.as_str()).collect();
+        let ids: Vec<&str> = r
+            .images
+            .iter()
+            .map(|b| {
+                b.image_id
+                    .as_deref()
+                    .map_or("-", crate::payload::build::short)
+            })
+            .collect();
+        let builds: Vec<&str> = r.images.iter().map(|b| b.status).collect();
+        let push = match (&r.pushed, r.push) {
+            (Some(p), Some(s)) => format!("{s} {}@{}", p.repository, p.digest),
+            (None, Some(s)) => s.to_string(),
+            _ => String::new(),
+        };
+        t.add_row(vec![
+            r.payload.clone(),
+            platforms.join(", "),
+            ids.join(", "),
+            if r.error.is_some() {
+                "failed".to_string()
+            } else {
+                builds.join(", ")
+            },
+            r.ecr.unwrap_or("").to_string(),
+            push,
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+fn report_removals(list: &[Removal], format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return output::print_json(&list);
+    }
+    for r in list {
+        match &r.images {
+            Some(images) => {
+                println!("{} {} ({} images)", r.status, r.repository, images.len());
+                for i in images {
+                    println!("  {i}");
+                }
+            }
+            None => println!("{} {} (no such ECR repository)", r.status, r.repository),
+        }
+    }
+    Ok(())
+}
+
+async fn ecr_client(profile: Option<&str>) -> aws_sdk_ecr::Client {
+    aws_sdk_ecr::Client::new(&crate::aws::sdk_config(profile, None).await)
+}
+
+async fn install(a: &InstallArgs) -> anyhow::Result<()> {
+    let req = request(&a.build)?;
+    let (lifecycle, lifecycle_given) = match &a.lifecycle {
+        Some(f) => {
+            let text = std::fs::read_to_string(f).map_err(|source| ConfigError::Read {
+                path: f.display().to_string(),
+                source,
+            })?;
+            if serde_json::from_str::<serde_json::Value>(&text).is_err() {
+                return Err(ConfigError::invalid(
+                    "--lifecycle",
+                    &f.display().to_string(),
+                    "a file with an ECR lifecycle policy (JSON)",
+                )
+                .into());
+            }
+            (text, true)
+        }
+        None => (crate::payload::push::DEFAULT_LIFECYCLE.to_string(), false),
+    };
+    let target = Target {
+        registry: a.registry.clone(),
+        auth: AuthRequest {
+            mode: a.registry_auth,
+            user: a.user.clone().filter(|u| !u.is_empty()),
+            token: std::env::var("LAVA_REGISTRY_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(secrecy::SecretString::from),
+            token_ssm: a.token_ssm.clone(),
+        },
+        lifecycle,
+        lifecycle_given,
+        ecr: ecr_client(a.profile.as_deref()).await,
+    };
+    let (rows, failed) = run::install(&req, &target).await?;
+    report(&rows, a.build.project.output)?;
+    failed.map_or(Ok(()), |e| Err(e.into()))
+}
+
+async fn uninstall(a: &UninstallArgs) -> anyhow::Result<()> {
+    let project = Project::load(&a.project.project, &a.project.env)?;
+    let payloads = project.select(&a.project.names)?;
+    let ecr = ecr_client(a.profile.as_deref()).await;
+    let mut list = run::removals(&project, &payloads, &ecr).await?;
+    let present = list.iter().filter(|r| r.images.is_some()).count();
+    if a.project.dry_run || present == 0 {
+        return report_removals(&list, a.project.output);
+    }
+    for r in list.iter().filter(|r| r.images.is_some()) {
+        let n = r.images.as_ref().map_or(0, Vec::len);
+        output::progress::line(
+            "will delete",
+            format_args!("{} and its {n} images", r.repository),
+        );
+    }
+    if !a.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(ConfigError::Missing {
+                param: "--yes".into(),
+                hint: format!(
+                    "deleting {present} ECR repositories needs --yes when not on a terminal"
+                ),
+            }
+            .into());
+        }
+        let go = dialoguer::Confirm::new()
+            .with_prompt(format!(
+                "Delete {present} ECR repositories and their images?"
+            ))
+            .default(false)
+            .interact()?;
+        if !go {
+            anyhow::bail!("nothing was deleted (not confirmed)");
+        }
+    }
+    run::remove(&ecr, &mut list).await?;
+    report_removals(&list, a.project.output)
+}
+
+pub async fn run(args: &PayloadArgs) -> anyhow::Result<()> {
+    match &args.command {
+        PayloadCommand::Build(a) => {
+            let req = request(a)?;
+            let (rows, failed) = run::build(&req).await?;
+            report(&rows, a.project.output)?;
+            failed.map_or(Ok(()), |e| Err(e.into()))
+        }
+        PayloadCommand::Install(a) => install(a).await,
+        PayloadCommand::Uninstall(a) => uninstall(a).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tags() {
+        assert!(super::valid_tag("1.4.0"));
+        assert!(!super::valid_tag("-x"));
+        assert!(!super::valid_tag("a:b"));
+    }
+}
