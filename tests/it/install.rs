@@ -65,6 +65,8 @@ fn install_writes_binaries_completions_and_man_pages_and_uninstall_removes_them(
         "-sync",
         "-images",
         "-bundle",
+        "-payload",
+        "-job",
         "-completions",
         "-man",
     ] {
