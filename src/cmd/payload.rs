@@ -89,6 +89,13 @@ pub struct ProjectArgs {
     pub output: Format,
 }
 
+/// Where `lava.realm` comes from besides `--realm-file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RealmInfo {
+    /// The realm's item of the `lava.realms` table (key `realm`).
+    Dynamodb,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct BuildArgs {
     #[command(flatten)]
@@ -97,8 +104,12 @@ pub struct BuildArgs {
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
     /// The realm's info (a JSON object, as its lava.realms item) for templates, as lava.realm.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "realm_info")]
     pub realm_file: Option<PathBuf>,
+    /// Read lava.realm from the realm's item of the lava.realms DynamoDB table (AWS credentials
+    /// and region as usual: AWS_PROFILE, AWS_REGION).
+    #[arg(long, value_enum, value_name = "SOURCE")]
+    pub realm_info: Option<RealmInfo>,
     /// Docker engine (unix://, tcp://, ssh://) [default: DOCKER_HOST or the default socket].
     #[arg(long, value_name = "ENDPOINT")]
     pub engine: Option<String>,
@@ -257,12 +268,37 @@ fn report_removals(list: &[Removal], format: Format) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The request of `a`, with `lava.realm` read from DynamoDB when `--realm-info dynamodb` asks.
+async fn request_with_realm(a: &BuildArgs) -> anyhow::Result<Request> {
+    let mut req = request(a)?;
+    if a.realm_info == Some(RealmInfo::Dynamodb) {
+        req.realm_info = Some(realm_item(&req.project.realm).await?);
+    }
+    Ok(req)
+}
+
+/// The realm's item of `lava.realms`; a realm without one is a configuration error.
+async fn realm_item(realm: &str) -> anyhow::Result<serde_json::Value> {
+    let sdk = crate::aws::sdk_config(None, None).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let item = crate::aws::dynamodb::get_json(&client, "lava.realms", "realm", realm).await?;
+    match item {
+        Some(item) => Ok(serde_json::Value::Object(item)),
+        None => Err(ConfigError::invalid(
+            "realm",
+            realm,
+            "a realm with an item in the lava.realms table (--realm-info dynamodb)",
+        )
+        .into()),
+    }
+}
+
 async fn ecr_client(profile: Option<&str>) -> aws_sdk_ecr::Client {
     aws_sdk_ecr::Client::new(&crate::aws::sdk_config(profile, None).await)
 }
 
 async fn install(a: &InstallArgs) -> anyhow::Result<()> {
-    let req = request(&a.build)?;
+    let req = request_with_realm(&a.build).await?;
     let (lifecycle, lifecycle_given) = match &a.lifecycle {
         Some(f) => {
             let text = std::fs::read_to_string(f).map_err(|source| ConfigError::Read {
@@ -344,7 +380,7 @@ async fn uninstall(a: &UninstallArgs) -> anyhow::Result<()> {
 pub async fn run(args: &PayloadArgs) -> anyhow::Result<()> {
     match &args.command {
         PayloadCommand::Build(a) => {
-            let req = request(a)?;
+            let req = request_with_realm(a).await?;
             let (rows, failed) = run::build(&req).await?;
             report(&rows, a.project.output)?;
             failed.map_or(Ok(()), |e| Err(e.into()))

@@ -746,3 +746,98 @@ fn requirements_install_from_pypi_on_the_lab_image_and_import_as_a_foreign_uid()
         "[True, True, True, False]\n"
     );
 }
+
+#[tokio::test]
+async fn realm_info_comes_from_the_lava_realms_table() {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+        ScalarAttributeType,
+    };
+    let (dir, repo) = project();
+    let realm = format!("r{}", &unique()[1..8]);
+    set_config(dir.path(), "realm: dev\n", &format!("realm: {realm}\n"));
+    let db = aws_sdk_dynamodb::Client::new(&moto_sdk("us-east-1").await);
+    let created = db
+        .create_table()
+        .table_name("lava.realms")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("realm")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("realm")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await;
+    // Other tests share the emulator: the table may be there already, nothing else is accepted.
+    if let Err(e) = created {
+        use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+        assert_eq!(e.code(), Some("ResourceInUseException"), "{e:?}");
+    }
+    let payload_dir = dir.path().join("lava-payloads/copyonly.docker");
+    std::fs::create_dir_all(payload_dir.join("env")).unwrap();
+    std::fs::write(
+        payload_dir.join("env/realm.txt"),
+        "<{ lava.realm.s3_temp }> <{ realm }>\n",
+    )
+    .unwrap();
+    std::fs::write(
+        payload_dir.join("Dockerfile"),
+        "FROM scratch\nCOPY env/realm.txt /realm.txt\n",
+    )
+    .unwrap();
+    let build = || {
+        let mut c = payload(
+            dir.path(),
+            "build",
+            &[
+                "copyonly",
+                "--env",
+                "dev",
+                "--network",
+                "none",
+                "--realm-info",
+                "dynamodb",
+            ],
+        );
+        with_moto(&mut c);
+        c.output().unwrap()
+    };
+    // No item for the realm yet: a configuration error naming it, nothing built.
+    let out = build();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains(&format!("{realm:?}")), "{}", text(&out));
+
+    db.put_item()
+        .table_name("lava.realms")
+        .item("realm", AttributeValue::S(realm.clone()))
+        .item("s3_temp", AttributeValue::S("s3://table-tmp/lava".into()))
+        .send()
+        .await
+        .unwrap();
+    ok(build());
+    let created = ok(docker(&[
+        "create",
+        &format!("{repo}/copyonly:latest"),
+        "none",
+    ]));
+    let id = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let copied = docker(&["cp", &format!("{id}:/realm.txt"), &path_str(dir.path())]);
+    docker(&["rm", &id]);
+    ok(copied);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("realm.txt")).unwrap(),
+        format!("s3://table-tmp/lava {realm}\n")
+    );
+}
