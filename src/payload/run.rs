@@ -159,8 +159,9 @@ async fn build_all(
         match result {
             Ok(b) => rows[i].images = b,
             Err(e) => {
-                progress::error(&e);
-                rows[i].error = Some(e.to_string());
+                let text = crate::error::chain(&e);
+                progress::error(&text);
+                rows[i].error = Some(text);
                 if req.fail_fast {
                     rows.truncate(i + 1);
                     return;
@@ -405,8 +406,9 @@ async fn push_row(
             r.pushed = Some(p);
         }
         Err(e) => {
-            progress::error(format_args!("{prefix} {e}"));
-            r.error = Some(e.to_string());
+            let text = crate::error::chain(&e);
+            progress::error(format_args!("{prefix} {text}"));
+            r.error = Some(text);
         }
     }
 }
