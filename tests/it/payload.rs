@@ -653,10 +653,11 @@ fn a_failed_build_names_payload_step_and_output_and_the_others_still_build() {
         "{last}"
     );
     assert!(
-        last.contains("[broken linux/amd64] build failed: step"),
+        last.contains("[broken linux/amd64] build failed: building "),
         "{last}"
     );
-    assert!(last.contains("exit 3"), "{last}");
+    assert!(last.contains(": step \"[2/2] RUN "), "{last}");
+    assert!(last.contains("exit code: 3"), "{last}");
     assert!(last.contains("about to fail: step output line"), "{last}");
     let rows = json(&out);
     assert_eq!(
@@ -808,7 +809,7 @@ async fn realm_info_comes_from_the_lava_realms_table() {
                 "dynamodb",
             ],
         );
-        with_moto(&mut c);
+        with_moto(&mut c).env("AWS_REGION", "us-east-1");
         c.output().unwrap()
     };
     // No item for the realm yet: a configuration error naming it, nothing built.
