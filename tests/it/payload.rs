@@ -842,3 +842,84 @@ async fn realm_info_comes_from_the_lava_realms_table() {
         format!("s3://table-tmp/lava {realm}\n")
     );
 }
+
+#[tokio::test]
+async fn a_build_dry_run_builds_nothing_and_a_lifecycle_file_becomes_the_policy() {
+    let (dir, repo) = project();
+    // Build --dry-run: says what it would build, and the engine has no such image afterwards.
+    let out = ok(payload(
+        dir.path(),
+        "build",
+        &[
+            "copyonly",
+            "--env",
+            "dev",
+            "--network",
+            "none",
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+    )
+    .output()
+    .unwrap());
+    let r = row(&json(&out), "copyonly").clone();
+    assert_eq!(r["images"][0]["status"], "would build", "{r}");
+    let inspected = docker(&["image", "inspect", &format!("{repo}/copyonly:latest")]);
+    assert!(!inspected.status.success(), "the dry run built the image");
+
+    // Install with --lifecycle FILE: the repository's policy is that file's, not ours.
+    let reg = registry();
+    let policy_file = dir.path().join("keep-2.json");
+    let policy = serde_json::json!({"rules": [{"rulePriority": 1,
+        "description": "keep two images (test policy)",
+        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 2},
+        "action": {"type": "expire"}}]});
+    std::fs::write(&policy_file, policy.to_string()).unwrap();
+    let mut c = payload(
+        dir.path(),
+        "install",
+        &[
+            "copyonly",
+            "--env",
+            "dev",
+            "--network",
+            "none",
+            "--registry",
+            &reg,
+            "--lifecycle",
+            &path_str(&policy_file),
+        ],
+    );
+    with_moto(&mut c).env("AWS_REGION", "us-east-1");
+    ok(c.output().unwrap());
+    let ecr = aws_sdk_ecr::Client::new(&moto_sdk("us-east-1").await);
+    let got = ecr
+        .get_lifecycle_policy()
+        .repository_name(format!("{repo}/copyonly"))
+        .send()
+        .await
+        .unwrap();
+    let got: Value = serde_json::from_str(got.lifecycle_policy_text().unwrap()).unwrap();
+    assert_eq!(got, policy);
+
+    // A --lifecycle file that is not JSON is a usage error naming it.
+    std::fs::write(&policy_file, "rules: [").unwrap();
+    let mut c = payload(
+        dir.path(),
+        "install",
+        &[
+            "copyonly",
+            "--env",
+            "dev",
+            "--registry",
+            &reg,
+            "--lifecycle",
+            &path_str(&policy_file),
+        ],
+    );
+    with_moto(&mut c).env("AWS_REGION", "us-east-1");
+    let out = c.output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--lifecycle"), "{}", text(&out));
+}
