@@ -42,10 +42,14 @@ fn is_magic(line: &str) -> bool {
     t.starts_with('%') || t.starts_with('!')
 }
 
-/// The Python of a notebook's JSON, or what is wrong with it.
-pub fn to_python(json: &[u8]) -> Result<String, String> {
-    let nb: Notebook =
-        serde_json::from_slice(json).map_err(|e| format!("not a Jupyter notebook: {e}"))?;
+/// A file that is not a Jupyter notebook (the JSON parser says where and why).
+#[derive(Debug, thiserror::Error)]
+#[error("not a Jupyter notebook")]
+pub struct NotANotebook(#[source] serde_json::Error);
+
+/// The Python of a notebook's JSON.
+pub fn to_python(json: &[u8]) -> Result<String, NotANotebook> {
+    let nb: Notebook = serde_json::from_slice(json).map_err(NotANotebook)?;
     let mut parts: Vec<String> = Vec::new();
     for cell in &nb.cells {
         let text = cell.source.text();
@@ -98,11 +102,8 @@ mod tests {
             to_python(nb).unwrap(),
             "# # Title\n#\n# text\n\n# %matplotlib inline\nimport os\n#   !ls\nprint(1)\n\nx = 2\n"
         );
-        assert!(
-            to_python(b"{not json")
-                .unwrap_err()
-                .starts_with("not a Jupyter notebook")
-        );
+        let e = to_python(b"{not json").unwrap_err();
+        assert_eq!(e.0.classify(), serde_json::error::Category::Syntax);
         assert!(to_python(b"{\"cells\": 3}").is_err());
     }
 }

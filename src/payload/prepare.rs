@@ -161,8 +161,8 @@ pub fn prepare(
     for f in files_under(&root) {
         if f.extension().is_some_and(|x| x == "ipynb") {
             let json = std::fs::read(&f).map_err(|e| read_err(&f, e))?;
-            let py = notebook::to_python(&json).map_err(|m| ConfigError::Usage {
-                message: format!("{}: {m}", shown(&f)),
+            let py = notebook::to_python(&json).map_err(|e| ConfigError::Usage {
+                message: format!("{}: {}", shown(&f), crate::error::chain(&e)),
             })?;
             let to = f.with_extension("py");
             let mode = std::fs::metadata(&f)

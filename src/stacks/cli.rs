@@ -97,14 +97,19 @@ pub enum AmiChoice {
     Id(String),
 }
 
-fn parse_ami(text: &str) -> Result<AmiChoice, String> {
+/// An `--ami` that is neither an AMI id nor `latest` (clap shows it after the option and the
+/// value: the one-line usage error).
+#[derive(Debug, thiserror::Error)]
+#[error("expected an AMI id (ami- and 8 to 17 hex digits) or latest")]
+pub struct NotAnAmi;
+
+fn parse_ami(text: &str) -> Result<AmiChoice, NotAnAmi> {
     if text == "latest" {
         Ok(AmiChoice::Latest)
     } else if crate::config::validate::ami_id(text).is_ok() {
         Ok(AmiChoice::Id(text.to_string()))
     } else {
-        // clap shows it after the option and the value: the one-line usage error.
-        Err("expected an AMI id (ami- and 8 to 17 hex digits) or latest".to_string())
+        Err(NotAnAmi)
     }
 }
 

@@ -392,10 +392,8 @@ mod tests {
         std::fs::write(&bad, r#"{"r.io/p/lava/tiny/base": "sha256:a"}"#).unwrap();
         let e = join_digests(&[bad]).unwrap_err();
         assert_eq!(crate::error::exit_code(&e), 2);
-        assert!(e.to_string().starts_with("--digests: "), "{e}");
-        assert!(
-            e.to_string().contains("bad.json: not a digests file"),
-            "{e}"
-        );
+        let text = crate::error::one_line(&e);
+        assert!(text.starts_with("--digests: "), "{text}");
+        assert!(text.contains("bad.json: not a digests file"), "{text}");
     }
 }
