@@ -212,7 +212,10 @@ async fn the_full_example_runs_every_step_in_order() {
     // The first record names the exact build (version and commit).
     let first = err.lines().next().unwrap_or_default();
     let build = format!("lava-rc {} (commit ", env!("CARGO_PKG_VERSION"));
-    assert!(first.contains(&build) && first.ends_with("starting"), "first line: {first}");
+    assert!(
+        first.contains(&build) && first.ends_with("starting"),
+        "first line: {first}"
+    );
 }
 
 #[tokio::test]
