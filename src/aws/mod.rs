@@ -15,6 +15,24 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use std::time::Duration;
 
+/// `--profile` and `--region`, flattened into every command that calls AWS with the SDK defaults.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AwsArgs {
+    /// AWS profile (else AWS_PROFILE or the default chain).
+    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+    /// AWS region (else AWS_REGION or the profile's).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+}
+
+impl AwsArgs {
+    /// The SDK configuration these arguments select ([`sdk_config`]).
+    pub async fn sdk_config(&self) -> SdkConfig {
+        sdk_config(self.profile.as_deref(), self.region.as_deref()).await
+    }
+}
+
 /// Builds the shared SDK configuration. `region` wins over the environment and the profile.
 pub async fn sdk_config(profile: Option<&str>, region: Option<&str>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(

@@ -84,12 +84,8 @@ pub struct RunArgs {
     /// Exit status of a failed run.
     #[arg(long, value_enum, default_value_t = ExitStatus::One, value_name = "WHICH")]
     pub exit_status: ExitStatus,
-    /// AWS profile (DynamoDB, SSM, ECR, S3).
-    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
-    pub profile: Option<String>,
-    /// AWS region [default: AWS_REGION, the profile's].
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
     /// Output format of the result on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
@@ -122,8 +118,8 @@ async fn run_job(a: &RunArgs) -> anyhow::Result<()> {
         keep_tmp: a.keep_tmp,
         network: a.network.clone(),
         pull: a.pull,
-        profile: a.profile.clone(),
-        region: a.region.clone(),
+        profile: a.aws.profile.clone(),
+        region: a.aws.region.clone(),
     };
     // A spec error is a ConfigError in the chain (exit 2), not hidden behind JobError.
     let outcome = job::execute(&opts).await.map_err(|e| match e {

@@ -9,6 +9,15 @@ use bollard::query_parameters::{
 };
 use futures::StreamExt;
 
+/// Log options that follow a container's stdout and stderr from its start to its exit.
+pub fn follow_all() -> bollard::query_parameters::LogsOptions {
+    LogsOptionsBuilder::default()
+        .follow(true)
+        .stdout(true)
+        .stderr(true)
+        .build()
+}
+
 /// What to run, where and as whom.
 #[derive(Debug, Clone, Default)]
 pub struct ContainerSpec {
@@ -81,16 +90,7 @@ pub async fn run_to_exit(
             )
             .await
             .map_err(fail("starting"))?;
-        let mut logs = docker.logs(
-            &name,
-            Some(
-                LogsOptionsBuilder::default()
-                    .follow(true)
-                    .stdout(true)
-                    .stderr(true)
-                    .build(),
-            ),
-        );
+        let mut logs = docker.logs(&name, Some(follow_all()));
         let mut pending = String::new();
         while let Some(chunk) = logs.next().await {
             pending.push_str(&chunk.map_err(fail("reading the output of"))?.to_string());

@@ -17,15 +17,7 @@ pub async fn run_check(
     image: &str,
     command: &str,
 ) -> Result<(i64, String), JobError> {
-    let base = std::env::temp_dir();
-    let tmp = tempfile::Builder::new()
-        .prefix("lava-job-")
-        .tempdir_in(&base)
-        .map_err(|source| JobError::Tmp {
-            dir: base.display().to_string(),
-            source,
-        })?;
-    let tmp_path = tmp.path().to_string_lossy().into_owned();
+    let (_tmp, tmp_path) = super::job_tmp().map_err(JobError::tmp)?;
     let run_id = uuid::Uuid::new_v4().to_string();
     let env = BTreeMap::from([
         ("LAVA_JOB_ID".to_string(), "images-check".to_string()),

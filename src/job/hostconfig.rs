@@ -61,7 +61,7 @@ pub struct HostSettings {
 /// Checks one key's value: Err is (expected, found).
 type Check<T> = Result<T, (&'static str, String)>;
 
-fn found(v: &Value) -> String {
+pub(super) fn found(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("boolean {b}"),
@@ -138,45 +138,49 @@ pub fn parse_bytes(v: &Value) -> Check<i64> {
     Ok((n * unit as f64) as i64)
 }
 
-/// `[{"Path": "/dev/sda", "Rate": 1000}]`, as docker-py passes them through.
-fn throttle(v: &Value) -> Check<Vec<ThrottleDevice>> {
-    const E: &str = "a list of {\"Path\": string, \"Rate\": integer}";
-    let a = v.as_array().ok_or((E, found(v)))?;
+/// A list of `{"Path": string, <key>: number}` maps, each number read by `num`.
+fn path_list<T>(
+    v: &Value,
+    expected: &'static str,
+    key: &str,
+    num: fn(&Value) -> Option<T>,
+) -> Check<Vec<(String, T)>> {
+    let a = v.as_array().ok_or((expected, found(v)))?;
     a.iter()
         .map(|d| {
-            let m = d.as_object().ok_or((E, found(d)))?;
+            let m = d.as_object().ok_or((expected, found(d)))?;
             match (
                 m.get("Path").and_then(Value::as_str),
-                m.get("Rate").and_then(Value::as_i64),
+                m.get(key).and_then(num),
             ) {
-                (Some(p), Some(r)) if m.len() == 2 => Ok(ThrottleDevice {
-                    path: Some(p.to_string()),
-                    rate: Some(r),
-                }),
-                _ => Err((E, d.to_string())),
+                (Some(p), Some(n)) if m.len() == 2 => Ok((p.to_string(), n)),
+                _ => Err((expected, d.to_string())),
             }
         })
         .collect()
 }
 
+/// `[{"Path": "/dev/sda", "Rate": 1000}]`, as docker-py passes them through.
+fn throttle(v: &Value) -> Check<Vec<ThrottleDevice>> {
+    const E: &str = "a list of {\"Path\": string, \"Rate\": integer}";
+    Ok(path_list(v, E, "Rate", Value::as_i64)?
+        .into_iter()
+        .map(|(p, r)| ThrottleDevice {
+            path: Some(p),
+            rate: Some(r),
+        })
+        .collect())
+}
+
 fn weight_devices(v: &Value) -> Check<Vec<ResourcesBlkioWeightDevice>> {
     const E: &str = "a list of {\"Path\": string, \"Weight\": integer}";
-    let a = v.as_array().ok_or((E, found(v)))?;
-    a.iter()
-        .map(|d| {
-            let m = d.as_object().ok_or((E, found(d)))?;
-            match (
-                m.get("Path").and_then(Value::as_str),
-                m.get("Weight").and_then(Value::as_u64),
-            ) {
-                (Some(p), Some(w)) if m.len() == 2 => Ok(ResourcesBlkioWeightDevice {
-                    path: Some(p.to_string()),
-                    weight: Some(w as usize),
-                }),
-                _ => Err((E, d.to_string())),
-            }
+    Ok(path_list(v, E, "Weight", Value::as_u64)?
+        .into_iter()
+        .map(|(p, w)| ResourcesBlkioWeightDevice {
+            path: Some(p),
+            weight: Some(w as usize),
         })
-        .collect()
+        .collect())
 }
 
 /// `{"host": "ip"}` or `["host:ip"]`, as `host:ip` lines.

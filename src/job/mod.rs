@@ -213,15 +213,7 @@ pub async fn execute(o: &Options) -> Result<Outcome, JobError> {
     progress(&prefix, format!("pulling {} ({})", source.image, engine));
     connector::pull(&docker, &source, o.pull).await?;
 
-    let base = std::env::temp_dir();
-    let tmp = tempfile::Builder::new()
-        .prefix("lava-job-")
-        .tempdir_in(&base)
-        .map_err(|source| JobError::Tmp {
-            dir: base.display().to_string(),
-            source,
-        })?;
-    let tmp_path = tmp.path().to_string_lossy().into_owned();
+    let (tmp, tmp_path) = job_tmp().map_err(JobError::tmp)?;
     let env = render::environment(&c.job, &ctx, &tmp_path, &own_env);
     let contract = container::Contract {
         image: &source.image,
@@ -325,5 +317,25 @@ impl RunFailed {
             reason,
             exit_status,
         })
+    }
+}
+
+/// A fresh LAVA_TMP under the system temp dir, removed when the guard drops: (guard, path).
+/// Its error becomes [`JobError::Tmp`] through [`JobError::tmp`].
+fn job_tmp() -> std::io::Result<(tempfile::TempDir, String)> {
+    let tmp = tempfile::Builder::new()
+        .prefix("lava-job-")
+        .tempdir_in(std::env::temp_dir())?;
+    let path = tmp.path().to_string_lossy().into_owned();
+    Ok((tmp, path))
+}
+
+impl JobError {
+    /// The job's temporary folder could not be made in the system temp dir.
+    fn tmp(source: std::io::Error) -> Self {
+        JobError::Tmp {
+            dir: std::env::temp_dir().display().to_string(),
+            source,
+        }
     }
 }

@@ -5,8 +5,7 @@ use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use futures::StreamExt;
 use std::time::Duration;
@@ -64,16 +63,7 @@ async fn follow(docker: Docker, name: String, show: Option<String>) -> Vec<u8> {
         prefix: format!("[{p} stderr]"),
         pending: Vec::new(),
     });
-    let mut s = docker.logs(
-        &name,
-        Some(
-            LogsOptionsBuilder::default()
-                .follow(true)
-                .stdout(true)
-                .stderr(true)
-                .build(),
-        ),
-    );
+    let mut s = docker.logs(&name, Some(crate::engine::container::follow_all()));
     while let Some(Ok(chunk)) = s.next().await {
         let (bytes, stream) = match &chunk {
             LogOutput::StdErr { message } => (message, err.as_mut()),

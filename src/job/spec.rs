@@ -153,14 +153,7 @@ pub(super) fn wrong(origin: &str, key: &str, expected: &str, v: &Value) -> Confi
         location: origin.to_string(),
         key: key.to_string(),
         expected: expected.to_string(),
-        found: match v {
-            Value::Null => "null".into(),
-            Value::Bool(b) => format!("boolean {b}"),
-            Value::Number(n) => format!("number {n}"),
-            Value::String(s) => format!("string {s:?}"),
-            Value::Array(_) => "a list".into(),
-            Value::Object(_) => "a map".into(),
-        },
+        found: super::hostconfig::found(v),
     }
 }
 

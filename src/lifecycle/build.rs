@@ -23,13 +23,7 @@ impl Distribution {
         if !self.published.is_empty() {
             let mut t = output::table(&["region", "kind", "parameter", "AMI id", "version"]);
             for p in &self.published {
-                t.add_row(vec![
-                    p.region.clone(),
-                    p.kind.clone(),
-                    p.parameter.clone(),
-                    p.ami.clone(),
-                    p.version.to_string(),
-                ]);
+                t.add_row(p.cells());
             }
             println!("published\n{t}");
         }

@@ -323,15 +323,10 @@ fn print_published(done: &[Published], format: Format) -> anyhow::Result<()> {
         "status",
     ]);
     for p in done {
-        t.add_row(vec![
-            p.region.clone(),
-            p.kind.clone(),
-            p.parameter.clone(),
-            p.ami.clone(),
-            p.version.to_string(),
-            p.previous.clone().unwrap_or_else(|| "-".into()),
-            p.status.clone(),
-        ]);
+        let mut row = p.cells();
+        row.push(p.previous.clone().unwrap_or_else(|| "-".into()));
+        row.push(p.status.clone());
+        t.add_row(row);
     }
     println!("{t}");
     Ok(())

@@ -73,6 +73,19 @@ pub struct Published {
     pub status: String,
 }
 
+impl Published {
+    /// The table cells region, kind, parameter, AMI id and version.
+    pub fn cells(&self) -> Vec<String> {
+        vec![
+            self.region.clone(),
+            self.kind.clone(),
+            self.parameter.clone(),
+            self.ami.clone(),
+            self.version.to_string(),
+        ]
+    }
+}
+
 /// Publishes one lava AMI of `region` as the current AMI of its kind.
 pub async fn publish(
     ssm: &aws_sdk_ssm::Client,

@@ -156,7 +156,7 @@ pub enum BootError {
 pub async fn region(imds: &mut Imds) -> Result<String, BootError> {
     if let Some(b) = imds.get("/latest/meta-data/placement/region").await? {
         let r = String::from_utf8_lossy(&b).trim().to_string();
-        if steps::valid_region(&r) {
+        if crate::config::validate::is_region(&r) {
             return Ok(r);
         }
         tracing::warn!(target: "lava_rc", region = %r, "IMDS region is not valid: trying the availability zone");

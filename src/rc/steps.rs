@@ -314,21 +314,7 @@ pub fn valid_az(az: &str) -> bool {
     let Some(region) = az.strip_suffix(|c: char| c.is_ascii_lowercase()) else {
         return false;
     };
-    valid_region(region)
-}
-
-/// `^[a-z]{2}(-[a-z]+)?-[a-z]+-[0-9]+$`
-pub fn valid_region(r: &str) -> bool {
-    let parts: Vec<&str> = r.split('-').collect();
-    let letters = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    match parts.as_slice() {
-        [cc, area, n] => cc.len() == 2 && letters(cc) && letters(area) && digits(n),
-        [cc, extra, area, n] => {
-            cc.len() == 2 && letters(cc) && letters(extra) && letters(area) && digits(n)
-        }
-        _ => false,
-    }
+    crate::config::validate::is_region(region)
 }
 
 /// The site scripts: every executable file in `<root>/usr/local/etc/rc.d`, in name order.
@@ -379,8 +365,6 @@ mod tests {
         assert!(valid_az("us-gov-west-1b"));
         assert!(!valid_az("ap-southeast-2"));
         assert!(!valid_az("AP-southeast-2a"));
-        assert!(valid_region("eu-west-1"));
-        assert!(!valid_region("eu-west"));
     }
 
     #[test]

@@ -69,12 +69,8 @@ pub struct Args {
     /// With -U: go on with the other stacks after one fails.
     #[arg(long)]
     pub keep_going: bool,
-    /// AWS profile (else AWS_PROFILE or the default chain).
-    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
-    pub profile: Option<String>,
-    /// AWS region (else AWS_REGION or the profile's).
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
+    #[command(flatten)]
+    pub aws: crate::aws::AwsArgs,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
@@ -240,7 +236,7 @@ pub async fn run(args: &Args) -> Result<i32, CliError> {
             .map_err(CliError::Lifecycle);
     }
     let request = check(args)?;
-    let sdk = crate::aws::sdk_config(args.profile.as_deref(), args.region.as_deref()).await;
+    let sdk = args.aws.sdk_config().await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let clients = Clients {
         cfn: aws_sdk_cloudformation::Client::new(&sdk),

@@ -122,3 +122,15 @@ pub fn one_line_failure(out: &std::process::Output) -> String {
     assert_eq!(err.lines().count(), 1, "{err}");
     err
 }
+
+/// Asserts that a command succeeded (else fails showing its status, stdout and stderr); its output.
+pub fn ok(out: std::process::Output) -> std::process::Output {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}

@@ -1,7 +1,7 @@
 //! `lava-build images` with a real Docker engine and OCI registry: the test image family of
 //! tests/fixtures/images (FROM scratch with busybox-static), built for two platforms, pushed as an
 //! OCI index, pushed again without uploads, checked, and inspected layer by layer.
-use crate::common::{bin, path_str, root};
+use crate::common::{bin, ok, path_str, root};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -54,16 +54,21 @@ pub(crate) fn images(dir: &Path, args: &[&str]) -> std::process::Output {
     lava_build_images(dir).args(args).output().unwrap()
 }
 
+/// `images --images-dir DIR --network host`: the arguments every build here starts with.
+fn images_args(dir: &Path) -> [String; 5] {
+    [
+        "images".into(),
+        "--images-dir".into(),
+        path_str(dir),
+        "--network".into(),
+        "host".into(),
+    ]
+}
+
 /// `lava-build images --images-dir DIR --network host` on the test engine.
 pub(crate) fn lava_build_images(dir: &Path) -> assert_cmd::Command {
     let mut c = bin("lava-build");
-    c.env("DOCKER_HOST", docker_host()).args([
-        "images",
-        "--images-dir",
-        &path_str(dir),
-        "--network",
-        "host",
-    ]);
+    c.env("DOCKER_HOST", docker_host()).args(images_args(dir));
     c
 }
 
@@ -74,17 +79,6 @@ pub(crate) fn check(dir: &Path, args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-pub(crate) fn ok(out: std::process::Output) -> std::process::Output {
-    assert!(
-        out.status.success(),
-        "{:?}\n{}\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// The fixture, built for linux/amd64 (with `extra` arguments) under a tag of its own.
@@ -560,13 +554,7 @@ fn a_failing_platform_cancels_the_other_platforms_build() {
         .env("DOCKER_HOST", docker_host())
         .env("LAVA_BUILD_TIME", fresh_time())
         .env("NO_COLOR", "1")
-        .args([
-            "images",
-            "--images-dir",
-            &path_str(fx.path()),
-            "--network",
-            "host",
-        ])
+        .args(images_args(fx.path()))
         .args(["--tag", &unique(), "--type", "base"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -686,13 +674,7 @@ async fn engine_sends_a_platform_to_another_engine_and_builds_side_by_side() {
     // Without --engine and without a default engine, the error names the engine.
     let out = bin("lava-build")
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-        .args([
-            "images",
-            "--images-dir",
-            &path_str(fx.path()),
-            "--network",
-            "host",
-        ])
+        .args(images_args(fx.path()))
         .args(["--tag", &tag, "--platform", "linux/arm64", "--type", "base"])
         .output()
         .unwrap();

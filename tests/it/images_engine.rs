@@ -2,8 +2,8 @@
 //! and certificates made here with the openssl CLI), reached through `--engine` and through
 //! DOCKER_HOST with DOCKER_CERT_PATH/DOCKER_TLS_VERIFY; and one without a bridge network
 //! (dockerd --bridge=none, the second test engine).
-use crate::common::{bin, path_str};
-use crate::images::{docker2_host, fixture, ok, unique};
+use crate::common::{bin, ok, path_str};
+use crate::images::{docker2_host, fixture, unique};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -153,20 +153,19 @@ impl TlsEngine {
         let endpoint = format!("tcp://127.0.0.1:{port}");
         let d = dir.path();
         let log = d.join("dockerd.log");
-        let mut child = Command::new("dockerd")
-            .args(["--host", &endpoint, "--tlsverify"])
-            .arg("--tlscacert")
-            .arg(ca.join("ca.pem"))
-            .arg("--tlscert")
-            .arg(ca.join("server-cert.pem"))
-            .arg("--tlskey")
-            .arg(ca.join("server-key.pem"))
-            .arg("--data-root")
-            .arg(d.join("data"))
-            .arg("--exec-root")
-            .arg(d.join("exec"))
-            .arg("--pidfile")
-            .arg(d.join("docker.pid"))
+        let mut dockerd = Command::new("dockerd");
+        dockerd.args(["--host", &endpoint, "--tlsverify"]);
+        for (flag, path) in [
+            ("--tlscacert", ca.join("ca.pem")),
+            ("--tlscert", ca.join("server-cert.pem")),
+            ("--tlskey", ca.join("server-key.pem")),
+            ("--data-root", d.join("data")),
+            ("--exec-root", d.join("exec")),
+            ("--pidfile", d.join("docker.pid")),
+        ] {
+            dockerd.arg(flag).arg(path);
+        }
+        let mut child = dockerd
             .args(["--iptables=false", "--ip6tables=false", "--bridge=none"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -1,8 +1,8 @@
 //! Releases on native runners (issue 18): one `--push-by-digest` run per platform writes one
 //! digests file, and `images index` pushes the OCI index over those digests, against the local
 //! registry. Also the tags of a push: the run's tag, the lava version and latest.
-use crate::common::{bin, path_str};
-use crate::images::{fixture, lava_build_images, ok, registry, skopeo_raw, unique};
+use crate::common::{bin, ok, path_str};
+use crate::images::{fixture, lava_build_images, registry, skopeo_raw, unique};
 use serde_json::Value;
 use std::path::Path;
 

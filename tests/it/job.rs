@@ -689,81 +689,76 @@ async fn specs_come_from_the_lava_tables_in_dynamodb_with_state() {
             .await;
     }
     let s = |v: &str| A::S(v.to_string());
-    let put = |table: String, item: Vec<(&'static str, A)>| {
-        let db = db.clone();
-        async move {
-            db.put_item()
-                .table_name(table)
-                .set_item(Some(
-                    item.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-                ))
-                .send()
-                .await
-                .unwrap();
-        }
-    };
-    put(
-        "lava.realms".into(),
-        vec![
-            ("realm", s(&realm)),
-            ("s3_temp", s("s3://b/t")),
-            ("s3_payloads", s("s3://b/p")),
-            ("docker", s("docker/public")),
-        ],
-    )
-    .await;
-    put(
-        format!("lava.{realm}.connections"),
-        vec![
-            ("conn_id", s("docker/public")),
-            ("type", s("docker")),
-            ("enabled", A::Bool(true)),
-        ],
-    )
-    .await;
-    put(
-        format!("lava.{realm}.state"),
-        vec![("state_id", s("watermark")), ("value", s("from-the-table"))],
-    )
-    .await;
-    put(
-        format!("lava.{realm}.jobs"),
-        vec![
-            ("job_id", s("demo/db")),
-            ("type", s("docker")),
-            ("owner", s("o@x")),
-            ("worker", s("core")),
-            ("payload", s(public_image())),
-            (
-                "state",
-                A::M(
-                    [
-                        ("watermark".to_string(), s("default")),
-                        ("other".to_string(), s("its-default")),
-                    ]
-                    .into(),
+    let rows: [(String, Vec<(&str, A)>); 4] = [
+        (
+            "lava.realms".into(),
+            vec![
+                ("realm", s(&realm)),
+                ("s3_temp", s("s3://b/t")),
+                ("s3_payloads", s("s3://b/p")),
+                ("docker", s("docker/public")),
+            ],
+        ),
+        (
+            format!("lava.{realm}.connections"),
+            vec![
+                ("conn_id", s("docker/public")),
+                ("type", s("docker")),
+                ("enabled", A::Bool(true)),
+            ],
+        ),
+        (
+            format!("lava.{realm}.state"),
+            vec![("state_id", s("watermark")), ("value", s("from-the-table"))],
+        ),
+        (
+            format!("lava.{realm}.jobs"),
+            vec![
+                ("job_id", s("demo/db")),
+                ("type", s("docker")),
+                ("owner", s("o@x")),
+                ("worker", s("core")),
+                ("payload", s(public_image())),
+                (
+                    "state",
+                    A::M(
+                        [
+                            ("watermark".to_string(), s("default")),
+                            ("other".to_string(), s("its-default")),
+                        ]
+                        .into(),
+                    ),
                 ),
-            ),
-            (
-                "parameters",
-                A::M(
-                    [
-                        (
-                            "command".to_string(),
-                            s("/bin/sh -c 'echo {{state.watermark}} {{state.other}} $N'"),
-                        ),
-                        (
-                            "env".to_string(),
-                            A::M([("N".to_string(), A::N("42".into()))].into()),
-                        ),
-                        ("timeout".to_string(), s("30s")),
-                    ]
-                    .into(),
+                (
+                    "parameters",
+                    A::M(
+                        [
+                            (
+                                "command".to_string(),
+                                s("/bin/sh -c 'echo {{state.watermark}} {{state.other}} $N'"),
+                            ),
+                            (
+                                "env".to_string(),
+                                A::M([("N".to_string(), A::N("42".into()))].into()),
+                            ),
+                            ("timeout".to_string(), s("30s")),
+                        ]
+                        .into(),
+                    ),
                 ),
-            ),
-        ],
-    )
-    .await;
+            ],
+        ),
+    ];
+    for (table, item) in rows {
+        db.put_item()
+            .table_name(table)
+            .set_item(Some(
+                item.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
     let mut c = bin("lava-build");
     with_moto(&mut c)
         .env("AWS_REGION", "us-east-1")
@@ -782,42 +777,20 @@ async fn specs_come_from_the_lava_tables_in_dynamodb_with_state() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(dev_lines(&o, "demo/db"), ["from-the-table its-default 42"]);
     // A job_id the table does not hold: exit 2 naming it and the table.
-    let o = bin("lava-build")
-        .tap(|c| {
-            with_moto(c).env("AWS_REGION", "us-east-1").args([
-                "job",
-                "run",
-                "demo/none",
-                "--realm",
-                &realm,
-            ]);
-        })
-        .output()
-        .unwrap();
+    // `job run JOB_ID --realm REALM` against the emulator's tables.
+    let from_tables = |job: &str, realm: &str| {
+        let mut c = bin("lava-build");
+        with_moto(&mut c)
+            .env("AWS_REGION", "us-east-1")
+            .args(["job", "run", job, "--realm", realm]);
+        c.output().unwrap()
+    };
+    let o = from_tables("demo/none", &realm);
     usage_error(&o, &["JOB_ID", "demo/none", &format!("lava.{realm}.jobs")]);
     // A realm without tables.
-    let o = bin("lava-build")
-        .tap(|c| {
-            with_moto(c).env("AWS_REGION", "us-east-1").args([
-                "job",
-                "run",
-                "demo/db",
-                "--realm",
-                "no-such-realm",
-            ]);
-        })
-        .output()
-        .unwrap();
+    let o = from_tables("demo/db", "no-such-realm");
     usage_error(&o, &["--realm", "no-such-realm", "lava.no-such-realm.jobs"]);
 }
-
-trait Tap: Sized {
-    fn tap(mut self, f: impl FnOnce(&mut Self)) -> Self {
-        f(&mut self);
-        self
-    }
-}
-impl Tap for assert_cmd::Command {}
 
 #[tokio::test]
 async fn host_config_keys_reach_the_created_container() {
@@ -1031,7 +1004,7 @@ fn image_checks_run_as_a_docker_job_with_as_job() {
         "--tag",
         &tag,
     ];
-    crate::images::ok(crate::images::images(fx.path(), &args));
+    crate::common::ok(crate::images::images(fx.path(), &args));
     let check = |extra: &[&str]| {
         let mut all: Vec<&str> = args.to_vec();
         all.extend_from_slice(&["--output", "json"]);

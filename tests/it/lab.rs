@@ -1,8 +1,8 @@
 //! The lab OS (a real Debian 12 made by `scripts/test-services.sh lab` and imported into the test
 //! engines as lava-lab/debian:12): the real image steps, a real lava from PyPI, the real checks.
 //! Nothing here is a copy of a step: the step files are the repository's own.
-use crate::common::root;
-use crate::images::{check, docker_host, lava_build_images, ok, unique};
+use crate::common::{ok, root};
+use crate::images::{check, docker_host, lava_build_images, unique};
 use serde_json::Value;
 
 /// The lab image in the test engine, or a panic naming what is missing.

@@ -7,9 +7,9 @@
 //! Each test has regions of its own in the emulator. The emulator has no EnableImageDeprecation
 //! (it answers 500 without an error code) and never returns DeprecationTime: the deprecation
 //! request is checked as built, and prune's report of the emulator's failure is checked.
-use crate::common::{bin_moto, moto_sdk, path_str};
-use aws_sdk_cloudformation::types::Parameter;
-use aws_sdk_ec2::types::{LaunchTemplateVersion, RequestLaunchTemplateData, Tag};
+use crate::common::{bin_moto, moto_sdk};
+use crate::worker_stack::{register_ami, topic_stack};
+use aws_sdk_ec2::types::{LaunchTemplateVersion, RequestLaunchTemplateData};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -34,18 +34,6 @@ impl Region {
     /// A lava AMI as `lava-build ami` names and tags it; `day` orders AMIs of a kind.
     async fn ami(&self, arch: &str, day: u32) -> String {
         let name = format!("lava-8.3.0-amzn2023-py3.11-{arch}-2025-01-{day:02}T00-00-00Z");
-        let id = self
-            .ec2
-            .register_image()
-            .name(&name)
-            .description(format!("lava AMI for {arch}"))
-            .root_device_name("/dev/xvda")
-            .send()
-            .await
-            .unwrap()
-            .image_id()
-            .unwrap()
-            .to_string();
         let tags = [
             ("Name", name.as_str()),
             ("OS", "amzn2023"),
@@ -54,22 +42,13 @@ impl Region {
             ("LavaVersion", "8.3.0"),
             ("SourceAmi", "ami-0aaaabbbbccccdddd"),
         ];
-        self.ec2
-            .create_tags()
-            .resources(&id)
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .unwrap();
-        id
+        let description = format!("lava AMI for {arch}");
+        register_ami(&self.ec2, &name, Some(&description), &tags).await
     }
 
     /// The account's AMIs here: id → tags.
-    async fn images(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+    /// Every AMI the account owns here.
+    async fn own_images(&self) -> Vec<aws_sdk_ec2::types::Image> {
         let out = self
             .ec2
             .describe_images()
@@ -77,7 +56,12 @@ impl Region {
             .send()
             .await
             .unwrap();
-        out.images()
+        out.images().to_vec()
+    }
+
+    async fn images(&self) -> BTreeMap<String, BTreeMap<String, String>> {
+        self.own_images()
+            .await
             .iter()
             .map(|i| {
                 (
@@ -93,15 +77,9 @@ impl Region {
 
     /// Snapshot ids of every AMI here, and every snapshot that exists.
     async fn snapshots(&self) -> (BTreeMap<String, Vec<String>>, Vec<String>) {
-        let out = self
-            .ec2
-            .describe_images()
-            .owners("self")
-            .send()
+        let of_images = self
+            .own_images()
             .await
-            .unwrap();
-        let of_images = out
-            .images()
             .iter()
             .map(|i| {
                 (
@@ -256,17 +234,7 @@ async fn publish_writes_one_parameter_per_kind_keeps_history_and_lists() {
             .0,
         new
     );
-    let other = r
-        .ec2
-        .register_image()
-        .name("someone-else")
-        .root_device_name("/dev/xvda")
-        .send()
-        .await
-        .unwrap()
-        .image_id()
-        .unwrap()
-        .to_string();
+    let other = register_ami(&r.ec2, "someone-else", None, &[]).await;
     let out = run(&mut r.cmd(&["publish", &other]), 1);
     assert!(
         stderr(&out).contains(&format!(
@@ -423,25 +391,6 @@ async fn a_failed_region_is_named_and_the_other_copies_stay() {
     assert!(good.images().await.contains_key(copied));
 }
 
-/// A stack with the given parameters around a harmless resource.
-async fn stack(cfn: &aws_sdk_cloudformation::Client, name: &str, params: &[(&str, &str)]) {
-    let mut tpl = String::from("AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n");
-    for (k, _) in params {
-        tpl.push_str(&format!("  {k}:\n    Type: String\n"));
-    }
-    tpl.push_str("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n");
-    let mut req = cfn.create_stack().stack_name(name).template_body(tpl);
-    for (k, v) in params {
-        req = req.parameters(
-            Parameter::builder()
-                .parameter_key(*k)
-                .parameter_value(*v)
-                .build(),
-        );
-    }
-    req.send().await.unwrap();
-}
-
 async fn launch_template(r: &Region, name: &str, images: &[&str]) -> Vec<LaunchTemplateVersion> {
     let mut it = images.iter();
     let first = it.next().unwrap();
@@ -507,7 +456,7 @@ async fn prune_keeps_the_newest_and_every_ami_in_use_and_deletes_the_snapshots_o
     }
     let arm = r.ami("arm64", 1).await;
     // x86[0]: named by a stack parameter (not a worker stack's amiId).
-    stack(&r.cfn, "some-app", &[("baseImage", &x86[0])]).await;
+    topic_stack(&r.cfn, "some-app", &[("baseImage", &x86[0])]).await;
     // x86[1]: a worker stack's amiId.
     let (subnet, sg) = crate::worker_stack::network(&r.ec2).await;
     crate::worker_stack::create_worker(
@@ -813,16 +762,7 @@ async fn an_emulated_build_publishes_and_copies_to_the_regions() {
     let (subnet, sg) = crate::worker_stack::network(&home.ec2).await;
     let dist = tempfile::tempdir().unwrap();
     let out = run(
-        bin_moto("lava-build")
-            .args([
-                "ami",
-                "--config",
-                "tests/fixtures/deploy/test.yaml",
-                "--env",
-                "test",
-            ])
-            .args(["--dist", &path_str(dist.path())])
-            .args(["--agent-dir", &path_str(&dist.path().join("agent"))])
+        crate::packer::ami(dist.path(), &[])
             .args(["--emulate", "--no-sync", "--publish", "--output", "json"])
             .args(["--build-time", "2025-08-01T00:00:00Z"])
             .args(["region=ca-west-1", "regions=sa-east-1,ca-west-1"])

@@ -7,32 +7,30 @@ use std::path::Path;
 
 const TIME: &str = "2025-07-02T08:43:48Z";
 
+/// `ami --config <fixture> --env test --dist DIST`.
+fn ami_args(dist: &Path) -> [String; 7] {
+    [
+        "ami".into(),
+        "--config".into(),
+        "tests/fixtures/deploy/test.yaml".into(),
+        "--env".into(),
+        "test".into(),
+        "--dist".into(),
+        path_str(dist),
+    ]
+}
+
 /// `lava-build ami --config <fixture> --env test …` pointed at the emulator, writing under `dist`.
-fn ami(dist: &Path, extra: &[&str]) -> assert_cmd::Command {
+pub(crate) fn ami(dist: &Path, extra: &[&str]) -> assert_cmd::Command {
     let mut c = bin_moto("lava-build");
-    c.args([
-        "ami",
-        "--config",
-        "tests/fixtures/deploy/test.yaml",
-        "--env",
-        "test",
-    ])
-    .args(["--dist", &path_str(dist)])
-    .args(["--agent-dir", &path_str(&dist.join("agent"))])
-    .args(extra);
+    c.args(ami_args(dist))
+        .args(["--agent-dir", &path_str(&dist.join("agent"))])
+        .args(extra);
     c
 }
 
 fn ok(cmd: &mut assert_cmd::Command) -> std::process::Output {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    crate::common::ok(cmd.output().unwrap())
 }
 
 fn rendered(dist: &Path) -> String {
@@ -238,36 +236,6 @@ async fn resource_bucket(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
     s3
 }
 
-/// A VPC, subnet and security group in the emulator for packer's build instance.
-async fn network(ec2: &aws_sdk_ec2::Client) -> (String, String) {
-    let vpc = ec2
-        .create_vpc()
-        .cidr_block("10.1.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&vpc_id)
-        .cidr_block("10.1.1.0/24")
-        .send()
-        .await
-        .unwrap();
-    let sg = ec2
-        .create_security_group()
-        .group_name(format!("lava-build-{}", uuid::Uuid::new_v4()))
-        .description("packer build")
-        .vpc_id(&vpc_id)
-        .send()
-        .await
-        .unwrap();
-    (
-        subnet.subnet().unwrap().subnet_id().unwrap().to_string(),
-        sg.group_id().unwrap().to_string(),
-    )
-}
-
 fn tag_map(image: &aws_sdk_ec2::types::Image) -> BTreeMap<String, String> {
     image
         .tags()
@@ -287,7 +255,7 @@ async fn emulated_build_of_both_arches_registers_tagged_amis() {
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     let s3 = resource_bucket(&sdk).await;
-    let (subnet, sg) = network(&ec2).await;
+    let (subnet, sg) = crate::worker_stack::network(&ec2).await;
     let dir = tempfile::tempdir().unwrap();
     let time = "2025-07-04T01:02:03Z";
     let out = ok(&mut ami(
@@ -369,10 +337,10 @@ async fn a_failed_packer_run_exits_1_names_the_log_and_reports_no_ami() {
     let sdk = moto_sdk("us-east-1").await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     resource_bucket(&sdk).await;
-    let (_, sg) = network(&ec2).await;
+    let (_, sg) = crate::worker_stack::network(&ec2).await;
     let dir = tempfile::tempdir().unwrap();
     // A successful earlier run in the same folder must not be reported.
-    let (subnet, _) = network(&ec2).await;
+    let (subnet, _) = crate::worker_stack::network(&ec2).await;
     ok(&mut ami(
         dir.path(),
         &[
@@ -457,15 +425,8 @@ fn a_real_build_with_packer_1_6_refuses_without_allow_imdsv1() {
 fn emulate_without_an_endpoint_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     let out = bin("lava-build")
-        .args([
-            "ami",
-            "--config",
-            "tests/fixtures/deploy/test.yaml",
-            "--env",
-            "test",
-            "--emulate",
-        ])
-        .args(["--dist", &path_str(dir.path())])
+        .args(ami_args(dir.path()))
+        .arg("--emulate")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -2,7 +2,6 @@
 //! of several kinds; listing, grouping, selection, updates (non-interactive and through a pty).
 use crate::common::{moto, root, succeeded};
 use crate::worker_stack::{REALM_AREAS, Region};
-use aws_sdk_cloudformation::types::Parameter;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -45,21 +44,7 @@ impl World {
 
     /// A stack with the given parameters around a harmless resource.
     async fn other(&self, name: &str, params: &[(&str, &str)]) {
-        let mut tpl = String::from("AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n");
-        for (k, _) in params {
-            tpl.push_str(&format!("  {k}:\n    Type: String\n"));
-        }
-        tpl.push_str("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n");
-        let mut req = self.cfn.create_stack().stack_name(name).template_body(tpl);
-        for (k, v) in params {
-            req = req.parameters(
-                Parameter::builder()
-                    .parameter_key(*k)
-                    .parameter_value(*v)
-                    .build(),
-            );
-        }
-        req.send().await.unwrap();
+        crate::worker_stack::topic_stack(&self.cfn, name, params).await;
     }
 
     async fn params(&self, stack: &str) -> BTreeMap<String, String> {

@@ -49,14 +49,12 @@ impl Fixture {
     }
 
     fn run(&self, extra: &[&str]) -> Value {
-        let out = self.cmd(extra).output().unwrap();
-        assert!(
-            out.status.success(),
-            "status {:?}: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        crate::common::json_stdout(&self.cmd(extra).output().unwrap())
+    }
+
+    /// Deletes the hash cache, as a fresh clone would have none.
+    fn forget_cache(&self) {
+        std::fs::remove_file(self.dir.path().join("cache.json")).unwrap();
     }
 
     async fn keys(&self) -> Vec<String> {
@@ -86,6 +84,11 @@ impl Fixture {
     }
 }
 
+/// The counts `fields` of a sync report, in order.
+fn counts<const N: usize>(v: &Value, fields: [&str; N]) -> [u64; N] {
+    fields.map(|f| n(v, f))
+}
+
 fn n(v: &Value, field: &str) -> u64 {
     v[field]
         .as_u64()
@@ -111,11 +114,7 @@ async fn syncs_by_content_not_by_time() {
     f.write("tmp/scratch.tmp", b"excluded");
 
     let first = f.run(&["--exclude", "*.tmp"]);
-    assert_eq!(
-        (n(&first, "checked"), n(&first, "uploaded")),
-        (3, 3),
-        "{first}"
-    );
+    assert_eq!(counts(&first, ["checked", "uploaded"]), [3, 3], "{first}");
     assert_eq!(
         f.keys().await,
         ["res/a.txt", "res/c/d.bin", "res/oracle/b.zip"],
@@ -123,11 +122,7 @@ async fn syncs_by_content_not_by_time() {
     );
 
     let noop = f.run(&["--exclude", "*.tmp"]);
-    assert_eq!(
-        (n(&noop, "uploaded"), n(&noop, "unchanged")),
-        (0, 3),
-        "{noop}"
-    );
+    assert_eq!(counts(&noop, ["uploaded", "unchanged"]), [0, 3], "{noop}");
     assert_eq!(n(&noop, "bytes_sent"), 0);
 
     // touch without change: nothing to send.
@@ -155,15 +150,11 @@ async fn syncs_by_content_not_by_time() {
     f.write("a.txt", b"alpha");
     f.write("oracle/b.zip", &data(1, 50_000));
     f.write("c/d.bin", &data(3, 3_000));
-    std::fs::remove_file(f.dir.path().join("cache.json")).unwrap();
+    f.forget_cache();
     let fresh = f.run(&[]);
     assert_eq!(
-        (
-            n(&fresh, "uploaded"),
-            n(&fresh, "bytes_sent"),
-            n(&fresh, "unchanged")
-        ),
-        (0, 0, 3),
+        counts(&fresh, ["uploaded", "bytes_sent", "unchanged"]),
+        [0, 0, 3],
         "{fresh}"
     );
 }
@@ -238,13 +229,9 @@ async fn a_64_mib_file_goes_up_in_parts_and_comes_back_identical() {
     );
     assert_eq!(n(&f.run(&[]), "uploaded"), 0);
     // Without the cache the file is hashed and S3's composite checksum (from a HEAD) decides.
-    std::fs::remove_file(f.dir.path().join("cache.json")).unwrap();
+    f.forget_cache();
     let again = f.run(&[]);
-    assert_eq!(
-        (n(&again, "uploaded"), n(&again, "unchanged")),
-        (0, 1),
-        "{again}"
-    );
+    assert_eq!(counts(&again, ["uploaded", "unchanged"]), [0, 1], "{again}");
 }
 
 #[tokio::test]
@@ -560,20 +547,16 @@ async fn sse_kms_objects_are_compared_by_checksum_never_by_etag() {
 
     let second = report(&sync_at(&moto.url, dir.path(), "kms", creds));
     assert_eq!(
-        (n(&second, "uploaded"), n(&second, "unchanged")),
-        (0, 2),
+        counts(&second, ["uploaded", "unchanged"]),
+        [0, 2],
         "{second}"
     );
     // Without the cache: decided by HEAD, from our checksum and S3's, never from the ETag.
     std::fs::remove_file(dir.path().join("c.json")).unwrap();
     let third = report(&sync_at(&moto.url, dir.path(), "kms", creds));
     assert_eq!(
-        (
-            n(&third, "uploaded"),
-            n(&third, "bytes_sent"),
-            n(&third, "unchanged")
-        ),
-        (0, 0, 2),
+        counts(&third, ["uploaded", "bytes_sent", "unchanged"]),
+        [0, 0, 2],
         "{third}"
     );
 }

@@ -165,29 +165,7 @@ impl Region {
 
     /// A lava AMI named `name` with `tags`; its id.
     pub async fn lava_ami(&self, name: &str, tags: &[(&str, &str)]) -> String {
-        let id = self
-            .ec2
-            .register_image()
-            .name(name)
-            .root_device_name("/dev/xvda")
-            .send()
-            .await
-            .unwrap()
-            .image_id()
-            .unwrap()
-            .to_string();
-        self.ec2
-            .create_tags()
-            .resources(&id)
-            .set_tags(Some(
-                tags.iter()
-                    .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(*k).value(*v).build())
-                    .collect(),
-            ))
-            .send()
-            .await
-            .unwrap();
-        id
+        register_ami(&self.ec2, name, None, tags).await
     }
 
     /// `lava-ami -U PATTERN --ami latest --yes`, polling every second, then `extra`.
@@ -212,6 +190,63 @@ impl Region {
         c.args(["--region", &self.name]).args(args);
         c
     }
+}
+
+/// Registers an AMI named `name` (described when `description` is given) and tags it with `tags`:
+/// its id.
+pub async fn register_ami(
+    ec2: &aws_sdk_ec2::Client,
+    name: &str,
+    description: Option<&str>,
+    tags: &[(&str, &str)],
+) -> String {
+    let id = ec2
+        .register_image()
+        .name(name)
+        .set_description(description.map(String::from))
+        .root_device_name("/dev/xvda")
+        .send()
+        .await
+        .unwrap()
+        .image_id()
+        .unwrap()
+        .to_string();
+    if !tags.is_empty() {
+        ec2.create_tags()
+            .resources(&id)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+    id
+}
+
+/// A stack with the given String parameters around a harmless resource (an SNS topic).
+pub async fn topic_stack(
+    cfn: &aws_sdk_cloudformation::Client,
+    name: &str,
+    params: &[(&str, &str)],
+) {
+    let mut tpl = String::from("AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n");
+    for (k, _) in params {
+        tpl.push_str(&format!("  {k}:\n    Type: String\n"));
+    }
+    tpl.push_str("Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n");
+    let mut req = cfn.create_stack().stack_name(name).template_body(tpl);
+    for (k, v) in params {
+        req = req.parameters(
+            Parameter::builder()
+                .parameter_key(*k)
+                .parameter_value(*v)
+                .build(),
+        );
+    }
+    req.send().await.unwrap();
 }
 
 /// Creates a worker stack from the template: every parameter at its default, then `set`.
