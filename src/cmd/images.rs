@@ -3,7 +3,6 @@
 //! `publish`, what is printed `report`, ECR repositories `crate::aws::ecr`.
 use crate::engine::Platform;
 use crate::output::Format;
-use crate::registry::AuthMode;
 use std::path::PathBuf;
 
 mod build;
@@ -90,20 +89,6 @@ pub struct Platforms {
     pub list: Vec<Platform>,
 }
 
-/// Registry credentials, shared by pushing and indexing.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RegistryArgs {
-    /// How to authenticate to the registry.
-    #[arg(long, value_enum, default_value_t = AuthMode::Auto, value_name = "MODE")]
-    pub registry_auth: AuthMode,
-    /// Registry user (token from LAVA_REGISTRY_TOKEN or --token-ssm).
-    #[arg(long, env = "LAVA_REGISTRY_USER", value_name = "USER")]
-    pub user: Option<String>,
-    /// SSM SecureString parameter holding the registry token.
-    #[arg(long, value_name = "NAME")]
-    pub token_ssm: Option<String>,
-}
-
 #[derive(Debug, Clone, clap::Args)]
 pub struct BuildArgs {
     /// Folder with the Dockerfile, common/, os/<os>/{from.txt,base,full}, checks.yaml.
@@ -169,7 +154,7 @@ pub struct BuildArgs {
     #[arg(long, value_name = "FILE")]
     pub lava_bundle: Option<PathBuf>,
     #[command(flatten)]
-    pub auth: RegistryArgs,
+    pub auth: crate::registry::auth::RegistryArgs,
     /// Output format of the result on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
@@ -189,7 +174,7 @@ pub struct IndexArgs {
     #[command(flatten)]
     pub platforms: Platforms,
     #[command(flatten)]
-    pub auth: RegistryArgs,
+    pub auth: crate::registry::auth::RegistryArgs,
     /// Output format of the result on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,

@@ -3,7 +3,6 @@ use crate::config::ConfigError;
 use crate::output::{self, Format};
 use crate::payload::project::{self, Project};
 use crate::payload::run::{self, Removal, Request, Row, Target};
-use crate::registry::{AuthMode, AuthRequest};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -141,15 +140,8 @@ pub struct InstallArgs {
     /// [default: the lava images' policy].
     #[arg(long, value_name = "FILE")]
     pub lifecycle: Option<PathBuf>,
-    /// How to authenticate to the registry.
-    #[arg(long, value_enum, default_value_t = AuthMode::Auto, value_name = "MODE")]
-    pub registry_auth: AuthMode,
-    /// Registry user (token from LAVA_REGISTRY_TOKEN or --token-ssm).
-    #[arg(long, env = "LAVA_REGISTRY_USER", value_name = "USER")]
-    pub user: Option<String>,
-    /// SSM SecureString parameter holding the registry token.
-    #[arg(long, value_name = "NAME")]
-    pub token_ssm: Option<String>,
+    #[command(flatten)]
+    pub auth: crate::registry::auth::RegistryArgs,
     /// AWS profile.
     #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
@@ -319,15 +311,7 @@ async fn install(a: &InstallArgs) -> anyhow::Result<()> {
     };
     let target = Target {
         registry: a.registry.clone(),
-        auth: AuthRequest {
-            mode: a.registry_auth,
-            user: a.user.clone().filter(|u| !u.is_empty()),
-            token: std::env::var("LAVA_REGISTRY_TOKEN")
-                .ok()
-                .filter(|t| !t.is_empty())
-                .map(secrecy::SecretString::from),
-            token_ssm: a.token_ssm.clone(),
-        },
+        auth: a.auth.request(),
         lifecycle,
         lifecycle_given,
         ecr: ecr_client(a.profile.as_deref()).await,

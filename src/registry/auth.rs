@@ -66,6 +66,35 @@ pub struct AuthRequest {
     pub token_ssm: Option<String>,
 }
 
+/// Registry credentials on the command line (images, payloads): how to authenticate and with what.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RegistryArgs {
+    /// How to authenticate to the registry.
+    #[arg(long, value_enum, default_value_t = AuthMode::Auto, value_name = "MODE")]
+    pub registry_auth: AuthMode,
+    /// Registry user (token from LAVA_REGISTRY_TOKEN or --token-ssm).
+    #[arg(long, env = "LAVA_REGISTRY_USER", value_name = "USER")]
+    pub user: Option<String>,
+    /// SSM SecureString parameter holding the registry token.
+    #[arg(long, value_name = "NAME")]
+    pub token_ssm: Option<String>,
+}
+
+impl RegistryArgs {
+    /// The credentials asked for: these arguments and LAVA_REGISTRY_TOKEN.
+    pub fn request(&self) -> AuthRequest {
+        AuthRequest {
+            mode: self.registry_auth,
+            user: self.user.clone().filter(|u| !u.is_empty()),
+            token: std::env::var("LAVA_REGISTRY_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(SecretString::from),
+            token_ssm: self.token_ssm.clone(),
+        }
+    }
+}
+
 /// The region of an ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]`).
 pub fn ecr_region(registry: &str) -> Option<String> {
     let host = registry.split(':').next()?;

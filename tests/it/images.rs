@@ -93,6 +93,16 @@ pub(crate) fn unique() -> String {
     format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
 }
 
+/// The architectures of an OCI index's manifests, in order.
+pub(crate) fn index_archs(index: &Value) -> Vec<&str> {
+    index["manifests"]
+        .as_array()
+        .expect("an index has manifests")
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect()
+}
+
 pub(crate) fn skopeo_raw(reference: &str) -> (Value, String) {
     let out = std::process::Command::new("skopeo")
         .args([
@@ -663,13 +673,7 @@ async fn engine_sends_a_platform_to_another_engine_and_builds_side_by_side() {
 
     // One index over the images of both engines.
     let (index, _) = skopeo_raw(&format!("{reg}/{prefix}/lava/tiny/base:{tag}"));
-    let archs: Vec<&str> = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["platform"]["architecture"].as_str().unwrap())
-        .collect();
-    assert_eq!(archs, ["amd64", "arm64"]);
+    assert_eq!(crate::images::index_archs(&index), ["amd64", "arm64"]);
 
     // Without --engine and without a default engine, the error names the engine.
     let out = bin("lava-build")

@@ -333,39 +333,14 @@ fn builds_for_arm64_without_emulation() {
     let engine_arch =
         String::from_utf8(ok(docker(&["version", "-f", "{{.Server.Arch}}"])).stdout).unwrap();
     set_config(dir.path(), "docker:\n", "docker:\n  platform: host\n");
-    let out = ok(payload(
-        dir.path(),
-        "build",
-        &[
-            "copyonly",
-            "--env",
-            "dev",
-            "--network",
-            "none",
-            "--output",
-            "json",
-        ],
-    )
-    .output()
-    .unwrap());
+    let out = ok(build_dev(dir.path(), &["copyonly"], &[]));
     assert_eq!(
         row(&json(&out), "copyonly")["images"][0]["platform"],
         format!("linux/{}", engine_arch.trim())
     );
 
     // The realm's info (--realm-file) is lava.realm in templates; without it, the name is undefined.
-    let payload_dir = dir.path().join("lava-payloads/copyonly.docker");
-    std::fs::create_dir_all(payload_dir.join("env")).unwrap();
-    std::fs::write(
-        payload_dir.join("env/realm.txt"),
-        "<{ lava.realm.s3_temp }> <{ realm }>\n",
-    )
-    .unwrap();
-    std::fs::write(
-        payload_dir.join("Dockerfile"),
-        "FROM scratch\nCOPY env/realm.txt /realm.txt\n",
-    )
-    .unwrap();
+    realm_payload(dir.path());
     let realm_file = dir.path().join("realm-dev.json");
     std::fs::write(
         &realm_file,
@@ -390,20 +365,8 @@ fn builds_for_arm64_without_emulation() {
         text(&out)
     );
     ok(build(&["--realm-file", &path_str(&realm_file)]));
-    let created = ok(docker(&[
-        "create",
-        &format!("{repo}/copyonly:latest"),
-        "none",
-    ]));
-    let id = String::from_utf8(created.stdout)
-        .unwrap()
-        .trim()
-        .to_string();
-    let copied = docker(&["cp", &format!("{id}:/realm.txt"), &path_str(dir.path())]);
-    docker(&["rm", &id]);
-    ok(copied);
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("realm.txt")).unwrap(),
+        file_in_image(&format!("{repo}/copyonly:latest"), "/realm.txt"),
         "s3://dev-tmp/lava dev\n"
     );
 }
@@ -480,13 +443,7 @@ async fn installs_two_platforms_to_ecr_and_a_registry_reinstalls_nothing_and_uni
         index["mediaType"],
         "application/vnd.oci.image.index.v1+json"
     );
-    let archs: Vec<&str> = index["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["platform"]["architecture"].as_str().unwrap())
-        .collect();
-    assert_eq!(archs, ["amd64", "arm64"]);
+    assert_eq!(crate::images::index_archs(&index), ["amd64", "arm64"]);
     assert_eq!(r["pushed"]["digest"], digest.as_str());
     assert_eq!(index["annotations"]["lava.payload"], "copyonly");
 
@@ -570,6 +527,37 @@ fn assert_usage(out: &Output, expected: &str) {
     );
 }
 
+/// The copyonly payload made to copy one rendered file using lava.realm: `env/realm.txt`.
+fn realm_payload(dir: &Path) {
+    let payload_dir = dir.join("lava-payloads/copyonly.docker");
+    std::fs::create_dir_all(payload_dir.join("env")).unwrap();
+    std::fs::write(
+        payload_dir.join("env/realm.txt"),
+        "<{ lava.realm.s3_temp }> <{ realm }>\n",
+    )
+    .unwrap();
+    std::fs::write(
+        payload_dir.join("Dockerfile"),
+        "FROM scratch\nCOPY env/realm.txt /realm.txt\n",
+    )
+    .unwrap();
+}
+
+/// The text of `path` in `image` (copied out of a created, never started, container).
+fn file_in_image(image: &str, path: &str) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let created = ok(docker(&["create", image, "none"]));
+    let id = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let copied = docker(&["cp", &format!("{id}:{path}"), &path_str(out.path())]);
+    docker(&["rm", &id]);
+    ok(copied);
+    let name = Path::new(path).file_name().unwrap();
+    std::fs::read_to_string(out.path().join(name)).unwrap()
+}
+
 fn set_config(dir: &Path, from: &str, to: &str) {
     let f = dir.join("config/dev.yaml");
     let s = std::fs::read_to_string(&f).unwrap();
@@ -625,26 +613,20 @@ fn bad_inputs_are_one_line_exit_2_and_nothing_is_built() {
     );
 }
 
+/// Builds payloads `names` for env dev (JSON on stdout, network none), with `extra` arguments.
+fn build_dev(dir: &Path, names: &[&str], extra: &[&str]) -> Output {
+    payload(dir, "build", names)
+        .args(["--env", "dev", "--network", "none", "--output", "json"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_failed_build_names_payload_step_and_output_and_the_others_still_build() {
     base_image();
     let (dir, repo) = project();
-    let out = payload(
-        dir.path(),
-        "build",
-        &[
-            "broken",
-            "copyonly",
-            "--env",
-            "dev",
-            "--network",
-            "none",
-            "--output",
-            "json",
-        ],
-    )
-    .output()
-    .unwrap();
+    let out = build_dev(dir.path(), &["broken", "copyonly"], &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stderr.lines().last().unwrap_or_default();
@@ -674,23 +656,7 @@ fn a_failed_build_names_payload_step_and_output_and_the_others_still_build() {
 
     // --fail-fast: the first failure stops the run.
     let (dir, repo) = project();
-    let out = payload(
-        dir.path(),
-        "build",
-        &[
-            "broken",
-            "copyonly",
-            "--env",
-            "dev",
-            "--network",
-            "none",
-            "--fail-fast",
-            "--output",
-            "json",
-        ],
-    )
-    .output()
-    .unwrap();
+    let out = build_dev(dir.path(), &["broken", "copyonly"], &["--fail-fast"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(json(&out).as_array().unwrap().len(), 1, "{}", text(&out));
     assert_ne!(
@@ -783,18 +749,7 @@ async fn realm_info_comes_from_the_lava_realms_table() {
         use aws_sdk_dynamodb::error::ProvideErrorMetadata;
         assert_eq!(e.code(), Some("ResourceInUseException"), "{e:?}");
     }
-    let payload_dir = dir.path().join("lava-payloads/copyonly.docker");
-    std::fs::create_dir_all(payload_dir.join("env")).unwrap();
-    std::fs::write(
-        payload_dir.join("env/realm.txt"),
-        "<{ lava.realm.s3_temp }> <{ realm }>\n",
-    )
-    .unwrap();
-    std::fs::write(
-        payload_dir.join("Dockerfile"),
-        "FROM scratch\nCOPY env/realm.txt /realm.txt\n",
-    )
-    .unwrap();
+    realm_payload(dir.path());
     let build = || {
         let mut c = payload(
             dir.path(),
@@ -825,20 +780,8 @@ async fn realm_info_comes_from_the_lava_realms_table() {
         .await
         .unwrap();
     ok(build());
-    let created = ok(docker(&[
-        "create",
-        &format!("{repo}/copyonly:latest"),
-        "none",
-    ]));
-    let id = String::from_utf8(created.stdout)
-        .unwrap()
-        .trim()
-        .to_string();
-    let copied = docker(&["cp", &format!("{id}:/realm.txt"), &path_str(dir.path())]);
-    docker(&["rm", &id]);
-    ok(copied);
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("realm.txt")).unwrap(),
+        file_in_image(&format!("{repo}/copyonly:latest"), "/realm.txt"),
         format!("s3://table-tmp/lava {realm}\n")
     );
 }
@@ -847,22 +790,7 @@ async fn realm_info_comes_from_the_lava_realms_table() {
 async fn a_build_dry_run_builds_nothing_and_a_lifecycle_file_becomes_the_policy() {
     let (dir, repo) = project();
     // Build --dry-run: says what it would build, and the engine has no such image afterwards.
-    let out = ok(payload(
-        dir.path(),
-        "build",
-        &[
-            "copyonly",
-            "--env",
-            "dev",
-            "--network",
-            "none",
-            "--dry-run",
-            "--output",
-            "json",
-        ],
-    )
-    .output()
-    .unwrap());
+    let out = ok(build_dev(dir.path(), &["copyonly"], &["--dry-run"]));
     let r = row(&json(&out), "copyonly").clone();
     assert_eq!(r["images"][0]["status"], "would build", "{r}");
     let inspected = docker(&["image", "inspect", &format!("{repo}/copyonly:latest")]);
@@ -876,23 +804,14 @@ async fn a_build_dry_run_builds_nothing_and_a_lifecycle_file_becomes_the_policy(
         "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 2},
         "action": {"type": "expire"}}]});
     std::fs::write(&policy_file, policy.to_string()).unwrap();
-    let mut c = payload(
-        dir.path(),
-        "install",
-        &[
-            "copyonly",
-            "--env",
-            "dev",
-            "--network",
-            "none",
-            "--registry",
-            &reg,
-            "--lifecycle",
-            &path_str(&policy_file),
-        ],
-    );
-    with_moto(&mut c).env("AWS_REGION", "us-east-1");
-    ok(c.output().unwrap());
+    let install = || {
+        let mut c = payload(dir.path(), "install", &["copyonly", "--env", "dev"]);
+        c.args(["--network", "none", "--registry", &reg])
+            .args(["--lifecycle", &path_str(&policy_file)]);
+        with_moto(&mut c).env("AWS_REGION", "us-east-1");
+        c.output().unwrap()
+    };
+    ok(install());
     let ecr = aws_sdk_ecr::Client::new(&moto_sdk("us-east-1").await);
     let got = ecr
         .get_lifecycle_policy()
@@ -905,21 +824,7 @@ async fn a_build_dry_run_builds_nothing_and_a_lifecycle_file_becomes_the_policy(
 
     // A --lifecycle file that is not JSON is a usage error naming it.
     std::fs::write(&policy_file, "rules: [").unwrap();
-    let mut c = payload(
-        dir.path(),
-        "install",
-        &[
-            "copyonly",
-            "--env",
-            "dev",
-            "--registry",
-            &reg,
-            "--lifecycle",
-            &path_str(&policy_file),
-        ],
-    );
-    with_moto(&mut c).env("AWS_REGION", "us-east-1");
-    let out = c.output().unwrap();
+    let out = install();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--lifecycle"), "{}", text(&out));
 }

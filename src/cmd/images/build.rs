@@ -1,6 +1,6 @@
 //! Building and checking: the engines of a run, the build context, the builds side by side per
 //! platform, the checks in containers; and the whole run (build, check, push) in order.
-use super::plan::{Plan, auth_request, plan, usage};
+use super::plan::{Plan, plan, usage};
 use super::report::{Row, report_checks, report_rows};
 use super::{BuildArgs, publish};
 use crate::engine::{self, Platform, context};
@@ -223,7 +223,7 @@ pub(super) async fn check_only(a: &BuildArgs) -> anyhow::Result<()> {
 /// Build, then check (a failure stops before the push), then push.
 pub(super) async fn build_check_push(a: &BuildArgs) -> anyhow::Result<()> {
     let plan = plan(a)?;
-    let req = auth_request(&a.auth);
+    let req = a.auth.request();
     let pushing = a.push || a.push_by_digest;
     if pushing
         && let Err(e) = registry::resolve(&req, &a.registry)

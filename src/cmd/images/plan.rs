@@ -1,10 +1,9 @@
 //! The validated request of `lava-build images`: which images, for which platforms, on which
 //! engines, with which network.
-use super::{BuildArgs, NetworkChoice, RegistryArgs, TypeChoice};
+use super::{BuildArgs, NetworkChoice, TypeChoice};
 use crate::config::ConfigError;
 use crate::engine::Platform;
 use crate::images::ImageType;
-use crate::registry::AuthRequest;
 use std::collections::BTreeMap;
 
 pub(super) fn usage(m: String) -> anyhow::Error {
@@ -146,19 +145,6 @@ pub(super) fn index_tags(tag: &str, version: &str) -> Vec<String> {
         }
     }
     tags
-}
-
-/// The registry credentials asked for: the arguments and LAVA_REGISTRY_TOKEN.
-pub(super) fn auth_request(a: &RegistryArgs) -> AuthRequest {
-    AuthRequest {
-        mode: a.registry_auth,
-        user: a.user.clone().filter(|u| !u.is_empty()),
-        token: std::env::var("LAVA_REGISTRY_TOKEN")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .map(secrecy::SecretString::from),
-        token_ssm: a.token_ssm.clone(),
-    }
 }
 
 #[cfg(test)]

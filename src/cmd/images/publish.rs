@@ -2,7 +2,7 @@
 //! the lava version and latest), the digests file of a one-platform run and the `index` command
 //! that joins such files; and the ECR repositories.
 use super::build::meta;
-use super::plan::{Plan, auth_request, checked_tag, index_tags, usage, valid_prefix};
+use super::plan::{Plan, checked_tag, index_tags, usage, valid_prefix};
 use super::report::{IndexRow, Row, report_indexes};
 use super::{BuildArgs, EcrArgs, IndexArgs};
 use crate::engine::Platform;
@@ -64,7 +64,7 @@ impl Run<'_> {
         reg: &mut Registry,
         rows: &mut [Row],
     ) -> anyhow::Result<Vec<PushedImage>> {
-        let req = auth_request(&self.args.auth);
+        let req = self.args.auth.request();
         let mut out = Vec::new();
         for os in &self.plan.oses {
             for &kind in &self.plan.kinds {
@@ -234,7 +234,7 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
     if joined.is_empty() {
         return Err(usage("--digests: the files list no image".to_string()));
     }
-    let req = auth_request(&a.auth);
+    let req = a.auth.request();
     let mut registries: BTreeMap<&str, Registry> = BTreeMap::new();
     let mut plan = Vec::new();
     for (repo, platforms) in &joined {
