@@ -12,6 +12,7 @@ pub mod load;
 pub mod render;
 pub mod run;
 pub mod spec;
+pub mod time;
 
 use crate::config::ConfigError;
 use connector::PullPolicy;
@@ -174,10 +175,6 @@ async fn check(o: &Options, tables: &load::Tables) -> Result<Checked, JobError> 
     })
 }
 
-fn python_time(t: chrono::NaiveDateTime) -> String {
-    t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
-}
-
 /// Runs the job: checks, renders, pulls, runs, removes, uploads the logs.
 pub async fn execute(o: &Options) -> Result<Outcome, JobError> {
     let progress = crate::output::progress::line;
@@ -195,8 +192,8 @@ pub async fn execute(o: &Options) -> Result<Outcome, JobError> {
         realm: c.realm.clone(),
         worker: c.worker.clone(),
         run_id: run_id.clone(),
-        start: python_time(chrono::Local::now().naive_local()),
-        ustart: python_time(chrono::Utc::now().naive_utc()),
+        start: time::TemplateTime(chrono::Local::now().naive_local()),
+        ustart: time::TemplateTime(chrono::Utc::now().naive_utc()),
         state,
     };
     let (command, own_env) = render::command_and_env(&c.job, &ctx, &c.job_origin)?;

@@ -12,10 +12,10 @@ pub struct RunContext {
     pub realm: Realm,
     pub worker: String,
     pub run_id: String,
-    /// `YYYY-MM-DD HH:MM:SS.ffffff`, local time, as Python prints a naive datetime.
-    pub start: String,
+    /// The local start time (a datetime in templates, printed as Python prints one).
+    pub start: super::time::TemplateTime,
     /// The same in UTC.
-    pub ustart: String,
+    pub ustart: super::time::TemplateTime,
     /// The declared state items: current values where the state table has them, else defaults.
     pub state: Map<String, Value>,
 }
@@ -34,11 +34,13 @@ fn context(job: &Job, ctx: &RunContext) -> minijinja::Value {
     c.insert("globals".into(), Value::Object(job.globals.clone()));
     c.insert("job".into(), Value::Object(augmented(job, ctx)));
     c.insert("realm".into(), Value::Object(ctx.realm.raw.clone()));
-    c.insert("start".into(), Value::String(ctx.start.clone()));
-    c.insert("ustart".into(), Value::String(ctx.ustart.clone()));
     c.insert("state".into(), Value::Object(ctx.state.clone()));
     c.insert("vars".into(), Value::Object(job.vars.clone()));
-    minijinja::Value::from_serialize(Value::Object(c))
+    minijinja::context! {
+        start => minijinja::Value::from_object(ctx.start),
+        ustart => minijinja::Value::from_object(ctx.ustart),
+        ..minijinja::Value::from_serialize(Value::Object(c))
+    }
 }
 
 fn render(

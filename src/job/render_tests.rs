@@ -9,14 +9,20 @@ fn job(params: Value) -> Job {
     spec::job("job.json", v.as_object().unwrap()).unwrap()
 }
 
+fn time(text: &str) -> crate::job::time::TemplateTime {
+    crate::job::time::TemplateTime(
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap(),
+    )
+}
+
 fn ctx() -> RunContext {
     let realm = json!({"realm": "prod", "s3_temp": "s3://t/tmp", "s3_payloads": "s3://p/pl", "s3_key": "alias/k"});
     RunContext {
         realm: spec::realm("realm.json", "prod", realm.as_object().unwrap()).unwrap(),
         worker: "core".into(),
         run_id: "r-1".into(),
-        start: "2026-01-02 03:04:05.000000".into(),
-        ustart: "2026-01-01 16:04:05.000000".into(),
+        start: time("2026-01-02 03:04:05"),
+        ustart: time("2026-01-01 16:04:05"),
         state: serde_json::Map::from_iter([("s1".to_string(), json!("current"))]),
     }
 }
@@ -38,13 +44,14 @@ fn command_is_lexed_then_args_appended_then_each_rendered() {
 fn every_context_name_renders() {
     let j = job(json!({"command": "x", "env": {
         "G": "{{globals.g}}", "J": "{{job.job_id}} {{job.worker}} {{job.realm}}", "R": "{{realm.s3_temp}}",
-        "S": "{{start}}", "U": "{{ustart}}", "T": "{{state.s1}}", "V": "{{vars.v}}"}, "vars": {"v": 5}}));
+        "S": "{{start}}", "U": "{{ustart}}", "D": "{{ ustart.strftime('%Y/%m/%d') }}", "T": "{{state.s1}}", "V": "{{vars.v}}"}, "vars": {"v": 5}}));
     let (_, env) = command_and_env(&j, &ctx(), "job.json").unwrap();
     assert_eq!(env["G"], "G");
     assert_eq!(env["J"], "demo/j core prod");
     assert_eq!(env["R"], "s3://t/tmp");
     assert_eq!(env["S"], "2026-01-02 03:04:05.000000");
     assert_eq!(env["U"], "2026-01-01 16:04:05.000000");
+    assert_eq!(env["D"], "2026/01/01");
     assert_eq!(env["T"], "current");
     assert_eq!(env["V"], "5");
 }
