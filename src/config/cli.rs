@@ -109,8 +109,11 @@ fn known_names() -> impl Iterator<Item = &'static str> {
     PARAMS.iter().map(|p| p.name)
 }
 
+/// Parameters from the command line: name → value.
+pub type CliParams = BTreeMap<String, String>;
+
 /// Parses `key=value` words from the command line. Later words win over earlier ones.
-pub fn parse_cli(words: &[String]) -> Result<BTreeMap<String, String>, ConfigError> {
+pub fn parse_cli(words: &[String]) -> Result<CliParams, ConfigError> {
     let mut out = BTreeMap::new();
     for w in words {
         let Some((k, v)) = w.split_once('=') else {

@@ -22,7 +22,7 @@ pub enum PayloadError {
     #[error(transparent)]
     Build(#[from] build::BuildError),
     #[error(transparent)]
-    Ecr(#[from] push::EcrError),
+    Ecr(#[from] crate::aws::ecr::EcrError),
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
     #[error("{failed} of {total} payloads failed ({names}); the first: {first}")]

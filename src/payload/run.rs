@@ -7,6 +7,7 @@ use super::prepare::{self, Prepared};
 use super::project::{Payload, Platforms, Project};
 use super::push::{self, Pushed};
 use super::render;
+use crate::aws::ecr;
 use crate::config::ConfigError;
 use crate::engine;
 use crate::output::progress;
@@ -227,14 +228,14 @@ async fn ensure_repository(
 ) -> Result<(Option<String>, &'static str), PayloadError> {
     if let Some(uri) = existing {
         if t.lifecycle_given && !dry_run {
-            push::put_lifecycle(&t.ecr, name, &t.lifecycle).await?;
+            ecr::put_lifecycle(&t.ecr, name, &t.lifecycle).await?;
         }
         return Ok((Some(uri), "exists"));
     }
     if dry_run {
         return Ok((None, "would create"));
     }
-    let uri = push::create_repository(&t.ecr, name, &t.lifecycle).await?;
+    let uri = ecr::create_repository(&t.ecr, name, &t.lifecycle).await?;
     progress::line(&format!("[{name}]"), "created the ECR repository");
     Ok((Some(uri), "created"))
 }
@@ -245,7 +246,7 @@ async fn ensure_repositories(
     names: &[String],
     dry_run: bool,
 ) -> Result<Vec<(Option<String>, &'static str)>, PayloadError> {
-    let existing = push::find_repositories(&t.ecr, names).await?;
+    let existing = ecr::find_repositories(&t.ecr, names).await?;
     futures::future::try_join_all(
         names
             .iter()
@@ -338,8 +339,8 @@ pub async fn removals(
     let mut out = Vec::new();
     for p in payloads {
         let repository = project.repository(&p.name);
-        let images = match push::find_repository(ecr, &repository).await? {
-            Some(_) => Some(push::list_images(ecr, &repository).await?),
+        let images = match ecr::find_repository(ecr, &repository).await? {
+            Some(_) => Some(ecr::list_images(ecr, &repository).await?),
             None => None,
         };
         out.push(Removal {
@@ -359,7 +360,7 @@ pub async fn removals(
 /// `payload uninstall`, second half: deletes what is there.
 pub async fn remove(ecr: &aws_sdk_ecr::Client, list: &mut [Removal]) -> Result<(), PayloadError> {
     for r in list.iter_mut().filter(|r| r.images.is_some()) {
-        push::delete_repository(ecr, &r.repository).await?;
+        ecr::delete_repository(ecr, &r.repository).await?;
         progress::line(
             &format!("[{}]", r.payload),
             format_args!("deleted {}", r.repository),

@@ -177,9 +177,12 @@ pub(super) fn merge_digests_file(path: &Path, pushed: &[PushedImage]) -> Result<
     std::fs::rename(&tmp, path).map_err(write)
 }
 
+/// Image → platform → digest, joined from the digests files.
+type Joined = BTreeMap<String, BTreeMap<Platform, String>>;
+
 /// The digests of every file, joined: one digest per image and platform. A platform listed twice
 /// with different digests is refused, naming both files.
-fn join_digests(files: &[PathBuf]) -> anyhow::Result<BTreeMap<String, BTreeMap<Platform, String>>> {
+fn join_digests(files: &[PathBuf]) -> anyhow::Result<Joined> {
     let mut joined: BTreeMap<String, BTreeMap<Platform, (String, &Path)>> = BTreeMap::new();
     for f in files {
         // A file that cannot be read or is not one is bad input (exit 2).
