@@ -1356,8 +1356,13 @@ async fn the_rc_local_shim_puts_each_line_in_syslog_once() {
     let root = dir.path().join("root");
     std::fs::create_dir_all(&root).unwrap();
     imds.set_user_data(br#"{"shell0": "echo from shell0", "shell": "echo from shell"}"#);
+    // Run through a link, as /etc/rc.d/rc.local pointing at the installed shim would be: the
+    // shim still finds the agent installed beside it.
+    let link = dir.path().join("etc-rc.d/rc.local");
+    std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(dest.join("usr/local/libexec/lava-rc/rc.local"), &link).unwrap();
     let mut shim = std::process::Command::new("bash");
-    shim.arg(dest.join("usr/local/libexec/lava-rc/rc.local"))
+    shim.arg(&link)
         .env("LAVA_RC_IMDS_ENDPOINT", &imds.url)
         .env("LAVA_RC_ROOT", &root)
         .env("LAVA_RC_SYSLOG_SOCKET", &sock_path)
