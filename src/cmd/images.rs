@@ -117,8 +117,9 @@ pub struct BuildArgs {
     /// Push each platform by digest and an OCI index tagged <tag>, the version and latest.
     #[arg(long, conflicts_with = "push_by_digest")]
     pub push: bool,
-    /// Push each platform's images by digest only (no index): the first half of a release on
-    /// native runners; `images index` is the second.
+    /// Push each platform's images by digest only (no tag, no index): the first half of a release
+    /// on native runners; `images index` is the second. The image is exported from the engine and
+    /// its layers compressed and sent here (the engine's own push always writes a tag).
     #[arg(long, requires = "digests_file")]
     pub push_by_digest: bool,
     /// With --push-by-digest: the JSON file {image: {platform: digest}} to write (merged into an

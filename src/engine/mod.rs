@@ -86,6 +86,13 @@ pub enum EngineError {
         #[source]
         source: Box<bollard::errors::Error>,
     },
+    #[error("saving the export of {image} to {path}")]
+    Save {
+        image: String,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("reading the layers of {image}")]
     Layers {
         image: String,
@@ -228,6 +235,34 @@ pub async fn tag(docker: &Docker, id: &str, name: &str) -> Result<(), EngineErro
             name: name.to_string(),
             source: Box::new(source),
         })
+}
+
+/// Writes the engine's export of the local image `image` (`docker save`) to `path`, streamed: an
+/// image of any size costs one buffer of memory.
+pub async fn export_to(
+    docker: &Docker,
+    image: &str,
+    path: &std::path::Path,
+) -> Result<(), EngineError> {
+    use tokio::io::AsyncWriteExt;
+    let failed = |source: bollard::errors::Error| EngineError::Export {
+        image: image.to_string(),
+        source: Box::new(source),
+    };
+    let saving = |source: std::io::Error| EngineError::Save {
+        image: image.to_string(),
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = tokio::fs::File::create(path).await.map_err(saving)?;
+    let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
+    let mut s = docker.export_image(image);
+    while let Some(chunk) = s.next().await {
+        out.write_all(&chunk.map_err(failed)?)
+            .await
+            .map_err(saving)?;
+    }
+    out.flush().await.map_err(saving)
 }
 
 /// The files of every layer of a local image (for the "no build files left" check).

@@ -5,10 +5,14 @@
 pub mod auth;
 pub mod index;
 mod push;
+mod stage;
+mod upload;
 
 pub use self::auth::{AuthError, AuthMode, AuthRequest, Resolved, ecr_region, resolve};
 use self::auth::{Credentials, fetch, needs_refresh};
 pub use self::push::{Pushed, manifest_by_digest, push_index, push_platform};
+pub use self::stage::StageError;
+pub use self::upload::push_untagged;
 use crate::engine::EngineError;
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use std::time::Instant;
@@ -56,6 +60,19 @@ pub enum RegistryError {
     Manifest {
         what: &'static str,
         reference: String,
+        #[source]
+        source: OciDistributionError,
+    },
+    #[error("preparing {image} for a push by digest")]
+    Staging {
+        image: String,
+        #[source]
+        source: StageError,
+    },
+    #[error("sending blob {digest} to {repository}")]
+    Blob {
+        digest: String,
+        repository: String,
         #[source]
         source: OciDistributionError,
     },
@@ -184,6 +201,8 @@ fn oci_client_for(registry: &str) -> oci_client::Client {
     };
     oci_client::Client::new(oci_client::client::ClientConfig {
         protocol,
+        // A blob goes up in one streamed PUT: ECR keeps only the first of several PATCHes.
+        use_monolithic_push: true,
         ..Default::default()
     })
 }

@@ -21,7 +21,7 @@ pub struct Pushed {
     pub uploaded: bool,
 }
 
-fn platform_image(platform: &str, bytes: &[u8], digest: String) -> PlatformImage {
+pub(super) fn platform_image(platform: &str, bytes: &[u8], digest: String) -> PlatformImage {
     let media_type = serde_json::from_slice::<serde_json::Value>(bytes)
         .ok()
         .and_then(|v| v["mediaType"].as_str().map(String::from))
@@ -48,7 +48,7 @@ impl Registry {
     }
 
     /// Puts `body` (a `what`: manifest or index, of `media_type`) at `r`.
-    async fn put_manifest(
+    pub(super) async fn put_manifest(
         &self,
         r: &oci_client::Reference,
         body: Vec<u8>,

@@ -2,7 +2,7 @@
 //! digests file, and `images index` pushes the OCI index over those digests, against the local
 //! registry. Also the tags of a push: the run's tag, the lava version and latest.
 use crate::common::{bin, ok, path_str};
-use crate::images::{fixture, lava_build_images, registry, skopeo_raw, unique};
+use crate::images::{blob_uploads, fixture, lava_build_images, registry, skopeo_raw, unique};
 use serde_json::Value;
 use std::path::Path;
 
@@ -24,6 +24,40 @@ fn exists(reference: &str) -> bool {
         .expect("skopeo (Debian)")
         .status
         .success()
+}
+
+/// The tags of `repo` in the registry (Debian's registry answers 404 NAME_UNKNOWN for a
+/// repository that has blobs and manifests but no tag).
+fn tags(repo: &str) -> Vec<String> {
+    let (host, path) = repo.split_once('/').unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-w", "\n%{http_code}"])
+        .arg(format!("http://{host}/v2/{path}/tags/list"))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8(ok(out).stdout).unwrap();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    let v: Value = serde_json::from_str(body).unwrap();
+    match status {
+        "200" => v["tags"]
+            .as_array()
+            .map(|t| t.iter().map(|t| t.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default(),
+        "404" if v["errors"][0]["code"] == "NAME_UNKNOWN" => Vec::new(),
+        _ => panic!("tags of {repo}: {status} {body}"),
+    }
+}
+
+/// The id of `image` in the engine at `host`.
+fn image_id(host: &str, image: &str) -> String {
+    let out = std::process::Command::new("docker")
+        .args(["-H", host, "image", "inspect", "--format", "{{.Id}}", image])
+        .output()
+        .expect("docker CLI");
+    String::from_utf8(ok(out).stdout)
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 fn index_cmd(files: &[&Path], tag: &str, version: &str) -> std::process::Output {
@@ -53,15 +87,21 @@ fn two_runs_by_digest_write_one_file_and_index_pushes_one_index_once() {
     let digests = work.path().join("digests.json");
     let repo = format!("{reg}/{prefix}/lava/tiny/base");
 
-    for platform in ["linux/amd64", "linux/arm64"] {
-        ok(lava_build_images(fx.path())
+    let by_digest = |platform: &str| -> Value {
+        let out = ok(lava_build_images(fx.path())
             .env("LAVA_BUILD_TIME", &time)
             .args(["--tag", &tag, "--version", &version, "--type", "base"])
             .args(["--platform", platform, "--push-by-digest"])
             .args(["--digests-file", &path_str(&digests)])
-            .args(["--registry", &reg, "--prefix", &prefix])
+            .args(["--registry", &reg, "--prefix", &prefix, "--output", "json"])
             .output()
             .unwrap());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let mut local = Vec::new();
+    for platform in ["linux/amd64", "linux/arm64"] {
+        let rows = by_digest(platform);
+        local.push(rows[0]["local"].as_str().unwrap().to_string());
     }
     let file: Value = serde_json::from_slice(&std::fs::read(&digests).unwrap()).unwrap();
     let amd = file[&repo]["linux/amd64"].as_str().unwrap().to_string();
@@ -75,6 +115,35 @@ fn two_runs_by_digest_write_one_file_and_index_pushes_one_index_once() {
         !exists(&format!("{repo}:{tag}")) && !exists(&format!("{repo}:latest")),
         "no index before `images index`"
     );
+    // By digest alone: the repository has no tag at all.
+    assert_eq!(tags(&repo), Vec::<String>::new());
+    // What went up is the engine's image: another engine pulls it by digest and gets the same
+    // image (its id is the config's digest; each layer is checked against it on the way).
+    let pulled = format!("{repo}@{amd}");
+    let docker2 = crate::images::docker2_host();
+    ok(std::process::Command::new("docker")
+        .args(["-H", &docker2, "pull", "-q", &pulled])
+        .output()
+        .expect("docker CLI"));
+    assert_eq!(
+        image_id(&docker2, &pulled),
+        image_id(&crate::images::docker_host(), &local[0])
+    );
+    // Again for amd64: the registry has it all, nothing is sent and the file is unchanged.
+    let (uploads, puts) = (blob_uploads(&prefix), manifest_puts(&prefix));
+    let before = std::fs::read(&digests).unwrap();
+    let rows = by_digest("linux/amd64");
+    assert_eq!(
+        rows[0]["pushed"],
+        format!("{repo}@{amd}").as_str(),
+        "{rows}"
+    );
+    assert_eq!(rows[0]["uploaded"], false, "{rows}");
+    assert_eq!(
+        (blob_uploads(&prefix), manifest_puts(&prefix)),
+        (uploads, puts)
+    );
+    assert_eq!(std::fs::read(&digests).unwrap(), before);
 
     // The index over both digests, as the tag, the version and latest.
     let out = index_cmd(&[&digests], &tag, &version);
@@ -110,6 +179,11 @@ fn two_runs_by_digest_write_one_file_and_index_pushes_one_index_once() {
     for other in [version.as_str(), "latest"] {
         assert_eq!(skopeo_raw(&format!("{repo}:{other}")).1, digest, "{other}");
     }
+    let mut want = vec![tag.clone(), version.clone(), "latest".to_string()];
+    want.sort();
+    let mut got = tags(&repo);
+    got.sort();
+    assert_eq!(got, want, "the index tags and nothing else");
     assert_eq!(
         index["annotations"]["org.opencontainers.image.version"],
         version.as_str()

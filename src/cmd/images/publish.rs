@@ -57,8 +57,9 @@ pub(super) struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Pushes every built image of every platform by digest (tag `<tag>-<arch>`), the platforms of
-    /// an image side by side, and records each digest in its row.
+    /// Pushes every built image of every platform, the platforms of an image side by side, and
+    /// records each digest in its row: with `--push-by-digest` by digest alone (no tag), else
+    /// through the engine as `<tag>-<arch>`.
     pub async fn push_platforms(
         &self,
         reg: &mut Registry,
@@ -72,12 +73,21 @@ impl Run<'_> {
                 let reg_ref = &*reg;
                 let image = format!("lava/{os}/{kind}");
                 let repo = format!("{}/{}/{image}", self.args.registry, self.args.prefix);
+                let by_digest = self.args.push_by_digest;
                 let pushes = rows.iter().filter(|r| r.image == image).map(|r| {
                     let (repo, d) = (&repo, &self.docker[&r.platform]);
                     let tag = format!("{}-{}", self.plan.tag, r.platform.arch());
                     let platform = r.platform.as_str();
                     async move {
-                        registry::push_platform(reg_ref, d, &r.local, repo, &tag, platform).await
+                        match by_digest {
+                            true => {
+                                registry::push_untagged(reg_ref, d, &r.local, repo, platform).await
+                            }
+                            false => {
+                                registry::push_platform(reg_ref, d, &r.local, repo, &tag, platform)
+                                    .await
+                            }
+                        }
                     }
                 });
                 let pushed = futures::future::try_join_all(pushes).await?;
