@@ -73,9 +73,10 @@ pub enum DigestsError {
 }
 
 impl DigestsError {
-    /// Whether fixing the input fixes it (exit status 2): a file that cannot be read or is not a
-    /// digests file, a conflict, a missing platform. A digest the registry lacks, a registry that
-    /// cannot be asked or a file that cannot be written are run-time failures.
+    /// Whether fixing the input fixes it (exit status 2, see `crate::error::kind`): a file that
+    /// cannot be read or is not a digests file, a conflict, a missing platform. A digest the
+    /// registry lacks, a registry that cannot be asked or a file that cannot be written are
+    /// run-time failures.
     pub fn is_usage(&self) -> bool {
         matches!(
             self,
@@ -86,15 +87,6 @@ impl DigestsError {
                 | DigestsError::Empty
                 | DigestsError::Missing { .. }
         )
-    }
-
-    /// As an error that exits with the right status (see [`DigestsError::is_usage`]).
-    pub fn into_error(self) -> anyhow::Error {
-        if self.is_usage() {
-            crate::error::usage(self)
-        } else {
-            self.into()
-        }
     }
 }
 
@@ -277,7 +269,7 @@ mod tests {
 
         let bad = d.path().join("bad.json");
         std::fs::write(&bad, r#"{"r.io/p/lava/tiny/base": "sha256:a"}"#).unwrap();
-        let e = join(std::slice::from_ref(&bad)).unwrap_err().into_error();
+        let e = anyhow::Error::from(join(std::slice::from_ref(&bad)).unwrap_err());
         assert_eq!(crate::error::exit_code(&e), 2);
         let text = crate::error::one_line(&e);
         assert!(text.contains("bad.json: not a digests file"), "{text}");
@@ -314,6 +306,6 @@ mod tests {
             digest: "sha256:0".into(),
         };
         assert!(!absent.is_usage());
-        assert_eq!(crate::error::exit_code(&absent.into_error()), 1);
+        assert_eq!(crate::error::exit_code(&absent.into()), 1);
     }
 }

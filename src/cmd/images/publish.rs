@@ -12,6 +12,7 @@ use crate::output::progress;
 use crate::registry::digests::{self, DigestsError};
 use crate::registry::index::PlatformImage;
 use crate::registry::{self, Registry};
+use anyhow::Context as _;
 use bollard::Docker;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -146,7 +147,7 @@ fn repo_parts(repo: &str) -> Option<(&str, &str, ImageType)> {
 pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
     let tag = checked_tag(a.tag.as_deref(), &a.version)?;
     let tags = index_tags(&tag, &a.version);
-    let joined = digests::join(&a.digests).map_err(|e| e.into_error().context("--digests"))?;
+    let joined = digests::join(&a.digests).context("--digests")?;
     let req = a.auth.request();
     let mut registries: BTreeMap<&str, Registry> = BTreeMap::new();
     let mut plan = Vec::new();
@@ -156,8 +157,7 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
                 "--digests: {repo:?} is not a lava image repository (<registry>/<prefix>/lava/<os>/base|full)"
             ))
         })?;
-        digests::complete(repo, platforms, &a.platforms.list, "image")
-            .map_err(DigestsError::into_error)?;
+        digests::complete(repo, platforms, &a.platforms.list, "image")?;
         if !registries.contains_key(host) {
             registries.insert(host, Registry::connect(host, &req).await?);
         }
@@ -168,8 +168,7 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
             &a.platforms.list,
             "image",
         )
-        .await
-        .map_err(DigestsError::into_error)?;
+        .await?;
         plan.push((repo, host, os, kind, images));
     }
     let meta = meta(&a.version).await;
