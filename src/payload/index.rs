@@ -53,14 +53,14 @@ async fn hosts(req: &IndexRequest, names: &[String]) -> Result<Vec<String>, Payl
         return Ok(vec![h.clone(); names.len()]);
     }
     let uris = ecr::find_repositories(&req.ecr, names).await?;
-    names
-        .iter()
-        .map(|n| {
-            uris.get(n)
-                .and_then(|u| u.split_once('/').map(|(h, _)| h.to_string()))
-                .ok_or_else(|| PayloadError::NoRepository(n.clone()))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for n in names {
+        match uris.get(n).and_then(|u| u.split_once('/')) {
+            Some((host, _)) => out.push(host.to_string()),
+            None => return Err(PayloadError::NoRepository(n.clone())),
+        }
+    }
+    Ok(out)
 }
 
 /// Every payload's repository and its images, checked: nothing is pushed before all are.

@@ -41,15 +41,16 @@ pub enum DigestsError {
         platform: String,
     },
     #[error(
-        "{repository} {platform}: conflicting digests {first} ({first_file}) and {second} ({second_file})"
+        "{repository} {platform}: conflicting digests {first} ({}) and {second} ({})",
+        .files.0, .files.1
     )]
     Conflict {
         repository: String,
         platform: Platform,
         first: String,
-        first_file: String,
         second: String,
-        second_file: String,
+        /// The files that list `first` and `second` (boxed: a rare error stays small).
+        files: Box<(String, String)>,
     },
     #[error("the digests files list no repository")]
     Empty,
@@ -146,9 +147,8 @@ pub fn join(files: &[PathBuf]) -> Result<Joined, DigestsError> {
                             repository,
                             platform: p,
                             first: d.clone(),
-                            first_file: other.display().to_string(),
                             second: digest,
-                            second_file: f.display().to_string(),
+                            files: Box::new((other.display().to_string(), f.display().to_string())),
                         });
                     }
                     _ => {
