@@ -103,6 +103,23 @@ fn two_runs_by_digest_on_two_engines_write_one_file_and_index_pushes_one_index_o
         c.output().unwrap()
     };
 
+    // A dry run checks and pushes nothing.
+    let mut c = payload(
+        dir.path(),
+        "index",
+        &[
+            "copyonly",
+            "--env",
+            "multi",
+            "--registry",
+            &reg,
+            "--dry-run",
+        ],
+    );
+    let out = c_output(c.args(["--digests", &path_str(&digests), "--output", "json"]));
+    assert_eq!(row(&stdout_json(&out), "copyonly")["status"], "would push");
+    assert!(!exists(&format!("{full}:latest")), "the dry run pushed");
+
     // The index over both digests, tagged latest and the tag, with the payload's annotations.
     let out = index(&[&digests], &tag);
     assert!(out.status.success(), "{}", text(&out));
