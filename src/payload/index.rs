@@ -81,9 +81,9 @@ async fn verified(
         .map(|(h, n)| format!("{h}/{n}"))
         .collect();
     let none = BTreeMap::new();
+    let listed = |repo: &str| joined.get(repo).unwrap_or(&none);
     for repo in &repos {
-        let listed = joined.get(repo).unwrap_or(&none);
-        digests::complete(repo, listed, &req.platforms, "payload")?;
+        digests::complete(repo, listed(repo), &req.platforms, "payload")?;
     }
     for other in joined.keys().filter(|k| !repos.contains(k)) {
         progress::note(format_args!(
@@ -100,7 +100,7 @@ async fn verified(
         let images = digests::verify(
             &registries[host],
             &repo,
-            &joined[&repo],
+            listed(&repo),
             &req.platforms,
             "payload",
         )

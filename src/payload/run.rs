@@ -404,48 +404,38 @@ async fn push_row(
         progress::line(&prefix, format_args!("would push to {repo}"));
         return;
     };
-    if t.by_digest {
-        match push::push_by_digest(reg, docker, &repo, &r.images, &req.tags[0]).await {
-            Ok(p) => {
-                let list: Vec<String> = p.digests.iter().map(|(k, d)| format!("{k} {d}")).collect();
-                let what = if p.uploaded {
-                    "pushed"
-                } else {
-                    "unchanged, nothing sent"
-                };
-                progress::line(
-                    &prefix,
-                    format_args!("{repo}@ {} ({what})", list.join(", ")),
-                );
-                r.push = Some(if p.uploaded { "pushed" } else { "unchanged" });
-                r.by_digest = Some(p);
-            }
-            Err(e) => {
-                let text = crate::error::chain(&e);
-                progress::error(format_args!("{prefix} {text}"));
-                r.error = Some(text);
-            }
-        }
-        return;
-    }
-    let annotations = build::labels(&req.project, &r.payload, meta);
-    match push::push_payload(reg, docker, &repo, &r.images, &req.tags, &annotations).await {
-        Ok(p) => {
-            progress::line(
-                &prefix,
-                format_args!(
-                    "{repo}:{} is {} ({})",
-                    req.tags.join(", :"),
-                    p.digest,
-                    if p.uploaded {
-                        "pushed"
-                    } else {
-                        "unchanged, nothing sent"
-                    }
-                ),
-            );
-            r.push = Some(if p.uploaded { "pushed" } else { "unchanged" });
-            r.pushed = Some(p);
+    // What was pushed: a line to say, whether anything was sent, and the row's record of it.
+    let result = if t.by_digest {
+        push::push_by_digest(reg, docker, &repo, &r.images, &req.tags[0])
+            .await
+            .map(|p| {
+                let each: Vec<String> = p.digests.iter().map(|(k, d)| format!("{k} {d}")).collect();
+                (
+                    format!("{repo} by digest: {}", each.join(", ")),
+                    p.uploaded,
+                    None,
+                    Some(p),
+                )
+            })
+    } else {
+        let annotations = build::labels(&req.project, &r.payload, meta);
+        push::push_payload(reg, docker, &repo, &r.images, &req.tags, &annotations)
+            .await
+            .map(|p| {
+                let said = format!("{repo}:{} is {}", req.tags.join(", :"), p.digest);
+                (said, p.uploaded, Some(p), None)
+            })
+    };
+    match result {
+        Ok((said, uploaded, pushed, by_digest)) => {
+            let what = match uploaded {
+                true => "pushed",
+                false => "unchanged, nothing sent",
+            };
+            progress::line(&prefix, format_args!("{said} ({what})"));
+            r.push = Some(if uploaded { "pushed" } else { "unchanged" });
+            r.pushed = pushed;
+            r.by_digest = by_digest;
         }
         Err(e) => {
             let text = crate::error::chain(&e);
