@@ -36,7 +36,8 @@ anything is built, exit status 2; a failed build or push is exit status 1.
     };
 }
 
-/// Build, push (install) or delete (uninstall) the Docker payloads of a lava job framework project.
+/// Build, push (install, index) or delete (uninstall) the Docker payloads of a lava job framework
+/// project.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = project_help!())]
 pub struct PayloadArgs {
@@ -179,7 +180,7 @@ pub struct InstallArgs {
     /// AWS profile.
     #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
-    /// Push each platform's image by digest only (no index, no tag of its own): the first half of
+    /// Push each platform's image by digest only (no index, no latest): the first half of
     /// a release on native runners; `payload index` is the second.
     #[arg(long, requires = "digests_file")]
     pub push_by_digest: bool,
