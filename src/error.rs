@@ -31,11 +31,16 @@ pub fn usage(err: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>)
     UsageError { source: err.into() }.into()
 }
 
-/// The kind of `err`: usage when any error in its chain is a [`ConfigError`] or a [`UsageError`].
+/// The kind of `err`: usage when any error in its chain is a [`ConfigError`], a [`UsageError`] or
+/// a digests file's error that is the input's (`DigestsError::is_usage`).
 pub fn kind(err: &anyhow::Error) -> Kind {
-    let is_usage = err
-        .chain()
-        .any(|c| c.is::<ConfigError>() || c.is::<UsageError>());
+    use crate::registry::digests::DigestsError;
+    let is_usage = err.chain().any(|c| {
+        c.is::<ConfigError>()
+            || c.is::<UsageError>()
+            || c.downcast_ref::<DigestsError>()
+                .is_some_and(DigestsError::is_usage)
+    });
     if is_usage { Kind::Usage } else { Kind::Runtime }
 }
 

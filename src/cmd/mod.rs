@@ -47,7 +47,8 @@ enum Work {
     Images(images::ImagesArgs),
     /// Build the offline lava code bundle of a runtime (<os>-py<X.Y>) inside its builder container.
     Bundle(bundle::BundleArgs),
-    /// Build, install (push to ECR) or uninstall the Docker payloads of a lava job framework project.
+    /// Build, install (push to ECR), index or uninstall the Docker payloads of a lava job framework
+    /// project.
     Payload(payload::PayloadArgs),
     /// Run a lava docker job as a worker would (`job run --help`).
     Job(job::JobArgs),

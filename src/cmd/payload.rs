@@ -1,9 +1,14 @@
 //! `lava-build payload build|install|uninstall`: Docker payloads of a lava job framework project.
 use crate::config::ConfigError;
+use crate::engine::Platform;
 use crate::output::{self, Format};
-use crate::payload::project::{self, Project};
+use crate::payload::project::{self, Platforms, Project};
 use crate::payload::run::{self, Removal, Request, Row, Target};
+use crate::registry::digests::{self, Digests};
+use anyhow::Context as _;
 use std::io::IsTerminal;
+
+mod index;
 use std::path::PathBuf;
 
 /// What every verb's --help explains (a macro: `concat!` takes only literals).
@@ -31,7 +36,8 @@ anything is built, exit status 2; a failed build or push is exit status 1.
     };
 }
 
-/// Build, push (install) or delete (uninstall) the Docker payloads of a lava job framework project.
+/// Build, push (install, index) or delete (uninstall) the Docker payloads of a lava job framework
+/// project.
 #[derive(Debug, clap::Args)]
 #[command(after_long_help = project_help!())]
 pub struct PayloadArgs {
@@ -55,12 +61,32 @@ already holds is sent again; several platforms are pushed as one OCI index tagge
 --tag). Without --registry the images go to the repository's ECR registry with a token from
 GetAuthorizationToken; --registry HOST pushes elsewhere (credentials: LAVA_REGISTRY_USER or
 --user with LAVA_REGISTRY_TOKEN or --token-ssm) while the repositories are still made in ECR.
+With --push-by-digest each platform's image is pushed by digest only and its digest recorded in
+--digests-file; `payload index` then pushes the index (a release with one runner per platform).
 
 Examples:
   lava-build payload install --env dev
   lava-build payload install etl --env prod --tag 1.4.0 --dry-run
-  lava-build payload install --env dev --registry 127.0.0.1:5000 --lifecycle my-policy.json"))]
+  lava-build payload install --env dev --registry 127.0.0.1:5000 --lifecycle my-policy.json
+  lava-build payload install --env prod --platform linux/arm64 --push-by-digest --digests-file arm64.json"))]
     Install(InstallArgs),
+    /// Push the OCI index of each payload from the digests files of install --push-by-digest runs.
+    #[command(after_long_help = concat!(project_help!(), "\n\
+A release on native runners, one platform per machine: each runs `payload install --platform P
+--push-by-digest --digests-file FILE`, which pushes that platform's image of every payload by
+digest and records {repository: {platform: digest}} in FILE. `payload index` then joins the
+files, checks that every payload has a digest for each platform (--platform, default
+docker.platform) and that the registry holds each of them, and only then pushes one OCI index per
+payload tagged latest (and --tag), with the annotations install gives it. A missing platform or a
+platform listed with two digests is exit status 2, a digest the registry lacks exit status 1; in
+each case nothing is pushed. A tag that already points at the same index is not written again.
+The registry is found as install finds it: --registry HOST, else the repository's ECR registry.
+
+Examples:
+  lava-build payload install --env prod --platform linux/arm64 --push-by-digest --digests-file arm64.json
+  lava-build payload index --env prod --digests amd64.json arm64.json --tag 1.4.0
+  lava-build payload index --env dev --registry 127.0.0.1:5000 --digests digests.json --dry-run"))]
+    Index(index::IndexArgs),
     /// Delete the ECR repository of each payload, with its images (lists them first).
     #[command(after_long_help = concat!(project_help!(), "\nExamples:\n  \
         lava-build payload uninstall --env dev --dry-run\n  \
@@ -127,6 +153,15 @@ pub struct BuildArgs {
     /// a few build side by side, and the others still build and push when one fails).
     #[arg(long)]
     pub fail_fast: bool,
+    /// Only these platforms, comma-separated (of docker.platform's list; any with host), e.g. the
+    /// runner's own in a release on native runners [default: docker.platform].
+    #[arg(
+        long = "platform",
+        value_enum,
+        value_delimiter = ',',
+        value_name = "LIST"
+    )]
+    pub platforms: Vec<Platform>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -145,6 +180,14 @@ pub struct InstallArgs {
     /// AWS profile.
     #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
+    /// Push each platform's image by digest only (no index, no latest): the first half of
+    /// a release on native runners; `payload index` is the second.
+    #[arg(long, requires = "digests_file")]
+    pub push_by_digest: bool,
+    /// With --push-by-digest: the JSON file {repository: {platform: digest}} to write (merged
+    /// into an existing one).
+    #[arg(long, value_name = "FILE", requires = "push_by_digest")]
+    pub digests_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -168,11 +211,10 @@ fn valid_tag(t: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
 }
 
-fn request(a: &BuildArgs) -> Result<Request, ConfigError> {
-    let project = Project::load(&a.project.project, &a.project.env)?;
-    let payloads = project.select(&a.project.names)?;
+/// `latest`, then `--tag` when given.
+fn tags(tag: Option<&str>) -> Result<Vec<String>, ConfigError> {
     let mut tags = vec!["latest".to_string()];
-    if let Some(t) = &a.tag {
+    if let Some(t) = tag {
         if !valid_tag(t) {
             return Err(ConfigError::invalid(
                 "--tag",
@@ -181,9 +223,18 @@ fn request(a: &BuildArgs) -> Result<Request, ConfigError> {
             ));
         }
         if t != "latest" {
-            tags.push(t.clone());
+            tags.push(t.to_string());
         }
     }
+    Ok(tags)
+}
+
+fn request(a: &BuildArgs) -> Result<Request, ConfigError> {
+    let project = Project::load(&a.project.project, &a.project.env)?;
+    let payloads = project.select(&a.project.names)?;
+    let tags = tags(a.tag.as_deref())?;
+    let mut project = project;
+    project.platforms = selected_platforms(&project, &a.platforms)?;
     let realm_info = a
         .realm_file
         .as_deref()
@@ -203,6 +254,34 @@ fn request(a: &BuildArgs) -> Result<Request, ConfigError> {
     })
 }
 
+/// docker.platform, or those of it `--platform` names (any with `host`).
+fn selected_platforms(project: &Project, given: &[Platform]) -> Result<Platforms, ConfigError> {
+    if given.is_empty() {
+        return Ok(project.platforms.clone());
+    }
+    let mut list: Vec<String> = Vec::new();
+    for p in given {
+        let p = p.as_str().to_string();
+        if let Platforms::List(allowed) = &project.platforms
+            && !allowed.contains(&p)
+        {
+            return Err(ConfigError::invalid(
+                "--platform",
+                &p,
+                &format!(
+                    "one of docker.platform in {}: {}",
+                    project.config_file,
+                    allowed.join(",")
+                ),
+            ));
+        }
+        if !list.contains(&p) {
+            list.push(p);
+        }
+    }
+    Ok(Platforms::List(list))
+}
+
 fn report(rows: &[Row], format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
         return output::print_json(&rows);
@@ -220,9 +299,13 @@ fn report(rows: &[Row], format: Format) -> anyhow::Result<()> {
             })
             .collect();
         let builds: Vec<&str> = r.images.iter().map(|b| b.status).collect();
-        let push = match (&r.pushed, r.push) {
-            (Some(p), Some(s)) => format!("{s} {}@{}", p.repository, p.digest),
-            (None, Some(s)) => s.to_string(),
+        let push = match (&r.pushed, r.push, &r.by_digest) {
+            (_, Some(s), Some(b)) => {
+                let each: Vec<String> = b.digests.values().map(|d| format!("@{d}")).collect();
+                format!("{s} {}{}", b.repository, each.join(", "))
+            }
+            (Some(p), Some(s), _) => format!("{s} {}@{}", p.repository, p.digest),
+            (None, Some(s), None) => s.to_string(),
             _ => String::new(),
         };
         t.add_row(vec![
@@ -309,14 +392,28 @@ async fn install(a: &InstallArgs) -> anyhow::Result<()> {
         }
         None => (crate::payload::push::DEFAULT_LIFECYCLE.to_string(), false),
     };
+    // A digests file that is there must be one before anything is built (exit status 2).
+    if let Some(f) = a.digests_file.as_deref().filter(|f| f.exists()) {
+        digests::read(f).context("--digests-file")?;
+    }
     let target = Target {
         registry: a.registry.clone(),
         auth: a.auth.request(),
         lifecycle,
         lifecycle_given,
         ecr: ecr_client(a.profile.as_deref()).await,
+        by_digest: a.push_by_digest,
     };
     let (rows, failed) = run::install(&req, &target).await?;
+    // What was pushed is recorded even when another payload failed.
+    let pushed: Digests = rows
+        .iter()
+        .filter_map(|r| r.by_digest.as_ref())
+        .map(|b| (b.repository.clone(), b.digests.clone()))
+        .collect();
+    if let (Some(f), false) = (&a.digests_file, pushed.is_empty()) {
+        digests::merge_into(f, &pushed).context("--digests-file")?;
+    }
     report(&rows, a.build.project.output)?;
     failed.map_or(Ok(()), |e| Err(e.into()))
 }
@@ -370,6 +467,7 @@ pub async fn run(args: &PayloadArgs) -> anyhow::Result<()> {
             failed.map_or(Ok(()), |e| Err(e.into()))
         }
         PayloadCommand::Install(a) => install(a).await,
+        PayloadCommand::Index(a) => index::run(a).await,
         PayloadCommand::Uninstall(a) => uninstall(a).await,
     }
 }

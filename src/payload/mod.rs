@@ -2,6 +2,7 @@
 //! `lava-payloads/*.docker`), the copy with `<{ }>` rendering and notebook conversion, the build on
 //! the shared engine code, and the ECR repositories and pushes on the shared registry code.
 pub mod build;
+pub mod index;
 pub mod notebook;
 pub mod prepare;
 pub mod project;
@@ -25,6 +26,11 @@ pub enum PayloadError {
     Ecr(#[from] crate::aws::ecr::EcrError),
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    /// A digests file, or what it lists (kept as the source: its kind tells the exit status).
+    #[error("{0}")]
+    Digests(#[source] crate::registry::digests::DigestsError),
+    #[error("ECR repository {0} does not exist: nothing to index (install creates it)")]
+    NoRepository(String),
     #[error("{failed} of {total} payloads failed ({names}); the first: {first}")]
     Failed {
         failed: usize,
@@ -32,6 +38,12 @@ pub enum PayloadError {
         names: String,
         first: String,
     },
+}
+
+impl From<crate::registry::digests::DigestsError> for PayloadError {
+    fn from(e: crate::registry::digests::DigestsError) -> Self {
+        PayloadError::Digests(e)
+    }
 }
 
 impl From<ConfigError> for PayloadError {

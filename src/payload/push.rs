@@ -48,8 +48,7 @@ pub async fn push_payload(
     let mut images = Vec::new();
     let mut uploaded = false;
     for b in built {
-        let tag = format!("{}-{}", tags[0], arch_of(&b.platform));
-        let p = registry::push_platform(reg, docker, &b.local, repo, &tag, &b.platform).await?;
+        let p = push_one_platform(reg, docker, b, repo, &tags[0]).await?;
         uploaded |= p.uploaded;
         images.push(p.image);
     }
@@ -59,4 +58,50 @@ pub async fn push_payload(
         digest,
         uploaded: uploaded || !written.is_empty(),
     })
+}
+
+/// Pushes one platform's image of a payload to `repo` by digest, the half of a push that an index
+/// lists (for now also tagged `<tag>-<arch>`).
+pub async fn push_one_platform(
+    reg: &Registry,
+    docker: &Docker,
+    built: &Built,
+    repo: &str,
+    tag: &str,
+) -> Result<registry::Pushed, RegistryError> {
+    let tag = format!("{tag}-{}", arch_of(&built.platform));
+    registry::push_platform(reg, docker, &built.local, repo, &tag, &built.platform).await
+}
+
+/// What `--push-by-digest` pushed of one payload: no index, no tag of its own.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ByDigest {
+    /// `host/repo`.
+    pub repository: String,
+    /// Platform → the digest of its image.
+    pub digests: BTreeMap<String, String>,
+    /// Whether anything (a layer, a manifest) was written.
+    pub uploaded: bool,
+}
+
+/// Pushes each of a payload's platform images by digest (the first half of a release on native
+/// runners; `payload index` writes the index).
+pub async fn push_by_digest(
+    reg: &Registry,
+    docker: &Docker,
+    repo: &str,
+    built: &[Built],
+    tag: &str,
+) -> Result<ByDigest, RegistryError> {
+    let mut out = ByDigest {
+        repository: repo.to_string(),
+        digests: BTreeMap::new(),
+        uploaded: false,
+    };
+    for b in built {
+        let p = push_one_platform(reg, docker, b, repo, tag).await?;
+        out.uploaded |= p.uploaded;
+        out.digests.insert(b.platform.clone(), p.image.digest);
+    }
+    Ok(out)
 }

@@ -5,7 +5,7 @@ use super::PayloadError;
 use super::build::{self, Built, Meta, Options};
 use super::prepare::{self, Prepared};
 use super::project::{Payload, Platforms, Project};
-use super::push::{self, Pushed};
+use super::push::{self, ByDigest, Pushed};
 use super::render;
 use crate::aws::ecr;
 use crate::config::ConfigError;
@@ -39,6 +39,8 @@ pub struct Target {
     /// `--lifecycle` was given: set it on existing repositories too.
     pub lifecycle_given: bool,
     pub ecr: aws_sdk_ecr::Client,
+    /// `--push-by-digest`: each platform's image by digest, no index (`payload index` writes it).
+    pub by_digest: bool,
 }
 
 /// One payload's outcome.
@@ -54,6 +56,9 @@ pub struct Row {
     /// Install: where it went, or would go.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pushed: Option<Pushed>,
+    /// Install `--push-by-digest`: each platform's digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by_digest: Option<ByDigest>,
     /// Install: `pushed`, `unchanged`, `would push`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push: Option<&'static str>,
@@ -180,6 +185,7 @@ fn row(req: &Request, payload: &str) -> Row {
         images: Vec::new(),
         ecr: None,
         pushed: None,
+        by_digest: None,
         push: None,
         error: None,
     }
@@ -235,7 +241,17 @@ async fn ensure_repository(
     if dry_run {
         return Ok((None, "would create"));
     }
-    let uri = ecr::create_repository(&t.ecr, name, &t.lifecycle).await?;
+    let uri = match ecr::create_repository(&t.ecr, name, &t.lifecycle).await {
+        Ok(uri) => uri,
+        // Created meanwhile by another run (the other platform's runner of a release).
+        Err(ecr::EcrError::Create { source, .. })
+            if source.is("RepositoryAlreadyExistsException") =>
+        {
+            let uri = ecr::find_repository(&t.ecr, name).await?;
+            return Ok((uri, "exists"));
+        }
+        Err(e) => return Err(e.into()),
+    };
     progress::line(&format!("[{name}]"), "created the ECR repository");
     Ok((Some(uri), "created"))
 }
@@ -314,7 +330,7 @@ pub async fn install(
         .iter_mut()
         .zip(&hosts)
         .filter(|(r, _)| r.error.is_none() && !r.images.is_empty())
-        .map(|(r, host)| push_row(req, &registries, &docker, &meta, r, host.as_deref()));
+        .map(|(r, host)| push_row(req, t, &registries, &docker, &meta, r, host.as_deref()));
     futures::future::join_all(pushes).await;
     Ok(finish(rows))
 }
@@ -373,6 +389,7 @@ pub async fn remove(ecr: &aws_sdk_ecr::Client, list: &mut [Removal]) -> Result<(
 /// Pushes one built payload to `host` (None: its ECR repository does not exist yet, dry run).
 async fn push_row(
     req: &Request,
+    t: &Target,
     registries: &[(String, Registry)],
     docker: &Docker,
     meta: &Meta,
@@ -387,24 +404,38 @@ async fn push_row(
         progress::line(&prefix, format_args!("would push to {repo}"));
         return;
     };
-    let annotations = build::labels(&req.project, &r.payload, meta);
-    match push::push_payload(reg, docker, &repo, &r.images, &req.tags, &annotations).await {
-        Ok(p) => {
-            progress::line(
-                &prefix,
-                format_args!(
-                    "{repo}:{} is {} ({})",
-                    req.tags.join(", :"),
-                    p.digest,
-                    if p.uploaded {
-                        "pushed"
-                    } else {
-                        "unchanged, nothing sent"
-                    }
-                ),
-            );
-            r.push = Some(if p.uploaded { "pushed" } else { "unchanged" });
-            r.pushed = Some(p);
+    // What was pushed: a line to say, whether anything was sent, and the row's record of it.
+    let result = if t.by_digest {
+        push::push_by_digest(reg, docker, &repo, &r.images, &req.tags[0])
+            .await
+            .map(|p| {
+                let each: Vec<String> = p.digests.iter().map(|(k, d)| format!("{k} {d}")).collect();
+                (
+                    format!("{repo} by digest: {}", each.join(", ")),
+                    p.uploaded,
+                    None,
+                    Some(p),
+                )
+            })
+    } else {
+        let annotations = build::labels(&req.project, &r.payload, meta);
+        push::push_payload(reg, docker, &repo, &r.images, &req.tags, &annotations)
+            .await
+            .map(|p| {
+                let said = format!("{repo}:{} is {}", req.tags.join(", :"), p.digest);
+                (said, p.uploaded, Some(p), None)
+            })
+    };
+    match result {
+        Ok((said, uploaded, pushed, by_digest)) => {
+            let what = match uploaded {
+                true => "pushed",
+                false => "unchanged, nothing sent",
+            };
+            progress::line(&prefix, format_args!("{said} ({what})"));
+            r.push = Some(if uploaded { "pushed" } else { "unchanged" });
+            r.pushed = pushed;
+            r.by_digest = by_digest;
         }
         Err(e) => {
             let text = crate::error::chain(&e);

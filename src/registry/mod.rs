@@ -1,8 +1,9 @@
 //! Registries: credentials (`auth`: user + token, SSM SecureString, ECR), pushing one platform's
 //! image and the OCI index that ties the platforms together (`push`), and the index document
-//! (`index`). A push first asks the registry what it already holds, so pushing an unchanged image
+//! (`index`), and the digests files of pushes by digest (`digests`). A push first asks the registry what it already holds, so pushing an unchanged image
 //! again sends no layer and no manifest.
 pub mod auth;
+pub mod digests;
 pub mod index;
 mod push;
 mod stage;

@@ -12,7 +12,7 @@ use std::process::{Command, Output, Stdio};
 
 const BASE: &str = "lava-test/payload-base:busybox";
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -70,7 +70,7 @@ fn base_image() {
 }
 
 /// A copy of the fixture project whose docker_repo is `lava/dev/<unique>`; (dir, repo).
-fn project() -> (tempfile::TempDir, String) {
+pub(crate) fn project() -> (tempfile::TempDir, String) {
     let src = root().join("tests/fixtures/payload-project");
     let d = tempfile::tempdir().unwrap();
     for e in walkdir::WalkDir::new(&src) {
@@ -95,7 +95,7 @@ fn project() -> (tempfile::TempDir, String) {
 }
 
 /// `lava-build payload VERB --project DIR ARGS…` on the test engine.
-fn payload(dir: &Path, verb: &str, args: &[&str]) -> assert_cmd::Command {
+pub(crate) fn payload(dir: &Path, verb: &str, args: &[&str]) -> assert_cmd::Command {
     let mut c = bin("lava-build");
     c.env("DOCKER_HOST", docker_host())
         .env_remove("LAVA_REGISTRY_USER")
@@ -106,17 +106,17 @@ fn payload(dir: &Path, verb: &str, args: &[&str]) -> assert_cmd::Command {
 }
 
 /// Manifests written to `repo` (`PUT /v2/<repo>/manifests/…` in the registry's log).
-fn manifest_puts(repo: &str) -> usize {
+pub(crate) fn manifest_puts(repo: &str) -> usize {
     let log = std::fs::read_to_string(registry_log()).unwrap_or_default();
     let needle = format!("\"PUT /v2/{repo}/manifests/");
     log.lines().filter(|l| l.contains(&needle)).count()
 }
 
-fn json(out: &Output) -> Value {
+pub(crate) fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
 }
 
-fn row<'a>(rows: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn row<'a>(rows: &'a Value, name: &str) -> &'a Value {
     rows.as_array()
         .unwrap()
         .iter()

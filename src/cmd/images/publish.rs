@@ -9,36 +9,13 @@ use crate::engine::Platform;
 use crate::images::ImageType;
 use crate::images::pipeline::{self, Meta};
 use crate::output::progress;
+use crate::registry::digests::{self, DigestsError};
 use crate::registry::index::PlatformImage;
 use crate::registry::{self, Registry};
+use anyhow::Context as _;
 use bollard::Docker;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-/// `{repository: {platform: digest}}`, as `--digests-file` holds it.
-pub(super) type Digests = BTreeMap<String, BTreeMap<String, String>>;
-
-#[derive(Debug, thiserror::Error)]
-pub enum DigestsError {
-    #[error("cannot read {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{path}: not a digests file ({{image: {{platform: digest}}}})")]
-    Json {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("cannot write {path}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
+use std::path::Path;
 
 /// One image pushed for every platform of a run.
 pub(super) struct PushedImage {
@@ -153,79 +130,16 @@ fn log_index(repo: &str, tags: &[String], platforms: usize, digest: &str, writte
     );
 }
 
-fn read_digests(path: &Path) -> Result<Digests, DigestsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DigestsError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    serde_json::from_str(&text).map_err(|source| DigestsError::Json {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
-/// Adds the digests of this run to `path` (created when missing): entries of other images and
-/// platforms are kept; this run's replace its own image and platform.
+/// Adds the digests of this run to `path` (see `registry::digests::merge_into`).
 pub(super) fn merge_digests_file(path: &Path, pushed: &[PushedImage]) -> Result<(), DigestsError> {
-    let mut all = match path.exists() {
-        true => read_digests(path)?,
-        false => Digests::new(),
-    };
+    let mut these = digests::Digests::new();
     for p in pushed {
-        let entry = all.entry(p.repo.clone()).or_default();
+        let entry = these.entry(p.repo.clone()).or_default();
         for i in &p.images {
             entry.insert(i.platform.clone(), i.digest.clone());
         }
     }
-    let write = |source| DigestsError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_extension("json.tmp");
-    let text = serde_json::to_string_pretty(&all).map_err(|e| write(e.into()))?;
-    std::fs::write(&tmp, text + "\n").map_err(write)?;
-    std::fs::rename(&tmp, path).map_err(write)
-}
-
-/// Image → platform → digest, joined from the digests files.
-type Joined = BTreeMap<String, BTreeMap<Platform, String>>;
-
-/// The digests of every file, joined: one digest per image and platform. A platform listed twice
-/// with different digests is refused, naming both files.
-fn join_digests(files: &[PathBuf]) -> anyhow::Result<Joined> {
-    let mut joined: BTreeMap<String, BTreeMap<Platform, (String, &Path)>> = BTreeMap::new();
-    for f in files {
-        // A file that cannot be read or is not one is bad input (exit 2).
-        let digests = read_digests(f)
-            .map_err(|e| usage(format!("--digests: {:#}", anyhow::Error::from(e))))?;
-        for (repo, platforms) in digests {
-            for (platform, digest) in platforms {
-                let p = Platform::parse(&platform).ok_or_else(|| {
-                    usage(format!(
-                        "{}: {repo}: platform {platform:?} is not linux/amd64 or linux/arm64",
-                        f.display()
-                    ))
-                })?;
-                let slot = joined.entry(repo.clone()).or_default();
-                match slot.get(&p) {
-                    Some((d, other)) if *d != digest => {
-                        return Err(usage(format!(
-                            "{repo} {p}: conflicting digests {d} ({}) and {digest} ({})",
-                            other.display(),
-                            f.display()
-                        )));
-                    }
-                    _ => {
-                        slot.insert(p, (digest, f));
-                    }
-                }
-            }
-        }
-    }
-    Ok(joined
-        .into_iter()
-        .map(|(repo, ps)| (repo, ps.into_iter().map(|(p, (d, _))| (p, d)).collect()))
-        .collect())
+    digests::merge_into(path, &these)
 }
 
 /// `<host>/<prefix>/lava/<os>/<kind>` → (host, os, kind).
@@ -243,10 +157,7 @@ fn repo_parts(repo: &str) -> Option<(&str, &str, ImageType)> {
 pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
     let tag = checked_tag(a.tag.as_deref(), &a.version)?;
     let tags = index_tags(&tag, &a.version);
-    let joined = join_digests(&a.digests)?;
-    if joined.is_empty() {
-        return Err(usage("--digests: the files list no image".to_string()));
-    }
+    let joined = digests::join(&a.digests).context("--digests")?;
     let req = a.auth.request();
     let mut registries: BTreeMap<&str, Registry> = BTreeMap::new();
     let mut plan = Vec::new();
@@ -256,35 +167,18 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
                 "--digests: {repo:?} is not a lava image repository (<registry>/<prefix>/lava/<os>/base|full)"
             ))
         })?;
-        let missing: Vec<&str> = a
-            .platforms
-            .list
-            .iter()
-            .filter(|p| !platforms.contains_key(p))
-            .map(|p| p.as_str())
-            .collect();
-        if !missing.is_empty() {
-            return Err(usage(format!(
-                "{repo}: no digest for {} in the digests files (every image needs each of --platform)",
-                missing.join(", ")
-            )));
-        }
+        digests::complete(repo, platforms, &a.platforms.list, "image")?;
         if !registries.contains_key(host) {
             registries.insert(host, Registry::connect(host, &req).await?);
         }
-        let reg = &registries[host];
-        let mut images = Vec::new();
-        for p in &a.platforms.list {
-            let digest = &platforms[p];
-            let image = registry::manifest_by_digest(reg, repo, p.as_str(), digest)
-                .await?
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "{repo}@{digest} ({p}) is not in the registry: nothing was pushed"
-                    )
-                })?;
-            images.push(image);
-        }
+        let images = digests::verify(
+            &registries[host],
+            repo,
+            platforms,
+            &a.platforms.list,
+            "image",
+        )
+        .await?;
         plan.push((repo, host, os, kind, images));
     }
     let meta = meta(&a.version).await;
@@ -360,53 +254,5 @@ mod tests {
         assert_eq!(repo_parts("ghcr.io/jin-gizmo/lava/ubuntu24/slim"), None);
         assert_eq!(repo_parts("ghcr.io/lava/ubuntu24/full"), None);
         assert_eq!(repo_parts("ghcr.io/jin-gizmo/other/ubuntu24/full"), None);
-    }
-
-    #[test]
-    fn digests_files_merge_and_conflicts_are_named() {
-        let d = tempfile::tempdir().unwrap();
-        let image = |platform: &str, digest: &str| PushedImage {
-            repo: "r.io/p/lava/tiny/base".into(),
-            os: "tiny".into(),
-            kind: ImageType::Base,
-            images: vec![PlatformImage {
-                platform: platform.into(),
-                digest: digest.into(),
-                size: 1,
-                media_type: "m".into(),
-            }],
-        };
-        let one = d.path().join("one.json");
-        merge_digests_file(&one, &[image("linux/amd64", "sha256:a")]).unwrap();
-        merge_digests_file(&one, &[image("linux/arm64", "sha256:b")]).unwrap();
-        let joined = join_digests(std::slice::from_ref(&one)).unwrap();
-        assert_eq!(
-            joined["r.io/p/lava/tiny/base"],
-            BTreeMap::from([
-                (Platform::Amd64, "sha256:a".to_string()),
-                (Platform::Arm64, "sha256:b".to_string())
-            ]),
-            "the second run kept the first run's entry"
-        );
-        let other = d.path().join("other.json");
-        merge_digests_file(&other, &[image("linux/arm64", "sha256:c")]).unwrap();
-        let e = join_digests(&[one.clone(), other.clone()]).unwrap_err();
-        assert_eq!(crate::error::exit_code(&e), 2, "bad input");
-        let e = e.to_string();
-        assert!(
-            e.contains("r.io/p/lava/tiny/base linux/arm64: conflicting digests sha256:b")
-                && e.contains("sha256:c")
-                && e.contains("other.json"),
-            "{e}"
-        );
-        // The same digest listed twice is no conflict.
-        assert!(join_digests(&[one.clone(), one]).is_ok());
-        let bad = d.path().join("bad.json");
-        std::fs::write(&bad, r#"{"r.io/p/lava/tiny/base": "sha256:a"}"#).unwrap();
-        let e = join_digests(&[bad]).unwrap_err();
-        assert_eq!(crate::error::exit_code(&e), 2);
-        let text = crate::error::one_line(&e);
-        assert!(text.starts_with("--digests: "), "{text}");
-        assert!(text.contains("bad.json: not a digests file"), "{text}");
     }
 }
