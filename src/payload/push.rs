@@ -60,8 +60,8 @@ pub async fn push_payload(
     })
 }
 
-/// Pushes one platform's image of a payload to `repo` by digest, the half of a push that an index
-/// lists (for now also tagged `<tag>-<arch>`).
+/// Pushes one platform's image of a payload to `repo` through the engine as `<tag>-<arch>` (the
+/// engine's push always writes a tag), for the index of a one-shot install.
 pub async fn push_one_platform(
     reg: &Registry,
     docker: &Docker,
@@ -84,14 +84,13 @@ pub struct ByDigest {
     pub uploaded: bool,
 }
 
-/// Pushes each of a payload's platform images by digest (the first half of a release on native
-/// runners; `payload index` writes the index).
+/// Pushes each of a payload's platform images by digest alone, with no tag (the first half of a
+/// release on native runners; `payload index` writes the index).
 pub async fn push_by_digest(
     reg: &Registry,
     docker: &Docker,
     repo: &str,
     built: &[Built],
-    tag: &str,
 ) -> Result<ByDigest, RegistryError> {
     let mut out = ByDigest {
         repository: repo.to_string(),
@@ -99,7 +98,7 @@ pub async fn push_by_digest(
         uploaded: false,
     };
     for b in built {
-        let p = push_one_platform(reg, docker, b, repo, tag).await?;
+        let p = registry::push_untagged(reg, docker, &b.local, repo, &b.platform).await?;
         out.uploaded |= p.uploaded;
         out.digests.insert(b.platform.clone(), p.image.digest);
     }

@@ -406,7 +406,7 @@ async fn push_row(
     };
     // What was pushed: a line to say, whether anything was sent, and the row's record of it.
     let result = if t.by_digest {
-        push::push_by_digest(reg, docker, &repo, &r.images, &req.tags[0])
+        push::push_by_digest(reg, docker, &repo, &r.images)
             .await
             .map(|p| {
                 let each: Vec<String> = p.digests.iter().map(|(k, d)| format!("{k} {d}")).collect();

@@ -121,6 +121,39 @@ pub(crate) fn skopeo_raw(reference: &str) -> (Value, String) {
     (serde_json::from_slice(&out.stdout).unwrap(), digest)
 }
 
+/// Whether the registry has `reference` (`repo:tag`).
+pub(crate) fn exists(reference: &str) -> bool {
+    std::process::Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
+        .arg(format!("docker://{reference}"))
+        .output()
+        .expect("skopeo (Debian)")
+        .status
+        .success()
+}
+
+/// The tags of `repo` in the registry (Debian's registry answers 404 NAME_UNKNOWN for a
+/// repository that has blobs and manifests but no tag).
+pub(crate) fn tags(repo: &str) -> Vec<String> {
+    let (host, path) = repo.split_once('/').unwrap();
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "-w", "\n%{http_code}"])
+        .arg(format!("http://{host}/v2/{path}/tags/list"))
+        .output()
+        .expect("curl");
+    let text = String::from_utf8(ok(out).stdout).unwrap();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    let v: Value = serde_json::from_str(body).unwrap();
+    match status {
+        "200" => v["tags"]
+            .as_array()
+            .map(|t| t.iter().map(|t| t.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default(),
+        "404" if v["errors"][0]["code"] == "NAME_UNKNOWN" => Vec::new(),
+        _ => panic!("tags of {repo}: {status} {body}"),
+    }
+}
+
 pub(crate) fn registry_log() -> PathBuf {
     root().join("build/services/registry.log")
 }

@@ -2,7 +2,9 @@
 //! digests file, and `images index` pushes the OCI index over those digests, against the local
 //! registry. Also the tags of a push: the run's tag, the lava version and latest.
 use crate::common::{bin, ok, path_str};
-use crate::images::{blob_uploads, fixture, lava_build_images, registry, skopeo_raw, unique};
+use crate::images::{
+    blob_uploads, exists, fixture, lava_build_images, registry, skopeo_raw, tags, unique,
+};
 use serde_json::Value;
 use std::path::Path;
 
@@ -13,39 +15,6 @@ fn manifest_puts(prefix: &str) -> usize {
     log.lines()
         .filter(|l| l.contains(&needle) && l.contains("/manifests/"))
         .count()
-}
-
-/// Whether the registry has `reference` (`repo:tag`).
-fn exists(reference: &str) -> bool {
-    std::process::Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--raw"])
-        .arg(format!("docker://{reference}"))
-        .output()
-        .expect("skopeo (Debian)")
-        .status
-        .success()
-}
-
-/// The tags of `repo` in the registry (Debian's registry answers 404 NAME_UNKNOWN for a
-/// repository that has blobs and manifests but no tag).
-fn tags(repo: &str) -> Vec<String> {
-    let (host, path) = repo.split_once('/').unwrap();
-    let out = std::process::Command::new("curl")
-        .args(["-sS", "-w", "\n%{http_code}"])
-        .arg(format!("http://{host}/v2/{path}/tags/list"))
-        .output()
-        .expect("curl");
-    let text = String::from_utf8(ok(out).stdout).unwrap();
-    let (body, status) = text.rsplit_once('\n').unwrap();
-    let v: Value = serde_json::from_str(body).unwrap();
-    match status {
-        "200" => v["tags"]
-            .as_array()
-            .map(|t| t.iter().map(|t| t.as_str().unwrap().to_string()).collect())
-            .unwrap_or_default(),
-        "404" if v["errors"][0]["code"] == "NAME_UNKNOWN" => Vec::new(),
-        _ => panic!("tags of {repo}: {status} {body}"),
-    }
 }
 
 /// The id of `image` in the engine at `host`.

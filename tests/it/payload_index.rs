@@ -4,22 +4,11 @@
 //! digests for one platform are refused before anything is pushed. The fixture project's COPY-only
 //! payload, the local registry, the AWS emulator's ECR.
 use crate::common::{path_str, with_moto};
-use crate::images::{docker_host, docker2_host, registry, skopeo_raw, unique};
+use crate::images::{docker_host, docker2_host, exists, registry, skopeo_raw, tags, unique};
 use crate::payload::{json as stdout_json, manifest_puts, payload, project, row, text};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::Output;
-
-/// Whether the registry has `reference` (`repo:tag`).
-fn exists(reference: &str) -> bool {
-    std::process::Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", "--raw"])
-        .arg(format!("docker://{reference}"))
-        .output()
-        .expect("skopeo (Debian)")
-        .status
-        .success()
-}
 
 fn write_json(path: &Path, v: &Value) {
     std::fs::write(path, serde_json::to_string_pretty(v).unwrap()).unwrap();
@@ -89,6 +78,7 @@ fn two_runs_by_digest_on_two_engines_write_one_file_and_index_pushes_one_index_o
         !exists(&format!("{full}:latest")),
         "no index before `payload index`"
     );
+    assert_eq!(tags(&full), Vec::<String>::new(), "by digest alone: no tag");
 
     let tag = unique();
     let index = |files: &[&Path], tag: &str| -> Output {
