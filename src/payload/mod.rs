@@ -18,6 +18,12 @@ use crate::config::ConfigError;
 pub enum PayloadError {
     #[error("{0}")]
     Config(#[source] ConfigError),
+    #[error("{0}")]
+    Prepare(
+        #[from]
+        #[source]
+        prepare::PrepareError,
+    ),
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
     #[error(transparent)]

@@ -25,6 +25,34 @@ pub struct Prepared {
     pub from: Vec<String>,
 }
 
+/// Why a payload could not be made ready: its folder or templates are wrong (the input: exit 2),
+/// or this machine could not stage the copy (run time: exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    // Shown as the config error it is, and kept in the chain as one (exit 2).
+    #[error("{0}")]
+    Input(#[source] ConfigError),
+    #[error("staging {path}")]
+    Staging {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{payload}: the build context")]
+    Context {
+        payload: String,
+        #[source]
+        source: context::ContextError,
+    },
+}
+
+impl From<ConfigError> for PrepareError {
+    fn from(e: ConfigError) -> Self {
+        PrepareError::Input(e)
+    }
+}
+
+/// The payload's own folder could not be read: its files are the input.
 fn read_err(path: &Path, source: std::io::Error) -> ConfigError {
     ConfigError::Read {
         path: path.display().to_string(),
@@ -32,9 +60,17 @@ fn read_err(path: &Path, source: std::io::Error) -> ConfigError {
     }
 }
 
+/// The staging copy could not be written or read back: a failure of this machine.
+fn stage_err(path: &Path, source: std::io::Error) -> PrepareError {
+    PrepareError::Staging {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// Copies `src` into `dst`: files and folders, symlinks followed, dot entries left out. With
 /// `normalise`, files become 0644, or 0755 when the owner may execute them, folders 0755.
-fn copy_tree(src: &Path, dst: &Path, normalise: bool) -> Result<(), ConfigError> {
+fn copy_tree(src: &Path, dst: &Path, normalise: bool) -> Result<(), PrepareError> {
     let walker = walkdir::WalkDir::new(src)
         .follow_links(true)
         .sort_by_file_name()
@@ -51,13 +87,16 @@ fn copy_tree(src: &Path, dst: &Path, normalise: bool) -> Result<(), ConfigError>
             .map_err(|err| read_err(e.path(), std::io::Error::other(err)))?;
         let to = dst.join(rel);
         if e.file_type().is_dir() {
-            std::fs::create_dir_all(&to).map_err(|err| read_err(&to, err))?;
+            std::fs::create_dir_all(&to).map_err(|err| stage_err(&to, err))?;
             if normalise {
                 std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755))
-                    .map_err(|err| read_err(&to, err))?;
+                    .map_err(|err| stage_err(&to, err))?;
             }
         } else if e.file_type().is_file() {
-            std::fs::copy(e.path(), &to).map_err(|err| read_err(e.path(), err))?;
+            // A source that cannot be opened is the input's fault; a copy that cannot be written
+            // is this machine's.
+            std::fs::File::open(e.path()).map_err(|err| read_err(e.path(), err))?;
+            std::fs::copy(e.path(), &to).map_err(|err| stage_err(&to, err))?;
             if normalise {
                 let mode = e
                     .metadata()
@@ -66,7 +105,7 @@ fn copy_tree(src: &Path, dst: &Path, normalise: bool) -> Result<(), ConfigError>
                     .mode();
                 let m = if mode & 0o100 != 0 { 0o755 } else { 0o644 };
                 std::fs::set_permissions(&to, std::fs::Permissions::from_mode(m))
-                    .map_err(|err| read_err(&to, err))?;
+                    .map_err(|err| stage_err(&to, err))?;
             }
         }
     }
@@ -90,8 +129,8 @@ fn render_in_place(
     path: &Path,
     shown: &str,
     ctx: &minijinja::Value,
-) -> Result<(), ConfigError> {
-    let bytes = std::fs::read(path).map_err(|e| read_err(path, e))?;
+) -> Result<(), PrepareError> {
+    let bytes = std::fs::read(path).map_err(|e| stage_err(path, e))?;
     let text = String::from_utf8(bytes).map_err(|_| {
         ConfigError::invalid(
             shown,
@@ -100,7 +139,7 @@ fn render_in_place(
         )
     })?;
     let out = render::render(env, shown, &text, ctx)?;
-    std::fs::write(path, out).map_err(|e| read_err(path, e))
+    std::fs::write(path, out).map_err(|e| stage_err(path, e))
 }
 
 /// The images a Dockerfile builds FROM, with `${BASE_IMG}` as given; scratch and earlier stages
@@ -135,18 +174,18 @@ pub fn prepare(
     project: &Project,
     payload: &Payload,
     ctx: &minijinja::Value,
-) -> Result<Prepared, ConfigError> {
+) -> Result<Prepared, PrepareError> {
     let env = render::environment().map_err(|e| ConfigError::Usage {
         message: format!("template delimiters: {e}"),
     })?;
-    let staging = tempfile::tempdir().map_err(|e| read_err(Path::new("a temporary folder"), e))?;
+    let staging = tempfile::tempdir().map_err(|e| stage_err(&std::env::temp_dir(), e))?;
     let own = payload.dir.join("Dockerfile").is_file();
     let root = if own {
         staging.path().to_path_buf()
     } else {
         staging.path().join("payload")
     };
-    std::fs::create_dir_all(&root).map_err(|e| read_err(&root, e))?;
+    std::fs::create_dir_all(&root).map_err(|e| stage_err(&root, e))?;
     copy_tree(&payload.dir, &root, !own)?;
     let shown_dir = format!("lava-payloads/{}.docker", payload.name);
     let shown = |p: &Path| {
@@ -160,28 +199,29 @@ pub fn prepare(
     }
     for f in files_under(&root) {
         if f.extension().is_some_and(|x| x == "ipynb") {
-            let json = std::fs::read(&f).map_err(|e| read_err(&f, e))?;
+            let json = std::fs::read(&f).map_err(|e| stage_err(&f, e))?;
             let py = notebook::to_python(&json).map_err(|e| ConfigError::Usage {
                 message: format!("{}: {}", shown(&f), crate::error::chain(&e)),
             })?;
             let to = f.with_extension("py");
             let mode = std::fs::metadata(&f)
-                .map_err(|e| read_err(&f, e))?
+                .map_err(|e| stage_err(&f, e))?
                 .permissions();
-            std::fs::write(&to, py).map_err(|e| read_err(&to, e))?;
-            std::fs::set_permissions(&to, mode).map_err(|e| read_err(&to, e))?;
-            std::fs::remove_file(&f).map_err(|e| read_err(&f, e))?;
+            std::fs::write(&to, py).map_err(|e| stage_err(&to, e))?;
+            std::fs::set_permissions(&to, mode).map_err(|e| stage_err(&to, e))?;
+            std::fs::remove_file(&f).map_err(|e| stage_err(&f, e))?;
         }
     }
     let dockerfile = staging.path().join("Dockerfile");
     if own {
         render_in_place(&env, &dockerfile, &shown(&dockerfile), ctx)?;
     } else {
-        std::fs::write(&dockerfile, DEFAULT_DOCKERFILE).map_err(|e| read_err(&dockerfile, e))?;
+        std::fs::write(&dockerfile, DEFAULT_DOCKERFILE).map_err(|e| stage_err(&dockerfile, e))?;
     }
-    let text = std::fs::read_to_string(&dockerfile).map_err(|e| read_err(&dockerfile, e))?;
-    let context = context::build(staging.path(), &[]).map_err(|e| ConfigError::Usage {
-        message: format!("{shown_dir}: {e}"),
+    let text = std::fs::read_to_string(&dockerfile).map_err(|e| stage_err(&dockerfile, e))?;
+    let context = context::build(staging.path(), &[]).map_err(|source| PrepareError::Context {
+        payload: shown_dir.clone(),
+        source,
     })?;
     Ok(Prepared {
         payload: payload.clone(),

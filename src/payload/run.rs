@@ -67,7 +67,7 @@ pub struct Row {
 }
 
 /// Every selected payload prepared; the first bad one stops the run (nothing built).
-pub fn prepare_all(req: &Request) -> Result<Vec<Prepared>, ConfigError> {
+pub fn prepare_all(req: &Request) -> Result<Vec<Prepared>, prepare::PrepareError> {
     let ctx = render::context(
         &req.project.config,
         &req.project.env,

@@ -613,6 +613,25 @@ fn bad_inputs_are_one_line_exit_2_and_nothing_is_built() {
     );
 }
 
+#[test]
+fn a_staging_copy_that_cannot_be_made_is_a_run_time_failure() {
+    // The payload is fine; this machine cannot stage its copy (no temporary folder): exit 1, not
+    // the exit 2 of bad input.
+    let (dir, _) = project();
+    let out = payload(dir.path(), "build", &["copyonly", "--env", "dev"])
+        .env("TMPDIR", "/nonexistent/tmp")
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: staging /nonexistent/tmp: "),
+        "{stderr}"
+    );
+}
+
 /// Builds payloads `names` for env dev (JSON on stdout, network none), with `extra` arguments.
 fn build_dev(dir: &Path, names: &[&str], extra: &[&str]) -> Output {
     payload(dir, "build", names)
