@@ -7,6 +7,7 @@ use super::push::{Pushed, platform_image};
 use super::stage::{self, Blob, OCI_MANIFEST, Staged};
 use super::{Registry, RegistryError, at, is_unknown};
 use crate::engine;
+use crate::output::progress;
 use bollard::Docker;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -118,6 +119,10 @@ pub async fn push_untagged(
     repo: &str,
     platform: &str,
 ) -> Result<Pushed, RegistryError> {
+    progress::line(
+        "[push]",
+        format_args!("{local} ({platform}): exporting from the engine and compressing its layers"),
+    );
     let (staged, _dir) = export_and_stage(docker, local).await?;
     let r = at(repo, None, Some(&staged.digest));
     let image =
@@ -133,20 +138,33 @@ pub async fn push_untagged(
             })?;
     }
     if reg.has_manifest(&r).await? {
+        progress::line("[push]", format_args!("{r} ({platform}): already there"));
         return Ok(Pushed {
             image: image(),
             uploaded: false,
         });
     }
+    // In the order of the blobs (several in flight), to add up what was sent.
     let sent: Vec<bool> = futures::stream::iter(&staged.blobs)
         .map(|b| reg.send_blob(&r, b))
-        .buffer_unordered(UPLOADS)
+        .buffered(UPLOADS)
         .try_collect()
         .await?;
+    let bytes: u64 = (staged.blobs.iter().zip(&sent))
+        .filter(|(_, s)| **s)
+        .map(|(b, _)| b.at.len)
+        .sum();
     let sent = sent.into_iter().filter(|s| *s).count();
-    tracing::debug!(reference = %r, blobs = staged.blobs.len(), sent, "pushed by digest");
     reg.put_manifest(&r, staged.manifest.clone(), OCI_MANIFEST, "manifest")
         .await?;
+    progress::line(
+        "[push]",
+        format_args!(
+            "{r} ({platform}): sent {sent} of {} blobs ({:.1} MiB), then the manifest",
+            staged.blobs.len(),
+            bytes as f64 / (1u64 << 20) as f64
+        ),
+    );
     Ok(Pushed {
         image: image(),
         uploaded: true,
