@@ -61,8 +61,8 @@ already holds is sent again; several platforms are pushed as one OCI index tagge
 --tag). Without --registry the images go to the repository's ECR registry with a token from
 GetAuthorizationToken; --registry HOST pushes elsewhere (credentials: LAVA_REGISTRY_USER or
 --user with LAVA_REGISTRY_TOKEN or --token-ssm) while the repositories are still made in ECR.
-With --push-by-digest each platform's image is pushed by digest only and its digest recorded in
---digests-file; `payload index` then pushes the index (a release with one runner per platform).
+With --push-by-digest each platform's image is pushed by digest only (no tag) and its digest
+recorded in --digests-file; `payload index` then pushes the index (a release with one runner per platform).
 
 Examples:
   lava-build payload install --env dev
@@ -180,8 +180,8 @@ pub struct InstallArgs {
     /// AWS profile.
     #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
     pub profile: Option<String>,
-    /// Push each platform's image by digest only (no index, no latest): the first half of
-    /// a release on native runners; `payload index` is the second.
+    /// Push each platform's image by digest only (no tag, no index, no latest): the first half
+    /// of a release on native runners; `payload index` is the second.
     #[arg(long, requires = "digests_file")]
     pub push_by_digest: bool,
     /// With --push-by-digest: the JSON file {repository: {platform: digest}} to write (merged
