@@ -660,3 +660,29 @@ async fn a_new_tree_is_one_listing_and_its_uploads_and_a_no_op_is_the_listing_al
     assert_eq!(counts(&again, ["uploaded", "unchanged"]), [0, 6], "{again}");
     assert_eq!(taken(&requests), vec![format!("GET /{b}/")]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_part_does_not_hold_back_the_next_parts() {
+    let f = Fixture::new().await;
+    // 20 MiB: parts 1 and 2 of 8 MiB, part 3 of 4 MiB.
+    let content = data(7, 20 << 20);
+    f.write("big.zip", &content);
+    // Part 1 is held until part 3 has been sent. With two requests in flight, part 3 can only start
+    // once part 2 is done and while part 1 is still under way.
+    let (proxy, held) = servers::holding_proxy("partNumber=1&", "partNumber=3&").await;
+    let out = f
+        .cmd(&["--concurrency", "2"])
+        .env("AWS_ENDPOINT_URL", &proxy)
+        .output()
+        .unwrap();
+    let report = crate::common::json_stdout(&out);
+    assert_eq!(counts(&report, ["uploaded"]), [1], "{report}");
+    assert!(
+        !held.deadline_passed.load(Ordering::SeqCst),
+        "part 3 was not sent while part 1 was under way"
+    );
+    assert!(
+        f.get("res/big.zip").await == content,
+        "the object is the file"
+    );
+}
