@@ -104,7 +104,7 @@ row() { # row LABEL NAME: ours and theirs side by side
         "$((M[$2-ours] / 1024)) / $((M[$2-theirs] / 1024)) MiB |" \
         "${C[$2-ours]} / ${C[$2-theirs]} s |"
 }
-header() { # header TITLE: a table's title (with the load average before its runs) and head
+header() { # header TITLE LOAD: a table's title with the load average before (LOAD) and after its runs, and head
     echo
     echo "$1 (load average before: $2, after: $(load))"
     echo
