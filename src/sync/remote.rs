@@ -350,15 +350,19 @@ async fn multipart_upload(
                     .set_e_tag(out.e_tag().map(String::from))
                     .checksum_sha256(checksum)
                     .build();
-                Ok::<_, RemoteError>((part, digest))
+                Ok::<_, RemoteError>((n, part, digest))
             }
         })
-        .buffered(pool.size)
+        // Unordered: a slow part does not hold back the next ones (an ordered buffer would start
+        // no new part until the oldest one is done); the parts are put in order afterwards.
+        .buffer_unordered(pool.size)
         .try_collect::<Vec<_>>()
         .await;
     let result = match parts {
-        Ok(parts) => {
-            let (parts, digests): (Vec<CompletedPart>, Vec<[u8; 32]>) = parts.into_iter().unzip();
+        Ok(mut parts) => {
+            parts.sort_unstable_by_key(|(n, _, _)| *n);
+            let (parts, digests): (Vec<CompletedPart>, Vec<[u8; 32]>) =
+                parts.into_iter().map(|(_, p, d)| (p, d)).unzip();
             let hashes = Hashes::of_parts(&digests);
             if expected.is_some_and(|e| *e != hashes) {
                 Err(changed(path))

@@ -245,3 +245,64 @@ impl RequestParser {
         }
     }
 }
+
+/// What a [`holding_proxy`] saw: whether it had to let the held request go on its deadline.
+#[derive(Default)]
+pub struct Held {
+    pub deadline_passed: AtomicBool,
+}
+
+/// A TCP proxy in front of the emulator that holds back the connection whose request line has
+/// `hold` (nothing more of it goes upstream) until a request line with `until` has gone through
+/// on another connection; after 10 s without one it lets the held request go and says so in
+/// [`Held::deadline_passed`].
+pub async fn holding_proxy(hold: &'static str, until: &'static str) -> (String, Arc<Held>) {
+    let upstream = crate::common::moto()
+        .trim_start_matches("http://")
+        .to_string();
+    let held = Arc::new(Held::default());
+    let (seen_tx, seen_rx) = tokio::sync::watch::channel(false);
+    let seen_tx = Arc::new(seen_tx);
+    let report = held.clone();
+    let url = proxy(upstream, move |client, server| {
+        let (held, seen_tx, mut seen_rx) = (report.clone(), seen_tx.clone(), seen_rx.clone());
+        async move {
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let up = async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                // The end of the previous read, so a pattern split across two reads is found.
+                let mut tail: Vec<u8> = Vec::new();
+                let mut holding_done = false;
+                while let Ok(n @ 1..) = cr.read(&mut buf).await {
+                    let mut window = std::mem::take(&mut tail);
+                    window.extend_from_slice(&buf[..n]);
+                    let has = |p: &str| window.windows(p.len()).any(|w| w == p.as_bytes());
+                    if has(until) {
+                        seen_tx.send_replace(true);
+                    }
+                    if !holding_done && has(hold) {
+                        holding_done = true;
+                        let wait = seen_rx.wait_for(|seen| *seen);
+                        if tokio::time::timeout(std::time::Duration::from_secs(10), wait)
+                            .await
+                            .is_err()
+                        {
+                            held.deadline_passed.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    tail = window[window.len().saturating_sub(64)..].to_vec();
+                    if sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let down = async move {
+                let _ = tokio::io::copy(&mut sr, &mut cw).await;
+            };
+            tokio::join!(up, down);
+        }
+    })
+    .await;
+    (url, held)
+}
