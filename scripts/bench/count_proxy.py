@@ -30,6 +30,15 @@ def publish():
     os.replace(tmp, out)
 
 
+def shut_both(client, up):
+    """Ends both directions of both sockets (the other side may be gone already)."""
+    for s in (client, up):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def forward_requests(client, up):
     """Client to upstream, request by request."""
     rfile = client.makefile("rb", buffering=1 << 16)
@@ -98,11 +107,7 @@ def forward_requests(client, up):
     except (OSError, EOFError, ValueError):
         pass
     finally:
-        for s in (client, up):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_both(client, up)
         with lock:
             state["bytes"] += sent
             for k, n in counts.items():
@@ -122,11 +127,7 @@ def forward_responses(up, client):
     except OSError:
         pass
     finally:
-        for s in (client, up):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        shut_both(client, up)
 
 
 srv = socket.socket()

@@ -154,6 +154,60 @@ pub(crate) fn tags(repo: &str) -> Vec<String> {
     }
 }
 
+/// Digests files an index must refuse before pushing anything, written into `dir`, for `repo`
+/// whose good digests (`amd`, `arm`) are in `good`: each case is the files, the exit status and the
+/// words its one-line error must hold. A platform missing (2), a digest the registry does not have
+/// (1), the same platform with two digests in two files (2).
+pub(crate) fn refused_digests(
+    dir: &Path,
+    repo: &str,
+    (amd, arm): (&str, &str),
+    good: &Path,
+) -> Vec<(Vec<PathBuf>, i32, Vec<String>)> {
+    let write = |name: &str, v: Value| {
+        let path = dir.join(name);
+        std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+        path
+    };
+    let absent = format!("sha256:{}", "0".repeat(64));
+    let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    vec![
+        (
+            vec![write(
+                "amd64.json",
+                serde_json::json!({ repo: { "linux/amd64": amd } }),
+            )],
+            2,
+            s(&[repo, "no digest for linux/arm64"]),
+        ),
+        (
+            vec![write(
+                "gone.json",
+                serde_json::json!({ repo: { "linux/amd64": amd, "linux/arm64": absent } }),
+            )],
+            1,
+            s(&[&format!("{repo}@{absent}"), "not in the registry"]),
+        ),
+        (
+            vec![
+                good.to_path_buf(),
+                write(
+                    "other-arm64.json",
+                    serde_json::json!({ repo: { "linux/arm64": amd } }),
+                ),
+            ],
+            2,
+            s(&[
+                "conflicting digests",
+                arm,
+                amd,
+                "other-arm64.json",
+                "linux/arm64",
+            ]),
+        ),
+    ]
+}
+
 pub(crate) fn registry_log() -> PathBuf {
     root().join("build/services/registry.log")
 }

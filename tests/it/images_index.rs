@@ -3,10 +3,11 @@
 //! registry. Also the tags of a push: the run's tag, the lava version and latest.
 use crate::common::{bin, ok, path_str};
 use crate::images::{
-    blob_uploads, exists, fixture, lava_build_images, registry, skopeo_raw, tags, unique,
+    blob_uploads, exists, fixture, lava_build_images, refused_digests, registry, skopeo_raw, tags,
+    unique,
 };
 use serde_json::Value;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Manifests (and indexes) this test's prefix had written to the registry, from its log.
 fn manifest_puts(prefix: &str) -> usize {
@@ -40,10 +41,6 @@ fn index_cmd(files: &[&Path], tag: &str, version: &str) -> std::process::Output 
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn write_json(path: &Path, v: &Value) {
-    std::fs::write(path, serde_json::to_string_pretty(v).unwrap()).unwrap();
 }
 
 #[test]
@@ -188,42 +185,11 @@ fn two_runs_by_digest_write_one_file_and_index_pushes_one_index_once() {
         assert_eq!(manifest_puts(&prefix), puts, "pushed after: {err}");
         assert!(!exists(&format!("{repo}:{t}")) && !exists(&format!("{repo}:{v}")));
     };
-    // A platform missing.
-    let only_amd = work.path().join("amd64.json");
-    write_json(
-        &only_amd,
-        &serde_json::json!({ &repo: { "linux/amd64": amd } }),
-    );
-    refused(&[&only_amd], 2, &[&repo, "no digest for linux/arm64"]);
-    // A digest the registry does not have.
-    let absent = format!("sha256:{}", "0".repeat(64));
-    let gone = work.path().join("gone.json");
-    write_json(
-        &gone,
-        &serde_json::json!({ &repo: { "linux/amd64": amd, "linux/arm64": absent } }),
-    );
-    refused(
-        &[&gone],
-        1,
-        &[&format!("{repo}@{absent}"), "not in the registry"],
-    );
-    // The same platform with two digests in two files.
-    let other = work.path().join("other-arm64.json");
-    write_json(
-        &other,
-        &serde_json::json!({ &repo: { "linux/arm64": amd } }),
-    );
-    refused(
-        &[&digests, &other],
-        2,
-        &[
-            "conflicting digests",
-            &arm,
-            &amd,
-            "other-arm64.json",
-            "linux/arm64",
-        ],
-    );
+    for (files, code, needles) in refused_digests(work.path(), &repo, (&amd, &arm), &digests) {
+        let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+        refused(&files, code, &needles);
+    }
     assert_eq!(
         skopeo_raw(&format!("{repo}:latest")).1,
         digest,

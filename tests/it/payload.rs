@@ -20,7 +20,7 @@ pub(crate) fn text(out: &Output) -> String {
     )
 }
 
-fn ok(out: Output) -> Output {
+pub(crate) fn ok(out: Output) -> Output {
     assert!(
         out.status.success(),
         "{:?}\n{}",

@@ -4,15 +4,13 @@
 //! digests for one platform are refused before anything is pushed. The fixture project's COPY-only
 //! payload, the local registry, the AWS emulator's ECR.
 use crate::common::{path_str, with_moto};
-use crate::images::{docker_host, docker2_host, exists, registry, skopeo_raw, tags, unique};
-use crate::payload::{json as stdout_json, manifest_puts, payload, project, row, text};
+use crate::images::{
+    docker_host, docker2_host, exists, refused_digests, registry, skopeo_raw, tags, unique,
+};
+use crate::payload::{json as stdout_json, manifest_puts, ok, payload, project, row, text};
 use serde_json::{Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
-
-fn write_json(path: &Path, v: &Value) {
-    std::fs::write(path, serde_json::to_string_pretty(v).unwrap()).unwrap();
-}
 
 /// (architecture, digest) of each manifest an index lists.
 fn listed(index: &Value) -> Vec<(String, String)> {
@@ -53,7 +51,7 @@ fn two_runs_by_digest_on_two_engines_write_one_file_and_index_pushes_one_index_o
             .args(["--registry", &reg, "--platform", platform])
             .args(["--push-by-digest", "--digests-file", &path_str(&digests)])
             .args(["--output", "json"]);
-        let out = c_output(with_moto(&mut c));
+        let out = ok(with_moto(&mut c).output().unwrap());
         let r = row(&stdout_json(&out), "copyonly").clone();
         assert_eq!(r["push"], "pushed", "{r}");
         assert_eq!(r["images"].as_array().unwrap().len(), 1, "{r}");
@@ -106,7 +104,10 @@ fn two_runs_by_digest_on_two_engines_write_one_file_and_index_pushes_one_index_o
             "--dry-run",
         ],
     );
-    let out = c_output(c.args(["--digests", &path_str(&digests), "--output", "json"]));
+    let out = ok(c
+        .args(["--digests", &path_str(&digests), "--output", "json"])
+        .output()
+        .unwrap());
     assert_eq!(row(&stdout_json(&out), "copyonly")["status"], "would push");
     assert!(!exists(&format!("{full}:latest")), "the dry run pushed");
 
@@ -166,52 +167,16 @@ fn two_runs_by_digest_on_two_engines_write_one_file_and_index_pushes_one_index_o
         assert_eq!(manifest_puts(&name), puts, "pushed after: {err}");
         assert!(!exists(&format!("{full}:{t}")), "{t} was pushed");
     };
-    // A platform missing.
-    let only_amd = work.path().join("amd64.json");
-    write_json(&only_amd, &json!({ &full: { "linux/amd64": amd } }));
-    refused(&[&only_amd], 2, &[&full, "no digest for linux/arm64"]);
-    // A digest the registry does not have.
-    let absent = format!("sha256:{}", "0".repeat(64));
-    let gone = work.path().join("gone.json");
-    write_json(
-        &gone,
-        &json!({ &full: { "linux/amd64": amd, "linux/arm64": absent } }),
-    );
-    refused(
-        &[&gone],
-        1,
-        &[&format!("{full}@{absent}"), "not in the registry"],
-    );
-    // The same platform with two digests in two files.
-    let other = work.path().join("other-arm64.json");
-    write_json(&other, &json!({ &full: { "linux/arm64": amd } }));
-    refused(
-        &[&digests, &other],
-        2,
-        &[
-            "conflicting digests",
-            &arm,
-            &amd,
-            "other-arm64.json",
-            "linux/arm64",
-        ],
-    );
+    for (files, code, needles) in refused_digests(work.path(), &full, (&amd, &arm), &digests) {
+        let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
+        refused(&files, code, &needles);
+    }
     assert_eq!(
         skopeo_raw(&format!("{full}:latest")).1,
         digest,
         "latest unchanged"
     );
-}
-
-fn c_output(c: &mut assert_cmd::Command) -> Output {
-    let out = c.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{:?}\n{}",
-        out.status.code(),
-        text(&out)
-    );
-    out
 }
 
 #[test]
