@@ -208,6 +208,17 @@ pub(crate) fn refused_digests(
     ]
 }
 
+/// `out` failed with status `code` and one line of error holding each of `needles`; the line.
+pub(crate) fn assert_refusal(out: &std::process::Output, code: i32, needles: &[String]) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    for n in needles {
+        assert!(err.contains(n.as_str()), "{n:?} in {err}");
+    }
+    err
+}
+
 pub(crate) fn registry_log() -> PathBuf {
     root().join("build/services/registry.log")
 }

@@ -3,8 +3,8 @@
 //! registry. Also the tags of a push: the run's tag, the lava version and latest.
 use crate::common::{bin, ok, path_str};
 use crate::images::{
-    blob_uploads, exists, fixture, lava_build_images, refused_digests, registry, skopeo_raw, tags,
-    unique,
+    assert_refusal, blob_uploads, exists, fixture, lava_build_images, refused_digests, registry,
+    skopeo_raw, tags, unique,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -169,25 +169,19 @@ fn two_runs_by_digest_write_one_file_and_index_pushes_one_index_once() {
     assert_eq!(rows[0]["tags"], serde_json::json!([version, "latest"]));
 
     // Refusals, each before anything is pushed: a fresh tag and version that must not appear.
-    let refused = |files: &[&Path], code: i32, needles: &[&str]| {
+    let refused = |files: &[&Path], code: i32, needles: &[String]| {
         let (t, v) = (
             unique(),
             format!("9.{}.1", uuid::Uuid::new_v4().as_u128() % 100_000),
         );
         let puts = manifest_puts(&prefix);
         let out = index_cmd(files, &t, &v);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(code), "{err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-        for n in needles {
-            assert!(err.contains(n), "{n:?} in {err}");
-        }
+        let err = assert_refusal(&out, code, needles);
         assert_eq!(manifest_puts(&prefix), puts, "pushed after: {err}");
         assert!(!exists(&format!("{repo}:{t}")) && !exists(&format!("{repo}:{v}")));
     };
     for (files, code, needles) in refused_digests(work.path(), &repo, (&amd, &arm), &digests) {
         let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-        let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
         refused(&files, code, &needles);
     }
     assert_eq!(

@@ -5,7 +5,8 @@
 //! payload, the local registry, the AWS emulator's ECR.
 use crate::common::{path_str, with_moto};
 use crate::images::{
-    docker_host, docker2_host, exists, refused_digests, registry, skopeo_raw, tags, unique,
+    assert_refusal, docker_host, docker2_host, exists, refused_digests, registry, skopeo_raw, tags,
+    unique,
 };
 use crate::payload::{json as stdout_json, manifest_puts, ok, payload, project, row, text};
 use serde_json::{Value, json};
@@ -154,22 +155,16 @@ fn two_runs_by_digest_on_two_engines_write_one_file_and_index_pushes_one_index_o
     assert_eq!(manifest_puts(&name), puts, "the re-run pushed a manifest");
 
     // Refusals, each before anything is pushed: a fresh tag that must not appear.
-    let refused = |files: &[&Path], code: i32, needles: &[&str]| {
+    let refused = |files: &[&Path], code: i32, needles: &[String]| {
         let t = unique();
         let puts = manifest_puts(&name);
         let out = index(files, &t);
-        let err = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert_eq!(out.status.code(), Some(code), "{err}");
-        assert_eq!(err.trim_end().lines().count(), 1, "{err}");
-        for n in needles {
-            assert!(err.contains(n), "{n:?} in {err}");
-        }
+        let err = assert_refusal(&out, code, needles);
         assert_eq!(manifest_puts(&name), puts, "pushed after: {err}");
         assert!(!exists(&format!("{full}:{t}")), "{t} was pushed");
     };
     for (files, code, needles) in refused_digests(work.path(), &full, (&amd, &arm), &digests) {
         let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
-        let needles: Vec<&str> = needles.iter().map(String::as_str).collect();
         refused(&files, code, &needles);
     }
     assert_eq!(
@@ -203,30 +198,20 @@ fn a_platform_outside_docker_platform_or_a_bad_digests_file_is_refused_before_bu
         err.contains("--platform: invalid value \"linux/arm64\": expected one of docker.platform in config/dev.yaml: linux/amd64"),
         "{err}"
     );
-    let err = run(
-        "install",
-        &[
-            "copyonly",
-            "--env",
-            "dev",
-            "--registry",
-            "127.0.0.1:9",
-            "--push-by-digest",
-        ],
-    );
+    let by_digest = [
+        "copyonly",
+        "--env",
+        "dev",
+        "--registry",
+        "127.0.0.1:9",
+        "--push-by-digest",
+    ];
+    let err = run("install", &by_digest);
     assert!(err.contains("--digests-file"), "{err}");
+    let bad_file = path_str(&bad);
     let err = run(
         "install",
-        &[
-            "copyonly",
-            "--env",
-            "dev",
-            "--registry",
-            "127.0.0.1:9",
-            "--push-by-digest",
-            "--digests-file",
-            &path_str(&bad),
-        ],
+        &[&by_digest[..], &["--digests-file", &bad_file]].concat(),
     );
     assert!(err.contains("bad.json: not a digests file"), "{err}");
     assert_eq!(
