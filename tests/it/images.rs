@@ -155,15 +155,16 @@ pub(crate) fn tags(repo: &str) -> Vec<String> {
 }
 
 /// Digests files an index must refuse before pushing anything, written into `dir`, for `repo`
-/// whose good digests (`amd`, `arm`) are in `good`: each case is the files, the exit status and the
-/// words its one-line error must hold. A platform missing (2), a digest the registry does not have
-/// (1), the same platform with two digests in two files (2).
+/// whose good digests (`amd`, `arm`) are in `good`; `refused` is called with each case: the files,
+/// the exit status and the words its one-line error must hold. A platform missing (2), a digest
+/// the registry does not have (1), the same platform with two digests in two files (2).
 pub(crate) fn refused_digests(
     dir: &Path,
     repo: &str,
     (amd, arm): (&str, &str),
     good: &Path,
-) -> Vec<(Vec<PathBuf>, i32, Vec<String>)> {
+    refused: impl Fn(&[&Path], i32, &[String]),
+) {
     let write = |name: &str, v: Value| {
         let path = dir.join(name);
         std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
@@ -171,7 +172,7 @@ pub(crate) fn refused_digests(
     };
     let absent = format!("sha256:{}", "0".repeat(64));
     let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    vec![
+    let cases = vec![
         (
             vec![write(
                 "amd64.json",
@@ -205,7 +206,11 @@ pub(crate) fn refused_digests(
                 "linux/arm64",
             ]),
         ),
-    ]
+    ];
+    for (files, code, needles) in cases {
+        let files: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        refused(&files, code, &needles);
+    }
 }
 
 /// `out` failed with status `code` and one line of error holding each of `needles`; the line.
