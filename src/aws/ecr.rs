@@ -196,6 +196,28 @@ pub async fn create_repository(
         })
 }
 
+/// Creates the repository as `create_repository` does, or finds it when it exists by the time the
+/// request arrives (another run made it meanwhile: the other platform's runner of a release), told
+/// by the error code `RepositoryAlreadyExistsException`. Returns its URI and which it was.
+pub async fn create_or_find_repository(
+    ecr: &aws_sdk_ecr::Client,
+    name: &str,
+    policy: &str,
+) -> Result<(String, Created), EcrError> {
+    match create_repository(ecr, name, policy).await {
+        Ok(uri) => Ok((uri, Created::New)),
+        Err(EcrError::Create { source, .. }) if source.is("RepositoryAlreadyExistsException") => {
+            let uri = find_repository(ecr, name)
+                .await?
+                .ok_or_else(|| EcrError::NoUri {
+                    repository: name.to_string(),
+                })?;
+            Ok((uri, Created::Existed))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The repository's images, as `digest (tags)` lines, sorted.
 pub async fn list_images(ecr: &aws_sdk_ecr::Client, name: &str) -> Result<Vec<String>, EcrError> {
     let mut out = Vec::new();

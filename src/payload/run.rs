@@ -241,19 +241,14 @@ async fn ensure_repository(
     if dry_run {
         return Ok((None, "would create"));
     }
-    let uri = match ecr::create_repository(&t.ecr, name, &t.lifecycle).await {
-        Ok(uri) => uri,
-        // Created meanwhile by another run (the other platform's runner of a release).
-        Err(ecr::EcrError::Create { source, .. })
-            if source.is("RepositoryAlreadyExistsException") =>
-        {
-            let uri = ecr::find_repository(&t.ecr, name).await?;
-            return Ok((uri, "exists"));
+    // Another run may have made it meanwhile (the other platform's runner of a release).
+    match ecr::create_or_find_repository(&t.ecr, name, &t.lifecycle).await? {
+        (uri, ecr::Created::Existed) => Ok((Some(uri), "exists")),
+        (uri, ecr::Created::New) => {
+            progress::line(&format!("[{name}]"), "created the ECR repository");
+            Ok((Some(uri), "created"))
         }
-        Err(e) => return Err(e.into()),
-    };
-    progress::line(&format!("[{name}]"), "created the ECR repository");
-    Ok((Some(uri), "created"))
+    }
 }
 
 /// Every payload's repository in ECR (see `ensure_repository`), in the order of `names`.

@@ -847,3 +847,24 @@ async fn a_build_dry_run_builds_nothing_and_a_lifecycle_file_becomes_the_policy(
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("--lifecycle"), "{}", text(&out));
 }
+
+/// Two runners of a release (one per platform) may both find no repository and both create it:
+/// the second creation is answered RepositoryAlreadyExistsException and must find the first's.
+#[tokio::test]
+async fn a_repository_created_meanwhile_is_found_not_an_error() {
+    use lava_build::aws::ecr::{Created, create_or_find_repository, find_repository};
+    let ecr = aws_sdk_ecr::Client::new(&moto_sdk("us-east-1").await);
+    let name = format!("race/{}", unique());
+    let policy = lava_build::payload::push::DEFAULT_LIFECYCLE;
+    assert_eq!(find_repository(&ecr, &name).await.unwrap(), None);
+    let (first, made) = create_or_find_repository(&ecr, &name, policy)
+        .await
+        .unwrap();
+    assert_eq!(made, Created::New);
+    assert!(first.ends_with(&format!("/{name}")), "{first}");
+    // The other runner, which also saw no repository, now creates it.
+    let (second, made) = create_or_find_repository(&ecr, &name, policy)
+        .await
+        .unwrap();
+    assert_eq!((second, made), (first, Created::Existed));
+}
