@@ -4,6 +4,7 @@
 //! again sends no layer and no manifest.
 pub mod auth;
 pub mod digests;
+mod export;
 pub mod index;
 mod push;
 mod stage;

@@ -3,12 +3,12 @@
 //! uncompressed layer is gzip-compressed beside it, and the OCI manifest over the config and the
 //! compressed layers is written. Compression is deterministic (no name, no time in the gzip
 //! header, one level), so the same image always gives the same blobs and the same manifest digest.
+use super::export::{Export, Region, read_err, read_region};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -52,14 +52,6 @@ pub enum StageError {
         got: String,
         expected: String,
     },
-}
-
-/// Bytes `offset..offset+len` of `file`: where a blob is on disk.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Region {
-    pub file: PathBuf,
-    pub offset: u64,
-    pub len: u64,
 }
 
 /// One blob to send: the config or a layer.
@@ -113,95 +105,6 @@ struct Manifest<'a> {
     layers: Vec<Descriptor<'a>>,
 }
 
-/// Where each entry of a tar file is: its data, or the entry a hard or symbolic link points at.
-enum Entry {
-    Data { offset: u64, len: u64 },
-    Link(String),
-}
-
-fn read_err(path: &Path) -> impl Fn(std::io::Error) -> StageError + '_ {
-    move |source| StageError::Read {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-fn entries(export: &Path) -> Result<HashMap<String, Entry>, StageError> {
-    let err = read_err(export);
-    let file = File::open(export).map_err(&err)?;
-    let mut archive = tar::Archive::new(BufReader::with_capacity(BUF, file));
-    let mut out = HashMap::new();
-    for e in archive.entries().map_err(&err)? {
-        let e = e.map_err(&err)?;
-        let name = normal(&e.path().map_err(&err)?.to_string_lossy());
-        let entry = match e.header().entry_type() {
-            t if t.is_symlink() || t.is_hard_link() => {
-                let target = e.link_name().map_err(&err)?.unwrap_or_default();
-                let target = target.to_string_lossy();
-                // A symbolic link is relative to its own folder; a hard link to the archive.
-                Entry::Link(match t.is_symlink() && !target.starts_with('/') {
-                    true => normal(&format!("{}/{target}", parent(&name))),
-                    false => normal(&target),
-                })
-            }
-            _ => Entry::Data {
-                offset: e.raw_file_position(),
-                len: e.size(),
-            },
-        };
-        out.insert(name, entry);
-    }
-    Ok(out)
-}
-
-fn parent(path: &str) -> &str {
-    path.rsplit_once('/').map_or("", |(p, _)| p)
-}
-
-/// `a/./b/../c` → `a/c`, without a leading `./` or `/`.
-fn normal(path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for p in path.split('/') {
-        match p {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
-    }
-    parts.join("/")
-}
-
-/// The region of entry `name`, following links (a layer shared by two images of one export is a
-/// link to the first).
-fn locate(export: &Path, all: &HashMap<String, Entry>, name: &str) -> Result<Region, StageError> {
-    let mut name = normal(name);
-    for _ in 0..16 {
-        match all.get(&name) {
-            Some(Entry::Data { offset, len }) => {
-                return Ok(Region {
-                    file: export.to_path_buf(),
-                    offset: *offset,
-                    len: *len,
-                });
-            }
-            Some(Entry::Link(to)) => name = to.clone(),
-            None => break,
-        }
-    }
-    Err(StageError::Missing(name))
-}
-
-fn read_region(r: &Region) -> Result<Vec<u8>, StageError> {
-    let err = read_err(&r.file);
-    let mut f = File::open(&r.file).map_err(&err)?;
-    f.seek(SeekFrom::Start(r.offset)).map_err(&err)?;
-    let mut out = Vec::with_capacity(r.len as usize);
-    f.take(r.len).read_to_end(&mut out).map_err(&err)?;
-    Ok(out)
-}
-
 fn digest_of(bytes: &[u8]) -> String {
     format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
 }
@@ -211,6 +114,16 @@ struct Hashing<W> {
     inner: W,
     hash: Sha256,
     len: u64,
+}
+
+impl<W> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hash: Sha256::new(),
+            len: 0,
+        }
+    }
 }
 
 impl<W: Write> Write for Hashing<W> {
@@ -239,17 +152,17 @@ fn layer_blob(
     let mut f = File::open(&at.file).map_err(&err)?;
     f.seek(SeekFrom::Start(at.offset)).map_err(&err)?;
     let mut src = BufReader::with_capacity(BUF, f.take(at.len));
-    let head = src.fill_buf_exact(4).map_err(&err)?;
-    let compressed = match head {
+    let head = src.fill_buf().map_err(&err)?;
+    let compressed = match &head[..head.len().min(4)] {
         [0x1f, 0x8b, ..] => Some(OCI_LAYER_GZIP),
         [0x28, 0xb5, 0x2f, 0xfd] => Some(OCI_LAYER_ZSTD),
         _ => None,
     };
     if let Some(media_type) = compressed {
-        let mut hash = Sha256::new();
-        std::io::copy(&mut src, &mut HashOnly(&mut hash)).map_err(&err)?;
+        let mut hash = Hashing::new(std::io::sink());
+        std::io::copy(&mut src, &mut hash).map_err(&err)?;
         return Ok(Blob {
-            digest: format!("sha256:{}", hex::encode(hash.finalize())),
+            digest: format!("sha256:{}", hex::encode(hash.hash.finalize())),
             media_type,
             at,
         });
@@ -260,11 +173,7 @@ fn layer_blob(
         source,
     };
     let out = File::create(&path).map_err(werr)?;
-    let sink = Hashing {
-        inner: BufWriter::with_capacity(BUF, out),
-        hash: Sha256::new(),
-        len: 0,
-    };
+    let sink = Hashing::new(BufWriter::with_capacity(BUF, out));
     let mut gz = GzEncoder::new(sink, Compression::default());
     let mut plain = Sha256::new();
     let mut buf = vec![0u8; BUF];
@@ -298,43 +207,18 @@ fn layer_blob(
     })
 }
 
-struct HashOnly<'a>(&'a mut Sha256);
-
-impl Write for HashOnly<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Peeks at the first `n` bytes (fewer when the data is shorter) without consuming them.
-trait Peek {
-    fn fill_buf_exact(&mut self, n: usize) -> std::io::Result<&[u8]>;
-}
-
-impl<R: Read> Peek for BufReader<R> {
-    fn fill_buf_exact(&mut self, n: usize) -> std::io::Result<&[u8]> {
-        use std::io::BufRead;
-        let b = self.fill_buf()?;
-        Ok(&b[..b.len().min(n)])
-    }
-}
-
 /// Stages the image exported to `export`, writing compressed layers into `dir`. The layers are
 /// compressed side by side, one per core.
 pub fn stage(export: &Path, dir: &Path) -> Result<Staged, StageError> {
-    let all = entries(export)?;
-    let manifest_at = locate(export, &all, "manifest.json")?;
+    let export = Export::open(export)?;
+    let manifest_at = export.locate("manifest.json")?;
     let saved: Vec<SavedImage> =
         serde_json::from_slice(&read_region(&manifest_at)?).map_err(|source| StageError::Json {
             what: "manifest.json".into(),
             source,
         })?;
     let image = saved.into_iter().next().ok_or(StageError::NoImage)?;
-    let config_at = locate(export, &all, &image.config)?;
+    let config_at = export.locate(&image.config)?;
     let config = read_region(&config_at)?;
     let parsed: ImageConfig =
         serde_json::from_slice(&config).map_err(|source| StageError::Json {
@@ -351,7 +235,7 @@ pub fn stage(export: &Path, dir: &Path) -> Result<Staged, StageError> {
     let places = image
         .layers
         .iter()
-        .map(|l| locate(export, &all, l))
+        .map(|l| export.locate(l))
         .collect::<Result<Vec<_>, _>>()?;
 
     let next = AtomicUsize::new(0);
@@ -552,12 +436,5 @@ mod tests {
         assert_eq!(b.media_type, OCI_LAYER_GZIP);
         assert_eq!(b.at, at);
         assert_eq!(b.digest, sha(&blob));
-    }
-
-    #[test]
-    fn paths_are_normalised() {
-        assert_eq!(normal("./a/../b/./c"), "b/c");
-        assert_eq!(normal("/blobs/sha256/x"), "blobs/sha256/x");
-        assert_eq!(parent("l3/layer.tar"), "l3");
     }
 }
