@@ -168,18 +168,12 @@ pub struct BuildArgs {
 pub struct InstallArgs {
     #[command(flatten)]
     pub build: BuildArgs,
-    /// Push to this registry instead of the repositories' ECR registry.
-    #[arg(long, value_name = "HOST")]
-    pub registry: Option<String>,
     /// ECR lifecycle policy (JSON) of new repositories, and of existing ones when given
     /// [default: the lava images' policy].
     #[arg(long, value_name = "FILE")]
     pub lifecycle: Option<PathBuf>,
     #[command(flatten)]
-    pub auth: crate::registry::auth::RegistryArgs,
-    /// AWS profile.
-    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
-    pub profile: Option<String>,
+    pub target: TargetArgs,
     /// Push each platform's image by digest only (no tag, no index, no latest): the first half
     /// of a release on native runners; `payload index` is the second.
     #[arg(long, requires = "digests_file")]
@@ -188,6 +182,20 @@ pub struct InstallArgs {
     /// into an existing one).
     #[arg(long, value_name = "FILE", requires = "push_by_digest")]
     pub digests_file: Option<PathBuf>,
+}
+
+/// Where payload images go (install) or went (index): the registry, its credentials, and the AWS
+/// profile of ECR.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// The registry of the images, instead of the repositories' ECR registry.
+    #[arg(long, value_name = "HOST")]
+    pub registry: Option<String>,
+    #[command(flatten)]
+    pub auth: crate::registry::auth::RegistryArgs,
+    /// AWS profile.
+    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -397,11 +405,11 @@ async fn install(a: &InstallArgs) -> anyhow::Result<()> {
         digests::read(f).context("--digests-file")?;
     }
     let target = Target {
-        registry: a.registry.clone(),
-        auth: a.auth.request(),
+        registry: a.target.registry.clone(),
+        auth: a.target.auth.request(),
         lifecycle,
         lifecycle_given,
-        ecr: ecr_client(a.profile.as_deref()).await,
+        ecr: ecr_client(a.target.profile.as_deref()).await,
         by_digest: a.push_by_digest,
     };
     let (rows, failed) = run::install(&req, &target).await?;

@@ -1,5 +1,5 @@
 //! `lava-build payload index`: the arguments, the request and what is printed.
-use super::{ProjectArgs, ecr_client, tags};
+use super::{ProjectArgs, TargetArgs, ecr_client, tags};
 use crate::config::ConfigError;
 use crate::engine::Platform;
 use crate::output::{self, Format};
@@ -27,14 +27,8 @@ pub struct IndexArgs {
         value_name = "LIST"
     )]
     pub platforms: Vec<Platform>,
-    /// The registry the images were pushed to, instead of the repositories' ECR registry.
-    #[arg(long, value_name = "HOST")]
-    pub registry: Option<String>,
     #[command(flatten)]
-    pub auth: crate::registry::auth::RegistryArgs,
-    /// AWS profile.
-    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
-    pub profile: Option<String>,
+    pub target: TargetArgs,
 }
 
 /// The platforms every index lists: `--platform`, else docker.platform's list.
@@ -92,9 +86,9 @@ pub async fn run(a: &IndexArgs) -> anyhow::Result<()> {
         project,
         payloads,
         files: a.digests.clone(),
-        registry: a.registry.clone(),
-        auth: a.auth.request(),
-        ecr: ecr_client(a.profile.as_deref()).await,
+        registry: a.target.registry.clone(),
+        auth: a.target.auth.request(),
+        ecr: ecr_client(a.target.profile.as_deref()).await,
         dry_run: a.project.dry_run,
     };
     let rows = index::index(&req).await?;
