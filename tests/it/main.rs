@@ -24,3 +24,4 @@ mod rc;
 mod stacks;
 mod sync;
 mod worker_stack;
+mod workflows;
