@@ -152,7 +152,8 @@ pub struct BuildArgs {
     /// for base; full follows when base changed).
     #[arg(long)]
     pub pull: bool,
-    /// A local lava bundle to install instead of jinlava from PyPI.
+    /// A jinlava wheel or source distribution (jinlava-<version>…whl or .tar.gz) to install, with its
+    /// extras, instead of jinlava from PyPI.
     #[arg(long, value_name = "FILE")]
     pub lava_bundle: Option<PathBuf>,
     #[command(flatten)]

@@ -987,3 +987,30 @@ async fn pull_fetches_a_newer_from_image() {
     assert_eq!(rows(&out)[0]["rebuilt"], true);
     assert_eq!(seen().await, "two", "--pull fetched the newer FROM image");
 }
+
+/// A lava-build code bundle (a .tar.bz2 of wheels) or any other file pip cannot install is refused
+/// before anything is built: exit 2, one line naming the option, the file and what is expected.
+#[test]
+fn a_lava_bundle_pip_cannot_install_is_a_usage_error() {
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("lava-8.3.0-amzn2023-py3.12-x86_64.tar.bz2");
+    std::fs::write(&bundle, b"not a wheel").unwrap();
+    let out = lava_build_images(fx.path())
+        .args([
+            "--platform",
+            "linux/amd64",
+            "--lava-bundle",
+            &path_str(&bundle),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("--lava-bundle {}", bundle.display()))
+            && err.contains("expected a jinlava wheel"),
+        "{err}"
+    );
+}

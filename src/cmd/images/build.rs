@@ -93,6 +93,18 @@ fn in_context_of(os: &str, rel: &str) -> bool {
     }
 }
 
+/// Whether a file name is a jinlava distribution pip can install with its extras: a wheel or a
+/// source distribution (a lava-build code bundle, `.tar.bz2` of wheels, is not one).
+fn pip_installable_lava(name: &str) -> bool {
+    let stem = name
+        .strip_suffix(".whl")
+        .or_else(|| name.strip_suffix(".tar.gz"));
+    stem.is_some_and(|s| {
+        s.strip_prefix("jinlava-")
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    })
+}
+
 /// The build files of `os` as one context tar, with the lava bundle when one is given.
 async fn build_context(a: &BuildArgs, os: &str) -> anyhow::Result<(Vec<u8>, String)> {
     let mut extra = Vec::new();
@@ -103,6 +115,12 @@ async fn build_context(a: &BuildArgs, os: &str) -> anyhow::Result<(Vec<u8>, Stri
             .filter(|_| b.is_file())
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| usage(format!("--lava-bundle {}: no such file", b.display())))?;
+        if !pip_installable_lava(&name) {
+            return Err(usage(format!(
+                "--lava-bundle {}: expected a jinlava wheel (jinlava-<version>-….whl) or source distribution (jinlava-<version>.tar.gz) that pip installs",
+                b.display()
+            )));
+        }
         extra.push((format!("packages/lava/{name}"), b.clone()));
         bundle_arg = name;
     }
@@ -291,4 +309,49 @@ pub(super) async fn build_check_push(a: &BuildArgs) -> anyhow::Result<()> {
         }
     }
     report_rows(&rows, a.output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_pip_installs_is_a_lava_bundle() {
+        for ok in ["jinlava-8.3.0-py3-none-any.whl", "jinlava-8.4.0rc1.tar.gz"] {
+            assert!(pip_installable_lava(ok), "{ok}");
+        }
+        for bad in [
+            "lava-8.3.0-amzn2023-py3.12-x86_64.tar.bz2",
+            "jinlava-8.3.0.tar.bz2",
+            "jinlava.whl",
+            "notes.txt",
+            "jinlava-latest.whl",
+        ] {
+            assert!(!pip_installable_lava(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_os_context_holds_only_what_its_builds_read() {
+        for kept in [
+            "Dockerfile",
+            "common/lib.sh",
+            "packages/x.zip",
+            "os/amzn2023/base/10-packages.sh",
+            "os",
+            "bin/busybox",
+        ] {
+            assert!(in_context_of("amzn2023", kept), "{kept}");
+        }
+        for left in [
+            "checks.yaml",
+            "lifecycle.json",
+            "payload",
+            "builders",
+            "os/ubuntu24",
+            "os/ubuntu24/base/10-packages.sh",
+        ] {
+            assert!(!in_context_of("amzn2023", left), "{left}");
+        }
+    }
 }
