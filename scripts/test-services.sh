@@ -3,7 +3,7 @@
 # (Debian's docker-registry) and Docker engines (dockerd: one only when none answers, and a second
 # one, always, for the tests of --engine).
 #
-#   scripts/test-services.sh install        install what the tests need, exactly as pinned in scripts/deps/
+#   scripts/test-services.sh install [demo] install what the tests need (demo: what make demo needs), exactly as pinned in scripts/deps/
 #                                           (apt-get, pip into build/venv and build/lava-venv, npm, the lab OS)
 #   scripts/test-services.sh check          compare what is installed with the pins (read-only), exit 1 naming each difference
 #   scripts/test-services.sh start          start the services; endpoints go to build/services/env
@@ -55,18 +55,20 @@ lab_suite=bookworm
 lab_packages=python3,python3-pip,python3-venv,ca-certificates
 lab_image=lava-lab/debian:12
 
-# apt_pins: "name=version" for every line of apt.lock.
+# apt_pins [NAME…]: "name=version" for every line of apt.lock (only the NAMEs when given).
 apt_pins() {
-    awk '!/^#/ && NF == 2 { print $1 "=" $2 }' "$deps/apt.lock"
+    awk -v only="$*" 'BEGIN { n = split(only, o, " "); for (i = 1; i <= n; i++) want[o[i]] = 1 }
+        !/^#/ && NF == 2 && (n == 0 || ($1 in want)) { print $1 "=" $2 }' "$deps/apt.lock"
 }
 
+# install_apt [NAME…]: the pinned packages (only the NAMEs when given) and the base ones.
 install_apt() {
     local wanted=() pin name version have
     while read -r pin; do
         name=${pin%%=*} version=${pin#*=}
         have=$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null || true)
         [ "$have" = "install ok installed $version" ] || wanted+=("$pin")
-    done < <(apt_pins)
+    done < <(apt_pins "$@")
     for name in "${apt_base[@]}"; do
         have=$(dpkg-query -W -f='${Status}' "$name" 2>/dev/null || true)
         [ "$have" = "install ok installed" ] || wanted+=("$name")
@@ -156,7 +158,14 @@ check() {
     return "$bad"
 }
 
+# install [demo]: everything the tests use; `demo` only what make demo needs (packer and the
+# emulator's venv: no engines, no lab OS, no real lava, no npm).
 install() {
+    if [ "${1:-}" = demo ]; then
+        install_apt packer
+        install_venv "$venv" "$deps/test.txt"
+        return 0
+    fi
     install_apt
     install_venv "$venv" "$deps/test.txt"
     install_venv "$lava_venv" "$deps/lava.txt"
@@ -380,7 +389,7 @@ run() { # run WHAT -- CMD…
 }
 
 case "${1:-}" in
-    install) install ;;
+    install) install "${2:-}" ;;
     check) check ;;
     start) start all ;;
     stop) stop ;;
