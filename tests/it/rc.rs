@@ -1513,7 +1513,9 @@ async fn s3run_never_runs_a_script_swapped_in_by_flipping_the_cache_path() {
         std::thread::spawn(move || {
             let mut flips = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                if flips % 64 == 0 && std::fs::read(&planted).ok().as_ref() != Some(&evil_script) {
+                if flips.is_multiple_of(64)
+                    && std::fs::read(&planted).ok().as_ref() != Some(&evil_script)
+                {
                     std::fs::write(&tmp, &evil_script).unwrap();
                     std::fs::set_permissions(
                         &tmp,
