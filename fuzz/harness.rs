@@ -26,6 +26,14 @@ pub fn userdata(data: &[u8]) {
     }
 }
 
+/// An answer of the instance metadata service as the agent reads it off the socket (status line,
+/// headers, Content-Length or chunked body).
+pub fn imds_response(data: &[u8]) {
+    if let Ok(r) = parsers::http::parse_response(data) {
+        assert!(r.body.len() <= data.len(), "a body longer than the input");
+    }
+}
+
 /// A deploy-format file: YAML, the `dev` environment, then resolution of every parameter with
 /// the real `ami/ami-build.yaml`. Input: the file's text; after a NUL byte, `key=value` words.
 pub fn deploy_config(data: &[u8]) {

@@ -6,6 +6,8 @@
 pub mod checks;
 #[path = "../src/config/mod.rs"]
 pub mod config;
+#[path = "../src/rc/http.rs"]
+pub mod http;
 #[path = "../src/packer/manifest.rs"]
 pub mod manifest;
 #[path = "../src/rc/userdata.rs"]
@@ -13,5 +15,5 @@ pub mod userdata;
 
 /// The parser modules, under the names the shared harness uses.
 pub mod parsers {
-    pub use crate::{checks, config, manifest, userdata};
+    pub use crate::{checks, config, http, manifest, userdata};
 }

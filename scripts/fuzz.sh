@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../fuzz"
 seconds=${1:-600}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(userdata deploy_config packer_manifest checks_yaml)
+((${#targets[@]})) || targets=(userdata deploy_config packer_manifest checks_yaml imds_response)
 
 rustup toolchain list | grep -q '^nightly' || { echo "fuzz: a nightly toolchain is needed (rustup toolchain install nightly)" >&2; exit 2; }
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz

@@ -215,7 +215,9 @@ pub async fn boot(opts: &BootOptions) -> Result<BootReport, BootError> {
                 run_shell(&mut report, &data, "shell", opts.step_timeout).await
             }
             Planned::BuiltIn(BuiltIn::Swap) => run_swap(&mut report, &data, &opts.root).await,
-            Planned::BuiltIn(BuiltIn::Crontab) => run_crontab(&mut report, &data, &region).await,
+            Planned::BuiltIn(BuiltIn::Crontab) => {
+                run_crontab(&mut report, &data, &region, opts.step_timeout).await
+            }
             Planned::Site(path) => {
                 let t = Instant::now();
                 let name = path
@@ -246,7 +248,12 @@ async fn run_swap(report: &mut BootReport, data: &Map<String, Value>, root: &Roo
     }
 }
 
-async fn run_crontab(report: &mut BootReport, data: &Map<String, Value>, region: &str) {
+async fn run_crontab(
+    report: &mut BootReport,
+    data: &Map<String, Value>,
+    region: &str,
+    limit: Duration,
+) {
     let t = Instant::now();
     match data.get("crontab") {
         None => report.skip("crontab", "not in user data"),
@@ -258,10 +265,11 @@ async fn run_crontab(report: &mut BootReport, data: &Map<String, Value>, region:
                 for (user, loc) in entries {
                     let t = Instant::now();
                     let r = match loc {
-                        Ok((bucket, key)) => steps::crontab(&s3, &user, &bucket, &key).await,
+                        Ok((bucket, key)) => steps::crontab(&s3, &user, &bucket, &key, limit).await,
                         Err(e) => Err(e.into()),
                     };
-                    report.record(&format!("crontab.{user}"), t, r);
+                    let step = format!("crontab.{}", userdata::printable(&user));
+                    report.record(&step, t, r);
                 }
             }
         },
@@ -326,9 +334,10 @@ pub fn describe(data: &Map<String, Value>, root: &Root) -> Vec<(String, String)>
                     Some(Err(e)) => out.push(line("crontab", Err(e))),
                     Some(Ok(entries)) => {
                         for (user, loc) in entries {
+                            let shown = userdata::printable(&user);
                             out.push(line(
-                                &format!("crontab.{user}"),
-                                loc.map(|(b, k)| format!("crontab -u {user} from s3://{b}/{k}")),
+                                &format!("crontab.{shown}"),
+                                loc.map(|(b, k)| format!("crontab -u {shown} from s3://{b}/{k}")),
                             ));
                         }
                     }

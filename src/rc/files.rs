@@ -23,6 +23,16 @@ pub struct PrivateFile {
 impl PrivateFile {
     /// Writes `content` into a new private file (mode 0600, or `mode`).
     pub fn create(prefix: &str, content: &[u8], mode: u32) -> std::io::Result<Self> {
+        let (file, mut f) = Self::empty(prefix)?;
+        f.write_all(content)?;
+        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        f.sync_all()?;
+        Ok(file)
+    }
+
+    /// A new empty private file (mode 0600) and its handle for writing; close the handle before
+    /// running the file.
+    pub fn empty(prefix: &str) -> std::io::Result<(Self, std::fs::File)> {
         let dir = std::env::temp_dir().join(format!("lava-rc.{}", uuid::Uuid::new_v4().simple()));
         std::fs::DirBuilder::new().mode(0o700).create(&dir)?;
         // From here on, Drop removes the folder whatever fails next.
@@ -30,15 +40,12 @@ impl PrivateFile {
             path: dir.join(format!("{prefix}.{}", uuid::Uuid::new_v4().simple())),
             dir,
         };
-        let mut f = std::fs::OpenOptions::new()
+        let f = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(&file.path)?;
-        f.write_all(content)?;
-        f.set_permissions(std::fs::Permissions::from_mode(mode))?;
-        f.sync_all()?;
-        Ok(file)
+        Ok((file, f))
     }
 }
 
@@ -69,6 +76,8 @@ pub fn write_atomic(path: &Path, content: &[u8], mode: u32) -> std::io::Result<(
         f.write_all(content)?;
         f.set_permissions(std::fs::Permissions::from_mode(mode))?;
         f.sync_all()?;
+        // Closed before it has its name: nobody finds it still open for writing.
+        drop(f);
         std::fs::rename(&tmp, path)
     };
     write().inspect_err(|_| {

@@ -17,20 +17,40 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 pub enum ImdsError {
     #[error("invalid IMDS endpoint {0:?}: expected http://host[:port]")]
     Endpoint(String),
-    #[error("instance metadata service at {endpoint} did not answer within {secs}s, last attempt")]
+    /// The deadline passed; `last` is the last attempt that ended (not one cut off by the deadline).
+    #[error(
+        "instance metadata service at {endpoint}: no usable answer within {secs}s; last attempt"
+    )]
     Deadline {
         endpoint: String,
         secs: u64,
         #[source]
         last: Attempt,
     },
+    /// An answer no retry changes (403: IMDS disabled for the instance; 400, 405: not IMDSv2).
+    #[error(
+        "instance metadata service at {endpoint} refused {what} with {status}{}: not retried",
+        if *.status == 403 { " Forbidden (is the metadata service disabled for this instance?)" } else { "" }
+    )]
+    Refused {
+        endpoint: String,
+        what: String,
+        status: u16,
+    },
+}
+
+/// Whether an IMDS status is final: retrying cannot change it.
+fn refusal(status: u16) -> bool {
+    matches!(status, 400 | 403 | 405)
 }
 
 /// How one attempt at a GET ended, when it did not give an answer to use.
 #[derive(Debug, thiserror::Error)]
 pub enum Attempt {
-    #[error("{path} answered {status}")]
+    #[error("GET {path} answered {status}")]
     Status { path: String, status: u16 },
+    #[error("none ended before the deadline")]
+    None,
     #[error("{path}")]
     Failed {
         path: String,
@@ -46,19 +66,13 @@ pub enum ExchangeError {
     Io(#[from] std::io::Error),
     #[error("no answer within {} ms", .0.as_millis())]
     NoAnswer(Duration),
-    #[error("the deadline was reached")]
+    #[error("the deadline was reached before this request")]
     Deadline,
     #[error("response larger than {} MiB", MAX_BODY >> 20)]
     TooLarge,
-    #[error("connection closed before the headers ended")]
-    NoHeaders,
-    #[error("bad status line {0:?}")]
-    StatusLine(String),
-    #[error("body cut short: {got} of {want} bytes")]
-    Short { got: usize, want: usize },
-    #[error("bad chunked encoding: {0}")]
-    Chunk(&'static str),
-    #[error("token request answered {0}")]
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    #[error("token request (PUT /latest/api/token) answered {0}")]
     TokenStatus(u16),
     #[error("empty token")]
     EmptyToken,
@@ -66,12 +80,7 @@ pub enum ExchangeError {
     Unauthorized,
 }
 
-/// A response: status and body.
-#[derive(Debug)]
-pub struct Response {
-    pub status: u16,
-    pub body: Vec<u8>,
-}
+pub use super::http::{ParseError, Response, parse_response};
 
 pub struct Imds {
     host: String,
@@ -114,77 +123,11 @@ async fn exchange(host: &str, request: String, limit: Duration) -> Result<Respon
                 return Err(ExchangeError::TooLarge);
             }
         }
-        parse_response(&raw)
+        Ok(parse_response(&raw)?)
     };
     tokio::time::timeout(limit, work)
         .await
         .map_err(|_| ExchangeError::NoAnswer(limit))?
-}
-
-/// Parses status line, headers (Content-Length or chunked) and body.
-pub fn parse_response(raw: &[u8]) -> Result<Response, ExchangeError> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or(ExchangeError::NoHeaders)?;
-    let head = String::from_utf8_lossy(&raw[..end]);
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| ExchangeError::StatusLine(status_line.to_string()))?;
-    let mut length = None;
-    let mut chunked = false;
-    for l in lines {
-        if let Some((k, v)) = l.split_once(':') {
-            let k = k.trim().to_ascii_lowercase();
-            let v = v.trim();
-            if k == "content-length" {
-                length = v.parse::<usize>().ok();
-            } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
-                chunked = true;
-            }
-        }
-    }
-    let rest = &raw[end + 4..];
-    let body = if chunked {
-        dechunk(rest)?
-    } else if let Some(n) = length {
-        if rest.len() < n {
-            return Err(ExchangeError::Short {
-                got: rest.len(),
-                want: n,
-            });
-        }
-        rest[..n].to_vec()
-    } else {
-        rest.to_vec()
-    };
-    Ok(Response { status, body })
-}
-
-fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, ExchangeError> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = data
-            .windows(2)
-            .position(|w| w == b"\r\n")
-            .ok_or(ExchangeError::Chunk("no chunk size line"))?;
-        let size_text = String::from_utf8_lossy(&data[..line_end]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| ExchangeError::Chunk("bad chunk size"))?;
-        data = &data[line_end + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        if data.len() < size + 2 {
-            return Err(ExchangeError::Chunk("chunk cut short"));
-        }
-        out.extend_from_slice(&data[..size]);
-        data = &data[size + 2..];
-    }
 }
 
 impl Imds {
@@ -248,21 +191,38 @@ impl Imds {
         Err(ExchangeError::Unauthorized)
     }
 
-    /// GETs `path`; `Ok(None)` for 404. Retries transport errors and 5xx with backoff until the
-    /// deadline.
+    /// GETs `path`; `Ok(None)` for 404. Retries transport errors, 401 and 5xx with backoff until
+    /// the deadline; a refusal (400, 403, 405) ends at once. The deadline error names the last
+    /// attempt that ended, not the one the deadline cut off.
     pub async fn get(&mut self, path: &str) -> Result<Option<Vec<u8>>, ImdsError> {
         let mut wait = Duration::from_millis(250);
-        let mut last;
+        let mut last = Attempt::None;
         loop {
             match self.try_get(path).await {
                 Ok(r) if r.status == 200 => return Ok(Some(r.body)),
                 Ok(r) if r.status == 404 => return Ok(None),
+                Ok(r) if refusal(r.status) => {
+                    return Err(ImdsError::Refused {
+                        endpoint: self.endpoint.clone(),
+                        what: format!("GET {path}"),
+                        status: r.status,
+                    });
+                }
+                Err(ExchangeError::TokenStatus(status)) if refusal(status) => {
+                    return Err(ImdsError::Refused {
+                        endpoint: self.endpoint.clone(),
+                        what: "the session token (PUT /latest/api/token)".into(),
+                        status,
+                    });
+                }
                 Ok(r) => {
                     last = Attempt::Status {
                         path: path.to_string(),
                         status: r.status,
                     }
                 }
+                // Nothing was asked: the previous attempt says what happened.
+                Err(ExchangeError::Deadline) => {}
                 Err(source) => {
                     last = Attempt::Failed {
                         path: path.to_string(),
@@ -292,16 +252,6 @@ impl Imds {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn responses_are_parsed() {
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello").unwrap();
-        assert_eq!((r.status, r.body.as_slice()), (200, &b"hello"[..]));
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
-        assert_eq!(r.body, b"abcde");
-        assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort").is_err());
-        assert!(parse_response(b"garbage").is_err());
-    }
 
     #[test]
     fn endpoints_are_checked() {

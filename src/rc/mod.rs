@@ -3,6 +3,7 @@ pub mod boot;
 pub mod cache;
 pub mod cli;
 pub mod files;
+pub mod http;
 pub mod imds;
 pub mod object;
 pub mod proc;

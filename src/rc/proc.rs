@@ -1,6 +1,6 @@
-//! Running one step's process: its own process group, stdin /dev/null, output collected, and a time
-//! limit after which the whole group is killed.
-use std::sync::{Arc, Mutex};
+//! Running one step's process: its own process group, stdin /dev/null, each line of its output
+//! logged as it comes (stdout at info, stderr at warn), and a time limit after which the whole
+//! group is killed.
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
 
@@ -17,39 +17,59 @@ pub enum Ended {
     TimedOut(Duration),
 }
 
-/// The end and the output (stdout, stderr) of a step's process.
+/// How the step's process ended.
 #[derive(Debug)]
 pub struct Finished {
     pub ended: Ended,
-    pub stdout: Vec<u8>,
-    pub stderr: Vec<u8>,
 }
 
-fn collect<R>(pipe: Option<R>) -> (Arc<Mutex<Vec<u8>>>, tokio::task::JoinHandle<()>)
+/// Longest line logged as one record; a longer one is logged in pieces.
+const MAX_LINE: usize = 16 * 1024;
+
+/// Which of the step's outputs a line came from.
+#[derive(Debug, Clone, Copy)]
+enum Stream {
+    Out,
+    Err,
+}
+
+fn log_line(step: &str, stream: Stream, line: &[u8]) {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim_end_matches(['\n', '\r']);
+    match stream {
+        Stream::Out => tracing::info!(target: "lava_rc", step, "{text}"),
+        Stream::Err => tracing::warn!(target: "lava_rc", step, "{text}"),
+    }
+}
+
+/// Reads the pipe to its end, logging each line as soon as it is complete.
+fn follow<R>(step: &str, stream: Stream, pipe: Option<R>) -> tokio::task::JoinHandle<()>
 where
     R: tokio::io::AsyncRead + Unpin + Send + 'static,
 {
-    let buf = Arc::new(Mutex::new(Vec::new()));
-    let b = buf.clone();
-    let task = tokio::spawn(async move {
+    let step = step.to_string();
+    tokio::spawn(async move {
         let Some(mut pipe) = pipe else { return };
+        let mut pending: Vec<u8> = Vec::new();
         let mut chunk = [0u8; 8192];
         while let Ok(n) = pipe.read(&mut chunk).await {
             if n == 0 {
                 break;
             }
-            if let Ok(mut b) = b.lock() {
-                b.extend_from_slice(&chunk[..n]);
+            pending.extend_from_slice(&chunk[..n]);
+            while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=nl).collect();
+                log_line(&step, stream, &line);
+            }
+            if pending.len() >= MAX_LINE {
+                log_line(&step, stream, &pending);
+                pending.clear();
             }
         }
-    });
-    (buf, task)
-}
-
-fn take(buf: &Arc<Mutex<Vec<u8>>>) -> Vec<u8> {
-    buf.lock()
-        .map(|mut b| std::mem::take(&mut *b))
-        .unwrap_or_default()
+        if !pending.is_empty() {
+            log_line(&step, stream, &pending);
+        }
+    })
 }
 
 /// Runs `cmd` in a new process group; after `limit`, SIGKILL to the group. `step` names the log records.
@@ -65,8 +85,8 @@ pub async fn run(
         .kill_on_drop(true);
     let mut child = cmd.spawn()?;
     let pid = child.id();
-    let (out, out_task) = collect(child.stdout.take());
-    let (err, err_task) = collect(child.stderr.take());
+    let out_task = follow(step, Stream::Out, child.stdout.take());
+    let err_task = follow(step, Stream::Err, child.stderr.take());
     let ended = match tokio::time::timeout(limit, child.wait()).await {
         Ok(status) => {
             let status = status?;
@@ -101,9 +121,5 @@ pub async fn run(
         tracing::warn!(target: "lava_rc", step,
             "a background process keeps the step's output open: its further output is not logged");
     }
-    Ok(Finished {
-        ended,
-        stdout: take(&out),
-        stderr: take(&err),
-    })
+    Ok(Finished { ended })
 }

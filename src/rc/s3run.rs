@@ -156,75 +156,94 @@ pub fn s3path_entries(path: &str) -> Vec<String> {
     out
 }
 
-/// The executable from the cache, fetched (and stored) again when the object's ETag changed or the
-/// cached copy is not intact.
+/// The executable from the cache, fetched (streamed to a new file, named by its digest) again when
+/// the object's ETag changed or the cached copy is not intact.
 async fn cached(
     client: &Client,
     dir: &Path,
     bucket: &str,
     key: &str,
-) -> Result<PathBuf, S3RunError> {
+) -> Result<std::fs::File, S3RunError> {
     let cache = Cache::open(dir)?;
     let etag = object::head(client, bucket, key).await?;
-    // Hashing the cached copy and writing a new one are file work: off the async thread.
-    let (b, k, c) = (bucket.to_string(), key.to_string(), cache.clone());
-    let found = tokio::task::spawn_blocking(move || c.lookup(&b, &k, &etag))
-        .await
-        .map_err(|e| cache_task(dir, e))?;
-    if let Some(exe) = found {
-        tracing::debug!(path = %exe.display(), "cached copy is current");
-        return Ok(exe);
+    if let Some(v) = cache.lookup(bucket, key, &etag) {
+        tracing::debug!(path = %v.path.display(), "cached copy is current");
+        return Ok(v.file);
     }
-    let obj = object::get(client, bucket, key).await?;
-    let (b, k) = (bucket.to_string(), key.to_string());
-    let stored = tokio::task::spawn_blocking(move || cache.store(&b, &k, &obj.etag, &obj.body))
-        .await
-        .map_err(|e| cache_task(dir, e))?;
-    Ok(stored?)
-}
-
-/// A cache task that did not finish (it panicked).
-fn cache_task(dir: &Path, e: tokio::task::JoinError) -> S3RunError {
-    S3RunError::Local {
-        action: "using the cache",
-        path: dir.to_path_buf(),
-        source: std::io::Error::other(e),
+    let mut pending = cache.pending()?;
+    let got = object::download(client, bucket, key, &mut pending.file, None).await;
+    match got {
+        Ok(d) => Ok(cache.commit(pending, bucket, key, &d.etag, &d.digest)?.file),
+        Err(e) => {
+            cache.discard(pending);
+            Err(e.into())
+        }
     }
 }
 
-/// Fetches and runs the object; returns its exit status (128+signal when killed).
+/// The object in a private temporary file, closed, then opened for reading.
+async fn private_copy(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<(PrivateFile, std::fs::File), S3RunError> {
+    let local = |source| S3RunError::Local {
+        action: "writing a private copy of",
+        path: PathBuf::from(key),
+        source,
+    };
+    let (private, mut f) = PrivateFile::empty("s3run").map_err(local)?;
+    object::download(client, bucket, key, &mut f, None).await?;
+    use std::os::unix::fs::PermissionsExt;
+    f.set_permissions(std::fs::Permissions::from_mode(0o700))
+        .and_then(|()| f.sync_all())
+        .map_err(local)?;
+    // Closed before it runs: an executable open for writing cannot be run ("Text file busy").
+    drop(f);
+    let file = std::fs::File::open(&private.path).map_err(local)?;
+    Ok((private, file))
+}
+
+/// Fetches and runs the object; returns its exit status (128+signal when killed). What runs is the
+/// file that was checked, by its descriptor (`/proc/self/fd/N`), never its path looked up again.
 pub async fn run(client: &Client, opts: &S3RunOptions) -> Result<i32, S3RunError> {
     let (bucket, key) = locate(client, &opts.location).await?;
     let mut _private = None;
     let exe = match &opts.cache_dir {
         Some(dir) => cached(client, dir, &bucket, &key).await?,
         None => {
-            let obj = object::get(client, &bucket, &key).await?;
-            let f = PrivateFile::create("s3run", &obj.body, 0o700).map_err(|source| {
-                S3RunError::Local {
-                    action: "writing a private copy of",
-                    path: PathBuf::from(&key),
-                    source,
-                }
-            })?;
-            let p = f.path.clone();
-            _private = Some(f);
-            p
+            let (p, f) = private_copy(client, &bucket, &key).await?;
+            _private = Some(p);
+            f
         }
     };
-    let mut cmd = tokio::process::Command::new(&exe);
+    use std::os::fd::AsRawFd;
+    let fd = exe.as_raw_fd();
+    let program = PathBuf::from(format!("/proc/self/fd/{fd}"));
+    let mut cmd = tokio::process::Command::new(&program);
     cmd.args(&opts.args);
     if let Some(d) = &opts.chdir {
         cmd.current_dir(d);
+    }
+    // SAFETY: fcntl is async-signal-safe; it only makes the verified file's descriptor survive the
+    // exec in the child (the kernel runs it, and a script's interpreter opens it, by that number).
+    unsafe {
+        cmd.pre_exec(move || {
+            if nix::libc::fcntl(fd, nix::libc::F_SETFD, 0) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
     // Arguments may carry secrets: only at debug.
     tracing::info!(url = %format!("s3://{bucket}/{key}"), args = opts.args.len(), "running");
     tracing::debug!(args = ?opts.args, "arguments");
     let status = cmd.status().await.map_err(|source| S3RunError::Local {
         action: "running",
-        path: exe.clone(),
+        path: PathBuf::from(format!("s3://{bucket}/{key}")),
         source,
     })?;
+    drop(exe);
     use std::os::unix::process::ExitStatusExt;
     Ok(status
         .code()

@@ -31,6 +31,8 @@ pub enum StepError {
     Signal(i32),
     #[error("timed out after {}s (process group killed)", .0.as_secs())]
     TimedOut(Duration),
+    #[error("timed out after {}s (--step-timeout)", .0.as_secs())]
+    StepTimedOut(Duration),
     /// A tool (mkswap, swapon, crontab) failed; `output` is what it said.
     #[error("{command}: {output} (exit status {status})")]
     Tool {
@@ -61,6 +63,8 @@ pub enum StepError {
         dir: PathBuf,
         free: u64,
     },
+    #[error("{file} {what}")]
+    SwapRefused { file: String, what: String },
     #[error("swap file removed so the next boot tries again")]
     SwapUndone(#[source] Box<StepError>),
     #[error("no such user")]
@@ -78,22 +82,8 @@ fn file_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) 
     }
 }
 
-/// Logs a command's output, one record per line, at info (success) or error (failure).
-fn log_output(step: &str, output: &[u8], ok: bool) {
-    for line in String::from_utf8_lossy(output).lines() {
-        if ok {
-            tracing::info!(target: "lava_rc", step, "{line}");
-        } else {
-            tracing::error!(target: "lava_rc", step, "{line}");
-        }
-    }
-}
-
-/// Logs a finished step's output and turns its end into the step's result.
-fn finish(step: &str, f: &Finished) -> Result<String, StepError> {
-    let ok = f.ended == Ended::Exited(0);
-    log_output(step, &f.stdout, ok);
-    log_output(step, &f.stderr, ok);
+/// The step's result from how its process ended (its output was logged as it came).
+fn finish(f: &Finished) -> Result<String, StepError> {
     match f.ended {
         Ended::Exited(0) => Ok("exit status 0".into()),
         Ended::Exited(c) => Err(StepError::Exit(c)),
@@ -115,7 +105,7 @@ async fn run_step(
             program: program.to_path_buf(),
             source,
         })?;
-    finish(step, &f)
+    finish(&f)
 }
 
 /// `shell0`/`shell`: the lines as one bash script, stdin /dev/null, output to the log, killed with
@@ -144,6 +134,7 @@ async fn tool(program: &str, args: &[&str]) -> Result<String, StepError> {
     let out = tokio::process::Command::new(program)
         .args(args)
         .stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
         .output()
         .await
         .map_err(|source| StepError::Spawn {
@@ -168,12 +159,146 @@ async fn tool(program: &str, args: &[&str]) -> Result<String, StepError> {
 const GIB: u64 = 1024 * 1024 * 1024;
 const XFS_MAGIC: i64 = 0x5846_5342;
 
-/// `swap`: create, mkswap, swapon and one fstab line — once. An existing file means it was done.
+/// What is at the swap file's path before the step.
+enum Existing {
+    Absent,
+    /// A swap file of the size asked (or one in use): enable it if it is not.
+    Ready {
+        active: bool,
+        size: u64,
+    },
+    /// A file the agent made that is not a whole swap file (a crash while making it, an earlier
+    /// size): made again.
+    Leftover(String),
+}
+
+/// The swap areas in use (`/proc/swaps`, first column).
+fn active_swaps() -> Vec<String> {
+    std::fs::read_to_string("/proc/swaps")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(|p| p.replace("\\040", " ")))
+        .collect()
+}
+
+/// Whether the file starts with a swap header: `SWAPSPACE2` at the end of the first page.
+fn has_swap_signature(f: &mut std::fs::File) -> bool {
+    use std::io::Read;
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|p| usize::try_from(p).ok())
+        .unwrap_or(4096);
+    let mut head = vec![0u8; page];
+    f.read_exact(&mut head).is_ok() && head.ends_with(b"SWAPSPACE2")
+}
+
+/// Looks at what is at `path`: refuses anything but a regular file, and a file that is not a swap
+/// file of the size asked unless the agent made it (root's, mode 0600, not in use).
+fn inspect(spec: &SwapSpec, path: &Path) -> Result<Existing, StepError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let refuse = |what: String| StepError::SwapRefused {
+        file: spec.file.clone(),
+        what,
+    };
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Existing::Absent),
+        Err(e) => return Err(file_error("looking at", path)(e)),
+    };
+    let ft = meta.file_type();
+    if ft.is_symlink() {
+        let target = std::fs::read_link(path)
+            .map(|t| t.display().to_string())
+            .unwrap_or_default();
+        return Err(refuse(format!(
+            "is a symbolic link (to {target:?}), not a swap file: neither followed nor removed"
+        )));
+    }
+    if !ft.is_file() {
+        let kind = if ft.is_dir() {
+            "a directory"
+        } else if ft.is_block_device() {
+            "a block device"
+        } else if ft.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err(refuse(format!("is {kind}, not a swap file: left as it is")));
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(file_error("opening", path))?;
+    let want = spec.size_gib.saturating_mul(GIB);
+    let size = meta.len();
+    let active = active_swaps().iter().any(|p| Path::new(p) == path);
+    if active {
+        return Ok(Existing::Ready { active, size });
+    }
+    let signed = has_swap_signature(&mut f);
+    if signed && size == want {
+        return Ok(Existing::Ready { active, size });
+    }
+    let why = if !signed {
+        format!("{size} bytes without a swap signature")
+    } else {
+        format!("a swap file of {size} bytes, not {want}")
+    };
+    let ours = meta.uid() == nix::unistd::geteuid().as_raw() && meta.mode() & 0o7777 == 0o600;
+    if !ours {
+        return Err(refuse(format!(
+            "exists ({why}) and is not one the agent made (uid {}, mode {:04o}): refusing to replace it",
+            meta.uid(),
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(Existing::Leftover(why))
+}
+
+/// `swap`: create, mkswap, swapon and one fstab line — once. What is already at the path is
+/// checked: a swap file of the size asked is enabled (if it is not) and kept; a partial one the
+/// agent made is made again; anything else is refused, never removed.
 pub async fn swap(spec: &SwapSpec, root: &Root) -> Result<String, StepError> {
     let path = root.join(&spec.file);
-    if path.exists() {
-        return Ok(format!("{} exists: nothing to do", spec.file));
-    }
+    let existing = {
+        let (spec, p) = (spec.clone(), path.clone());
+        tokio::task::spawn_blocking(move || inspect(&spec, &p))
+            .await
+            .map_err(|e| StepError::File {
+                action: "looking at",
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })??
+    };
+    let repaired = match existing {
+        Existing::Absent => None,
+        Existing::Ready { active, size } => {
+            let p = path.to_string_lossy().into_owned();
+            if !active {
+                tool("swapon", &[&p]).await?;
+            }
+            add_fstab_line(root, &spec.file)?;
+            let gib = size as f64 / GIB as f64;
+            return Ok(if active {
+                format!(
+                    "{} exists (swap of {gib:.1} GiB), already in use",
+                    spec.file
+                )
+            } else {
+                format!("{} exists (swap of {gib:.1} GiB): enabled", spec.file)
+            });
+        }
+        Existing::Leftover(why) => {
+            tracing::warn!(target: "lava_rc", step = "swap",
+                "{} is {why}: made again", spec.file);
+            std::fs::remove_file(&path).map_err(file_error("removing", &path))?;
+            Some(why)
+        }
+    };
     let made = {
         let (spec, file) = (spec.clone(), path.clone());
         tokio::task::spawn_blocking(move || make_swap_file(&spec, &file))
@@ -194,15 +319,17 @@ pub async fn swap(spec: &SwapSpec, root: &Root) -> Result<String, StepError> {
     };
     if let Err(e) = enabled.await {
         // Nothing half done: the next boot starts over. Should the removal fail too, the next boot
-        // sees the file and leaves it: say so in the log.
+        // finds a file without a swap signature and makes it again.
         if let Err(rm) = std::fs::remove_file(&path) {
             tracing::error!(target: "lava_rc", step = "swap", "removing {}: {rm}", path.display());
         }
         return Err(StepError::SwapUndone(Box::new(e)));
     }
     Ok(format!(
-        "{} GiB at {} ({how}), enabled",
-        spec.size_gib, spec.file
+        "{} GiB at {} ({how}), enabled{}",
+        spec.size_gib,
+        spec.file,
+        repaired.map_or(String::new(), |w| format!(" (repaired: was {w})"))
     ))
 }
 
@@ -334,25 +461,42 @@ pub fn site_scripts(root: &Root) -> Vec<PathBuf> {
     out
 }
 
-/// `crontab -u <user> <file>` with the object's content, fetched into a private file.
+/// The largest crontab object accepted (a crontab is a few lines; more is a mistake).
+pub const MAX_CRONTAB: u64 = 256 * 1024;
+
+/// `crontab -u <user> <file>` with the object's content, streamed into a private file (at most
+/// `MAX_CRONTAB` bytes); the whole step ends after `limit` (a dripping download included).
 pub async fn crontab(
     s3: &aws_sdk_s3::Client,
     user: &str,
     bucket: &str,
     key: &str,
+    limit: Duration,
 ) -> Result<String, StepError> {
     if nix::unistd::User::from_name(user).ok().flatten().is_none() {
         return Err(StepError::NoUser);
     }
-    let obj = object::get(s3, bucket, key).await?;
-    let file =
-        PrivateFile::create("crontab", &obj.body, 0o600).map_err(|source| StepError::Private {
+    let work = async {
+        let private = |source| StepError::Private {
             what: "crontab",
             source,
-        })?;
-    let p = file.path.to_string_lossy().into_owned();
-    tool("crontab", &["-u", user, &p]).await?;
-    Ok(format!("{user}: installed from s3://{bucket}/{key}"))
+        };
+        let (file, mut f) = PrivateFile::empty("crontab").map_err(private)?;
+        let cap = object::Cap {
+            max: MAX_CRONTAB,
+            what: "a crontab",
+        };
+        object::download(s3, bucket, key, &mut f, Some(cap)).await?;
+        f.sync_all().map_err(private)?;
+        drop(f);
+        let p = file.path.to_string_lossy().into_owned();
+        tool("crontab", &["-u", user, &p]).await?;
+        Ok::<_, StepError>(format!("{user}: installed from s3://{bucket}/{key}"))
+    };
+    match tokio::time::timeout(limit, work).await {
+        Ok(r) => r,
+        Err(_) => Err(StepError::StepTimedOut(limit)),
+    }
 }
 
 #[cfg(test)]

@@ -46,12 +46,56 @@ fn wrong_kind(key: impl Into<String>, expected: &'static str, v: &Value) -> Spec
     }
 }
 
-fn invalid(key: &str, value: impl std::fmt::Debug, why: &'static str) -> SpecError {
+fn invalid(key: &str, value: &str, why: &'static str) -> SpecError {
     SpecError::Invalid {
         key: key.to_string(),
-        value: format!("{value:?}"),
+        value: format!("{:?}", redact(value)),
         why,
     }
+}
+
+/// A user-data key as logs and errors show it: control characters escaped (`\n`, `\u{1b}`), so a
+/// key cannot start a line of its own or move the terminal's cursor.
+pub fn printable(key: &str) -> String {
+    key.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// A value as errors show it: the password of every `scheme://user:password@host` replaced by
+/// `***` (the rest is needed to see what is wrong).
+pub fn redact(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail.find(['/', '?', '#', ' ']).unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(a) => {
+                let userinfo = &authority[..a];
+                match userinfo.split_once(':') {
+                    Some((user, _)) => {
+                        out.push_str(user);
+                        out.push_str(":***");
+                    }
+                    None => out.push_str(userinfo),
+                }
+                out.push_str(&authority[a..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -98,7 +142,7 @@ pub fn parse(raw: &[u8]) -> Result<Option<Map<String, Value>>, UserDataError> {
 pub fn unknown_keys(data: &Map<String, Value>) -> Vec<String> {
     data.keys()
         .filter(|k| !KNOWN_KEYS.contains(&k.as_str()))
-        .cloned()
+        .map(|k| printable(k))
         .collect()
 }
 
@@ -114,7 +158,7 @@ pub fn log_summary(data: &Map<String, Value>) -> String {
                 script.len(),
                 hex::encode(sha2::Sha256::digest(script.as_bytes()))
             ),
-            _ => format!("{k} ({} bytes)", v.to_string().len()),
+            _ => format!("{} ({} bytes)", printable(k), v.to_string().len()),
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -155,7 +199,7 @@ pub fn swap(v: &Value) -> Result<Option<SwapSpec>, SpecError> {
     };
     if let Some(k) = m.keys().find(|k| *k != "size" && *k != "file") {
         return Err(SpecError::UnknownKey {
-            key: format!("swap.{k}"),
+            key: format!("swap.{}", printable(k)),
             expected: "size and file",
         });
     }
@@ -210,7 +254,7 @@ pub fn crontab(v: &Value) -> Result<Vec<CrontabEntry>, SpecError> {
     };
     Ok(m.iter()
         .map(|(user, loc)| {
-            let key = format!("crontab.{user}");
+            let key = format!("crontab.{}", printable(user));
             let parsed = match loc {
                 Value::String(s) => {
                     s3_location(s).ok_or_else(|| invalid(&key, s, "expected s3://bucket/key"))
@@ -282,6 +326,26 @@ mod tests {
                 )))
             )
         );
+    }
+
+    #[test]
+    fn passwords_in_urls_are_redacted_and_keys_escaped() {
+        assert_eq!(
+            redact("https://lava:hunter2@example.com/x?y=1"),
+            "https://lava:***@example.com/x?y=1"
+        );
+        assert_eq!(
+            redact("ftp://u@h/p and s3://b/k"),
+            "ftp://u@h/p and s3://b/k"
+        );
+        assert_eq!(redact("a://:p@h b://x:y@z"), "a://:***@h b://x:***@z");
+        let c = crontab(&json!({"root": "https://u:s3cr3t@h/c"})).unwrap();
+        let e = c[0].1.as_ref().unwrap_err().to_string();
+        assert!(
+            !e.contains("s3cr3t") && e.contains("https://u:***@h/c"),
+            "{e}"
+        );
+        assert_eq!(printable("a\nb\u{1b}[2J"), "a\\nb\\u{1b}[2J");
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod parsers {
     pub use lava_build::config;
     pub use lava_build::images::checks;
     pub use lava_build::packer::manifest;
+    pub use lava_build::rc::http;
     pub use lava_build::rc::userdata;
 }
 
@@ -17,11 +18,12 @@ use std::path::Path;
 /// A fuzz target's name and what it does with one input.
 type Target = (&'static str, fn(&[u8]));
 
-const TARGETS: [Target; 4] = [
+const TARGETS: [Target; 5] = [
     ("userdata", harness::userdata),
     ("deploy_config", harness::deploy_config),
     ("packer_manifest", harness::packer_manifest),
     ("checks_yaml", harness::checks_yaml),
+    ("imds_response", harness::imds_response),
 ];
 
 fn inputs(dir: &Path) -> Vec<std::path::PathBuf> {

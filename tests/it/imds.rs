@@ -18,6 +18,8 @@ pub struct State {
     pub down_until: Option<Instant>,
     /// Answer this many requests with 500 first.
     pub fail_500: usize,
+    /// Answer every token request (PUT) with this status.
+    pub token_status: Option<u16>,
     /// Delay before every answer.
     pub delay: Duration,
     /// After this many successful GETs, every token is revoked once (the next GET gets 401).
@@ -120,6 +122,9 @@ impl State {
                 .map(|(_, v)| v.trim().to_string())
         };
         if method == "PUT" && path == "/latest/api/token" {
+            if let Some(status) = self.token_status {
+                return Some(response(&format!("{status} Refused"), &[], b""));
+            }
             let Some(ttl) = header("X-aws-ec2-metadata-token-ttl-seconds")
                 .and_then(|t| t.parse::<u32>().ok())
                 .filter(|t| (1..=21600).contains(t))

@@ -282,6 +282,7 @@ async fn swap_rules_and_a_second_run() {
         );
         let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&file).unwrap());
         let (_, second) = boot(&imds, root.path(), &[]).await;
+        swapoff(&file);
         let s2 = step(&second, "swap");
         assert_eq!(s2["outcome"], "ok");
         assert!(s2["detail"].as_str().unwrap().contains("exists"), "{s2}");
@@ -364,7 +365,9 @@ async fn deadline_holds(delay: Duration, deadline: u64) {
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(
-        err.contains(&format!("did not answer within {deadline}s")),
+        err.contains(&format!(
+            "no usable answer within {deadline}s; last attempt: "
+        )),
         "{err}"
     );
     assert!(!marker.exists(), "no user command ran");
@@ -389,7 +392,7 @@ async fn imds_down_until_the_deadline_runs_nothing() {
     let root = tempfile::tempdir().unwrap();
     let (out, _) = boot(&imds, root.path(), &["--deadline", "2"]).await;
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("did not answer within 2s"));
+    assert!(stderr(&out).contains("no usable answer within 2s"));
 }
 
 #[test]
@@ -1250,7 +1253,8 @@ async fn each_step_logs_to_syslog_as_rclocal_step_on_local0() {
         "{records:?}"
     );
     assert!(has(131, "rclocal.crontab", "no such user"), "{records:?}");
-    assert!(has(131, "rclocal.shell", "from shell"), "{records:?}");
+    // Output is logged as it comes (before the step's end is known): stdout at info.
+    assert!(has(134, "rclocal.shell", "from shell"), "{records:?}");
     assert!(
         has(131, "rclocal.shell", "failed: exit status 4"),
         "{records:?}"
@@ -1392,4 +1396,586 @@ async fn the_rc_local_shim_puts_each_line_in_syslog_once() {
         ["rclocal.region"],
         "the region step once, from the agent: {records:?}"
     );
+}
+
+/// Runs `lava-rc boot --json` like `boot`, with more environment (e.g. another S3 endpoint).
+async fn boot_env(
+    imds: &FakeImds,
+    root: &Path,
+    extra: &[&str],
+    env: &[(&str, String)],
+) -> (Output, Value) {
+    let mut c = bin_moto("lava-rc");
+    c.args(["boot", "--json", "--imds-endpoint", &imds.url])
+        .args(["--root", &path_str(root)])
+        .args(extra)
+        .env("RUST_LOG", "lava_rc=info,lava_build=info");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    let report = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out, report)
+}
+
+/// `lava-rc` as a plain process (to spawn and read while it runs), with the clean AWS environment of
+/// `bin_moto`.
+fn rc_process() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lava-rc"));
+    for var in [
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "RUST_LOG",
+    ] {
+        c.env_remove(var);
+    }
+    c.env("NO_COLOR", "1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_ENDPOINT_URL", crate::common::moto())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_SESSION_TOKEN", "testing");
+    c
+}
+
+/// The SHA-256 of `data` in hex.
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+#[tokio::test]
+async fn s3run_never_runs_a_script_swapped_in_by_flipping_the_cache_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good");
+    let evil_mark = dir.path().join("evil-ran");
+    let script = format!("#!/bin/bash\necho ok >> {}\n", path_str(&good));
+    let bucket = bucket_with(&[("bin/job.sh", script.as_bytes())]).await;
+    let url = format!("s3://{bucket}/bin/job.sh");
+    // A folder another user may write: the cache folder's name in it can be flipped.
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let cache = shared.join("cache");
+    let o = s3run(&["--cache-dir", &path_str(&cache), &url]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The other user's folder (uid 65534) holds the same names: the index entry for the object and
+    // an executable named by the real script's digest, with other content.
+    let evil = dir.path().join("evil");
+    std::fs::create_dir(&evil).unwrap();
+    let s3 = aws_sdk_s3::Client::new(&moto_sdk("ap-southeast-2").await);
+    let etag = s3
+        .head_object()
+        .bucket(&bucket)
+        .key("bin/job.sh")
+        .send()
+        .await
+        .unwrap()
+        .e_tag()
+        .unwrap()
+        .trim_matches('"')
+        .to_string();
+    let digest = sha256_hex(script.as_bytes());
+    let index = format!(
+        "obj-{}",
+        sha256_hex(format!("{bucket}/bin/job.sh").as_bytes())
+    );
+    std::fs::write(evil.join(&index), format!("{etag}\n{digest}\n")).unwrap();
+    let planted = evil.join(format!("sha256-{digest}"));
+    std::fs::write(
+        &planted,
+        format!("#!/bin/bash\ntouch {}\n", path_str(&evil_mark)),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &planted,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    for p in [&evil, &planted, &evil.join(&index)] {
+        nix::unistd::chown(p, Some(nix::unistd::Uid::from_raw(65534)), None).unwrap();
+    }
+    let flip = shared.join("flip");
+    std::os::unix::fs::symlink(&evil, &flip).unwrap();
+    // The attacker: swaps the cache folder's name and the symlink to its own folder, atomically,
+    // as fast as it can, until told to stop; now and then it plants its script again (a run may
+    // have written the real one into its folder).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let evil_script = std::fs::read(&planted).unwrap();
+    let attacker = {
+        let (stop, a, b) = (stop.clone(), cache.clone(), flip.clone());
+        let (planted, tmp) = (planted.clone(), evil.join("replant"));
+        std::thread::spawn(move || {
+            let mut flips = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if flips.is_multiple_of(64)
+                    && std::fs::read(&planted).ok().as_ref() != Some(&evil_script)
+                {
+                    std::fs::write(&tmp, &evil_script).unwrap();
+                    std::fs::set_permissions(
+                        &tmp,
+                        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                    )
+                    .unwrap();
+                    std::fs::rename(&tmp, &planted).unwrap();
+                }
+                nix::fcntl::renameat2(
+                    nix::fcntl::AT_FDCWD,
+                    &a,
+                    nix::fcntl::AT_FDCWD,
+                    &b,
+                    nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+                )
+                .unwrap();
+                flips += 1;
+            }
+            flips
+        })
+    };
+    let (mut ran, mut refusals) = (0, Vec::new());
+    for _ in 0..60 {
+        let o = s3run(&["--cache-dir", &path_str(&cache), &url]);
+        match o.status.code() {
+            Some(0) => ran += 1,
+            Some(2) => refusals.push(stderr(&o)),
+            other => refusals.push(format!("exit {other:?}: {}", stderr(&o))),
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let flips = attacker.join().unwrap();
+    let refused = refusals.len();
+    assert!(
+        !evil_mark.exists(),
+        "root ran the other user's script ({ran} runs of the real one, {refused} refused, {flips} flips)"
+    );
+    for r in &refusals {
+        assert!(
+            r.contains("not a directory (a symbolic link is not followed"),
+            "a run found the path a symbolic link and said so ({ran} ran, {flips} flips): {r}"
+        );
+    }
+    assert!(flips > 60, "the attacker flipped the path ({flips} times)");
+    assert!(
+        ran >= 1,
+        "some runs found the real folder and ran the real script (refused {refused})"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&good).unwrap().lines().count(),
+        ran + 1,
+        "each run that succeeded ran the real script once"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_s3run_of_a_new_object_never_finds_it_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let bucket = bucket_with(&[]).await;
+    let s3 = aws_sdk_s3::Client::new(&moto_sdk("ap-southeast-2").await);
+    let url = format!("s3://{bucket}/bin/new.sh");
+    let mut failures = Vec::new();
+    // Each round puts a new version (new content, never cached) and runs it many times at once.
+    for round in 0..8 {
+        let script = format!(
+            "#!/bin/bash\n# round {round}\n{}\nexit 0\n",
+            "#".repeat(64 << 10)
+        );
+        s3.put_object()
+            .bucket(&bucket)
+            .key("bin/new.sh")
+            .body(script.into_bytes().into())
+            .send()
+            .await
+            .unwrap();
+        let children: Vec<_> = (0..16)
+            .map(|_| {
+                rc_process()
+                    .args([
+                        "s3run",
+                        "-r",
+                        "ap-southeast-2",
+                        "--cache-dir",
+                        &path_str(&cache),
+                    ])
+                    .arg(&url)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            if o.status.code() != Some(0) {
+                failures.push(format!(
+                    "round {round}: {:?} {}",
+                    o.status.code(),
+                    stderr(&o)
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of 128 runs failed: {failures:#?}",
+        failures.len()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary file left: {leftovers:?}"
+    );
+}
+
+/// A server that answers every request with a 200 announcing 100 kB and then sends one byte every
+/// 200 ms (for 60 s at most): an S3 object that drips.
+async fn drip_server() -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut raw = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !raw.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => raw.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\nETag: \"drip\"\r\nContent-Type: text/plain\r\n\r\n";
+                if sock.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                for _ in 0..300 {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    if sock.write_all(b"#").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_dripping_crontab_object_ends_at_the_step_timeout() {
+    let imds = FakeImds::start().await;
+    let root = tempfile::tempdir().unwrap();
+    let user = TestUser::new();
+    let s3 = drip_server().await;
+    let after = root.path().join("after");
+    imds.set_user_data(
+        json!({
+            "crontab": {user.0.clone(): "s3://drip-bucket/cron/slow"},
+            "shell": format!("touch {}", path_str(&after)),
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    let started = Instant::now();
+    let (out, report) = boot_env(
+        &imds,
+        root.path(),
+        &["--step-timeout", "3"],
+        &[("AWS_ENDPOINT_URL", s3)],
+    )
+    .await;
+    let took = started.elapsed();
+    let s = step(&report, &format!("crontab.{}", user.0));
+    assert_eq!(s["outcome"], "failed", "{report}");
+    assert_eq!(
+        s["detail"], "timed out after 3s (--step-timeout)",
+        "{report}"
+    );
+    assert!(
+        took < Duration::from_secs(10),
+        "boot ended {took:?} after it started, with --step-timeout 3"
+    );
+    assert!(after.exists(), "the next step ran: {}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn a_crontab_object_over_the_cap_is_refused_naming_it() {
+    let imds = FakeImds::start().await;
+    let root = tempfile::tempdir().unwrap();
+    let user = TestUser::new();
+    let mut big = b"5 4 * * * /bin/true # big\n".to_vec();
+    big.resize(300 * 1024, b'#');
+    let bucket = bucket_with(&[("cron/big", big.as_slice())]).await;
+    imds.set_user_data(
+        json!({"crontab": {user.0.clone(): format!("s3://{bucket}/cron/big")}})
+            .to_string()
+            .as_bytes(),
+    );
+    let (out, report) = boot(&imds, root.path(), &[]).await;
+    let s = step(&report, &format!("crontab.{}", user.0));
+    assert_eq!(s["outcome"], "failed", "{report}");
+    assert_eq!(
+        s["detail"],
+        format!(
+            "s3://{bucket}/cron/big is 307200 bytes or more: a crontab may be at most 262144 bytes"
+        ),
+        "{report}"
+    );
+    assert!(!user.crontab().contains("# big"), "nothing installed");
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[tokio::test]
+async fn s3run_streams_a_large_object_to_disk() {
+    // The script reports the peak memory of its parent (s3run) and exits before its padding.
+    let mut script = b"#!/bin/bash\ngrep VmHWM /proc/$PPID/status > \"$OUT\"\nexit 0\n#".to_vec();
+    script.resize(script.len() + (64 << 20), b'x');
+    script.push(b'\n');
+    let bucket = bucket_with(&[("bin/big.sh", script.as_slice())]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("hwm");
+    let url = format!("s3://{bucket}/bin/big.sh");
+    let cache = dir.path().join("cache");
+    for args in [
+        vec!["--no-cache"],
+        vec!["--cache-dir", cache.to_str().unwrap()],
+    ] {
+        let o = bin_moto("lava-rc")
+            .args(["s3run", "-r", "ap-southeast-2"])
+            .args(&args)
+            .arg(&url)
+            .env("OUT", &out_file)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        let line = std::fs::read_to_string(&out_file).unwrap();
+        let kib: u64 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("VmHWM line: {line:?}"));
+        assert!(
+            kib < 40 * 1024,
+            "{args:?}: s3run peaked at {kib} KiB for a 64 MiB object"
+        );
+    }
+    assert_eq!(std::fs::read(only_executable(&cache)).unwrap(), script);
+}
+
+/// Whether `path` is an active swap area.
+fn swapping(path: &Path) -> bool {
+    std::fs::read_to_string("/proc/swaps")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .any(|l| l.split_whitespace().next() == Some(&path_str(path)))
+}
+
+#[tokio::test]
+async fn swap_checks_what_is_already_at_the_path() {
+    let imds = FakeImds::start().await;
+    imds.set_user_data(br#"{"swap": {"size": 1}, "shell": "true"}"#);
+    let run = |root: &Path| {
+        let (imds, root) = (imds.clone(), root.to_path_buf());
+        async move {
+            let (out, report) = boot(&imds, &root, &[]).await;
+            swapoff(&root.join("swapfile"));
+            (out, step(&report, "swap").clone())
+        }
+    };
+    // A directory and a dangling symbolic link: refused, left where they are.
+    let root = tempfile::tempdir().unwrap();
+    let file = root.path().join("swapfile");
+    std::fs::create_dir(&file).unwrap();
+    let (_, s) = run(root.path()).await;
+    assert_eq!(s["outcome"], "failed", "{s}");
+    assert_eq!(
+        s["detail"],
+        "/swapfile is a directory, not a swap file: left as it is"
+    );
+    assert!(file.is_dir());
+    std::fs::remove_dir(&file).unwrap();
+    std::os::unix::fs::symlink("/nowhere/swap", &file).unwrap();
+    let (_, s) = run(root.path()).await;
+    assert_eq!(s["outcome"], "failed", "{s}");
+    assert!(
+        s["detail"]
+            .as_str()
+            .unwrap()
+            .contains("is a symbolic link (to \"/nowhere/swap\")"),
+        "{s}"
+    );
+    assert!(
+        file.symlink_metadata().unwrap().file_type().is_symlink(),
+        "not deleted"
+    );
+    std::fs::remove_file(&file).unwrap();
+
+    // Someone's file (mode 0644): refused, content kept.
+    std::fs::write(&file, "keep me").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let (_, s) = run(root.path()).await;
+    assert_eq!(s["outcome"], "failed", "{s}");
+    assert!(
+        s["detail"]
+            .as_str()
+            .unwrap()
+            .contains("7 bytes without a swap signature")
+            && s["detail"]
+                .as_str()
+                .unwrap()
+                .contains("refusing to replace it"),
+        "{s}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+    std::fs::remove_file(&file).unwrap();
+
+    // What a crash leaves (root's, 0600, part written): made again, whole, and enabled.
+    std::fs::write(&file, vec![0u8; 10 << 20]).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let (out, s) = run(root.path()).await;
+    assert_eq!(s["outcome"], "ok", "{s}: {}", stderr(&out));
+    assert!(
+        s["detail"]
+            .as_str()
+            .unwrap()
+            .contains("(repaired: was 10485760 bytes without a swap signature)"),
+        "{s}"
+    );
+    assert_eq!(std::fs::metadata(&file).unwrap().len(), 1 << 30);
+    let head = std::fs::read(&file).unwrap();
+    assert_eq!(&head[4096 - 10..4096], b"SWAPSPACE2");
+    drop(head);
+
+    // A whole swap file that is not in use (as after swapoff): enabled again, not made again.
+    let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&file).unwrap());
+    let (_, s) = {
+        let (out, report) = boot(&imds, root.path(), &[]).await;
+        let active = swapping(&file);
+        swapoff(&file);
+        assert!(active, "swapon ran on the existing file");
+        (out, step(&report, "swap").clone())
+    };
+    assert_eq!(s["outcome"], "ok", "{s}");
+    assert_eq!(s["detail"], "/swapfile exists (swap of 1.0 GiB): enabled");
+    assert_eq!(
+        std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&file).unwrap()),
+        inode
+    );
+    let fstab = std::fs::read_to_string(root.path().join("etc/fstab")).unwrap();
+    assert_eq!(fstab, "/swapfile swap swap defaults 0 0\n");
+}
+
+#[tokio::test]
+async fn step_output_reaches_the_log_as_it_comes() {
+    let imds = FakeImds::start().await;
+    let root = tempfile::tempdir().unwrap();
+    imds.set_user_data(
+        json!({"shell": ["echo early-line", "sleep 3", "echo late-line"]})
+            .to_string()
+            .as_bytes(),
+    );
+    let mut c = rc_process();
+    c.args(["boot", "--imds-endpoint", &imds.url])
+        .args(["--root", &path_str(root.path())])
+        .env("RUST_LOG", "lava_rc=info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let lines = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        let mut child = c.spawn().unwrap();
+        let err = std::io::BufReader::new(child.stderr.take().unwrap());
+        let lines: Vec<(Instant, String)> =
+            err.lines().map(|l| (Instant::now(), l.unwrap())).collect();
+        child.wait().unwrap();
+        lines
+    })
+    .await
+    .unwrap();
+    let when = |text: &str| {
+        lines
+            .iter()
+            .find(|(_, l)| l.contains(text))
+            .unwrap_or_else(|| panic!("{text} in {lines:?}"))
+            .0
+    };
+    let gap = when("late-line") - when("early-line");
+    assert!(
+        gap >= Duration::from_millis(2500),
+        "the first line was logged {gap:?} before the second (the step sleeps 3 s between)"
+    );
+}
+
+#[tokio::test]
+async fn user_data_values_and_keys_cannot_leak_or_forge_log_lines() {
+    let imds = FakeImds::start().await;
+    let root = tempfile::tempdir().unwrap();
+    imds.set_user_data(
+        json!({
+            "crontab": {
+                "root": "https://lava:hunter2-in-url@example.com/root.cron",
+                "x\nFORGED: lava-rc boot done": "s3://b/k",
+            },
+            "y\rFORGED2\n": 1,
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    let (out, report) = boot(&imds, root.path(), &[]).await;
+    let err = stderr(&out);
+    assert!(!err.contains("hunter2-in-url"), "{err}");
+    assert!(
+        err.contains("\"https://lava:***@example.com/root.cron\": expected s3://bucket/key"),
+        "{err}"
+    );
+    for line in err.split(['\n', '\r']) {
+        assert!(
+            !line.starts_with("FORGED"),
+            "a forged line: {line:?} in {err}"
+        );
+    }
+    assert!(err.contains("crontab.x\\nFORGED"), "{err}");
+    assert_eq!(
+        step(&report, "crontab.x\\nFORGED: lava-rc boot done")["outcome"],
+        "failed"
+    );
+    assert!(!report.to_string().contains("hunter2-in-url"));
+}
+
+#[tokio::test]
+async fn imds_failures_say_what_the_service_answered() {
+    // A refused token (IMDS disabled for the instance): at once, not after the deadline.
+    let imds = FakeImds::start().await;
+    imds.with(|s| s.token_status = Some(403));
+    let root = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let (out, _) = boot(&imds, root.path(), &["--deadline", "30"]).await;
+    let err = stderr(&out);
+    assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("refused the session token (PUT /latest/api/token) with 403 Forbidden"),
+        "{err}"
+    );
+    // 500s until the deadline: the last answer is named.
+    let imds = FakeImds::start().await;
+    imds.with(|s| s.fail_500 = usize::MAX);
+    let (out, _) = boot(&imds, root.path(), &["--deadline", "2"]).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("no usable answer within 2s; last attempt: /latest/meta-data/placement/region: token request (PUT /latest/api/token) answered 500"),
+        "{err}"
+    );
+    assert!(!err.contains("the deadline was reached"), "{err}");
 }
