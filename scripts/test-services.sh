@@ -48,7 +48,7 @@ lab_image=lava-lab/debian:12
 install() {
     local missing=() p
     for p in "${apt_packages[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = 'install ok installed' ] || missing+=("$p")
     done
     if ((${#missing[@]})); then
         log "apt-get install ${missing[*]}"
@@ -78,7 +78,7 @@ install() {
 lab_mirror() {
     local m
     m=$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
-        awk '{print $2}' | grep -E '/debian/?$' | head -1)
+        awk '$2 ~ /\/debian\/?$/ { print $2 }' | sed -n 1p)
     echo "${m:-http://deb.debian.org/debian}"
 }
 

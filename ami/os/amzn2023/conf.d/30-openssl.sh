@@ -25,8 +25,8 @@ rm -rf /usr/local/ssl/certs
 ln -s /etc/pki/tls/certs /usr/local/ssl/certs
 ln -sf /etc/pki/tls/cert.pem /usr/local/ssl/cert.pem
 # Our openssl finds its libraries through its rpath; the system's openssl keeps the system's.
-ldd /usr/local/bin/openssl | grep -q '/usr/local/lib/libssl.so.3' || die "/usr/local/bin/openssl does not load /usr/local/lib/libssl.so.3"
-if ldd /usr/bin/openssl | grep -q '/usr/local/lib/'; then
+grep -q '/usr/local/lib/libssl.so.3' <<<"$(ldd /usr/local/bin/openssl)" || die "/usr/local/bin/openssl does not load /usr/local/lib/libssl.so.3"
+if grep -q '/usr/local/lib/' <<<"$(ldd /usr/bin/openssl)"; then
     die "/usr/bin/openssl loads a library from /usr/local/lib"
 fi
 info "$(/usr/local/bin/openssl version) in /usr/local (rpath); system: $(/usr/bin/openssl version)"

@@ -20,5 +20,5 @@ odbcinst -i -d -r <<INI
 Description = FreeTDS $FREETDS_VERSION
 Driver = /usr/local/lib/libtdsodbc.so
 INI
-ldd /usr/local/lib/libtdsodbc.so | grep -q '/usr/local/lib/libssl.so.3' || die "libtdsodbc.so does not load our OpenSSL"
-info "$(tsql -C | head -1)"
+grep -q '/usr/local/lib/libssl.so.3' <<<"$(ldd /usr/local/lib/libtdsodbc.so)" || die "libtdsodbc.so does not load our OpenSSL"
+info "$(tsql -C | sed -n 1p)"

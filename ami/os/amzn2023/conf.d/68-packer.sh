@@ -12,6 +12,6 @@ zip=packer_${PACKER_VERSION}_linux_$(arch_deb).zip
 fetch_download "$zip" "$work"
 unzip -q -o "$work/$zip" packer -d "$work"
 install -o root -g root -m 0755 "$work/packer" /usr/local/bin/packer
-[ "$(/usr/local/bin/packer version | head -1)" = "Packer v$PACKER_VERSION" ] ||
-    die "/usr/local/bin/packer is not $PACKER_VERSION: $(/usr/local/bin/packer version | head -1)"
-info "$(/usr/local/bin/packer version | head -1)"
+[ "$(/usr/local/bin/packer version | sed -n 1p)" = "Packer v$PACKER_VERSION" ] ||
+    die "/usr/local/bin/packer is not $PACKER_VERSION: $(/usr/local/bin/packer version | sed -n 1p)"
+info "$(/usr/local/bin/packer version | sed -n 1p)"
