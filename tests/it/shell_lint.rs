@@ -139,7 +139,10 @@ fn pipe_consumers(line: &str) -> Vec<&str> {
     // (start, depth) of each consumer still being read, and the finished ranges.
     let mut open: Vec<(usize, usize)> = Vec::new();
     let mut done: Vec<(usize, usize)> = Vec::new();
-    let close_at = |open: &mut Vec<(usize, usize)>, done: &mut Vec<(usize, usize)>, depth: usize, end: usize| {
+    let close_at = |open: &mut Vec<(usize, usize)>,
+                    done: &mut Vec<(usize, usize)>,
+                    depth: usize,
+                    end: usize| {
         while let Some(&(s, d)) = open.last() {
             if d < depth {
                 break;
@@ -232,8 +235,10 @@ fn early_exit(command: &str) -> Option<String> {
                         return Some(format!("grep --{name} stops at the first match"));
                     }
                 } else if let Some(short) = a.strip_prefix('-') {
-                    let letters: String =
-                        short.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+                    let letters: String = short
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphabetic())
+                        .collect();
                     if short[letters.len()..].chars().all(|c| c.is_ascii_digit())
                         && let Some(f) = letters.chars().find(|c| matches!(c, 'q' | 'm' | 'l'))
                     {
@@ -356,7 +361,11 @@ fn the_lint_catches_the_old_lines_and_passes_their_fixes() {
         "ldd x | grep '/usr/local' # | head -1",
     ];
     for line in fixed {
-        assert!(findings(line).is_empty(), "passes: {line}: {:?}", findings(line));
+        assert!(
+            findings(line).is_empty(),
+            "passes: {line}: {:?}",
+            findings(line)
+        );
     }
 }
 
