@@ -745,18 +745,16 @@ fn tmp_is_cleaned_by_systemd_tmpfiles_keeping_private_tmp_folders() {
     std::fs::create_dir_all(&vt).unwrap();
     std::fs::write(vt.join("recent"), "x").unwrap();
     let ten_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(10 * 86400);
-    for (p, when) in [(vt.join("recent"), ten_days_ago)] {
-        std::fs::File::options()
-            .write(true)
-            .open(&p)
-            .unwrap()
-            .set_times(
-                std::fs::FileTimes::new()
-                    .set_modified(when)
-                    .set_accessed(when),
-            )
-            .unwrap();
-    }
+    std::fs::File::options()
+        .write(true)
+        .open(vt.join("recent"))
+        .unwrap()
+        .set_times(
+            std::fs::FileTimes::new()
+                .set_modified(ten_days_ago)
+                .set_accessed(ten_days_ago),
+        )
+        .unwrap();
     std::fs::write(private.join("tmp/old"), "x").unwrap();
     let month_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(30 * 86400);
     for p in [
