@@ -13,7 +13,7 @@ VENV := build/venv
 
 # Parameters of `lava-build ami` that may be given as make variables: make ami env=dev ip=public …
 # Only variables set on the make command line are passed on (not ones from the environment).
-AMI_PARAMS := config env os arch ami_ref ami_id instance_type ip python_version s3bucket s3prefix sg subnet tz region lava_version
+AMI_PARAMS := config env os arch ami_ref ami_id instance_type ip ssh_interface instance_profile kms_key_id python_version s3bucket s3prefix sg subnet tz region lava_version
 ami_args = $(foreach p,$(AMI_PARAMS),$(if $(filter command line,$(origin $(p))),'$(p)=$($(p))'))
 images_args = $(if $(os),--os '$(os)') $(if $(type),--type '$(type)') $(if $(platform),--platform '$(platform)') $(if $(tag),--tag '$(tag)') $(if $(version),--version '$(version)')
 # Build options of the images targets: rebuild=1 (send builds even for unchanged inputs), check=1,

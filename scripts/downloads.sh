@@ -3,8 +3,11 @@
 # internet access, into ami/resources.s3/downloads/ (which the sync puts in the build bucket):
 #   scripts/downloads.sh fetch [python_version=X.Y.Z] [region=NAME] [arch=A]
 #       fetch every pinned file (or only the given parameter values' ones) that is missing or
-#       differs, verify its SHA-256, keep it only when it matches. Exit 1 when a file failed or is
-#       not pinned yet.
+#       differs, verify its SHA-256, keep it only when it matches. CA bundles (sum ca-bundle) are
+#       fetched every time and kept when they are bundles of certificates. Exit 1 when a file
+#       failed or is not pinned yet.
+#   scripts/downloads.sh check
+#       no network: exit 1 naming every entry nobody has pinned yet, and what to do about it.
 #   scripts/downloads.sh pin [FILE…]
 #       the operator step for entries without a sum (`-`): download each, record its SHA-256 in the
 #       lock. Check every recorded file against its publisher's signature before committing.
@@ -19,7 +22,7 @@ dir=${DOWNLOADS_DIR:-$top/ami/resources.s3/downloads}
 
 say() { printf 'downloads: %s\n' "$*" >&2; }
 usage() {
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 [ -r "$lock" ] || { say "cannot read $lock"; exit 2; }
@@ -44,6 +47,16 @@ wanted() {
     ! $any_for_param
 }
 
+# ca_bundle_problem FILE : why FILE is not a bundle of PEM certificates (nothing when it is): every
+# BEGIN CERTIFICATE block must be one openssl reads.
+ca_bundle_problem() {
+    local blocks parsed
+    blocks=$(grep -c -- '-----BEGIN CERTIFICATE-----' "$1" || true)
+    [ "$blocks" -gt 0 ] || { echo "no PEM certificate in it"; return; }
+    parsed=$(openssl storeutl -noout -certs "$1" 2>/dev/null | awk '/^Total found:/ { print $3 }')
+    [ "${parsed:-0}" = "$blocks" ] || echo "openssl reads ${parsed:-0} of its $blocks certificates"
+}
+
 # download URL DEST : to DEST.part, then DEST.
 download() {
     curl -fsSL --retry 3 --proto '=https,file' -o "$2.part" "$1" && mv -f "$2.part" "$2"
@@ -58,6 +71,22 @@ fetch() {
     local file scope sum url ok=0 failed=() unpinned=()
     while read -r file scope sum url; do
         wanted "$scope" "$@" || continue
+        if [ "$sum" = ca-bundle ]; then
+            # Rotated by its publisher: always the current one, kept only when it is certificates.
+            say "fetching the current $file from $url"
+            local why
+            if ! download "$url" "$dir/$file.new"; then
+                rm -f "$dir/$file.new" "$dir/$file.new.part"
+                failed+=("$file (download failed)")
+            elif why=$(ca_bundle_problem "$dir/$file.new") && [ -n "$why" ]; then
+                rm -f "$dir/$file.new"
+                failed+=("$file (not a CA bundle: $why)")
+            else
+                mv -f "$dir/$file.new" "$dir/$file"
+                ok=$((ok + 1))
+            fi
+            continue
+        fi
         if [ "$sum" = - ]; then
             unpinned+=("$file")
             continue
@@ -88,12 +117,26 @@ fetch() {
     ((${#failed[@]} == 0 && ${#unpinned[@]} == 0))
 }
 
+# check: the entries nobody has pinned yet; exit 1 with what to do when there are any.
+check() {
+    local file scope sum url unpinned=()
+    while read -r file scope sum url; do
+        [ "$sum" = - ] && unpinned+=("$file")
+    done < <(entries)
+    if ((${#unpinned[@]})); then
+        say "${#unpinned[@]} file(s) in $lock have no pinned SHA-256 yet: ${unpinned[*]}"
+        say "pin them before a release: on a machine with internet access run \`make downloads-pin\`, check each file against its publisher's signature (MySQL: gpg --show-keys on the key, rpm -K on the packages), and commit the lock"
+        return 1
+    fi
+    say "every entry of $lock is pinned (or a rotating ca-bundle)"
+}
+
 pin() {
     mkdir -p "$dir"
     local file scope sum url pinned=0
     while read -r file scope sum url; do
         if (($# > 0)); then
-            printf '%s\n' "$@" | grep -qxF "$file" || continue
+            grep -qxF "$file" <<<"$(printf '%s\n' "$@")" || continue
         fi
         [ "$sum" = - ] || { (($# == 0)) || say "$file is pinned already ($sum)"; continue; }
         say "fetching $file from $url"
@@ -118,7 +161,7 @@ add() {
             ;;
         region=[a-z]*-[a-z]*-[0-9]*)
             local r=${1#region=}
-            line="rds-$r-bundle.pem region=$r - https://truststore.pki.rds.amazonaws.com/$r/$r-bundle.pem"
+            line="rds-$r-bundle.pem region=$r ca-bundle https://truststore.pki.rds.amazonaws.com/$r/$r-bundle.pem"
             ;;
         *) say "add takes python_version=X.Y.Z or region=NAME, not $1"; exit 2 ;;
     esac
@@ -127,13 +170,17 @@ add() {
         exit 0
     fi
     printf '%s\n' "$line" >>"$lock"
-    say "added ${line%% *} (not pinned): run scripts/downloads.sh pin ${line%% *}"
+    case $line in
+        *" ca-bundle "*) say "added ${line%% *} (a rotating CA bundle: make downloads fetches the current one)" ;;
+        *) say "added ${line%% *} (not pinned): run scripts/downloads.sh pin ${line%% *}" ;;
+    esac
 }
 
 cmd=${1:-}
 shift || true
 case $cmd in
     fetch) fetch "$@" ;;
+    check) check ;;
     pin) pin "$@" ;;
     add) add "$@" ;;
     *) usage ;;

@@ -12,7 +12,7 @@ shift || true
 targets=("$@")
 ((${#targets[@]})) || targets=(userdata deploy_config packer_manifest checks_yaml imds_response)
 
-rustup toolchain list | grep -q '^nightly' || { echo "fuzz: a nightly toolchain is needed (rustup toolchain install nightly)" >&2; exit 2; }
+grep -q '^nightly' <<<"$(rustup toolchain list)" || { echo "fuzz: a nightly toolchain is needed (rustup toolchain install nightly)" >&2; exit 2; }
 command -v cargo-fuzz >/dev/null || cargo install --locked cargo-fuzz
 
 cargo +nightly fuzz build

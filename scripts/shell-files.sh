@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 git ls-files -co --exclude-standard -- '*.sh' .ci rc.d ami images scripts | sort -u | while read -r f; do
     [ -f "$f" ] || continue
-    if [[ $f == *.sh ]] || head -1 "$f" | grep -qE '^#!.*[/ ](ba)?sh$'; then
+    if [[ $f == *.sh ]] || [[ $(head -1 "$f") =~ ^#!.*[/\ ](ba)?sh$ ]]; then
         printf '%s\n' "$f"
     fi
 done

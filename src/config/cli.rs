@@ -54,6 +54,21 @@ pub const PARAMS: &[ParamSpec] = &[
         help: "public or private: the address packer connects to (public also gets a public IP)",
     },
     ParamSpec {
+        name: "ssh_interface",
+        required: false,
+        help: "how packer reaches the build instance: public_ip or private_ip (default from ip), or session_manager (SSM, no inbound SSH: private subnets)",
+    },
+    ParamSpec {
+        name: "instance_profile",
+        required: false,
+        help: "existing IAM instance profile for the build instance instead of a temporary one (e.g. one with your permissions boundary)",
+    },
+    ParamSpec {
+        name: "kms_key_id",
+        required: false,
+        help: "KMS key (id, ARN or alias/NAME) encrypting the AMI's volumes; default the account's EBS key",
+    },
+    ParamSpec {
         name: "python_version",
         required: true,
         help: "full Python version built on the AMI, e.g. 3.11.12 (config: python.version)",

@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 pub const AMI_KEYS: &[&str] = &[
     "s3",
     "ip",
+    "ssh_interface",
+    "instance_profile",
+    "kms_key_id",
     "subnet",
     "sg",
     "tz",

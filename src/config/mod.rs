@@ -17,4 +17,4 @@ pub use deploy::DeployAmi;
 pub use error::ConfigError;
 pub use params::{AmiParams, ArchTarget, Context, resolve};
 pub use source::{Source, Sourced};
-pub use validate::{Arch, IpMode, SecurityGroups};
+pub use validate::{Arch, IpMode, SecurityGroups, SshInterface};

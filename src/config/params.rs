@@ -4,7 +4,7 @@ use super::ami_build::AmiBuild;
 use super::deploy::DeployAmi;
 use super::error::ConfigError;
 use super::source::{Source, Sourced};
-use super::validate::{self, Arch, IpMode, SecurityGroups};
+use super::validate::{self, Arch, IpMode, SecurityGroups, SshInterface};
 
 pub use super::cli::{PARAMS, ParamSpec, parse_cli};
 pub use super::s3::{resolve_s3, split_s3_location};
@@ -45,6 +45,12 @@ pub struct AmiParams {
     pub arch: Sourced<String>,
     pub targets: Vec<ArchTarget>,
     pub ip: Sourced<IpMode>,
+    /// How packer reaches the instance; default from `ip`.
+    pub ssh_interface: Sourced<SshInterface>,
+    /// An existing instance profile for the build instance (no temporary one is made).
+    pub instance_profile: Option<Sourced<String>>,
+    /// KMS key of the AMI's encrypted volumes (default: the account's EBS default key).
+    pub kms_key_id: Option<Sourced<String>>,
     pub python_version: Sourced<String>,
     /// `X.Y` of the Python version, as used in AMI names.
     pub python_minor: String,
@@ -111,6 +117,13 @@ impl AmiParams {
             rows.push(row(&format!("instance_type{suffix}"), &t.instance_type));
         }
         rows.push(row("ip", &self.ip));
+        rows.push(row("ssh_interface", &self.ssh_interface));
+        if let Some(v) = &self.instance_profile {
+            rows.push(row("instance_profile", v));
+        }
+        if let Some(v) = &self.kms_key_id {
+            rows.push(row("kms_key_id", v));
+        }
         rows.push(row("python_version", &self.python_version));
         rows.push(row("s3bucket", &self.s3bucket));
         rows.push(row("s3prefix", &self.s3prefix));
@@ -262,6 +275,18 @@ pub fn resolve(
     }
 
     let ip = Sourced::new(validate::ip(&ip.value)?, ip.source);
+    let ssh_interface = match layers.get("ssh_interface") {
+        Some(s) => Sourced::new(validate::ssh_interface(&s.value, ip.value)?, s.source),
+        None => Sourced::new(SshInterface::from_ip(ip.value), ip.source.clone()),
+    };
+    let instance_profile = layers.get("instance_profile");
+    if let Some(v) = &instance_profile {
+        validate::instance_profile(&v.value)?;
+    }
+    let kms_key_id = layers.get("kms_key_id");
+    if let Some(v) = &kms_key_id {
+        validate::kms_key_id(&v.value)?;
+    }
     let python_minor = validate::python_version(&python_version.value)?;
     validate::s3bucket(&s3bucket.value)?;
     validate::s3prefix(&s3prefix.value)?;
@@ -355,6 +380,9 @@ pub fn resolve(
         arch,
         targets,
         ip,
+        ssh_interface,
+        instance_profile,
+        kms_key_id,
         python_version,
         python_minor,
         s3bucket,

@@ -126,6 +126,104 @@ pub fn ip(v: &str) -> Result<IpMode, ConfigError> {
     }
 }
 
+/// How packer reaches the build instance (packer's `ssh_interface`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SshInterface {
+    PublicIp,
+    PrivateIp,
+    /// SSH tunnelled through SSM Session Manager: no inbound port, no route from the runner to
+    /// the instance (private subnets); needs the session-manager-plugin where packer runs.
+    SessionManager,
+}
+
+impl SshInterface {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SshInterface::PublicIp => "public_ip",
+            SshInterface::PrivateIp => "private_ip",
+            SshInterface::SessionManager => "session_manager",
+        }
+    }
+
+    /// The interface `ip` implies when `ssh_interface` is not given.
+    pub fn from_ip(ip: IpMode) -> Self {
+        match ip {
+            IpMode::Public => SshInterface::PublicIp,
+            IpMode::Private => SshInterface::PrivateIp,
+        }
+    }
+}
+
+impl std::fmt::Display for SshInterface {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `ssh_interface`: public_ip (only with ip=public), private_ip or session_manager.
+pub fn ssh_interface(v: &str, ip: IpMode) -> Result<SshInterface, ConfigError> {
+    let parsed = match v {
+        "public_ip" => SshInterface::PublicIp,
+        "private_ip" => SshInterface::PrivateIp,
+        "session_manager" => SshInterface::SessionManager,
+        _ => {
+            return Err(ConfigError::invalid(
+                "ssh_interface",
+                v,
+                "public_ip, private_ip or session_manager",
+            ));
+        }
+    };
+    if parsed == SshInterface::PublicIp && ip == IpMode::Private {
+        return Err(ConfigError::invalid(
+            "ssh_interface",
+            v,
+            "private_ip or session_manager with ip=private (the instance gets no public address)",
+        ));
+    }
+    Ok(parsed)
+}
+
+/// An IAM instance profile name: 1 to 128 of letters, digits and `+=,.@_-`.
+pub fn instance_profile(v: &str) -> Result<(), ConfigError> {
+    expect(
+        (1..=128).contains(&v.len())
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c)),
+        "instance_profile",
+        v,
+        "an IAM instance profile name (1 to 128 of letters, digits and +=,.@_-), not an ARN",
+    )
+}
+
+/// A KMS key as packer's `kms_key_id` takes it: a key id, a key ARN, `alias/NAME` or an alias ARN.
+pub fn kms_key_id(v: &str) -> Result<(), ConfigError> {
+    let is_uuid = v.len() == 36
+        && v.split('-').map(str::len).eq([8, 4, 4, 4, 12])
+        && v.chars().all(|c| c == '-' || c.is_ascii_hexdigit());
+    let is_mrk =
+        v.starts_with("mrk-") && v.len() > 4 && v[4..].chars().all(|c| c.is_ascii_hexdigit());
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c))
+    };
+    let is_alias = v.strip_prefix("alias/").is_some_and(name_ok);
+    let is_arn = v.starts_with("arn:aws")
+        && v.split(':').count() == 6
+        && v.split(':').nth(2) == Some("kms")
+        && v.rsplit(':')
+            .next()
+            .is_some_and(|r| r.starts_with("key/") || r.starts_with("alias/"));
+    expect(
+        is_uuid || is_mrk || is_alias || is_arn,
+        "kms_key_id",
+        v,
+        "a KMS key id, key ARN, alias/NAME or alias ARN",
+    )
+}
+
 pub fn tz(v: &str) -> Result<(), ConfigError> {
     chrono_tz::Tz::from_str(v).map(|_| ()).map_err(|_| {
         ConfigError::invalid(
@@ -318,6 +416,25 @@ mod tests {
         assert!(sg("").is_err());
         assert!(subnet("subnet-f6b6d681").is_ok());
         assert!(subnet("subnet-f6b6").is_err());
+        assert!(kms_key_id("1234abcd-12ab-34cd-56ef-1234567890ab").is_ok());
+        assert!(kms_key_id("alias/lava-ami").is_ok());
+        assert!(
+            kms_key_id(
+                "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+            )
+            .is_ok()
+        );
+        assert!(kms_key_id("lava-ami").is_err());
+        assert!(kms_key_id("arn:aws:s3:::bucket").is_err());
+        assert!(instance_profile("lava-ami-build").is_ok());
+        assert!(instance_profile("arn:aws:iam::1:instance-profile/x").is_err());
+        assert_eq!(
+            ssh_interface("session_manager", IpMode::Private).unwrap(),
+            SshInterface::SessionManager
+        );
+        let e = ssh_interface("public_ip", IpMode::Private).unwrap_err();
+        assert!(e.to_string().contains("ssh_interface"), "{e}");
+        assert!(ssh_interface("ssm", IpMode::Public).is_err());
     }
 
     #[test]

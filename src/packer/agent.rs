@@ -51,6 +51,17 @@ pub enum AgentError {
         #[source]
         source: MetadataError,
     },
+    #[error(
+        "boot agent {path} needs glibc {newest} ({too_new}), newer than the {max} of Amazon Linux 2023: it would not start on the instance. Build lava-rc where glibc is {max} or older (an amazonlinux:2023 container, as the release workflow does) and put it at {path}"
+    )]
+    Glibc {
+        path: String,
+        newest: String,
+        too_new: String,
+        max: String,
+    },
+    #[error("boot agent {path}: cannot read its ELF version needs ({why})")]
+    Elf { path: String, why: String },
     #[error("cannot read the boot agent {path}")]
     Read {
         path: Utf8PathBuf,
@@ -114,6 +125,107 @@ pub fn check_elf(path: &Utf8Path, arch: &str) -> Result<(), AgentError> {
         return Err(wrong(name));
     }
     Ok(())
+}
+
+/// The glibc of Amazon Linux 2023 (FACTS §8): the newest symbol version the agent may need.
+pub const MAX_GLIBC: &str = "2.34";
+
+/// `2.34` as numbers, for comparing versions.
+fn version_key(v: &str) -> Vec<u32> {
+    v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
+}
+
+/// The `GLIBC_x.y` symbol versions an ELF64 little-endian binary needs (its `.gnu.version_r`
+/// section), without the prefix, sorted and without repeats. What `readelf --version-info` shows.
+pub fn glibc_needs(bytes: &[u8]) -> Result<Vec<String>, String> {
+    let u16_at = |o: usize| -> Result<usize, String> {
+        bytes
+            .get(o..o + 2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+            .ok_or_else(|| format!("truncated at byte {o}"))
+    };
+    let u32_at = |o: usize| -> Result<usize, String> {
+        bytes
+            .get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .ok_or_else(|| format!("truncated at byte {o}"))
+    };
+    let u64_at = |o: usize| -> Result<usize, String> {
+        bytes
+            .get(o..o + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()) as usize)
+            .ok_or_else(|| format!("truncated at byte {o}"))
+    };
+    if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 || bytes[5] != 1 {
+        return Err("not a 64-bit little-endian ELF file".into());
+    }
+    let (shoff, shentsize, shnum) = (u64_at(0x28)?, u16_at(0x3a)?, u16_at(0x3c)?);
+    let section = |i: usize| shoff + i * shentsize;
+    const SHT_GNU_VERNEED: usize = 0x6fff_fffe;
+    let mut found = std::collections::BTreeSet::new();
+    for i in 0..shnum {
+        let sh = section(i);
+        if u32_at(sh + 4)? != SHT_GNU_VERNEED {
+            continue;
+        }
+        let (offset, count) = (u64_at(sh + 24)?, u32_at(sh + 44)?);
+        let strtab = u64_at(section(u32_at(sh + 40)?) + 24)?;
+        let name = |o: usize| -> Result<String, String> {
+            let start = strtab + o;
+            let tail = bytes
+                .get(start..)
+                .ok_or_else(|| format!("name offset {start} outside the file"))?;
+            let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
+            Ok(String::from_utf8_lossy(&tail[..end]).into_owned())
+        };
+        let mut need = offset;
+        for _ in 0..count {
+            let (cnt, aux, next) = (u16_at(need + 2)?, u32_at(need + 8)?, u32_at(need + 12)?);
+            let mut a = need + aux;
+            for _ in 0..cnt {
+                if let Some(v) = name(u32_at(a + 8)?)?.strip_prefix("GLIBC_") {
+                    found.insert(v.to_string());
+                }
+                a += u32_at(a + 12)?;
+            }
+            if next == 0 {
+                break;
+            }
+            need += next;
+        }
+    }
+    let mut out: Vec<String> = found
+        .into_iter()
+        .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+        .collect();
+    out.sort_by_key(|v| version_key(v));
+    Ok(out)
+}
+
+/// Refuses an agent that needs a glibc newer than `max`.
+pub fn check_glibc(path: &Utf8Path, max: &str) -> Result<(), AgentError> {
+    let bytes = std::fs::read(path).map_err(|source| AgentError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let needs = glibc_needs(&bytes).map_err(|why| AgentError::Elf {
+        path: path.to_string(),
+        why,
+    })?;
+    let too_new: Vec<String> = needs
+        .iter()
+        .filter(|v| version_key(v) > version_key(max))
+        .map(|v| format!("GLIBC_{v}"))
+        .collect();
+    match needs.last() {
+        Some(newest) if !too_new.is_empty() => Err(AgentError::Glibc {
+            path: path.to_string(),
+            newest: newest.clone(),
+            too_new: too_new.join(" "),
+            max: max.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 fn newest_mtime(root: &Utf8Path) -> Option<SystemTime> {
@@ -230,6 +342,11 @@ pub fn prepare(
         });
     }
     check_elf(&path, arch)?;
+    if required {
+        // Before packer starts: an agent that cannot start on AL2023 would be found only at the
+        // instance's first boot (or in step 12 of the build, after the upload).
+        check_glibc(&path, MAX_GLIBC)?;
+    }
     Ok(AgentPlan {
         path: Some(path),
         note: None,
@@ -272,6 +389,37 @@ mod tests {
         assert_eq!(
             metadata_target_dir(metadata()).unwrap(),
             root.join("elsewhere")
+        );
+    }
+
+    /// Our reading of the version needs is readelf's, on a real binary (the test binary itself).
+    #[test]
+    fn glibc_needs_are_what_readelf_reads() {
+        let exe = std::env::current_exe().unwrap();
+        let ours = glibc_needs(&std::fs::read(&exe).unwrap()).unwrap();
+        let out = std::process::Command::new("readelf")
+            .args(["--version-info", "--wide"])
+            .arg(&exe)
+            .output()
+            .expect("readelf (Debian binutils)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut theirs: Vec<String> = text
+            .split_whitespace()
+            .filter_map(|w| w.strip_prefix("Name: GLIBC_").or(w.strip_prefix("GLIBC_")))
+            .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()))
+            .map(String::from)
+            .collect();
+        theirs.sort_by_key(|v| version_key(v));
+        theirs.dedup();
+        assert!(!ours.is_empty());
+        assert_eq!(ours, theirs);
+        let path = Utf8PathBuf::from_path_buf(exe).unwrap();
+        let newest = ours.last().unwrap().clone();
+        assert!(check_glibc(&path, &newest).is_ok());
+        let e = check_glibc(&path, "2.2").unwrap_err();
+        assert!(
+            matches!(&e, AgentError::Glibc { newest: n, too_new, .. } if *n == newest && too_new.contains(&format!("GLIBC_{newest}"))),
+            "{e}"
         );
     }
 

@@ -56,6 +56,10 @@ pub enum BuildError {
         "packer {version} cannot require IMDSv2 on the build instance (metadata_options needs packer 1.7 or later): install a newer packer from HashiCorp, or pass --allow-imdsv1 to build anyway"
     )]
     NoImdsV2 { version: String },
+    #[error(
+        "ssh_interface=session_manager needs the AWS Session Manager plugin where packer runs: session-manager-plugin is not on PATH (install it from AWS: https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html)"
+    )]
+    NoSessionManagerPlugin,
     #[error("{source}; no AMI was built by this run")]
     NothingBuilt {
         #[source]
@@ -131,6 +135,13 @@ fn preflight_blocking(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result
             version: pv.to_string(),
         }
         .into());
+    }
+    if real
+        && !opts.validate_only
+        && params.ssh_interface.value == crate::config::SshInterface::SessionManager
+        && which::which("session-manager-plugin").is_err()
+    {
+        return Err(BuildError::NoSessionManagerPlugin.into());
     }
     let mut notes = Vec::new();
     if !pv.has_plugins() {

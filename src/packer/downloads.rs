@@ -32,10 +32,44 @@ pub enum Scope {
 pub struct Pin {
     pub file: String,
     pub scope: Scope,
-    /// None: listed but not pinned yet (`-`).
+    /// None: listed but not pinned yet (`-`), or a rotating CA bundle.
     pub sha256: Option<String>,
+    /// `ca-bundle` in the sum column: a public CA bundle its publisher changes when it adds or
+    /// retires a CA (AWS's RDS and Redshift bundles). No sum is pinned: `make downloads` fetches
+    /// the current one over HTTPS each time, and it must be a bundle of certificates.
+    pub ca_bundle: bool,
     pub url: String,
     pub line: usize,
+}
+
+/// The sum column of a rotating CA bundle.
+pub const CA_BUNDLE: &str = "ca-bundle";
+
+/// Why `text` is not a bundle of PEM certificates, if it is not: at least one
+/// `BEGIN CERTIFICATE` block, each one base64 of a DER SEQUENCE.
+pub fn not_a_ca_bundle(text: &[u8]) -> Option<String> {
+    use base64::Engine as _;
+    let text = String::from_utf8_lossy(text);
+    let mut count = 0;
+    let mut rest = text.as_ref();
+    while let Some(at) = rest.find("-----BEGIN CERTIFICATE-----") {
+        let body = &rest[at + 27..];
+        let Some(end) = body.find("-----END CERTIFICATE-----") else {
+            return Some(format!("certificate {} has no END line", count + 1));
+        };
+        let b64: String = body[..end].split_whitespace().collect();
+        match base64::engine::general_purpose::STANDARD.decode(b64) {
+            Ok(der) if der.first() == Some(&0x30) && der.len() > 100 => count += 1,
+            _ => {
+                return Some(format!(
+                    "certificate {} is not base64 of a DER certificate",
+                    count + 1
+                ));
+            }
+        }
+        rest = &body[end + 25..];
+    }
+    (count == 0).then(|| "no PEM certificate in it".to_string())
 }
 
 /// The parameters that select entries.
@@ -103,14 +137,15 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Pin>, DownloadsError> {
                 }
             }
         };
+        let ca_bundle = sha == CA_BUNDLE;
         let sha256 = match sha {
-            "-" => None,
+            "-" | CA_BUNDLE => None,
             s if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
                 Some(s.to_ascii_lowercase())
             }
             s => {
                 return Err(syntax(format!(
-                    "sha256 {s:?}: expected 64 hex digits, or - when not pinned yet"
+                    "sha256 {s:?}: expected 64 hex digits, - when not pinned yet, or ca-bundle for a CA bundle its publisher rotates"
                 )));
             }
         };
@@ -127,6 +162,7 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Pin>, DownloadsError> {
             file: file.to_string(),
             scope,
             sha256,
+            ca_bundle,
             url: url.to_string(),
             line,
         });
@@ -204,6 +240,7 @@ pub enum State {
     Ok,
     NotPinned,
     Missing,
+    NotCertificates { why: String },
     Differs { actual: String },
     Unreadable { message: String },
 }
@@ -228,6 +265,16 @@ pub fn check<'p>(pins: &[&'p Pin], dir: &Path) -> Vec<(&'p Pin, State)> {
     pins.iter()
         .map(|p| {
             let state = match &p.sha256 {
+                None if p.ca_bundle => match std::fs::read(dir.join(&p.file)) {
+                    Ok(bytes) => match not_a_ca_bundle(&bytes) {
+                        None => State::Ok,
+                        Some(why) => State::NotCertificates { why },
+                    },
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::Missing,
+                    Err(e) => State::Unreadable {
+                        message: e.to_string(),
+                    },
+                },
                 None => State::NotPinned,
                 Some(want) => match sha256_file(&dir.join(&p.file)) {
                     Ok(actual) if &actual == want => State::Ok,
@@ -254,6 +301,10 @@ pub fn problems(states: &[(&Pin, State)]) -> Vec<String> {
                 p.file, p.line, p.file
             )),
             State::Missing => Some(format!("{} is missing", p.file)),
+            State::NotCertificates { why } => Some(format!(
+                "{} is not a CA bundle ({why}): fetch it again with `make downloads`",
+                p.file
+            )),
             State::Differs { actual } => Some(format!(
                 "{} has SHA-256 {actual}, pinned {}",
                 p.file,
@@ -384,6 +435,40 @@ mod tests {
             let err = parse("downloads.lock", text).unwrap_err().to_string();
             assert!(err.contains(want), "{text:?}: {err}");
         }
+    }
+
+    /// A rotating CA bundle has no pinned sum: any current bundle of certificates is ready; a
+    /// missing file or one that is not certificates is not.
+    #[test]
+    fn a_ca_bundle_entry_needs_certificates_not_a_sum() {
+        use base64::Engine as _;
+        let dir = tempfile::tempdir().unwrap();
+        // A DER SEQUENCE as long as a small certificate (the check looks at the form, not the CA).
+        let mut der = vec![0x30, 0x82, 0x01, 0x00];
+        der.resize(260, 7);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+        let pem = |n: usize| {
+            (0..n)
+                .map(|_| format!("-----BEGIN CERTIFICATE-----\n{b64}\n-----END CERTIFICATE-----\n"))
+                .collect::<String>()
+        };
+        std::fs::write(dir.path().join("two.pem"), pem(2)).unwrap();
+        std::fs::write(dir.path().join("three.pem"), pem(3)).unwrap();
+        std::fs::write(dir.path().join("html.pem"), "<html>Access Denied</html>").unwrap();
+        let text = "two.pem all ca-bundle https://x/two\nthree.pem all ca-bundle https://x/three\nhtml.pem all ca-bundle https://x/h\ngone.pem all ca-bundle https://x/g\n";
+        let pins = parse("l", text).unwrap();
+        assert!(pins.iter().all(|p| p.ca_bundle && p.sha256.is_none()));
+        let needed: Vec<&Pin> = pins.iter().collect();
+        let states = check(&needed, dir.path());
+        assert_eq!(states[0].1, State::Ok);
+        assert_eq!(states[1].1, State::Ok, "AWS added a CA: still ready");
+        assert_eq!(
+            states[2].1,
+            State::NotCertificates {
+                why: "no PEM certificate in it".into()
+            }
+        );
+        assert_eq!(states[3].1, State::Missing);
     }
 
     #[test]

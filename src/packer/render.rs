@@ -1,5 +1,5 @@
 //! Rendering of the packer HCL2 template (`ami/lava.pkr.hcl.j2`) from resolved parameters. Pure.
-use crate::config::AmiParams;
+use crate::config::{AmiParams, SshInterface};
 use camino::Utf8PathBuf;
 use minijinja::value::Value;
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
@@ -75,9 +75,17 @@ fn line_text(line: &Option<usize>) -> String {
     line.map(|n| format!(", line {n}")).unwrap_or_default()
 }
 
-/// The three statements the build instance gets, and nothing else.
-pub fn policy(bucket: &str, prefix: &str) -> Vec<Statement> {
-    vec![
+/// What the build instance may do, and nothing else: list the resource bucket, read under the
+/// prefix, decrypt what S3 hands it with a KMS key of the region (a bucket encrypted with a
+/// customer key; S3 calls KMS with the instance's credentials), describe regions (the AWS CLI);
+/// with `session_manager`, what the SSM agent needs to carry packer's SSH session.
+pub fn policy(
+    bucket: &str,
+    prefix: &str,
+    region: &str,
+    ssh_interface: SshInterface,
+) -> Vec<Statement> {
+    let mut statements = vec![
         Statement {
             actions: vec!["s3:ListBucket".into()],
             resources: vec![format!("arn:aws:s3:::{bucket}")],
@@ -87,10 +95,40 @@ pub fn policy(bucket: &str, prefix: &str) -> Vec<Statement> {
             resources: vec![format!("arn:aws:s3:::{bucket}/{prefix}*")],
         },
         Statement {
+            actions: vec!["kms:Decrypt".into()],
+            resources: vec![format!("arn:aws:kms:{region}:*:key/*")],
+        },
+        Statement {
             actions: vec!["ec2:DescribeRegions".into()],
             resources: vec!["*".into()],
         },
-    ]
+    ];
+    if ssh_interface == SshInterface::SessionManager {
+        statements.push(Statement {
+            actions: [
+                "ssm:UpdateInstanceInformation",
+                "ssmmessages:CreateControlChannel",
+                "ssmmessages:CreateDataChannel",
+                "ssmmessages:OpenControlChannel",
+                "ssmmessages:OpenDataChannel",
+            ]
+            .map(String::from)
+            .to_vec(),
+            resources: vec!["*".into()],
+        });
+    }
+    statements
+}
+
+/// A git remote as it may be shown on an AMI tag: any `user[:password]@` of a URL with a scheme
+/// removed (a token in an https remote must not end up on every AMI). `git@host:path` stays.
+pub fn public_remote(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    format!("{scheme}://{host}{path}")
 }
 
 /// Identifies every AMI of one run: the env and the build time.
@@ -167,7 +205,7 @@ pub fn render(path: &str, template: &str, input: &RenderInput<'_>) -> Result<Str
         let tags = BTreeMap::from([
             ("Name".to_string(), t.ami_name.clone()),
             ("OS".to_string(), p.os.value.clone()),
-            ("Repo".to_string(), input.repo.clone()),
+            ("Repo".to_string(), public_remote(&input.repo)),
             ("SourceAmi".to_string(), source_ami.clone()),
             ("LavaVersion".to_string(), p.lava_version.value.clone()),
             ("PythonVersion".to_string(), p.python_version.value.clone()),
@@ -231,14 +269,17 @@ pub fn render(path: &str, template: &str, input: &RenderInput<'_>) -> Result<Str
         subnet => p.subnet.value,
         security_groups => p.security_groups(),
         ip => p.ip.value,
+        ssh_interface => p.ssh_interface.value.as_str(),
+        instance_profile => p.instance_profile.as_ref().map(|v| v.value.clone()),
+        kms_key_id => p.kms_key_id.as_ref().map(|v| v.value.clone()),
         ssh_user => p.ssh_user,
-        policy => policy(&p.s3bucket.value, &p.s3prefix.value),
+        policy => policy(&p.s3bucket.value, &p.s3prefix.value, &p.region.value, p.ssh_interface.value),
         volume_size => VOLUME_SIZE_GIB,
         sources => sources,
         build_env => build_env(p),
         lava_version => p.lava_version.value,
         python_version => p.python_version.value,
-        repo => input.repo,
+        repo => public_remote(&input.repo),
         manifest => input.manifest.as_str(),
         log_file => input.log_file.as_str(),
     };
@@ -325,6 +366,39 @@ mod tests {
         assert!(text.contains("ssh_interface               = \"private_ip\""));
         assert!(text.contains("\"S3PREFIX=lava/ami/\""));
         assert!(text.contains("\"PYTHON_VERSION=3.12.4\""));
+    }
+
+    #[test]
+    fn the_repo_tag_carries_no_credentials() {
+        for (remote, shown) in [
+            (
+                "https://x-access-token:ghs_abc@github.com/o/r.git",
+                "https://github.com/o/r.git",
+            ),
+            (
+                "https://user@example.com/r.git",
+                "https://example.com/r.git",
+            ),
+            ("ssh://git@host:22/o/r", "ssh://host:22/o/r"),
+            ("https://github.com/o/r.git", "https://github.com/o/r.git"),
+            ("git@github.com:o/r.git", "git@github.com:o/r.git"),
+            ("unknown", "unknown"),
+        ] {
+            assert_eq!(public_remote(remote), shown, "{remote}");
+        }
+        let p = params("x86_64");
+        let text = std::fs::read_to_string("ami/lava.pkr.hcl.j2").unwrap();
+        let input = RenderInput {
+            params: &p,
+            repo: "https://me:secret@example.com/lava-build.git".into(),
+            tarballs: BTreeMap::new(),
+            manifest: "/m".into(),
+            log_file: "/l".into(),
+            mode: RenderMode::default(),
+        };
+        let out = render("t", &text, &input).unwrap();
+        assert!(!out.contains("secret") && !out.contains("me:"), "{out}");
+        assert!(out.contains("\"https://example.com/lava-build.git\""));
     }
 
     #[test]

@@ -192,9 +192,21 @@ pub async fn boot(opts: &BootOptions) -> Result<BootReport, BootError> {
     report.record("region", t, written);
     report.region = Some(region.clone());
 
-    let Some(data) = user_data(&mut imds).await? else {
-        tracing::info!(target: "lava_rc", "no user data: nothing else to do");
-        return Ok(report);
+    // The site scripts of /usr/local/etc/rc.d run at every boot, as lava's rc.d did: without user
+    // data, and after user data that cannot be read (that failure is reported, the built-in steps
+    // then find nothing to do).
+    let t = Instant::now();
+    let data = match user_data(&mut imds).await {
+        Ok(Some(data)) => data,
+        Ok(None) => {
+            tracing::info!(target: "lava_rc", "no user data: only the site scripts run");
+            Map::new()
+        }
+        Err(BootError::UserData(e)) => {
+            report.record("log", t, Err(e.into()));
+            Map::new()
+        }
+        Err(e) => return Err(e),
     };
     tracing::info!(target: "lava_rc", step = "log", "user data: {}", userdata::log_summary(&data));
     let unknown = userdata::unknown_keys(&data);

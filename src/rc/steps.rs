@@ -13,6 +13,9 @@ use std::time::Duration;
 pub enum StepError {
     #[error(transparent)]
     Spec(#[from] SpecError),
+    /// The user data cannot be read (not JSON, not an object): the site scripts still run.
+    #[error(transparent)]
+    UserData(#[from] super::userdata::UserDataError),
     #[error("cannot write the {what} to a private file")]
     Private {
         what: &'static str,

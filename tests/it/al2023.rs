@@ -43,12 +43,17 @@ fn code(text: &str) -> Vec<&str> {
         .collect()
 }
 
-// 1. OpenSSL 3.5 must not shadow the system's.
+// 1. The system's OpenSSL 3 only (issue 30, point 8): no private OpenSSL in /usr/local.
 
 #[test]
-fn our_openssl_is_linked_by_rpath_and_never_registered_with_ldconfig() {
+fn no_private_openssl_python_and_freetds_build_on_the_systems() {
     for (name, text) in steps() {
         for line in code(&text) {
+            assert!(
+                !line.contains("openssl-$OPENSSL_VERSION")
+                    && !line.contains("--with-openssl=/usr/local"),
+                "{name} builds or uses a private OpenSSL: {line}"
+            );
             let writes_ld_conf = line.contains("ld.so.conf") && line.contains('>');
             assert!(
                 !(writes_ld_conf && line.contains("/usr/local/lib")),
@@ -60,18 +65,29 @@ fn our_openssl_is_linked_by_rpath_and_never_registered_with_ldconfig() {
             );
         }
     }
-    let (_, openssl) = step("openssl");
     assert!(
-        openssl.contains("-Wl,-rpath,/usr/local/lib"),
-        "OpenSSL's own programs and libraries carry the rpath"
+        !steps().iter().any(|(n, _)| n.contains("openssl")),
+        "no OpenSSL step"
     );
-    let (_, freetds) = step("freetds");
-    assert!(
-        freetds.contains("LDFLAGS=\"-Wl,-rpath,/usr/local/lib"),
-        "FreeTDS linked with the rpath"
-    );
+    let names: Vec<String> = steps().into_iter().map(|(n, _)| n).collect();
+    let pos = |w: &str| names.iter().position(|n| n.contains(w)).unwrap();
+    let (_, tools) = step("tools");
+    assert!(tools.contains("openssl-devel"), "the system's headers");
+    assert!(pos("tools") < pos("python") && pos("tools") < pos("freetds"));
     let (_, python) = step("python");
-    assert!(python.contains("--with-openssl-rpath=auto"));
+    assert!(
+        !python.contains("--with-openssl"),
+        "configure finds the system's OpenSSL"
+    );
+    assert!(python.contains("rpm -q --qf '%{VERSION}' openssl-libs"));
+    let (_, freetds) = step("freetds");
+    assert!(freetds.contains("--with-openssl \\"), "{freetds}");
+    assert!(
+        freetds.contains("libssl\\.so\\.3 => /(usr/)?lib64/"),
+        "{freetds}"
+    );
+    assert!(!read("versions.sh").contains("OPENSSL_VERSION"));
+    assert!(!read("downloads.lock").contains("\nopenssl-"));
 }
 
 /// The parameters of an AMI build these tests do not vary (the Python version last: some tests
@@ -102,11 +118,10 @@ fn the_health_check_compares_ssh_and_the_system_openssl_with_the_systems_version
         &hc,
         &[
             "rpm -q --qf '%{VERSION}' openssl-libs",
-            "ssh -V 2>&1 | grep \"OpenSSL $system_openssl \"",
-            "/usr/bin/openssl version | grep \"^OpenSSL $system_openssl \"",
-            "ldd /usr/sbin/sshd",
-            "ldconfig -p | grep /usr/local/lib/",
-            "/usr/local/bin/openssl version | grep \"^OpenSSL $OPENSSL_VERSION \"",
+            "grep \"OpenSSL $system_openssl \" <<<\"$(ssh -V 2>&1)\"",
+            "grep \"^OpenSSL $system_openssl \" <<<\"$(/usr/bin/openssl version)\"",
+            "grep \"OpenSSL $system_openssl \" <<<\"$(\"$py\" -c 'import ssl; print(ssl.OPENSSL_VERSION)')\"",
+            "! ls /usr/local/lib/libssl.so*",
         ],
     );
 }
@@ -277,7 +292,6 @@ fn the_lock_pins_every_version_of_versions_sh_and_only_real_sums() {
             "{file} listed in downloads.lock"
         );
     };
-    listed(format!("openssl-{}.tar.gz", v("OPENSSL_VERSION")));
     listed(format!("freetds-{}.tar.bz2", v("FREETDS_VERSION")));
     for arch in ["x86_64", "aarch64"] {
         for pkg in ["common", "client-plugins", "libs", "client"] {
@@ -287,8 +301,13 @@ fn the_lock_pins_every_version_of_versions_sh_and_only_real_sums() {
             ));
         }
     }
-    listed(format!("packer_{}_linux_amd64.zip", v("PACKER_VERSION")));
-    listed(format!("packer_{}_linux_arm64.zip", v("PACKER_VERSION")));
+    // Neither a private OpenSSL nor packer (point 9: the AMI does not rebuild itself).
+    assert!(
+        !pins
+            .iter()
+            .any(|p| p.file.starts_with("openssl-") || p.file.starts_with("packer_")),
+        "no OpenSSL tarball or packer zip"
+    );
     for arch in ["x86_64", "aarch64"] {
         assert!(
             pins.iter().any(|p| p
@@ -604,15 +623,85 @@ fn the_unit_orders_the_worker_after_itself_and_documents_no_block() {
 
 // 7. The smaller ones.
 
+/// Lava's contract (issue 30, point 5): local0 as %rawmsg% in /var/log/lava, not stopped there
+/// (also in /var/log/messages); UDP from the docker bridge; the CloudWatch agent's config where
+/// lava's worker boot script expects it; every /var/log/lava* rotated. The lab runs the real
+/// rsyslogd and logrotate on these files (amicontent.rs).
 #[test]
-fn rsyslog_stops_local0_after_the_lava_log() {
+fn the_logging_resources_keep_lavas_contract() {
     let conf = read("resources/rsyslog.d/lava.conf");
     let lines = code(&conf);
-    let rule = lines
+    assert!(
+        lines.iter().any(|l| l.contains("string=\"%rawmsg%\\n\"")),
+        "{conf}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("local0.info") && l.contains("file=\"/var/log/lava\"")),
+        "{conf}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("stop")),
+        "local0 goes on to /var/log/messages"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("$AllowedSender UDP") && l.contains("172.17.0.0/16"))
+    );
+    assert!(
+        !conf.contains("address=\"127.0.0.1\""),
+        "not the loopback only"
+    );
+    let (_, cw) = step("cloudwatch");
+    assert!(cw.contains("\"$cw/etc/config.json\""), "{cw}");
+    assert!(
+        cw.contains("amazon-cloudwatch-agent-ctl\" -a fetch-config -m ec2"),
+        "{cw}"
+    );
+    let agent: serde_json::Value =
+        serde_json::from_str(&read("resources/cloudwatch/agent.json")).unwrap();
+    let files: Vec<&str> = agent["logs"]["logs_collected"]["files"]["collect_list"]
+        .as_array()
+        .unwrap()
         .iter()
-        .position(|l| l.starts_with("local0.*") && l.contains("/var/log/lava.log"))
-        .expect("the local0 rule");
-    assert_eq!(lines.get(rule + 1).map(|l| l.trim()), Some("& stop"));
+        .map(|f| f["file_path"].as_str().unwrap())
+        .collect();
+    assert_eq!(files, ["/var/log/messages", "/var/log/lava"]);
+    let rotate = read("resources/logrotate.d/lava");
+    assert!(
+        rotate
+            .lines()
+            .next()
+            .is_some_and(|l| l.starts_with("/var/log/lava "))
+            || rotate.contains("\n/var/log/lava ")
+    );
+    let (_, rs) = step("rsyslog");
+    assert!(
+        rs.contains("/etc/logrotate.d/lava") && rs.contains("rsyslogd -N1"),
+        "{rs}"
+    );
+}
+
+/// cron's PATH is /usr/bin:/bin: sqlplus and tsql are linked there (issue 30, point 7).
+#[test]
+fn db_clients_are_on_crons_path() {
+    let (_, oracle) = step("oracle");
+    assert!(
+        oracle.contains("ln -sf \"$dir/sqlplus\" /usr/bin/sqlplus"),
+        "{oracle}"
+    );
+    let (_, freetds) = step("freetds");
+    assert!(
+        freetds.contains("ln -sf /usr/local/bin/tsql /usr/bin/tsql"),
+        "{freetds}"
+    );
+    let (_, hc) = step("health-check");
+    assert!(hc.contains("PATH=/usr/bin:/bin command -v"), "{hc}");
+    for c in ["sqlplus", "psql", "mysql", "isql", "tsql"] {
+        assert!(hc.contains(&format!(" {c} ")), "{c} checked on cron's PATH");
+    }
 }
 
 #[test]
@@ -651,6 +740,21 @@ fn tmp_is_cleaned_by_systemd_tmpfiles_keeping_private_tmp_folders() {
     std::fs::create_dir_all(private.join("tmp")).unwrap();
     std::fs::write(t.join("old"), "x").unwrap();
     std::fs::write(t.join("new"), "x").unwrap();
+    // /var/tmp keeps the distribution's 30 days (the override replaces its whole tmp.conf).
+    let vt = r.path().join("var/tmp");
+    std::fs::create_dir_all(&vt).unwrap();
+    std::fs::write(vt.join("recent"), "x").unwrap();
+    let ten_days_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(10 * 86400);
+    std::fs::File::options()
+        .write(true)
+        .open(vt.join("recent"))
+        .unwrap()
+        .set_times(
+            std::fs::FileTimes::new()
+                .set_modified(ten_days_ago)
+                .set_accessed(ten_days_ago),
+        )
+        .unwrap();
     std::fs::write(private.join("tmp/old"), "x").unwrap();
     let month_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(30 * 86400);
     for p in [
@@ -683,6 +787,27 @@ fn tmp_is_cleaned_by_systemd_tmpfiles_keeping_private_tmp_folders() {
     assert!(
         private.join("tmp/old").exists(),
         "a service's PrivateTmp folder is never cleaned"
+    );
+    // The distribution's /var/tmp age (30d) counts the change time too, which a test cannot set
+    // back: what is checked is that the rule is read (the folder is made 1777) and that a file
+    // untouched for 10 days stays, where /tmp's rule would have removed it.
+    assert!(
+        vt.join("recent").exists(),
+        "/var/tmp: 10 days old stays (30 days there)"
+    );
+    let _ = std::fs::remove_dir_all(&vt);
+    let made = Command::new("systemd-tmpfiles")
+        .arg("--create")
+        .arg(format!("--root={}", r.path().display()))
+        .arg(amzn().join("resources/tmpfiles.d/tmp.conf"))
+        .output()
+        .unwrap();
+    succeeded(&made);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&vt).unwrap().permissions().mode() & 0o7777,
+        0o1777,
+        "/var/tmp made by our tmp.conf"
     );
 }
 
@@ -852,4 +977,136 @@ async fn steps_fetch_downloads_from_the_bucket_and_check_the_pinned_sum() {
         assert_eq!(out.status.code(), Some(1), "{stderr}");
         assert!(stderr.contains(why), "{stderr}");
     }
+}
+
+// Issue 30, point 2: a release path that runs from a fresh repository.
+
+/// CA bundles AWS rotates carry `ca-bundle` instead of a sum: `make downloads` takes the current
+/// one each time (a bundle that gained a CA is still fine), keeps it only when openssl reads every
+/// certificate in it, and lava-build's own check agrees; `check` names what is left to pin.
+#[test]
+fn rotating_ca_bundles_are_fetched_fresh_and_check_names_what_is_unpinned() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    // Real certificates: Debian's CA bundle, cut to two certificates, then "rotated" to three.
+    let system = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt")
+        .expect("Debian's ca-certificates bundle");
+    let certs: Vec<String> = system
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .filter(|c| c.contains("-----BEGIN CERTIFICATE-----"))
+        .map(String::from)
+        .collect();
+    std::fs::write(src.join("rds.pem"), certs[..2].concat()).unwrap();
+    std::fs::write(
+        src.join("broken.pem"),
+        "<html>503 Service Unavailable</html>\n",
+    )
+    .unwrap();
+    std::fs::write(src.join("new"), "hello\n").unwrap();
+    let url = |f: &str| format!("file://{}", src.join(f).display());
+    let lock = d.path().join("downloads.lock");
+    std::fs::write(
+        &lock,
+        format!(
+            "rds.pem all ca-bundle {}\nbroken.pem all ca-bundle {}\nnew all - {}\n",
+            url("rds.pem"),
+            url("broken.pem"),
+            url("new")
+        ),
+    )
+    .unwrap();
+    let out_dir = d.path().join("downloads");
+    let run = |args: &[&str]| {
+        Command::new("bash")
+            .arg(root().join("scripts/downloads.sh"))
+            .args(args)
+            .env("DOWNLOADS_LOCK", &lock)
+            .env("DOWNLOADS_DIR", &out_dir)
+            .output()
+            .unwrap()
+    };
+    let check = run(&["check"]);
+    let stderr = String::from_utf8_lossy(&check.stderr);
+    assert_eq!(check.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("1 file(s)") && stderr.contains("have no pinned SHA-256 yet: new"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("make downloads-pin"), "{stderr}");
+
+    let fetch = run(&["fetch"]);
+    let stderr = String::from_utf8_lossy(&fetch.stderr);
+    assert_eq!(fetch.status.code(), Some(1), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("rds.pem")).unwrap(),
+        certs[..2].concat()
+    );
+    assert!(!out_dir.join("broken.pem").exists(), "{stderr}");
+    assert!(
+        stderr.contains("broken.pem (not a CA bundle: no PEM certificate in it)"),
+        "{stderr}"
+    );
+    // AWS adds a CA: the next fetch takes the new bundle; no lock change is needed.
+    std::fs::write(src.join("rds.pem"), certs[..3].concat()).unwrap();
+    std::fs::write(&lock, format!("rds.pem all ca-bundle {}\n", url("rds.pem"))).unwrap();
+    let again = run(&["fetch"]);
+    succeeded(&again);
+    let fetched = std::fs::read(out_dir.join("rds.pem")).unwrap();
+    assert_eq!(fetched, certs[..3].concat().as_bytes());
+    assert_eq!(
+        lava_build::packer::downloads::not_a_ca_bundle(&fetched),
+        None
+    );
+    assert_eq!(
+        lava_build::packer::downloads::not_a_ca_bundle(b"<html>503</html>").as_deref(),
+        Some("no PEM certificate in it")
+    );
+    succeeded(&run(&["check"]));
+}
+
+/// The shipped lock: the AWS CA bundles rotate (ca-bundle), and a new region's RDS bundle is added
+/// as one; the release workflow runs the pin check before any build.
+#[test]
+fn the_lock_treats_aws_ca_bundles_as_rotating_and_the_release_checks_pins_first() {
+    let lock = read("downloads.lock");
+    for file in [
+        "rds-global-bundle.pem",
+        "redshift-amazon-trust-ca-bundle.crt",
+    ] {
+        let cols: Vec<&str> = lock
+            .lines()
+            .find(|l| l.starts_with(file))
+            .unwrap_or_else(|| panic!("{file} listed"))
+            .split_whitespace()
+            .collect();
+        assert_eq!(cols[2], "ca-bundle", "{file}");
+    }
+    let text = std::fs::read_to_string(root().join(".github/workflows/release-ami.yml")).unwrap();
+    let wf: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let first_job = &wf["jobs"]["pins"];
+    let runs: Vec<&str> = first_job["steps"]
+        .as_sequence()
+        .expect("a pins job")
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    assert!(
+        runs.iter()
+            .any(|r| r.contains("scripts/downloads.sh check")),
+        "{runs:?}"
+    );
+    let needs = |job: &str| -> Vec<String> {
+        match &wf["jobs"][job]["needs"] {
+            serde_yaml::Value::String(s) => vec![s.clone()],
+            serde_yaml::Value::Sequence(v) => {
+                v.iter().map(|x| x.as_str().unwrap().to_string()).collect()
+            }
+            _ => Vec::new(),
+        }
+    };
+    assert!(
+        needs("agent").contains(&"pins".to_string()),
+        "agents wait for the pin check"
+    );
 }

@@ -98,7 +98,10 @@ fn steps_run_in_the_required_order() {
             .unwrap_or_else(|| panic!("a step named *{word}*: {names:?}"))
     };
     assert_eq!(pos("environment"), 0, "environment check first");
-    assert!(pos("openssl") < pos("python"), "OpenSSL before Python");
+    // The boot agent early: one that cannot start here fails the build before the long builds.
+    for long in ["tools", "python", "freetds"] {
+        assert!(pos("boot-agent") < pos(long), "boot agent before {long}");
+    }
     assert_eq!(
         pos("health-check"),
         names.len() - 2,
@@ -115,8 +118,7 @@ fn the_health_check_covers_every_component() {
         .find(|(p, _, _)| p.contains("health-check"))
         .unwrap();
     for component in [
-        "openssl",
-        "OPENSSL_VERSION",
+        "openssl-libs",
         "PYTHON_VERSION",
         "sqlite3",
         "import ssl",
@@ -129,8 +131,14 @@ fn the_health_check_covers_every_component() {
         "isql",
         "tsql",
         "lava-rc",
-        "packer version",
         "import psutil",
+        // What a running worker relies on (issue 30).
+        "rsyslogd -N1",
+        "logrotate -d /etc/logrotate.d/lava",
+        "amazon-cloudwatch-agent-ctl\" -a fetch-config",
+        "systemd-analyze verify /etc/systemd/system/lava-rc.service",
+        "systemctl is-enabled",
+        "PATH=/usr/bin:/bin command -v",
     ] {
         assert!(
             text.contains(component),
@@ -276,4 +284,172 @@ fn the_readme_lists_the_pinned_versions() {
             "README \"What is on the AMI\" must show {name}={value}"
         );
     }
+}
+
+// Issue 30, point 5: lava's logging contract, run by the real rsyslogd and logrotate of the lab OS.
+
+fn docker(args: &[&str]) -> std::process::Output {
+    Command::new("docker")
+        .env("DOCKER_HOST", crate::images::docker_host())
+        .args(args)
+        .output()
+        .expect("docker CLI (Debian docker.io)")
+}
+
+/// The lab OS with rsyslog and logrotate from Debian's mirror (apt through the host network),
+/// made once per test engine.
+fn lab_with_rsyslog() -> String {
+    let lab = crate::lab::lab_image();
+    let image = "lava-lab/ami-logging:1";
+    if docker(&["image", "inspect", image]).status.success() {
+        return image.to_string();
+    }
+    let name = format!("ami-logging-{}", crate::images::unique());
+    let install = docker(&[
+        "run",
+        "--name",
+        &name,
+        "--network",
+        "host",
+        &lab,
+        "sh",
+        "-c",
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rsyslog logrotate >/dev/null",
+    ]);
+    let committed = install
+        .status
+        .success()
+        .then(|| docker(&["commit", &name, image]));
+    docker(&["rm", "-f", &name]);
+    assert!(
+        committed.is_some_and(|c| c.status.success()),
+        "apt-get install rsyslog logrotate in the lab OS: {}",
+        String::from_utf8_lossy(&install.stderr)
+    );
+    image.to_string()
+}
+
+/// Runs `script` with bash in a fresh lab container (no network: the loopback only) holding the
+/// AMI's rsyslog.d/lava.conf and logrotate.d/lava at their installed paths; (status, output).
+fn in_logging_lab(script: &str) -> (i32, String) {
+    let image = lab_with_rsyslog();
+    let name = format!("ami-logging-run-{}", crate::images::unique());
+    let created = docker(&[
+        "create",
+        "--name",
+        &name,
+        "--network",
+        "none",
+        &image,
+        "bash",
+        "-c",
+        script,
+    ]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let res = root().join("ami/os/amzn2023/resources");
+    for (src, dest) in [
+        ("rsyslog.d/lava.conf", "/etc/rsyslog.d/lava.conf"),
+        ("logrotate.d/lava", "/etc/logrotate.d/lava"),
+    ] {
+        let cp = docker(&[
+            "cp",
+            res.join(src).to_str().unwrap(),
+            &format!("{name}:{dest}"),
+        ]);
+        assert!(
+            cp.status.success(),
+            "{}",
+            String::from_utf8_lossy(&cp.stderr)
+        );
+    }
+    let run = docker(&["start", "-a", &name]);
+    docker(&["rm", "-f", &name]);
+    (
+        run.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        ),
+    )
+}
+
+/// Amazon Linux 2023's /etc/rsyslog.conf in the part that matters here: the local socket, the
+/// drop-ins first, then the distribution's rule for /var/log/messages.
+const AL2023_RSYSLOG_CONF: &str = r#"module(load="imuxsock")
+include(file="/etc/rsyslog.d/*.conf" mode="optional")
+*.info;mail.none;authpriv.none;cron.none                /var/log/messages
+"#;
+
+/// Waits (bounded) until FILE has at least N lines, or fails naming it.
+const WAIT_LINES: &str = r#"wait_lines() { for _ in $(seq 100); do [ "$(wc -l <"$1" 2>/dev/null || echo 0)" -ge "$2" ] && return 0; sleep 0.1; done; echo "timeout waiting for $2 line(s) in $1"; cat "$1" 2>/dev/null; exit 9; }"#;
+
+#[test]
+fn rsyslog_writes_local0_as_raw_json_lines_to_var_log_lava_and_to_messages() {
+    let script = format!(
+        r#"set -eu
+cat >/etc/rsyslog.conf <<'CONF'
+{AL2023_RSYSLOG_CONF}CONF
+{WAIT_LINES}
+rsyslogd -N1 -f /etc/rsyslog.conf
+rsyslogd -f /etc/rsyslog.conf -i /run/rsyslogd.pid
+# Bound wait until the UDP input is up, then lava's JSON from a "container" (UDP) and from the
+# worker (local socket); a debug line that /var/log/lava must not get.
+for _ in $(seq 100); do grep -q ':0202 ' /proc/net/udp && break; sleep 0.1; done
+printf '%s' '<134>{{"event": "heartbeat", "worker": "w1"}}' >/dev/udp/127.0.0.1/514
+logger -p local0.debug -t lava 'debug: not for /var/log/lava'
+logger -p local0.info -t lava '{{"event": "job", "id": 7}}'
+wait_lines /var/log/lava 2
+wait_lines /var/log/messages 2
+echo "== lava"; cat /var/log/lava
+echo "== messages"; cat /var/log/messages
+"#
+    );
+    let (status, out) = in_logging_lab(&script);
+    assert_eq!(status, 0, "{out}");
+    let lava: Vec<&str> = out
+        .split("== lava\n")
+        .nth(1)
+        .unwrap()
+        .split("== messages\n")
+        .next()
+        .unwrap()
+        .lines()
+        .collect();
+    // %rawmsg%: the message exactly as it arrived, one per line, info and above only.
+    assert_eq!(
+        lava[0], r#"<134>{"event": "heartbeat", "worker": "w1"}"#,
+        "{out}"
+    );
+    assert!(
+        lava[1].ends_with(r#"lava: {"event": "job", "id": 7}"#),
+        "{out}"
+    );
+    assert_eq!(lava.len(), 2, "no debug line: {out}");
+    let messages = out.split("== messages\n").nth(1).unwrap();
+    assert!(
+        messages.contains(r#"{"event": "heartbeat", "worker": "w1"}"#),
+        "{out}"
+    );
+    assert!(messages.contains(r#"{"event": "job", "id": 7}"#), "{out}");
+}
+
+#[test]
+fn logrotate_reads_the_lava_config_and_rotates_var_log_lava() {
+    let script = r#"set -eu
+logrotate -d /etc/logrotate.d/lava
+printf '{"event": "x"}\n' >/var/log/lava
+printf 'old\n' >/var/log/lava-worker.log
+logrotate -f -s /tmp/logrotate.state /etc/logrotate.d/lava
+ls /var/log | grep '^lava' | sort
+"#;
+    let (status, out) = in_logging_lab(script);
+    assert_eq!(status, 0, "{out}");
+    let files: Vec<&str> = out.lines().filter(|l| l.starts_with("lava")).collect();
+    assert!(files.contains(&"lava.1"), "{out}");
+    assert!(files.contains(&"lava-worker.log.1"), "{out}");
 }

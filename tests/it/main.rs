@@ -21,6 +21,7 @@ mod payload;
 mod payload_index;
 mod plan;
 mod rc;
+mod shell_lint;
 mod stacks;
 mod sync;
 mod worker_stack;

@@ -118,7 +118,7 @@ fn policy_statements(hcl: &str) -> Vec<(String, Vec<String>, Vec<String>)> {
 }
 
 #[test]
-fn the_build_instance_policy_has_exactly_three_statements() {
+fn the_build_instance_policy_has_exactly_four_statements() {
     let dir = tempfile::tempdir().unwrap();
     let text = validate(dir.path(), "x86_64,arm64", TIME, false);
     // The fixture's s3 location: s3base test-bucket/base + ami/${version}/.
@@ -134,6 +134,12 @@ fn the_build_instance_policy_has_exactly_three_statements() {
             vec!["arn:aws:s3:::test-bucket/base/ami/8.3.0/*".to_string()],
         ),
         (
+            // A bucket encrypted with a customer key: S3 asks KMS with the instance's credentials.
+            "Allow".to_string(),
+            vec!["kms:Decrypt".to_string()],
+            vec!["arn:aws:kms:us-east-1:*:key/*".to_string()],
+        ),
+        (
             "Allow".to_string(),
             vec!["ec2:DescribeRegions".to_string()],
             vec!["*".to_string()],
@@ -145,6 +151,150 @@ fn the_build_instance_policy_has_exactly_three_statements() {
         2
     );
     assert_eq!(policy_statements(&text), expected);
+}
+
+/// `ami --validate` with extra parameters: the rendered template, accepted by the installed packer.
+fn validate_with(dist: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["--validate", "--build-time", TIME, "arch=x86_64"];
+    args.extend_from_slice(extra);
+    let out = ok(&mut ami(dist, &args));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("is valid"), "{stdout}");
+    rendered(dist)
+}
+
+/// Private subnets: packer reaches the instance through Session Manager (no route from the runner
+/// to the private address); the temporary profile then carries what the SSM agent needs.
+#[test]
+fn session_manager_renders_and_validates_with_the_ssm_permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = validate_with(dir.path(), &["ip=private", "ssh_interface=session_manager"]);
+    assert!(text.contains("ssh_interface               = \"session_manager\""));
+    assert!(text.contains("associate_public_ip_address = false"));
+    let statements = policy_statements(&text);
+    assert_eq!(statements.len(), 5, "{statements:?}");
+    let (effect, actions, resources) = statements.last().unwrap();
+    assert_eq!(effect, "Allow");
+    assert_eq!(
+        actions,
+        &[
+            "ssm:UpdateInstanceInformation",
+            "ssmmessages:CreateControlChannel",
+            "ssmmessages:CreateDataChannel",
+            "ssmmessages:OpenControlChannel",
+            "ssmmessages:OpenDataChannel"
+        ]
+    );
+    assert_eq!(resources, &["*"]);
+    // Without session_manager, none of them.
+    let plain = validate_with(dir.path(), &["ip=private"]);
+    assert!(plain.contains("ssh_interface               = \"private_ip\""));
+    assert!(!plain.contains("ssmmessages"));
+}
+
+/// instance_profile= uses an existing profile (no temporary role is made, so an organisation's
+/// permissions boundary rules are met); kms_key_id= encrypts the AMI with that key; snapshots and
+/// the build instance's volumes carry the tags too.
+#[test]
+fn an_existing_instance_profile_and_a_kms_key_render_and_validate() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = validate_with(
+        dir.path(),
+        &[
+            "instance_profile=lava-ami-build",
+            "kms_key_id=alias/lava-ami",
+        ],
+    );
+    assert!(text.contains("iam_instance_profile = \"lava-ami-build\""));
+    assert!(!text.contains("temporary_iam_instance_profile_policy_document"));
+    assert!(text.contains("kms_key_id                  = \"alias/lava-ami\""));
+    for block in ["snapshot_tags = {", "run_volume_tags = {"] {
+        let at = text.find(block).unwrap_or_else(|| panic!("{block}"));
+        let body = &text[at..at + text[at..].find("\n  }").unwrap()];
+        assert!(body.contains("LavaVersion = \"8.3.0\""), "{body}");
+    }
+    let plain = validate(dir.path(), "x86_64", TIME, false);
+    assert!(!plain.contains("kms_key_id") && !plain.contains("iam_instance_profile ="));
+    // Bad values: one line naming the parameter, exit 2, before anything runs.
+    for (arg, expected) in [
+        (
+            "kms_key_id=lava-ami",
+            "kms_key_id: invalid value \"lava-ami\"",
+        ),
+        (
+            "instance_profile=arn:aws:iam::1:instance-profile/x",
+            "instance_profile: invalid value",
+        ),
+        (
+            "ssh_interface=public_ip",
+            "ssh_interface: invalid value \"public_ip\"",
+        ),
+    ] {
+        let out = ami(dir.path(), &["--validate", "ip=private", arg])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{arg}: {stderr}");
+        assert!(stderr.contains(expected), "{arg}: {stderr}");
+    }
+}
+
+/// After packer's reboot, packer reconnects with a long retry window and tries the log upload
+/// again on failure; packer (1.6.6 here) accepts both.
+#[test]
+fn after_the_reboot_packer_reconnects_and_retries_the_log_upload() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = validate(dir.path(), "x86_64", TIME, false);
+    let reboot = text.find("sudo systemctl reboot").unwrap();
+    let blocks: Vec<&str> = text[reboot..].split("provisioner \"").skip(1).collect();
+    let reconnect = blocks[0];
+    assert!(reconnect.starts_with("shell\""), "{reconnect}");
+    for must in [
+        "pause_before        = \"60s\"",
+        "start_retry_timeout = \"15m\"",
+        "max_retries         = 5",
+    ] {
+        assert!(reconnect.contains(must), "{must} in {reconnect}");
+    }
+    let upload = blocks[1];
+    assert!(upload.starts_with("file\""), "{upload}");
+    assert!(upload.contains("max_retries = 5"), "{upload}");
+    assert!(upload.contains("packer-build.log"), "{upload}");
+}
+
+/// A real build with the Session Manager interface stops before packer when the plugin is missing.
+#[test]
+fn session_manager_without_the_plugin_stops_before_packer() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = dir
+        .path()
+        .join("agent")
+        .join(lava_build::packer::agent::host_arch());
+    std::fs::create_dir_all(&agent).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_lava-rc"), agent.join("lava-rc")).unwrap();
+    let out = ami(
+        dir.path(),
+        &[
+            "--allow-imdsv1",
+            "--no-sync",
+            &format!("arch={}", lava_build::packer::agent::host_arch()),
+            "ip=private",
+            "ssh_interface=session_manager",
+        ],
+    )
+    .env("PATH", "/usr/bin:/bin")
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("session-manager-plugin is not on PATH"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("ami/test/lava.pkr.hcl").exists(),
+        "packer never ran"
+    );
 }
 
 #[test]
@@ -575,4 +725,48 @@ async fn ctrl_c_stops_packer_cleanly_and_reports_no_ami() {
         .output()
         .unwrap();
     assert!(ps.stdout.is_empty(), "no packer process left");
+}
+
+/// A locally built agent that needs a glibc newer than AL2023's 2.34 (here: one calling
+/// arc4random, GLIBC_2.36, compiled on this Debian 12) stops a real build before packer starts.
+#[test]
+fn a_real_build_with_an_agent_needing_a_newer_glibc_stops_before_packer() {
+    let dir = tempfile::tempdir().unwrap();
+    let host = lava_build::packer::agent::host_arch();
+    let agent = dir.path().join("agent").join(host);
+    std::fs::create_dir_all(&agent).unwrap();
+    let src = dir.path().join("new.c");
+    std::fs::write(
+        &src,
+        "#include <stdlib.h>\nint main(void) { return (int)(arc4random() & 0); }\n",
+    )
+    .unwrap();
+    let cc = std::process::Command::new("cc")
+        .arg("-o")
+        .arg(agent.join("lava-rc"))
+        .arg(&src)
+        .output()
+        .expect("a C compiler (Debian gcc)");
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let out = ami(
+        dir.path(),
+        &["--allow-imdsv1", "--no-sync", &format!("arch={host}")],
+    )
+    .output()
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("needs glibc 2.36 (GLIBC_2.36)"), "{stderr}");
+    assert!(
+        stderr.contains("newer than the 2.34 of Amazon Linux 2023"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("ami/test/lava.pkr.hcl").exists(),
+        "packer never ran"
+    );
 }

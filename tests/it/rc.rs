@@ -438,31 +438,44 @@ async fn a_401_mid_run_refreshes_the_token_and_500s_are_retried() {
     );
 }
 
+/// Issue 30, point 6: user data that cannot be read fails the `log` step and says why, but the
+/// site scripts of /usr/local/etc/rc.d still run, as they do without any user data (lava's rc.d
+/// ran every script at every boot).
 #[tokio::test]
-async fn bad_user_data_runs_nothing_and_says_why() {
+async fn bad_or_no_user_data_still_runs_the_site_scripts() {
     let imds = FakeImds::start().await;
+    let with_site = || {
+        let root = tempfile::tempdir().unwrap();
+        let rcd = root.path().join("usr/local/etc/rc.d");
+        std::fs::create_dir_all(&rcd).unwrap();
+        let site = rcd.join("50-site");
+        let mark = root.path().join("site-ran");
+        std::fs::write(&site, format!("#!/bin/bash\ntouch {}\n", path_str(&mark))).unwrap();
+        std::fs::set_permissions(&site, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        (root, mark)
+    };
     for (data, expect) in [
         (&b"{\"shell\": \"touch x\""[..], "user data is not JSON"),
         (b"[\"shell\"]", "must be a JSON object, got an array"),
     ] {
-        let root = tempfile::tempdir().unwrap();
+        let (root, mark) = with_site();
         imds.set_user_data(data);
-        let (out, _) = boot(&imds, root.path(), &[]).await;
-        assert_eq!(out.status.code(), Some(1));
+        let (out, report) = boot(&imds, root.path(), &[]).await;
         let err = stderr(&out);
-        let last = err.lines().last().unwrap();
-        assert!(
-            last.starts_with("error: ") && last.contains(expect),
-            "{err}"
-        );
-        assert!(last.contains("no user data step was run"));
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(step(&report, "log")["outcome"], "failed", "{report}");
+        assert!(err.contains(expect), "{err}");
+        assert!(mark.exists(), "the site script ran: {err}");
+        assert_eq!(step(&report, "rc.d/50-site")["outcome"], "ok", "{report}");
     }
-    // No user data at all: nothing to do, success.
-    let root = tempfile::tempdir().unwrap();
+    // No user data at all: success, and the site script ran.
+    let (root, mark) = with_site();
     imds.with(|s| s.user_data = None);
     let (out, _) = boot(&imds, root.path(), &[]).await;
-    assert_eq!(out.status.code(), Some(0));
-    assert!(stderr(&out).contains("no user data"));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no user data: only the site scripts run"));
+    assert!(mark.exists(), "the site script ran without user data");
 }
 
 #[tokio::test]

@@ -16,4 +16,6 @@ dir=$(find /opt/oracle -maxdepth 1 -type d -name 'instantclient_*' | sort | tail
 echo "$dir" >/etc/ld.so.conf.d/oracle-instantclient.conf
 ldconfig
 ln -sf "$dir/sqlplus" /usr/local/bin/sqlplus
+# cron's PATH is /usr/bin:/bin (lava links sqlplus into /usr/bin too).
+ln -sf "$dir/sqlplus" /usr/bin/sqlplus
 info "Oracle Instant Client in $dir"

@@ -78,8 +78,9 @@ install_file() {
 
 # fetch_download FILE DEST_DIR : copies FILE from s3://$S3BUCKET/${S3PREFIX}downloads/ (where the
 # sync put ami/resources.s3/downloads/) into DEST_DIR and checks it against its SHA-256 pinned in
-# downloads.lock; an unpinned or differing file fails the step. Only S3 is reached, so a build in a
-# subnet with just an S3 endpoint works.
+# downloads.lock; an unpinned or differing file fails the step. A rotating CA bundle (sum
+# ca-bundle) must be a bundle of certificates that openssl reads whole. Only S3 is reached, so a
+# build in a subnet with just an S3 endpoint works.
 fetch_download() {
     local file=$1 dest=$2 sum
     sum=$(awk -v f="$file" '$1 == f { print $3 }' "$LAVA_AMI_DIR/downloads.lock")
@@ -88,6 +89,16 @@ fetch_download() {
     install -d "$dest"
     retry 3 aws s3 cp --only-show-errors "s3://$S3BUCKET/${S3PREFIX}downloads/$file" "$dest/$file" ||
         die "cannot copy s3://$S3BUCKET/${S3PREFIX}downloads/$file (was ami/resources.s3/downloads/ synced?)"
+    if [ "$sum" = ca-bundle ]; then
+        local blocks parsed
+        blocks=$(grep -c -- '-----BEGIN CERTIFICATE-----' "$dest/$file" || true)
+        parsed=$(openssl storeutl -noout -certs "$dest/$file" 2>/dev/null | awk '/^Total found:/ { print $3 }')
+        if [ "$blocks" -eq 0 ] || [ "${parsed:-0}" != "$blocks" ]; then
+            die "$file is not a CA bundle (openssl reads ${parsed:-0} of its $blocks certificates)"
+        fi
+        info "$file fetched from S3: $blocks certificates (a rotating CA bundle: no pinned sum)"
+        return
+    fi
     printf '%s  %s\n' "$sum" "$dest/$file" | sha256sum --check --quiet - ||
         die "$file does not have its pinned SHA-256 $sum"
     info "$file fetched from S3, SHA-256 verified"

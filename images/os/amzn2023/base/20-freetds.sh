@@ -20,5 +20,5 @@ make -s install >/dev/null
 cd / && rm -rf /tmp/freetds*
 printf "[FreeTDS]\nDriver = /usr/local/lib/libtdsodbc.so\n" | odbcinst -i -d -r
 # A FreeTDS that cannot encrypt is refused.
-tsql -C | grep -Eq '^ *OpenSSL: yes$' || { tsql -C >&2; echo "FreeTDS was built without OpenSSL" >&2; exit 1; }
+tsql -C | grep -Ec '^ *OpenSSL: yes$' >/dev/null || { tsql -C >&2; echo "FreeTDS was built without OpenSSL" >&2; exit 1; }
 say "$(tsql -C | grep -E 'Version|OpenSSL' | tr -s ' ' | tr '\n' ';')"

@@ -13,7 +13,7 @@ work=$(mktemp -d)
 base=https://repo.mysql.com
 retry 3 curl -fsSLo "$work/mysql.key" "$base/RPM-GPG-KEY-mysql-2023"
 ids=$(gpg --show-keys --with-colons "$work/mysql.key" | awk -F: '$1 == "pub" { print $5 }')
-if ! printf '%s\n' "$ids" | grep -qix "$MYSQL_KEY_ID"; then
+if ! printf '%s\n' "$ids" | grep -ix "$MYSQL_KEY_ID" >/dev/null; then
     echo "MySQL's key has id(s) $ids, not the published $MYSQL_KEY_ID" >&2
     exit 1
 fi
