@@ -70,7 +70,7 @@ lint: ## fmt --check, clippy -D warnings, shellcheck, actionlint, cfn-lint, hado
 	$(VENV)/bin/cfn-lint cloudformation/*.yaml
 	$(VENV)/bin/hadolint images/Dockerfile images/builders/*/Dockerfile tests/fixtures/images/Dockerfile images/payload/Dockerfile
 
-test: ## Install and start the test services, lint, run every test, stop the services
+test: ## Install (or check) the pinned test tools, start the test services, lint, run every test, stop the services
 	scripts/test-services.sh install
 	$(MAKE) --no-print-directory lint
 	scripts/test-services.sh run -- $(CARGO) test --all-targets
@@ -109,8 +109,12 @@ images-index: build ## Push the indexes of by-digest pushes: make images-index d
 ecr-repo: build ## Create the ECR repositories with the lifecycle policy: make ecr-repo [prefix=dist]
 	$(LAVA_BUILD) images ecr-repo $(if $(prefix),--prefix '$(prefix)')
 
-services-install: ## Install the test services (apt-get, pip into build/venv)
+services-install: ## Install the test services exactly as pinned in scripts/deps/ (apt-get, pip, npm, the lab OS)
 	scripts/test-services.sh install
+
+.PHONY: test-deps-update
+test-deps-update: ## Move the test toolchain's pins (scripts/deps/) to the newest offered [what="pip npm apt lab"]; then make test decides
+	scripts/deps/update.sh $(what)
 
 clean: ## Remove build outputs (target/, build/, dist/)
 	scripts/test-services.sh stop

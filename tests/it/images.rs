@@ -587,6 +587,25 @@ async fn an_unchanged_image_is_not_rebuilt_and_a_changed_input_is() {
         "{err}"
     );
 
+    // What no build reads: the checks, and another os's steps (only os/<os>/ is in its context).
+    let checks = fx.path().join("checks.yaml");
+    let mut text = std::fs::read_to_string(&checks).unwrap();
+    text.push_str("# edited: the checks are not an input of any image\n");
+    std::fs::write(&checks, text).unwrap();
+    std::fs::create_dir_all(fx.path().join("os/other/base")).unwrap();
+    std::fs::write(
+        fx.path().join("os/other/base/10-other.sh"),
+        "#!/bin/sh\necho other\n",
+    )
+    .unwrap();
+    std::fs::write(fx.path().join("os/other/from.txt"), "scratch\n").unwrap();
+    assert_eq!(
+        rebuilt(&run(&tag, &["--os", "tiny"])),
+        [false, false],
+        "an edited checks.yaml or another os's step rebuilds nothing"
+    );
+    std::fs::remove_dir_all(fx.path().join("os/other")).unwrap();
+
     // Another tag of the same inputs: the same images get the new tag.
     let other = unique();
     assert_eq!(rebuilt(&run(&other, &[])), [false, false]);

@@ -449,3 +449,43 @@ fn the_images_use_the_amis_versions() {
         );
     }
 }
+
+/// A misspelt os or type names a folder with no step: run-steps.sh fails naming it instead of
+/// leaving a bare FROM image to be tagged as lava; a folder with steps runs them in order.
+#[test]
+fn run_steps_fails_on_a_folder_without_steps_and_runs_the_steps_of_one() {
+    let run = |dir: &Path| {
+        std::process::Command::new("sh")
+            .arg(images().join("common/run-steps.sh"))
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("os/amzn2032/base");
+    let out = run(&missing);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("no steps in {}", missing.display())),
+        "{err}"
+    );
+    let empty = tmp.path().join("os/amzn2023/bsae");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("README"), "not a step\n").unwrap();
+    assert_eq!(run(&empty).status.code(), Some(1));
+
+    let real = tmp.path().join("os/x/base");
+    std::fs::create_dir_all(&real).unwrap();
+    let log = tmp.path().join("log");
+    for n in ["20-b.sh", "10-a.sh"] {
+        std::fs::write(real.join(n), format!("echo {n} >> '{}'\n", log.display())).unwrap();
+    }
+    let out = run(&real);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "10-a.sh\n20-b.sh\n");
+}

@@ -81,8 +81,20 @@ pub(super) async fn engines(
     Ok(out)
 }
 
-/// The build files as one context tar, with the lava bundle when one is given.
-async fn build_context(a: &BuildArgs) -> anyhow::Result<(Vec<u8>, String)> {
+/// Whether `rel`, a path in the images folder, belongs in the build context of `os`'s images: not
+/// what no build reads (the checks, the ECR lifecycle policy, the payload and builder
+/// definitions) nor another os's steps, so editing those builds nothing again.
+fn in_context_of(os: &str, rel: &str) -> bool {
+    let mut parts = rel.split('/');
+    match (parts.next(), parts.next()) {
+        (Some("checks.yaml" | "lifecycle.json" | "payload" | "builders"), None) => false,
+        (Some("os"), Some(other)) => other == os,
+        _ => true,
+    }
+}
+
+/// The build files of `os` as one context tar, with the lava bundle when one is given.
+async fn build_context(a: &BuildArgs, os: &str) -> anyhow::Result<(Vec<u8>, String)> {
     let mut extra = Vec::new();
     let mut bundle_arg = String::new();
     if let Some(b) = &a.lava_bundle {
@@ -95,7 +107,9 @@ async fn build_context(a: &BuildArgs) -> anyhow::Result<(Vec<u8>, String)> {
         bundle_arg = name;
     }
     // Reading the files is a run-time failure (exit 1), not a usage error.
-    let ctx = context::make(a.images_dir.clone(), extra).await?;
+    let os = os.to_string();
+    let keep = move |rel: &str| in_context_of(&os, rel);
+    let ctx = context::make_some(a.images_dir.clone(), keep, extra).await?;
     Ok((ctx, bundle_arg))
 }
 
@@ -106,13 +120,13 @@ async fn build_all(
     docker: &BTreeMap<Platform, Docker>,
     meta: &Meta,
 ) -> anyhow::Result<Vec<Row>> {
-    let (ctx, bundle_arg) = build_context(a).await?;
-    let build_args = BTreeMap::from([
-        ("version".to_string(), a.version.clone()),
-        ("lava_bundle".to_string(), bundle_arg),
-    ]);
     let mut rows = Vec::new();
     for os in &plan.oses {
+        let (ctx, bundle_arg) = build_context(a, os).await?;
+        let build_args = BTreeMap::from([
+            ("version".to_string(), a.version.clone()),
+            ("lava_bundle".to_string(), bundle_arg),
+        ]);
         let from_txt = a.images_dir.join("os").join(os).join("from.txt");
         let from = tokio::fs::read_to_string(&from_txt)
             .await
