@@ -146,7 +146,7 @@ row() {
         best=$(awk -v a="${T[$2-$t]}" -v b="$best" 'BEGIN { if (b == "" || a + 0 < b + 0) print a; else print b }')
     done
     for t in "${tools[@]}"; do
-        echo "| $1 | $t | ${T[$2-$t]} s | $(awk -v a="${T[$2-$t]}" -v b="$best" 'BEGIN { printf "%.2f×", b > 0 ? a / b : 1 }') |" \
+        echo "| $1 | $t | ${T[$2-$t]} s | $(awk -v a="${T[$2-$t]}" -v b="$best" 'BEGIN { printf "%.2f×", (b > 0 ? a / b : 1) }') |" \
             "$(mib "${B[$2-$t]}") MiB | ${R[$2-$t]} (${Q[$2-$t]:-none}) | ${C[$2-$t]} s | $((M[$2-$t] / 1024)) MiB |"
     done
 }
