@@ -1,47 +1,85 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): lava-build sync against `aws s3 sync` on the same AWS emulator, in one run.
-#   scripts/test-services.sh moto -- scripts/bench/sync.sh
-#   LAVA_BUILD=target/measure/lava-build scripts/test-services.sh moto -- scripts/bench/sync.sh
-# LAVA_BUILD: the binary to measure (default target/release/lava-build; `cargo build --profile
-# measure` makes a release-optimised one without LTO in minutes instead of an hour).
-# Workloads, each run by both tools one after the other (defaults of both: ours 8 requests in flight,
-# the CLI 10):
-#   mixed   3 files of 64 MiB and 300 files of 1-64 KiB: initial sync, no-op re-sync, and a re-sync
-#           after re-creating the tree with new modification times (a fresh clone) and no hash cache.
-#   large   one 2 GiB file: first upload (wall time and peak RSS), then a --dry-run of ours with the
-#           hash cache removed (the file is hashed cold: GB/s of wall time and per CPU-second),
-#           beside one core's SHA-256 and MD5 rates from `openssl speed` (CPU time).
-#   small   10,000 files of 0.1-4 KB in 100 folders: first sync, no-op re-sync, and the emulator's
-#           floor for the no-op (listing the 10,000 keys with a bare client).
-# Bytes sent and requests by method are counted by a proxy in front of the emulator
-# (scripts/bench/count_proxy.py). Prints Markdown tables; ratios are ours / aws (below 1: ours is
-# faster or smaller). The load average is printed with each table: the machine may be shared.
-# BENCH_ONLY=mixed|large|small runs one workload; BENCH_RUNS (default 3): runs, in turn, of the 2 GiB
-# upload, the hashing and the no-op of 10,000 files (the median is shown). LAVA_SYNC_ARGS adds arguments to every run of ours
-# (e.g. "--concurrency 16").
+# Benchmark (not a test): lava-build sync beside `aws s3 sync`, `rclone sync --checksum` and
+# `rclone copy`, against a native S3 server on loopback (s3s-fs, a filesystem-backed S3 server in
+# Rust), in one run:
+#   scripts/bench/sync.sh
+#   LAVA_BUILD=target/measure/lava-build scripts/bench/sync.sh
+# Needs: the binary to measure (LAVA_BUILD, default target/release/lava-build; `cargo build
+# --profile measure` makes a release-optimised one in minutes), the AWS CLI in build/venv
+# (scripts/test-services.sh install), Debian's rclone and GNU time (apt-get install rclone time).
+# s3s-fs is built once into build/bench/s3s-fs (cargo install; 0.14.1, the last release that builds
+# with the pinned Rust 1.95).
+#
+# Rows (sizes scale with the variables below; the defaults are the issue's):
+#   large     one BENCH_LARGE_MIB file (2048): first upload to an empty bucket
+#   small     BENCH_SMALL files of 0.1-4 KB (10,000) in 100 folders: first sync, then a no-op
+#   huge      BENCH_HUGE files (100,000): no-op (the objects put in place by each tool's first sync)
+#   changed   one BENCH_CHANGED_MIB file (1024), 1 MiB in its middle rewritten: the re-sync
+#   recreated 3 files of BENCH_TREE_MIB (64) and 300 of 1-64 KiB deleted and written again with the same content
+#             (new inodes and mtimes, our hash cache removed): the re-sync
+# Every timed row is the median of BENCH_RUNS (3) runs, the tools in turn. All requests go through
+# scripts/bench/count_proxy.py (bytes and requests by method). Time, client CPU (user + system) and
+# peak RSS come from /usr/bin/time. The server's floor: its own time to list the keys (a bare client,
+# no signing), and to take the bytes (`curl -T` of the same file in one PUT).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 lava=${LAVA_BUILD:-$top/target/release/lava-build}
 aws=$top/build/venv/bin/aws
-endpoint=${AWS_ENDPOINT_URL:?run through scripts/test-services.sh moto -- $0}
+runs=${BENCH_RUNS:-3}
+large_mib=${BENCH_LARGE_MIB:-2048}
+small_n=${BENCH_SMALL:-10000}
+huge_n=${BENCH_HUGE:-100000}
+changed_mib=${BENCH_CHANGED_MIB:-1024}
+tree_mib=${BENCH_TREE_MIB:-64}
 only=${BENCH_ONLY:-}
 [ -x "$lava" ] || { echo "no binary at $lava: cargo build --release, or --profile measure with LAVA_BUILD=target/measure/lava-build" >&2; exit 2; }
+[ -x "$aws" ] || { echo "no AWS CLI at $aws: scripts/test-services.sh install" >&2; exit 2; }
+command -v rclone >/dev/null || { echo "rclone is needed: apt-get install rclone" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "GNU time is needed for peak RSS: apt-get install time" >&2; exit 2; }
-work=$(mktemp -d)
-proxy_pid=
-trap '[ -z "$proxy_pid" ] || kill "$proxy_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+s3s=$top/build/bench/s3s-fs/bin/s3s-fs
+if [ ! -x "$s3s" ]; then
+    echo "building s3s-fs 0.14.1 into build/bench/s3s-fs (once; minutes)" >&2
+    cargo install s3s-fs@0.14.1 --locked --features binary --root "$top/build/bench/s3s-fs" >&2
+fi
 
-# A counting proxy in front of the emulator: $work/sent holds "<bytes the clients sent> <open
-# connections> <GET> <HEAD> <PUT> <POST> <DELETE> <other requests>" (scripts/bench/count_proxy.py).
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 "$top/scripts/bench/count_proxy.py" "$port" "${endpoint#http://}" "$work/sent" &
-proxy_pid=$!
-proxy=http://127.0.0.1:$port
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# The server, on a folder of its own.
+data=$work/s3
+mkdir -p "$data"
+sport=$(free_port)
+"$s3s" --host 127.0.0.1 --port "$sport" --access-key testing --secret-key testing "$data" >"$work/s3s.log" 2>&1 &
+pids+=($!)
+server=http://127.0.0.1:$sport
+until curl -s -o /dev/null "$server"; do sleep 0.1; done
+
+# A counting proxy in front of it: $work/sent holds "<bytes the clients sent> <open connections>
+# <GET> <HEAD> <PUT> <POST> <DELETE> <other requests>".
+pport=$(free_port)
+python3 "$top/scripts/bench/count_proxy.py" "$pport" "127.0.0.1:$sport" "$work/sent" &
+pids+=($!)
+proxy=http://127.0.0.1:$pport
 until [ -s "$work/sent" ]; do sleep 0.1; done
 
-counters() { # the proxy's counters once the last run's connections are closed:
-    #              "<bytes> <GET> <HEAD> <PUT> <POST> <DELETE> <other>"
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+# Plain HTTP on loopback: a CA bundle from the environment only makes rclone fail to start.
+unset AWS_CA_BUNDLE
+export RCLONE_CONFIG=/dev/null RCLONE_CONFIG_BENCH_TYPE=s3 RCLONE_CONFIG_BENCH_PROVIDER=Other
+export RCLONE_CONFIG_BENCH_ENDPOINT=$proxy RCLONE_CONFIG_BENCH_ACCESS_KEY_ID=testing
+export RCLONE_CONFIG_BENCH_SECRET_ACCESS_KEY=testing RCLONE_CONFIG_BENCH_REGION=us-east-1
+export RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE=true
+
+counters() { # the proxy's counters once the last run's connections are closed
     local c tries=0
     while read -r -a c <"$work/sent"; [ "${c[1]}" != 0 ] && [ $tries -lt 100 ]; do
         sleep 0.05
@@ -49,8 +87,8 @@ counters() { # the proxy's counters once the last run's connections are closed:
     done
     echo "${c[0]} ${c[*]:2}"
 }
-# measure NAME CMD…: T[NAME]=seconds, M[NAME]=peak RSS in KiB, C[NAME]=CPU seconds (user + system),
-# B[NAME]=bytes sent, R[NAME]=requests, Q[NAME]=requests by method ("PUT 10000, GET 1").
+# measure NAME CMD…: T (seconds), M (peak RSS KiB), C (CPU seconds), B (bytes sent), R (requests),
+# Q (requests by method) of NAME.
 measure() {
     local before after i methods=(GET HEAD PUT POST DELETE other) user sys
     read -r -a before <<<"$(counters)"
@@ -74,139 +112,45 @@ measure() {
     done
 }
 declare -A T M C B R Q
-read -r -a ours_args <<<"${LAVA_SYNC_ARGS:-}"
-prefix=res/ # where ours and theirs sync to, in their buckets
-
-# median NAME RUNS: NAME gets the figures of the run NAME-1…NAME-RUNS with the median time.
+# median NAME: NAME gets the figures of the run NAME-1…NAME-$runs with the median time.
 median() {
     local i pick
-    pick=$(for ((i = 1; i <= $2; i++)); do echo "${T[$1-$i]} $i"; done | sort -n | awk -v n="$2" 'NR == int((n + 1) / 2) { print $2 }')
+    pick=$(for ((i = 1; i <= runs; i++)); do echo "${T[$1-$i]} $i"; done | sort -n | awk -v n="$runs" 'NR == int((n + 1) / 2) { print $2 }')
     T[$1]=${T[$1-$pick]} M[$1]=${M[$1-$pick]} C[$1]=${C[$1-$pick]}
     B[$1]=${B[$1-$pick]} R[$1]=${R[$1-$pick]} Q[$1]=${Q[$1-$pick]}
 }
 
-ours() { # ours NAME TREE BUCKET [ARGS…]: measures lava-build sync
-    measure "$1" env AWS_ENDPOINT_URL="$proxy" "$lava" sync --source "$2" \
-        --cache-file "$work/cache-$3.json" s3bucket="$3" s3prefix="$prefix" region=us-east-1 \
-        ${ours_args[@]+"${ours_args[@]}"} "${@:4}"
+tools=(ours aws rclone-checksum rclone-copy)
+# run_sync TOOL NAME TREE BUCKET: one measured sync of TREE to s3://BUCKET/res/ by TOOL.
+run_sync() {
+    case $1 in
+    ours) measure "$2" env AWS_ENDPOINT_URL="$proxy" "$lava" sync --source "$3" \
+        --cache-file "$work/cache-$4.json" s3bucket="$4" s3prefix=res/ region=us-east-1 ;;
+    aws) measure "$2" "$aws" --endpoint-url "$proxy" s3 sync --only-show-errors "$3" "s3://$4/res/" ;;
+    rclone-checksum) measure "$2" rclone sync --checksum "$3" "bench:$4/res/" ;;
+    rclone-copy) measure "$2" rclone copy "$3" "bench:$4/res/" ;;
+    esac
 }
-theirs() { # theirs NAME TREE BUCKET: measures aws s3 sync
-    measure "$1" "$aws" --endpoint-url "$proxy" s3 sync --only-show-errors "$2" "s3://$3/$prefix"
+# empty BUCKET: the bucket made anew, empty (the server keeps a bucket as a folder), no hash cache.
+empty() {
+    rm -rf "${data:?}/$1" "$work/cache-$1.json"
+    mkdir "$data/$1"
 }
-bucket() { "$aws" --endpoint-url "$endpoint" s3api create-bucket --bucket "$1" >/dev/null; }
-mib() { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f×", a / b; else print "-" }'; }
+bucket() { echo "b-$1-$2"; } # bucket ROW TOOL
+mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
-row() { # row LABEL NAME: ours and theirs side by side
-    echo "| $1 | ${T[$2-ours]} s | ${T[$2-theirs]} s | $(ratio "${T[$2-ours]}" "${T[$2-theirs]}") |" \
-        "$(mib "${B[$2-ours]}") / $(mib "${B[$2-theirs]}") |" \
-        "${R[$2-ours]} / ${R[$2-theirs]} |" \
-        "$((M[$2-ours] / 1024)) / $((M[$2-theirs] / 1024)) MiB |" \
-        "${C[$2-ours]} / ${C[$2-theirs]} s |"
-}
-header() { # header TITLE LOAD: a table's title with the load average before (LOAD) and after its runs, and head
-    echo
-    echo "$1 (load average before: $2, after: $(load))"
-    echo
-    echo "| work | lava-build sync | aws s3 sync | time ours/aws | bytes sent (ours / aws) | requests (ours / aws) | peak RSS (ours / aws) | client CPU (ours / aws) |"
-    echo "|---|---|---|---|---|---|---|---|"
-}
-methods() { # methods NAME…: the requests by method of each run
-    local n
-    for n in "$@"; do
-        echo "- $n: ${Q[$n]:-none}"
+# row LABEL NAME: one line per tool, the time ratio to the fastest tool of the row.
+row() {
+    local t best=
+    for t in "${tools[@]}"; do
+        best=$(awk -v a="${T[$2-$t]}" -v b="$best" 'BEGIN { if (b == "" || a + 0 < b + 0) print a; else print b }')
+    done
+    for t in "${tools[@]}"; do
+        echo "| $1 | $t | ${T[$2-$t]} s | $(awk -v a="${T[$2-$t]}" -v b="$best" 'BEGIN { printf "%.2f×", (b > 0 ? a / b : 1) }') |" \
+            "$(mib "${B[$2-$t]}") MiB | ${R[$2-$t]} (${Q[$2-$t]:-none}) | ${C[$2-$t]} s | $((M[$2-$t] / 1024)) MiB |"
     done
 }
-
-mixed() {
-    make_mixed() { # same content every time, new files (new inodes and mtimes)
-        rm -rf "$1"
-        mkdir -p "$1/oracle" "$1/small"
-        python3 - "$1" <<'PY'
-import random, sys
-d = sys.argv[1]
-r = random.Random(42)
-for i in range(3):
-    with open(f"{d}/oracle/big{i}.zip", "wb") as f:
-        f.write(r.randbytes(64 << 20))
-for i in range(300):
-    with open(f"{d}/small/f{i:03}.dat", "wb") as f:
-        f.write(r.randbytes(r.randint(1 << 10, 64 << 10)))
-PY
-    }
-    local load0
-    load0=$(load)
-    bucket mixed-lava
-    bucket mixed-aws
-    make_mixed "$work/mixed"
-    for phase in initial noop recreated; do
-        if [ "$phase" = recreated ]; then
-            make_mixed "$work/mixed"
-            rm -f "$work/cache-mixed-lava.json"
-        fi
-        ours "mixed-$phase-ours" "$work/mixed" mixed-lava
-        theirs "mixed-$phase-theirs" "$work/mixed" mixed-aws
-    done
-    header "3 × 64 MiB + 300 × 1–64 KiB" "$load0"
-    row "initial sync" mixed-initial
-    row "no-op re-sync" mixed-noop
-    row "tree re-created (new mtimes, no cache)" mixed-recreated
-    echo
-    methods mixed-initial-ours mixed-initial-theirs mixed-recreated-ours mixed-recreated-theirs
-    rm -rf "$work/mixed"
-}
-
-large() {
-    local load0 gib=2 runs=${BENCH_RUNS:-3} i
-    load0=$(load)
-    bucket large-lava
-    bucket large-aws
-    mkdir -p "$work/large"
-    head -c $((gib << 30)) /dev/urandom >"$work/large/bundle.zip"
-    # The first upload, ours and theirs in turn, each time to an empty bucket; the median of the runs.
-    for ((i = 1; i <= runs; i++)); do
-        "$aws" --endpoint-url "$endpoint" s3 rm --recursive --only-show-errors s3://large-lava/
-        "$aws" --endpoint-url "$endpoint" s3 rm --recursive --only-show-errors s3://large-aws/
-        rm -f "$work/cache-large-lava.json"
-        ours "large-first-ours-$i" "$work/large" large-lava
-        theirs "large-first-theirs-$i" "$work/large" large-aws
-    done
-    median large-first-ours "$runs"
-    median large-first-theirs "$runs"
-    # Cold hashing: the hash cache removed, the file in the page cache (as after writing it).
-    for ((i = 1; i <= runs; i++)); do
-        rm -f "$work/cache-large-lava.json"
-        ours "large-hash-ours-$i" "$work/large" large-lava --dry-run
-    done
-    median large-hash-ours "$runs"
-    header "one $gib GiB file" "$load0"
-    row "first upload (median of $runs, in turn)" large-first
-    echo
-    methods large-first-ours large-first-theirs large-hash-ours
-    local bytes wall cpu cores sha md5 sha_wall
-    bytes=$(awk -v g="$gib" 'BEGIN { printf "%.0f", g * 1073741824 }')
-    wall=$(awk -v b="$bytes" -v t="${T[large-hash-ours]}" 'BEGIN { printf "%.2f", b / t / 1e9 }')
-    cpu=$(awk -v b="$bytes" -v t="${C[large-hash-ours]}" 'BEGIN { printf "%.2f", b / t / 1e9 }')
-    cores=$(awk -v c="${C[large-hash-ours]}" -v t="${T[large-hash-ours]}" 'BEGIN { printf "%.2f", c / t }')
-    # openssl speed: the last line holds the rates per block size in kB/s; take 16 KiB blocks. Its
-    # rate is per CPU-second (one core); with -elapsed, per second of wall time under this load.
-    speed() { openssl speed -seconds 1 -bytes 16384 "$@" 2>/dev/null | awk 'END { printf "%.2f", $NF / 1e6 }'; }
-    sha=$(speed -evp sha256)
-    md5=$(speed -evp md5)
-    sha_wall=$(speed -elapsed -evp sha256)
-    echo
-    echo "| work | lava-build sync | limit here (one core, openssl speed) |"
-    echo "|---|---|---|"
-    echo "| $gib GiB, \`--dry-run\` with the hash cache removed (hashing; median of $runs) |" \
-        "${T[large-hash-ours]} s = **$wall GB/s**; CPU ${C[large-hash-ours]} s on $cores cores = $cpu GB/s per CPU-second; peak RSS $((M[large-hash-ours] / 1024)) MiB |" \
-        "SHA-256 $sha GB/s per CPU-second ($sha_wall GB/s of wall time now), MD5 $md5 GB/s |"
-    "$aws" --endpoint-url "$endpoint" s3 rm --recursive --only-show-errors s3://large-lava/
-    "$aws" --endpoint-url "$endpoint" s3 rm --recursive --only-show-errors s3://large-aws/
-    rm -rf "$work/large"
-}
-
-# floor NAME BUCKET: the emulator's own time to list the 10,000 keys under res/ page by page (a bare
-# Python client through the proxy, no signing), the floor of a no-op sync.
+# floor NAME BUCKET: the server's time to list every key under res/ (1,000 a page), a bare client.
 floor() {
     measure "$1" python3 - "$proxy" "$2" <<'PY'
 import http.client, re, sys, urllib.parse
@@ -222,45 +166,143 @@ while True:
     token = m.group(1).decode()
 PY
 }
+floors=()
+say_floor() { floors+=("$1: ${T[$2]} s (${R[$2]} requests)"); }
 
-small() {
-    local load0 runs=${BENCH_RUNS:-3} i
-    load0=$(load)
-    bucket small-lava
-    bucket small-aws
-    python3 - "$work/small" <<'PY'
+# small_tree DIR N: N files of 0.1-4 KB in 100 folders, the same content every time.
+small_tree() {
+    python3 - "$1" "$2" <<'PY'
 import os, random, sys
-d = sys.argv[1]
+d, n = sys.argv[1], int(sys.argv[2])
 r = random.Random(7)
-for i in range(10_000):
+for i in range(n):
     sub = f"{d}/d{i % 100:02}"
     os.makedirs(sub, exist_ok=True)
-    with open(f"{sub}/f{i:05}.txt", "wb") as f:
+    with open(f"{sub}/f{i:06}.txt", "wb") as f:
         f.write(r.randbytes(r.randint(100, 4000)))
 PY
-    ours small-first-ours "$work/small" small-lava
-    theirs small-first-theirs "$work/small" small-aws
-    for ((i = 1; i <= runs; i++)); do
-        ours "small-noop-ours-$i" "$work/small" small-lava
-        theirs "small-noop-theirs-$i" "$work/small" small-aws
-        floor "small-noop-floor-$i" small-lava
-    done
-    median small-noop-ours "$runs"
-    median small-noop-theirs "$runs"
-    median small-noop-floor "$runs"
-    header "10,000 files of 0.1–4 KB" "$load0"
-    row "first sync" small-first
-    row "no-op re-sync (median of $runs, in turn)" small-noop
-    echo
-    echo "The emulator's floor for the no-op: listing the 10,000 keys (${R[small-noop-floor]} pages," \
-        "a bare client) ${T[small-noop-floor]} s; the no-op of ours takes $(ratio "${T[small-noop-ours]}" "${T[small-noop-floor]}") of it."
-    echo
-    methods small-first-ours small-first-theirs small-noop-ours small-noop-theirs
-    rm -rf "$work/small"
 }
 
-for w in mixed large small; do
-    if [ -z "$only" ] || [ "$only" = "$w" ]; then
-        "$w"
-    fi
-done
+echo "# sync benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average at start $(load)"
+echo "# server: s3s-fs 0.14.1 on loopback; peers: $("$aws" --version 2>&1 | cut -d' ' -f1), $(rclone version | head -1)"
+echo
+echo "| row | tool | time (median of $runs) | vs fastest | sent | requests (by method) | client CPU | peak RSS |"
+echo "|---|---|---|---|---|---|---|---|"
+
+if [ -z "$only" ] || [ "$only" = large ]; then
+    mkdir -p "$work/large"
+    head -c $((large_mib << 20)) /dev/urandom >"$work/large/bundle.zip"
+    for ((i = 1; i <= runs; i++)); do
+        for t in "${tools[@]}"; do
+            empty "$(bucket large "$t")"
+            run_sync "$t" "large-$t-$i" "$work/large" "$(bucket large "$t")"
+        done
+    done
+    for t in "${tools[@]}"; do median "large-$t"; done
+    empty floor-large
+    measure large-floor curl -s -o /dev/null -T "$work/large/bundle.zip" "$proxy/floor-large/res/bundle.zip"
+    say_floor "$large_mib MiB in one PUT (curl, unsigned)" large-floor
+    row "$large_mib MiB file, first upload" large
+    rm -rf "$work/large" "${data:?}"/b-large-* "$data/floor-large"
+fi
+
+if [ -z "$only" ] || [ "$only" = small ]; then
+    small_tree "$work/small" "$small_n"
+    for ((i = 1; i <= runs; i++)); do
+        for t in "${tools[@]}"; do
+            empty "$(bucket small "$t")"
+            run_sync "$t" "small-first-$t-$i" "$work/small" "$(bucket small "$t")"
+        done
+    done
+    for ((i = 1; i <= runs; i++)); do
+        for t in "${tools[@]}"; do
+            run_sync "$t" "small-noop-$t-$i" "$work/small" "$(bucket small "$t")"
+        done
+        floor "small-floor-$i" "$(bucket small ours)"
+    done
+    for t in "${tools[@]}"; do
+        median "small-first-$t"
+        median "small-noop-$t"
+    done
+    median small-floor
+    say_floor "listing $small_n keys" small-floor
+    row "$small_n small files, first sync" small-first
+    row "$small_n small files, no-op" small-noop
+    rm -rf "$work/small" "${data:?}"/b-small-*
+fi
+
+if [ -z "$only" ] || [ "$only" = huge ]; then
+    small_tree "$work/huge" "$huge_n"
+    for t in "${tools[@]}"; do # each tool's own first sync (not shown)
+        empty "$(bucket huge "$t")"
+        run_sync "$t" "huge-first-$t" "$work/huge" "$(bucket huge "$t")"
+    done
+    for ((i = 1; i <= runs; i++)); do
+        for t in "${tools[@]}"; do
+            run_sync "$t" "huge-noop-$t-$i" "$work/huge" "$(bucket huge "$t")"
+        done
+        floor "huge-floor-$i" "$(bucket huge ours)"
+    done
+    for t in "${tools[@]}"; do median "huge-noop-$t"; done
+    median huge-floor
+    say_floor "listing $huge_n keys" huge-floor
+    row "$huge_n small files, no-op" huge-noop
+    rm -rf "$work/huge" "${data:?}"/b-huge-*
+fi
+
+if [ -z "$only" ] || [ "$only" = changed ]; then
+    mkdir -p "$work/changed"
+    head -c $((changed_mib << 20)) /dev/urandom >"$work/changed/bundle.zip"
+    for t in "${tools[@]}"; do # the file as it was (not shown)
+        empty "$(bucket changed "$t")"
+        run_sync "$t" "changed-first-$t" "$work/changed" "$(bucket changed "$t")"
+    done
+    for ((i = 1; i <= runs; i++)); do
+        # 1 MiB in the middle rewritten in place: same size, new mtime, new content.
+        head -c $((1 << 20)) /dev/urandom |
+            dd of="$work/changed/bundle.zip" bs=1M seek=$((changed_mib / 2)) conv=notrunc status=none
+        for t in "${tools[@]}"; do
+            run_sync "$t" "changed-$t-$i" "$work/changed" "$(bucket changed "$t")"
+        done
+    done
+    for t in "${tools[@]}"; do median "changed-$t"; done
+    row "$changed_mib MiB file, 1 MiB in the middle changed" changed
+    rm -rf "$work/changed" "${data:?}"/b-changed-*
+fi
+
+if [ -z "$only" ] || [ "$only" = recreated ]; then
+    make_tree() { # same content every time, new files (new inodes and mtimes)
+        rm -rf "$1"
+        mkdir -p "$1/oracle" "$1/small"
+        python3 - "$1" "$tree_mib" <<'PY'
+import random, sys
+d, big = sys.argv[1], int(sys.argv[2])
+r = random.Random(42)
+for i in range(3):
+    with open(f"{d}/oracle/big{i}.zip", "wb") as f:
+        f.write(r.randbytes(big << 20))
+for i in range(300):
+    with open(f"{d}/small/f{i:03}.dat", "wb") as f:
+        f.write(r.randbytes(r.randint(1 << 10, 64 << 10)))
+PY
+    }
+    make_tree "$work/tree"
+    for t in "${tools[@]}"; do # the tree as it was (not shown)
+        empty "$(bucket tree "$t")"
+        run_sync "$t" "tree-first-$t" "$work/tree" "$(bucket tree "$t")"
+    done
+    for ((i = 1; i <= runs; i++)); do
+        make_tree "$work/tree"
+        rm -f "$work"/cache-*.json
+        for t in "${tools[@]}"; do
+            run_sync "$t" "tree-$t-$i" "$work/tree" "$(bucket tree "$t")"
+        done
+    done
+    for t in "${tools[@]}"; do median "tree-$t"; done
+    row "3 × $tree_mib MiB + 300 × 1–64 KiB re-created (new mtimes, no hash cache)" tree
+    rm -rf "$work/tree"
+fi
+
+echo
+echo "Server floor: ${floors[*]:-none measured}."
+echo "Load average at the end: $(load)."

@@ -17,7 +17,11 @@ the 8 MiB parts. The ETag is compared only where it is an MD5 (single-part, not 
 Local hashes are cached in build/sync-cache.json, so an unchanged tree is not read again; new files
 are hashed while they are uploaded. Only transient errors are retried (by the SDK, 5 attempts).
 Dot files, editor swap files and --exclude globs are skipped. Remote objects are deleted only with
---delete.
+--delete; with an empty s3prefix= that is the whole bucket, refused unless --delete-bucket-root is
+given too. A file written to while it is uploaded fails (nothing is stored for it); file names
+that are not UTF-8 are refused before anything is sent. Ctrl-C or SIGTERM aborts the multipart
+uploads under way; those of a sync killed outright are found (build/sync-cache.uploads) and
+aborted by the next sync to the same bucket and prefix.
 
 Examples:
   lava-build sync --config deploy/dev.yaml --env dev --dry-run
@@ -39,6 +43,9 @@ pub struct SyncArgs {
     /// Delete objects under the prefix that have no local file (never without this flag).
     #[arg(long)]
     pub delete: bool,
+    /// Allow --delete with an empty s3prefix=, where it covers every object in the bucket.
+    #[arg(long, requires = "delete")]
+    pub delete_bucket_root: bool,
     /// Skip files matching GLOB (relative path or file name); repeatable.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
@@ -106,6 +113,13 @@ pub fn resolve(args: &SyncArgs) -> Result<Target, ConfigError> {
     };
     validate::s3bucket(&bucket.value)?;
     validate::s3prefix(&prefix.value)?;
+    if prefix.value.is_empty() && args.delete && !args.delete_bucket_root && !args.dry_run {
+        return Err(ConfigError::usage(format!(
+            "s3prefix is empty: --delete would delete every object in bucket {} that has no local \
+             file; pass --delete-bucket-root as well to mean it, or set s3prefix=<prefix>/",
+            bucket.value
+        )));
+    }
     let region = get("region");
     if let Some(r) = &region {
         validate::region(r)?;
@@ -168,6 +182,7 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<()> {
         cache_path: args.cache_file.clone(),
         progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };
-    let report = crate::sync::sync(&sdk, &opts).await?;
+    let stop = crate::sync::uploads::Stop::on_signals();
+    let report = crate::sync::sync_until(&sdk, &opts, stop).await?;
     finish(&report, args.output)
 }

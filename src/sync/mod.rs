@@ -8,6 +8,7 @@ pub mod hash;
 pub mod plan;
 pub mod remote;
 pub mod report;
+pub mod uploads;
 pub mod walk;
 
 use crate::output::progress;
@@ -19,6 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
+use uploads::{Journal, Signal, Stop};
 use walk::LocalFile;
 
 pub use report::{Failure, SyncReport, Upload, human_bytes};
@@ -56,6 +58,18 @@ pub enum SyncError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    #[error(
+        "stopped by {signal}: {uploaded} of {planned} uploads done{}; run the sync again to finish",
+        if .aborted.is_empty() { String::new() } else {
+            format!(", {} multipart upload(s) under way aborted ({})", .aborted.len(), .aborted.join(", "))
+        }
+    )]
+    Stopped {
+        signal: Signal,
+        uploaded: usize,
+        planned: usize,
+        aborted: Vec<String>,
     },
     #[error("{what} did not finish")]
     Task {
@@ -103,14 +117,9 @@ async fn hash_some(
     Ok(())
 }
 
-/// Whether `file` still has the size, mtime and inode the walk saw (its hashes may be cached).
+/// Whether `file` still has the size, times and inode the walk saw (its hashes may be cached).
 fn unchanged_since_walk(file: &LocalFile) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(&file.path).is_ok_and(|m| {
-        m.len() == file.size
-            && m.ino() == file.inode
-            && m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128 == file.mtime_ns
-    })
+    std::fs::metadata(&file.path).is_ok_and(|m| walk::Stamp::of(&m) == file.stamp())
 }
 
 fn progress_bar(total: u64, files: usize) -> indicatif::ProgressBar {
@@ -157,6 +166,8 @@ struct Run<'a> {
     cache: Cache,
     remote: BTreeMap<String, RemoteObject>,
     failed: Vec<Failure>,
+    journal: Journal,
+    stop: Stop,
 }
 
 impl Run<'_> {
@@ -289,6 +300,7 @@ impl Run<'_> {
             uploads,
             deletions,
             failed: Vec::new(),
+            stale_uploads_aborted: Vec::new(),
         }
     }
 
@@ -319,16 +331,19 @@ impl Run<'_> {
                         client: &this.client,
                         bucket: &this.opts.bucket,
                         key: &u.key,
+                        journal: &this.journal,
+                        stop: &this.stop,
                     };
                     let f = &this.files[i];
                     let local = remote::Local {
                         path: &f.path,
-                        size: f.size,
+                        stamp: f.stamp(),
                         expected: this.hashes[i].as_ref(),
                     };
                     let r = remote::upload(&dest, &local, pool, on_sent).await;
                     let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
                     match (pb, &r) {
+                        (_, Err(remote::RemoteError::Stopped(_))) => {}
                         (Some(pb), _) => pb.set_message(format!("{done}/{} files", uploads.len())),
                         (None, Ok(_)) => progress::line(
                             "sync:",
@@ -379,6 +394,72 @@ impl Run<'_> {
         (sent.load(Ordering::Relaxed), uploaded)
     }
 
+    /// Aborts the multipart uploads under the prefix that the journal names: those of an earlier
+    /// sync that was killed. Returns their keys; one that cannot be aborted is a failure (and
+    /// stays in the journal). Nothing is asked of S3 when the journal names none here.
+    async fn abort_stale(&mut self) -> Vec<String> {
+        let ours: Vec<uploads::Entry> = self
+            .journal
+            .entries()
+            .into_iter()
+            .filter(|e| e.bucket == self.opts.bucket && e.key.starts_with(&self.opts.prefix))
+            .collect();
+        if ours.is_empty() {
+            return Vec::new();
+        }
+        let live: BTreeSet<(String, String)> =
+            match remote::multipart_uploads(&self.client, &self.opts.bucket, &self.opts.prefix)
+                .await
+            {
+                Ok(l) => l.into_iter().collect(),
+                Err(e) => {
+                    self.failed.push(Failure {
+                        key: format!(
+                            "listing the multipart uploads under {}",
+                            self.url_of(&self.opts.prefix)
+                        ),
+                        error: crate::error::chain(&e),
+                    });
+                    return Vec::new();
+                }
+            };
+        let mut gone = BTreeSet::new();
+        let mut aborted = Vec::new();
+        for e in ours {
+            if !live.contains(&(e.key.clone(), e.upload_id.clone())) {
+                // Completed or aborted since (its end was not recorded): nothing to do.
+                gone.insert(e.upload_id);
+                continue;
+            }
+            match remote::abort_upload(&self.client, &self.opts.bucket, &e.key, &e.upload_id).await
+            {
+                Ok(()) => {
+                    gone.insert(e.upload_id);
+                    aborted.push(e.key);
+                }
+                Err(err) => self.failed.push(Failure {
+                    key: e.key,
+                    error: format!(
+                        "aborting a multipart upload left by an earlier sync: {}",
+                        crate::error::chain(&err)
+                    ),
+                }),
+            }
+        }
+        self.journal.rewrite(&gone);
+        if !aborted.is_empty() {
+            progress::line(
+                "sync:",
+                format_args!(
+                    "aborted {} multipart upload(s) left by an earlier sync that was stopped: {}",
+                    aborted.len(),
+                    aborted.join(", ")
+                ),
+            );
+        }
+        aborted
+    }
+
     /// Deletes `deletions`; returns how many are gone. Keys S3 kept go to `self.failed`.
     async fn delete(&mut self, deletions: &[String]) -> usize {
         match remote::delete(&self.client, &self.opts.bucket, deletions).await {
@@ -411,6 +492,16 @@ pub async fn sync(
     sdk: &aws_config::SdkConfig,
     opts: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
+    sync_until(sdk, opts, Stop::never()).await
+}
+
+/// [`sync`] that ends early on `stop`: the multipart uploads under way are aborted, what was
+/// uploaded is kept in the cache, and [`SyncError::Stopped`] says how far it got.
+pub async fn sync_until(
+    sdk: &aws_config::SdkConfig,
+    opts: &SyncOptions,
+    stop: Stop,
+) -> Result<SyncReport, SyncError> {
     let started = Instant::now();
     let excludes = walk::excludes(&opts.excludes)?;
     let (files, cache) = scan(&opts.source, &excludes, &opts.cache_path).await?;
@@ -431,16 +522,38 @@ pub async fn sync(
         cache,
         remote: listing.into_iter().map(|o| (o.key.clone(), o)).collect(),
         failed: Vec::new(),
+        journal: Journal::beside(&opts.cache_path),
+        stop: stop.clone(),
     };
 
-    let decisions = run.decisions().await?;
+    // Hashing and HEADs are dropped on a stop: nothing has been sent yet.
+    let decisions = tokio::select! {
+        d = run.decisions() => d?,
+        signal = stop.stopped() => {
+            return Err(SyncError::Stopped { signal, uploaded: 0, planned: 0, aborted: Vec::new() });
+        }
+    };
     let deletions = run.deletions();
     let mut report = run.planned(&decisions, deletions.clone());
     if !opts.dry_run {
+        report.stale_uploads_aborted = run.abort_stale().await;
         let (sent, uploaded) = run.upload(&report.uploads).await;
+        let planned = report.uploads.len();
         report.uploads.retain(|u| uploaded.contains(&u.key));
         report.uploaded = report.uploads.len();
         report.bytes_sent = sent;
+        if let Some(signal) = stop.requested() {
+            run.journal.rewrite(&BTreeSet::new());
+            let aborted = run.journal.aborted();
+            save_cache(run.cache, &opts.cache_path).await?;
+            return Err(SyncError::Stopped {
+                signal,
+                uploaded: report.uploaded,
+                planned,
+                aborted,
+            });
+        }
+        run.journal.rewrite(&BTreeSet::new());
         if opts.delete && !deletions.is_empty() {
             report.deleted = run.delete(&deletions).await;
         } else if !deletions.is_empty() {
@@ -450,14 +563,18 @@ pub async fn sync(
             );
         }
     }
-    let (cache, cache_path) = (run.cache, opts.cache_path.clone());
-    tokio::task::spawn_blocking(move || cache.save(&cache_path))
-        .await
-        .map_err(|source| SyncError::Task {
-            what: format!("saving the hash cache {}", opts.cache_path.display()),
-            source,
-        })?;
+    save_cache(run.cache, &opts.cache_path).await?;
     report.failed = run.failed;
     report.elapsed_seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+async fn save_cache(cache: Cache, path: &Path) -> Result<(), SyncError> {
+    let p = path.to_path_buf();
+    tokio::task::spawn_blocking(move || cache.save(&p))
+        .await
+        .map_err(|source| SyncError::Task {
+            what: format!("saving the hash cache {}", path.display()),
+            source,
+        })
 }

@@ -2,6 +2,8 @@
 //! deletion. Every failure names the object.
 use super::hash::{Hashes, b64, multipart, part_size, read_range};
 use super::plan::{RemoteHead, RemoteObject};
+use super::uploads::{Entry, Journal, Signal, Stop};
+use super::walk::Stamp;
 use crate::aws::AwsError;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::retry::RetryConfig;
@@ -71,10 +73,12 @@ pub enum RemoteError {
     },
     #[error("{}: shorter than when the sync started (did the file change during the sync?)", .path.display())]
     Shorter { path: PathBuf },
-    #[error("{} changed during the sync", .path.display())]
+    #[error("{} changed during the sync (written to since the sync listed it); not uploaded", .path.display())]
     Changed { path: PathBuf },
     #[error("stored object's ETag {etag} is not the MD5 of what was sent ({md5})")]
     EtagMismatch { etag: String, md5: String },
+    #[error("stopped by {0} before it was uploaded")]
+    Stopped(Signal),
     #[error("S3 returned no upload id")]
     NoUploadId,
     #[error("reading {}", .path.display())]
@@ -191,11 +195,14 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-/// Where an upload goes.
+/// Where an upload goes, with what every upload shares: the journal of multipart uploads and the
+/// stop signal.
 pub struct Dest<'a> {
     pub client: &'a Client,
     pub bucket: &'a str,
     pub key: &'a str,
+    pub journal: &'a Journal,
+    pub stop: &'a Stop,
 }
 
 /// The request permits shared by every upload: a file's bytes are read only while a permit is
@@ -221,13 +228,19 @@ pub struct Uploaded {
     pub hashes: Hashes,
 }
 
-/// The file of an upload: its path, its size when the walk saw it, and the hashes the decision
-/// was made on (an upload of other bytes fails).
+/// The file of an upload: its path, what the walk saw of it, and the hashes the decision was made
+/// on (an upload of other bytes fails). A file whose stamp is not the walk's, when it is opened or
+/// after its last byte is read, fails: what was read may mix two versions.
 #[derive(Clone, Copy)]
 pub struct Local<'a> {
     pub path: &'a Path,
-    pub size: u64,
+    pub stamp: Stamp,
     pub expected: Option<&'a Hashes>,
+}
+
+/// Whether the open `file` still has the walk's `stamp`.
+fn still(file: &std::fs::File, stamp: Stamp) -> std::io::Result<bool> {
+    Ok(Stamp::of(&file.metadata()?) == stamp)
 }
 
 /// Uploads `path` to `key`, in one request or in parts, with SHA-256 checksums S3 verifies, hashing
@@ -241,26 +254,44 @@ pub async fn upload(
 ) -> Result<Uploaded, RemoteError> {
     let Local {
         path,
-        size,
+        stamp,
         expected,
     } = *local;
+    let size = stamp.size;
+    if let Some(signal) = dest.stop.requested() {
+        return Err(RemoteError::Stopped(signal));
+    }
     if multipart(size) {
         return multipart_upload(dest, local, pool, sent).await;
     }
-    let Dest {
-        client,
-        bucket,
-        key,
-    } = *dest;
+    // One request: dropped on a stop, it leaves nothing behind.
+    tokio::select! {
+        r = single_upload(dest, path, stamp, expected, pool, sent) => r,
+        signal = dest.stop.stopped() => Err(RemoteError::Stopped(signal)),
+    }
+}
+
+async fn single_upload(
+    dest: &Dest<'_>,
+    path: &Path,
+    stamp: Stamp,
+    expected: Option<&Hashes>,
+    pool: &Pool,
+    sent: &(dyn Fn(u64) + Sync),
+) -> Result<Uploaded, RemoteError> {
+    let (client, bucket, key, size) = (dest.client, dest.bucket, dest.key, stamp.size);
     let _permit = pool.permits.acquire().await?;
     let p = path.to_path_buf();
-    let (body, hashes) = blocking(path, move || {
-        let body = read_range(&std::fs::File::open(&p)?, 0, size)?;
+    let (body, hashes, stable) = blocking(path, move || {
+        let file = std::fs::File::open(&p)?;
+        let before = still(&file, stamp)?;
+        let body = read_range(&file, 0, size)?;
+        let after = still(&file, stamp)?;
         let hashes = Hashes::of_bytes(&body);
-        Ok((body, hashes))
+        Ok((body, hashes, before && after))
     })
     .await?;
-    if expected.is_some_and(|e| *e != hashes) {
+    if !stable || expected.is_some_and(|e| *e != hashes) {
         return Err(changed(path));
     }
     let md5 = hashes.md5.clone().unwrap_or_default();
@@ -294,10 +325,19 @@ async fn multipart_upload(
     pool: &Pool,
     sent: &(dyn Fn(u64) + Sync),
 ) -> Result<Uploaded, RemoteError> {
-    let (path, size, expected) = (local.path, local.size, local.expected);
+    let (path, stamp, expected) = (local.path, local.stamp, local.expected);
+    let size = stamp.size;
     let (client, bucket, key) = (dest.client, dest.bucket, dest.key);
     let p = path.to_path_buf();
-    let file = Arc::new(blocking(path, move || std::fs::File::open(p)).await?);
+    let (file, opened_unchanged) = blocking(path, move || {
+        let file = std::fs::File::open(p)?;
+        let same = still(&file, stamp)?;
+        Ok((Arc::new(file), same))
+    })
+    .await?;
+    if !opened_unchanged {
+        return Err(changed(path));
+    }
     let created = {
         let _permit = pool.permits.acquire().await?;
         client
@@ -313,6 +353,11 @@ async fn multipart_upload(
         .upload_id()
         .ok_or(RemoteError::NoUploadId)?
         .to_string();
+    dest.journal.started(&Entry {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        upload_id: upload_id.clone(),
+    });
     let psize = part_size(size);
     let count = size.div_ceil(psize);
     let parts = futures::stream::iter(1..=count)
@@ -356,8 +401,24 @@ async fn multipart_upload(
         // Unordered: a slow part does not hold back the next ones (an ordered buffer would start
         // no new part until the oldest one is done); the parts are put in order afterwards.
         .buffer_unordered(pool.size)
-        .try_collect::<Vec<_>>()
-        .await;
+        .try_collect::<Vec<_>>();
+    // A stop drops the parts under way; the upload is aborted below.
+    let parts = tokio::select! {
+        r = parts => r,
+        signal = dest.stop.stopped() => Err(RemoteError::Stopped(signal)),
+    };
+    // Every part is read: a file written to meanwhile has another stamp now.
+    let parts = match parts {
+        Ok(parts) => {
+            let f = file.clone();
+            match blocking(path, move || still(&f, stamp)).await {
+                Ok(true) => Ok(parts),
+                Ok(false) => Err(changed(path)),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    };
     let result = match parts {
         Ok(mut parts) => {
             parts.sort_unstable_by_key(|(n, _, _)| *n);
@@ -372,8 +433,9 @@ async fn multipart_upload(
         }
         Err(e) => Err(e),
     };
-    if result.is_err() {
-        abort(client, bucket, key, &upload_id).await;
+    match &result {
+        Ok(_) => dest.journal.finished(&upload_id, None),
+        Err(_) => abort(dest, &upload_id).await,
     }
     result
 }
@@ -404,16 +466,64 @@ async fn complete(
 }
 
 /// Aborts a multipart upload so no parts are left behind (the SDK retries what is transient).
-async fn abort(client: &Client, bucket: &str, key: &str, upload_id: &str) {
-    if let Err(e) = client
+async fn abort(dest: &Dest<'_>, upload_id: &str) {
+    match abort_upload(dest.client, dest.bucket, dest.key, upload_id).await {
+        Ok(()) => dest.journal.finished(upload_id, Some(dest.key)),
+        Err(e) => {
+            tracing::warn!(key = dest.key, error = %crate::error::chain(&e), "aborting the multipart upload failed: its parts are left behind until the next sync to this prefix aborts them");
+        }
+    }
+}
+
+/// Aborts one multipart upload.
+pub async fn abort_upload(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<(), RemoteError> {
+    client
         .abort_multipart_upload()
         .bucket(bucket)
         .key(key)
         .upload_id(upload_id)
         .send()
         .await
-    {
-        tracing::warn!(key, error = %describe(&e), "aborting the multipart upload failed: its parts are left behind (aws s3api list-multipart-uploads shows them)");
+        .map(|_| ())
+        .map_err(|e| RemoteError::Aws(s3(&e)))
+}
+
+/// The multipart uploads under way under `prefix`: (key, upload id).
+pub async fn multipart_uploads(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<(String, String)>, RemoteError> {
+    let mut out = Vec::new();
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    loop {
+        let page = client
+            .list_multipart_uploads()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_key_marker(key_marker.take())
+            .set_upload_id_marker(id_marker.take())
+            .send()
+            .await
+            .map_err(|e| RemoteError::Aws(s3(&e)))?;
+        for u in page.uploads() {
+            if let (Some(k), Some(id)) = (u.key(), u.upload_id()) {
+                out.push((k.to_string(), id.to_string()));
+            }
+        }
+        if page.is_truncated() != Some(true) {
+            return Ok(out);
+        }
+        key_marker = page.next_key_marker().map(String::from);
+        id_marker = page.next_upload_id_marker().map(String::from);
+        if key_marker.is_none() && id_marker.is_none() {
+            return Ok(out);
+        }
     }
 }
 

@@ -31,6 +31,8 @@ pub struct SyncReport {
     /// Keys deleted (or that would be); with `delete` off, remote keys that have no local file.
     pub deletions: Vec<String>,
     pub failed: Vec<Failure>,
+    /// Keys of multipart uploads of an earlier sync that was killed, aborted by this one.
+    pub stale_uploads_aborted: Vec<String>,
 }
 
 impl SyncReport {
@@ -58,6 +60,12 @@ impl SyncReport {
                 self.deleted,
                 human_bytes(self.bytes_sent),
                 self.elapsed_seconds
+            ));
+        }
+        if !self.stale_uploads_aborted.is_empty() {
+            s.push_str(&format!(
+                ", {} stale multipart upload(s) aborted",
+                self.stale_uploads_aborted.len()
             ));
         }
         if !self.failed.is_empty() {

@@ -11,6 +11,42 @@ pub struct LocalFile {
     pub size: u64,
     pub mtime_ns: i128,
     pub inode: u64,
+    /// Inode change time: changes with every write, like the mtime, but cannot be set back.
+    pub ctime_ns: i128,
+}
+
+impl LocalFile {
+    /// What the walk saw of the file, to tell whether it changed since.
+    pub fn stamp(&self) -> Stamp {
+        Stamp {
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+            ctime_ns: self.ctime_ns,
+            inode: self.inode,
+        }
+    }
+}
+
+/// Size, modification and change times, inode: a file whose stamp is the same before and after a
+/// read was not written to during it (its content is one version of the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+    pub inode: u64,
+}
+
+impl Stamp {
+    pub fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            size: meta.len(),
+            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+            inode: meta.ino(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +67,12 @@ pub enum WalkError {
         #[source]
         source: walkdir::Error,
     },
+    #[error(
+        "{folder}: {} not UTF-8 and cannot be S3 keys (two such names may read alike): {}; rename them",
+        if .names.len() == 1 { "1 file name is".to_string() } else { format!("{} file names are", .names.len()) },
+        .names.join(", ")
+    )]
+    NotUtf8 { folder: String, names: Vec<String> },
     #[error("--exclude {glob:?}")]
     BadGlob {
         glob: String,
@@ -67,13 +109,15 @@ pub fn skipped(rel: &str, excludes: &GlobSet) -> bool {
             .is_some_and(|name| excludes.is_match(name))
 }
 
-/// Every file to sync under `source`, sorted by key. Symlinks are followed.
+/// Every file to sync under `source`, sorted by key. Symlinks are followed. A name that is not
+/// UTF-8 is refused (all of them named, with their bytes escaped): a lossy key would put two such
+/// files on one object.
 pub fn walk(source: &Path, excludes: &GlobSet) -> Result<Vec<LocalFile>, WalkError> {
-    use std::os::unix::fs::MetadataExt;
     if !source.is_dir() {
         return Err(WalkError::NoSource(source.display().to_string()));
     }
     let mut out = Vec::new();
+    let mut not_utf8 = Vec::new();
     let it = walkdir::WalkDir::new(source)
         .follow_links(true)
         .sort_by_file_name()
@@ -95,10 +139,8 @@ pub fn walk(source: &Path, excludes: &GlobSet) -> Result<Vec<LocalFile>, WalkErr
         if !entry.file_type().is_file() {
             continue;
         }
-        let rel = entry
-            .path()
-            .strip_prefix(source)
-            .unwrap_or(entry.path())
+        let below = entry.path().strip_prefix(source).unwrap_or(entry.path());
+        let rel = below
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
             .collect::<Vec<_>>()
@@ -106,16 +148,29 @@ pub fn walk(source: &Path, excludes: &GlobSet) -> Result<Vec<LocalFile>, WalkErr
         if skipped(&rel, excludes) {
             continue;
         }
+        if below.to_str().is_none() {
+            // Debug of a path escapes the bytes that are not UTF-8 (`a\xFF.txt`).
+            not_utf8.push(format!("{below:?}"));
+            continue;
+        }
         let meta = std::fs::metadata(entry.path()).map_err(|source| WalkError::Io {
             path: entry.path().to_path_buf(),
             source,
         })?;
+        let stamp = Stamp::of(&meta);
         out.push(LocalFile {
             rel,
             path: entry.path().to_path_buf(),
-            size: meta.len(),
-            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
-            inode: meta.ino(),
+            size: stamp.size,
+            mtime_ns: stamp.mtime_ns,
+            inode: stamp.inode,
+            ctime_ns: stamp.ctime_ns,
+        });
+    }
+    if !not_utf8.is_empty() {
+        return Err(WalkError::NotUtf8 {
+            folder: source.display().to_string(),
+            names: not_utf8,
         });
     }
     out.sort_by(|a, b| a.rel.cmp(&b.rel));

@@ -1,5 +1,6 @@
 //! `lava-build sync` against the AWS emulator: by content, not by modification time; multipart;
 //! deletes only when asked; dry runs; and a fault-injecting proxy for failures mid-upload.
+mod faults;
 pub mod servers;
 
 use crate::common::{bin_moto, moto_sdk, path_str};
@@ -36,6 +37,11 @@ impl Fixture {
     }
 
     fn cmd(&self, extra: &[&str]) -> assert_cmd::Command {
+        self.cmd_at("res/", extra)
+    }
+
+    /// A sync of the source folder to `s3://<bucket>/<prefix>`.
+    fn cmd_at(&self, prefix: &str, extra: &[&str]) -> assert_cmd::Command {
         let mut c = bin_moto("lava-build");
         c.args(["sync", "--source", &path_str(&self.src())])
             .args([
@@ -43,7 +49,8 @@ impl Fixture {
                 &path_str(&self.dir.path().join("cache.json")),
             ])
             .arg(format!("s3bucket={}", self.bucket))
-            .args(["s3prefix=res/", "region=us-east-1", "--output", "json"])
+            .arg(format!("s3prefix={prefix}"))
+            .args(["region=us-east-1", "--output", "json"])
             .args(extra);
         c
     }

@@ -306,3 +306,79 @@ pub async fn holding_proxy(hold: &'static str, until: &'static str) -> (String, 
     .await;
     (url, held)
 }
+
+/// The test's hold on a [`gate_proxy`]: when the held request has arrived, and its release.
+pub struct Gate {
+    seen: tokio::sync::watch::Receiver<bool>,
+    release: tokio::sync::watch::Sender<bool>,
+}
+
+impl Gate {
+    /// Waits until the request to hold has reached the proxy (at most 60 s, else the test fails).
+    pub async fn seen(&self) {
+        let mut seen = self.seen.clone();
+        tokio::time::timeout(std::time::Duration::from_secs(60), seen.wait_for(|s| *s))
+            .await
+            .expect("the request to hold did not reach the proxy within 60 s")
+            .expect("the proxy is gone");
+    }
+
+    /// Lets the held request go on.
+    pub fn release(&self) {
+        self.release.send_replace(true);
+    }
+}
+
+/// A TCP proxy in front of the emulator that holds back the first connection whose bytes have
+/// `hold` (nothing more of it goes upstream) until the test calls [`Gate::release`]; the test
+/// learns from [`Gate::seen`] that it has arrived.
+pub async fn gate_proxy(hold: &'static str) -> (String, Gate) {
+    let upstream = crate::common::moto()
+        .trim_start_matches("http://")
+        .to_string();
+    let (seen_tx, seen_rx) = tokio::sync::watch::channel(false);
+    let (release_tx, release_rx) = tokio::sync::watch::channel(false);
+    let seen_tx = Arc::new(seen_tx);
+    let url = proxy(upstream, move |client, server| {
+        let (seen_tx, mut release_rx) = (seen_tx.clone(), release_rx.clone());
+        async move {
+            let (mut cr, mut cw) = client.into_split();
+            let (mut sr, mut sw) = server.into_split();
+            let up = async move {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut tail: Vec<u8> = Vec::new();
+                let mut held = false;
+                while let Ok(n @ 1..) = cr.read(&mut buf).await {
+                    let mut window = std::mem::take(&mut tail);
+                    window.extend_from_slice(&buf[..n]);
+                    if !held
+                        && window.windows(hold.len()).any(|w| w == hold.as_bytes())
+                        // Only the first connection with it is held.
+                        && !seen_tx.send_replace(true)
+                    {
+                        held = true;
+                        if release_rx.wait_for(|r| *r).await.is_err() {
+                            return;
+                        }
+                    }
+                    tail = window[window.len().saturating_sub(64)..].to_vec();
+                    if sw.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            };
+            let down = async move {
+                let _ = tokio::io::copy(&mut sr, &mut cw).await;
+            };
+            tokio::join!(up, down);
+        }
+    })
+    .await;
+    (
+        url,
+        Gate {
+            seen: seen_rx,
+            release: release_tx,
+        },
+    )
+}
