@@ -17,6 +17,7 @@ mod lab;
 mod lifecycle;
 mod packer;
 mod payload;
+mod payload_compat;
 mod payload_index;
 mod plan;
 mod rc;
