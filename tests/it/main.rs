@@ -18,6 +18,7 @@ mod lifecycle;
 mod packer;
 mod payload;
 mod payload_compat;
+mod payload_framework;
 mod payload_index;
 mod plan;
 mod rc;
