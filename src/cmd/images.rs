@@ -22,7 +22,8 @@ the engine's image carrying the same inputs key gets the tag (--rebuild sends th
 --pull fetches base's FROM image again, for its latest updates).
 With --check the checks run before anything is pushed, and a failed check stops the push. With
 --push each platform is pushed by digest (nothing the registry already holds is sent again) and
-an OCI image index listing them is pushed as <tag>, the lava version and latest. Build files
+an OCI image index listing them is pushed as <tag>, the lava version and latest (latest only for
+a release version such as 8.3.0, never for a pre-release such as 8.4.0rc1). Build files
 reach the build through a bind mount and stay out of every layer.
 
 On native runners, one platform per machine: --push-by-digest --digests-file FILE pushes that
@@ -105,7 +106,7 @@ pub struct BuildArgs {
     /// lava version (PyPI jinlava) installed in the images; also a tag of every pushed index.
     #[arg(long, default_value = env!("CARGO_PKG_VERSION"), value_name = "VERSION")]
     pub version: String,
-    /// Image tag (default: the version); pushed with the version and latest.
+    /// Image tag (default: the version); pushed with the version and latest (a release version only).
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
     /// Registry host for --push.
@@ -114,7 +115,7 @@ pub struct BuildArgs {
     /// Namespace in the registry: <registry>/<prefix>/lava/<os>/<type>.
     #[arg(long, default_value = "jin-gizmo", value_name = "PREFIX")]
     pub prefix: String,
-    /// Push each platform by digest and an OCI index tagged <tag>, the version and latest.
+    /// Push each platform by digest and an OCI index tagged <tag>, the version and latest (a release only).
     #[arg(long, conflicts_with = "push_by_digest")]
     pub push: bool,
     /// Push each platform's images by digest only (no tag, no index): the first half of a release
@@ -151,7 +152,8 @@ pub struct BuildArgs {
     /// for base; full follows when base changed).
     #[arg(long)]
     pub pull: bool,
-    /// A local lava bundle to install instead of jinlava from PyPI.
+    /// A jinlava wheel or source distribution (jinlava-<version>…whl or .tar.gz) to install, with its
+    /// extras, instead of jinlava from PyPI.
     #[arg(long, value_name = "FILE")]
     pub lava_bundle: Option<PathBuf>,
     #[command(flatten)]
@@ -166,7 +168,7 @@ pub struct IndexArgs {
     /// Digests files written by --push-by-digest runs (one per platform, or merged).
     #[arg(long, num_args = 1.., required = true, value_name = "FILE")]
     pub digests: Vec<PathBuf>,
-    /// The index tag (default: the version); pushed with the version and latest.
+    /// The index tag (default: the version); pushed with the version and latest (a release version only).
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,
     /// lava version of the images (a tag, and the version annotation).

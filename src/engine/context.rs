@@ -49,9 +49,30 @@ pub async fn make(dir: PathBuf, extra: Vec<(String, PathBuf)>) -> Result<Vec<u8>
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
 }
 
+/// [`build_some`] on a blocking thread.
+pub async fn make_some(
+    dir: PathBuf,
+    keep: impl Fn(&str) -> bool + Send + 'static,
+    extra: Vec<(String, PathBuf)>,
+) -> Result<Vec<u8>, ContextError> {
+    tokio::task::spawn_blocking(move || build_some(&dir, &keep, &extra))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+}
+
 /// The context tar of `dir` (every file but dot files, sorted, modes kept, fixed times and owner),
 /// with `extra` files (name in the context, file on disk) added.
 pub fn build(dir: &Path, extra: &[(String, PathBuf)]) -> Result<Vec<u8>, ContextError> {
+    build_some(dir, &|_| true, extra)
+}
+
+/// [`build`] of the files and folders whose path relative to `dir` (`/`-separated) `keep` accepts;
+/// a folder it refuses is not entered.
+pub fn build_some(
+    dir: &Path,
+    keep: &dyn Fn(&str) -> bool,
+    extra: &[(String, PathBuf)],
+) -> Result<Vec<u8>, ContextError> {
     if !dir.join("Dockerfile").is_file() {
         return Err(ContextError::NoDockerfile(dir.display().to_string()));
     }
@@ -61,7 +82,12 @@ pub fn build(dir: &Path, extra: &[(String, PathBuf)]) -> Result<Vec<u8>, Context
         .sort_by_file_name()
         .into_iter()
         .filter_entry(|e| {
-            e.depth() == 0 || !crate::ignore::ignored_name(&e.file_name().to_string_lossy())
+            if e.depth() == 0 {
+                return true;
+            }
+            let rel = e.path().strip_prefix(dir).unwrap_or(e.path());
+            !crate::ignore::ignored_name(&e.file_name().to_string_lossy())
+                && keep(&rel.to_string_lossy())
         });
     for e in walker {
         let e = e.map_err(|err| {

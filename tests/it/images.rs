@@ -587,6 +587,25 @@ async fn an_unchanged_image_is_not_rebuilt_and_a_changed_input_is() {
         "{err}"
     );
 
+    // What no build reads: the checks, and another os's steps (only os/<os>/ is in its context).
+    let checks = fx.path().join("checks.yaml");
+    let mut text = std::fs::read_to_string(&checks).unwrap();
+    text.push_str("# edited: the checks are not an input of any image\n");
+    std::fs::write(&checks, text).unwrap();
+    std::fs::create_dir_all(fx.path().join("os/other/base")).unwrap();
+    std::fs::write(
+        fx.path().join("os/other/base/10-other.sh"),
+        "#!/bin/sh\necho other\n",
+    )
+    .unwrap();
+    std::fs::write(fx.path().join("os/other/from.txt"), "scratch\n").unwrap();
+    assert_eq!(
+        rebuilt(&run(&tag, &["--os", "tiny"])),
+        [false, false],
+        "an edited checks.yaml or another os's step rebuilds nothing"
+    );
+    std::fs::remove_dir_all(fx.path().join("os/other")).unwrap();
+
     // Another tag of the same inputs: the same images get the new tag.
     let other = unique();
     assert_eq!(rebuilt(&run(&other, &[])), [false, false]);
@@ -967,4 +986,31 @@ async fn pull_fetches_a_newer_from_image() {
     let out = build(&["--pull"]);
     assert_eq!(rows(&out)[0]["rebuilt"], true);
     assert_eq!(seen().await, "two", "--pull fetched the newer FROM image");
+}
+
+/// A lava-build code bundle (a .tar.bz2 of wheels) or any other file pip cannot install is refused
+/// before anything is built: exit 2, one line naming the option, the file and what is expected.
+#[test]
+fn a_lava_bundle_pip_cannot_install_is_a_usage_error() {
+    let fx = fixture();
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("lava-8.3.0-amzn2023-py3.12-x86_64.tar.bz2");
+    std::fs::write(&bundle, b"not a wheel").unwrap();
+    let out = lava_build_images(fx.path())
+        .args([
+            "--platform",
+            "linux/amd64",
+            "--lava-bundle",
+            &path_str(&bundle),
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("--lava-bundle {}", bundle.display()))
+            && err.contains("expected a jinlava wheel"),
+        "{err}"
+    );
 }

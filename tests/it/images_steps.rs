@@ -167,8 +167,10 @@ fn lib_variables() -> BTreeMap<String, String> {
         .lines()
         .filter_map(|l| {
             let (k, v) = l.split_once('=')?;
-            (k.chars().all(|c| c.is_ascii_uppercase() || c == '_') && !k.is_empty())
-                .then(|| (k.to_string(), v.trim().to_string()))
+            (k.starts_with(|c: char| c.is_ascii_uppercase())
+                && k.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'))
+            .then(|| (k.to_string(), v.trim().to_string()))
         })
         .collect()
 }
@@ -448,4 +450,59 @@ fn the_images_use_the_amis_versions() {
             "{k}: images/common/lib.sh and ami/os/amzn2023/versions.sh"
         );
     }
+    // The FreeTDS source is the AMI's pinned file, checked against the same SHA-256.
+    let lock = read(&root().join("ami/os/amzn2023/downloads.lock"));
+    let file = format!("freetds-{}.tar.bz2", ours["FREETDS_VERSION"]);
+    let pinned = lock
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(file.as_str()))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .unwrap_or_else(|| panic!("{file} in ami/os/amzn2023/downloads.lock"));
+    assert_eq!(ours.get("FREETDS_SHA256").map(String::as_str), Some(pinned));
+    let step = read(&images().join("os/amzn2023/base/20-freetds.sh"));
+    assert!(
+        step.contains("${FREETDS_SHA256}  freetds.tar.bz2\" | sha256sum -c -")
+            && step.contains("freetds-${FREETDS_VERSION}.tar.bz2"),
+        "20-freetds.sh checks the pinned sum of the .tar.bz2"
+    );
+}
+
+/// A misspelt os or type names a folder with no step: run-steps.sh fails naming it instead of
+/// leaving a bare FROM image to be tagged as lava; a folder with steps runs them in order.
+#[test]
+fn run_steps_fails_on_a_folder_without_steps_and_runs_the_steps_of_one() {
+    let run = |dir: &Path| {
+        std::process::Command::new("sh")
+            .arg(images().join("common/run-steps.sh"))
+            .arg(dir)
+            .output()
+            .unwrap()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("os/amzn2032/base");
+    let out = run(&missing);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("no steps in {}", missing.display())),
+        "{err}"
+    );
+    let empty = tmp.path().join("os/amzn2023/bsae");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("README"), "not a step\n").unwrap();
+    assert_eq!(run(&empty).status.code(), Some(1));
+
+    let real = tmp.path().join("os/x/base");
+    std::fs::create_dir_all(&real).unwrap();
+    let log = tmp.path().join("log");
+    for n in ["20-b.sh", "10-a.sh"] {
+        std::fs::write(real.join(n), format!("echo {n} >> '{}'\n", log.display())).unwrap();
+    }
+    let out = run(&real);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "10-a.sh\n20-b.sh\n");
 }

@@ -896,11 +896,14 @@ fn a_job_in_the_lab_lava_image_runs_lava_as_a_foreign_uid() {
     let lab = crate::lab::lab_image();
     let version = env!("CARGO_PKG_VERSION");
     let maker = format!("lava-job-lab-{}", unique());
-    // pip reaches PyPI through the host network (the lab engines have no bridge).
+    // pip reaches PyPI through the host network (the lab engines have no bridge); lava and its
+    // dependencies exactly as scripts/deps/lava.txt pins them, read from standard input.
+    let lock = std::fs::File::open(crate::common::root().join("scripts/deps/lava.txt")).unwrap();
     let install = Command::new("docker")
         .env("DOCKER_HOST", docker_host())
         .args([
             "run",
+            "-i",
             "--name",
             &maker,
             "--network",
@@ -908,10 +911,9 @@ fn a_job_in_the_lab_lava_image_runs_lava_as_a_foreign_uid() {
             &lab,
             "sh",
             "-c",
+            "python3 -m pip install -q --no-cache-dir --break-system-packages --no-deps --require-hashes -r /dev/stdin",
         ])
-        .arg(format!(
-            "python3 -m pip install -q --no-cache-dir --break-system-packages jinlava=={version}"
-        ))
+        .stdin(lock)
         .output()
         .unwrap();
     let image = format!("{}/lava-test/lab-lava:{}", registry(), unique());
@@ -922,7 +924,7 @@ fn a_job_in_the_lab_lava_image_runs_lava_as_a_foreign_uid() {
     docker(&["rm", "-f", &maker]);
     assert!(
         committed.is_some(),
-        "pip install jinlava=={version} in {lab}: {}",
+        "pip install scripts/deps/lava.txt (jinlava=={version}) in {lab}: {}",
         text(&install)
     );
     docker(&["push", "-q", &image]);

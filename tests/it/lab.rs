@@ -26,7 +26,7 @@ pub(crate) fn lab_image() -> String {
 /// The checks of images/checks.yaml that apply to a Debian 12 base built from the ubuntu24 steps:
 /// all base checks except the Python 3.12 one (Debian 12 has 3.11) and the AWS CLI (its step
 /// downloads from AWS's host, which this network does not reach).
-const LAB_CHECKS: [&str; 8] = [
+const LAB_CHECKS: [&str; 11] = [
     "architecture",
     "lava-worker",
     "package manager",
@@ -34,6 +34,9 @@ const LAB_CHECKS: [&str; 8] = [
     "python ssl",
     "isql",
     "tsql",
+    "tsql TLS",
+    "ODBC driver FreeTDS",
+    "lava database drivers",
     "make",
 ];
 

@@ -1,6 +1,6 @@
 //! `lava-build sync` against the AWS emulator: by content, not by modification time; multipart;
 //! deletes only when asked; dry runs; and a fault-injecting proxy for failures mid-upload.
-mod servers;
+pub mod servers;
 
 use crate::common::{bin_moto, moto_sdk, path_str};
 use serde_json::Value;
@@ -581,6 +581,9 @@ async fn a_permanent_error_is_one_request_and_names_the_file_and_the_code() {
         ],
     );
     let (id, secret) = key.split_once('\t').expect("access key id and secret");
+    // Listing is allowed by s3:ListBucket in AWS; moto 5.2.6 checks a made-up "s3:ListObjectsV2"
+    // action instead (scripts/deps/test.in), so the policy names both: this test is about the
+    // refused PUTs, whichever emulator answers the listing.
     aws_cli(
         &moto.url,
         &[
@@ -591,7 +594,7 @@ async fn a_permanent_error_is_one_request_and_names_the_file_and_the_code() {
             "--policy-name",
             "read",
             "--policy-document",
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListBucket","s3:GetObject"],"Resource":["arn:aws:s3:::readonly","arn:aws:s3:::readonly/*"]}]}"#,
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:ListBucket","s3:ListObjectsV2","s3:GetObject"],"Resource":["arn:aws:s3:::readonly","arn:aws:s3:::readonly/*"]}]}"#,
         ],
     );
     let dir = tempfile::tempdir().unwrap();

@@ -81,8 +81,32 @@ pub(super) async fn engines(
     Ok(out)
 }
 
-/// The build files as one context tar, with the lava bundle when one is given.
-async fn build_context(a: &BuildArgs) -> anyhow::Result<(Vec<u8>, String)> {
+/// Whether `rel`, a path in the images folder, belongs in the build context of `os`'s images: not
+/// what no build reads (the checks, the ECR lifecycle policy, the payload and builder
+/// definitions) nor another os's steps, so editing those builds nothing again.
+fn in_context_of(os: &str, rel: &str) -> bool {
+    let mut parts = rel.split('/');
+    match (parts.next(), parts.next()) {
+        (Some("checks.yaml" | "lifecycle.json" | "payload" | "builders"), None) => false,
+        (Some("os"), Some(other)) => other == os,
+        _ => true,
+    }
+}
+
+/// Whether a file name is a jinlava distribution pip can install with its extras: a wheel or a
+/// source distribution (a lava-build code bundle, `.tar.bz2` of wheels, is not one).
+fn pip_installable_lava(name: &str) -> bool {
+    let stem = name
+        .strip_suffix(".whl")
+        .or_else(|| name.strip_suffix(".tar.gz"));
+    stem.is_some_and(|s| {
+        s.strip_prefix("jinlava-")
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    })
+}
+
+/// The build files of `os` as one context tar, with the lava bundle when one is given.
+async fn build_context(a: &BuildArgs, os: &str) -> anyhow::Result<(Vec<u8>, String)> {
     let mut extra = Vec::new();
     let mut bundle_arg = String::new();
     if let Some(b) = &a.lava_bundle {
@@ -91,11 +115,19 @@ async fn build_context(a: &BuildArgs) -> anyhow::Result<(Vec<u8>, String)> {
             .filter(|_| b.is_file())
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| usage(format!("--lava-bundle {}: no such file", b.display())))?;
+        if !pip_installable_lava(&name) {
+            return Err(usage(format!(
+                "--lava-bundle {}: expected a jinlava wheel (jinlava-<version>-….whl) or source distribution (jinlava-<version>.tar.gz) that pip installs",
+                b.display()
+            )));
+        }
         extra.push((format!("packages/lava/{name}"), b.clone()));
         bundle_arg = name;
     }
     // Reading the files is a run-time failure (exit 1), not a usage error.
-    let ctx = context::make(a.images_dir.clone(), extra).await?;
+    let os = os.to_string();
+    let keep = move |rel: &str| in_context_of(&os, rel);
+    let ctx = context::make_some(a.images_dir.clone(), keep, extra).await?;
     Ok((ctx, bundle_arg))
 }
 
@@ -106,13 +138,13 @@ async fn build_all(
     docker: &BTreeMap<Platform, Docker>,
     meta: &Meta,
 ) -> anyhow::Result<Vec<Row>> {
-    let (ctx, bundle_arg) = build_context(a).await?;
-    let build_args = BTreeMap::from([
-        ("version".to_string(), a.version.clone()),
-        ("lava_bundle".to_string(), bundle_arg),
-    ]);
     let mut rows = Vec::new();
     for os in &plan.oses {
+        let (ctx, bundle_arg) = build_context(a, os).await?;
+        let build_args = BTreeMap::from([
+            ("version".to_string(), a.version.clone()),
+            ("lava_bundle".to_string(), bundle_arg),
+        ]);
         let from_txt = a.images_dir.join("os").join(os).join("from.txt");
         let from = tokio::fs::read_to_string(&from_txt)
             .await
@@ -277,4 +309,49 @@ pub(super) async fn build_check_push(a: &BuildArgs) -> anyhow::Result<()> {
         }
     }
     report_rows(&rows, a.output)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_pip_installs_is_a_lava_bundle() {
+        for ok in ["jinlava-8.3.0-py3-none-any.whl", "jinlava-8.4.0rc1.tar.gz"] {
+            assert!(pip_installable_lava(ok), "{ok}");
+        }
+        for bad in [
+            "lava-8.3.0-amzn2023-py3.12-x86_64.tar.bz2",
+            "jinlava-8.3.0.tar.bz2",
+            "jinlava.whl",
+            "notes.txt",
+            "jinlava-latest.whl",
+        ] {
+            assert!(!pip_installable_lava(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_os_context_holds_only_what_its_builds_read() {
+        for kept in [
+            "Dockerfile",
+            "common/lib.sh",
+            "packages/x.zip",
+            "os/amzn2023/base/10-packages.sh",
+            "os",
+            "bin/busybox",
+        ] {
+            assert!(in_context_of("amzn2023", kept), "{kept}");
+        }
+        for left in [
+            "checks.yaml",
+            "lifecycle.json",
+            "payload",
+            "builders",
+            "os/ubuntu24",
+            "os/ubuntu24/base/10-packages.sh",
+        ] {
+            assert!(!in_context_of("amzn2023", left), "{left}");
+        }
+    }
 }

@@ -136,10 +136,21 @@ pub(super) fn checked_tag(tag: Option<&str>, version: &str) -> anyhow::Result<St
     Ok(value.to_string())
 }
 
-/// The tags an index is pushed as: the run's tag, the lava version and `latest`, each once.
+/// Whether `version` is a release (`8.3.0`: numbers and dots), not a pre-release (`8.4.0rc1`,
+/// `8.4.0-beta.1`, `8.4.0.dev2`): only a release moves `latest`.
+pub(super) fn is_release(version: &str) -> bool {
+    !version.is_empty()
+        && version
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The tags an index is pushed as: the run's tag, the lava version and, for a release version,
+/// `latest`, each once.
 pub(super) fn index_tags(tag: &str, version: &str) -> Vec<String> {
     let mut tags: Vec<String> = Vec::new();
-    for t in [tag, version, "latest"] {
+    let latest = if is_release(version) { "latest" } else { "" };
+    for t in [tag, version, latest] {
         if valid_tag(t) && !tags.iter().any(|x| x == t) {
             tags.push(t.to_string());
         }
@@ -252,5 +263,15 @@ mod tests {
         assert_eq!(index_tags("t1", "8.3.0"), ["t1", "8.3.0", "latest"]);
         assert_eq!(index_tags("8.3.0", "8.3.0"), ["8.3.0", "latest"]);
         assert_eq!(index_tags("latest", "8.3.0"), ["latest", "8.3.0"]);
+    }
+
+    #[test]
+    fn a_pre_release_version_does_not_move_latest() {
+        for v in ["8.4.0rc1", "8.4.0-beta.1", "8.4.0.dev2", "main"] {
+            let tags = index_tags(v, v);
+            assert_eq!(tags, [v], "{v}: {tags:?}");
+        }
+        assert!(is_release("8.3.0") && is_release("10.0.12"));
+        assert!(!is_release("") && !is_release("8..0") && !is_release("v8.3.0"));
     }
 }

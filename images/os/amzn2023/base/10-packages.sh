@@ -7,8 +7,12 @@ set -eu
 # shellcheck source=/dev/null # images/common/lib.sh, bind-mounted at build time
 . "${BUILD_DIR:-/build}/common/lib.sh"
 
+# The image follows Amazon Linux's latest release, as the AMI does: the FROM image's release is
+# frozen, so without this an image built today would miss every update since that release.
+echo latest >/etc/dnf/vars/releasever
+dnf -y -q upgrade
 dnf -y -q install python3.12 python3.12-pip make openssl unixODBC unixODBC-devel \
-    tar gzip unzip findutils shadow-utils which gcc openssl-devel
+    tar gzip bzip2 unzip findutils shadow-utils which gcc openssl-devel
 ln -sf /usr/bin/python3.12 /usr/local/bin/python3
 ln -sf /usr/bin/pip3.12 /usr/local/bin/pip3
 [ "$(command -v python3)" = /usr/local/bin/python3 ] || { echo "python3 is $(command -v python3), not /usr/local/bin/python3: PATH=$PATH" >&2; exit 1; }

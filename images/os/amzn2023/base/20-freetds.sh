@@ -7,8 +7,12 @@ set -eu
 . "${BUILD_DIR:-/build}/common/lib.sh"
 
 cd /tmp
-curl -fsSL -o freetds.tgz "https://www.freetds.org/files/stable/freetds-${FREETDS_VERSION}.tar.gz"
-tar -xzf freetds.tgz
+curl -fsSL -o freetds.tar.bz2 "https://www.freetds.org/files/stable/freetds-${FREETDS_VERSION}.tar.bz2"
+echo "${FREETDS_SHA256}  freetds.tar.bz2" | sha256sum -c - >/dev/null || {
+    echo "freetds-${FREETDS_VERSION}.tar.bz2: SHA-256 $(sha256sum freetds.tar.bz2 | cut -d' ' -f1), pinned ${FREETDS_SHA256}" >&2
+    exit 1
+}
+tar -xjf freetds.tar.bz2
 cd "freetds-${FREETDS_VERSION}"
 ./configure --prefix=/usr/local --with-unixodbc=/usr --with-openssl >/dev/null
 make -s -j"$(nproc)" >/dev/null
