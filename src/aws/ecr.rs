@@ -167,11 +167,11 @@ pub async fn find_repositories(
     }
 }
 
-/// Creates the repository with scan on push and `policy`; returns its URI.
+/// Creates the repository with scan on push and `policy` when one is given; returns its URI.
 pub async fn create_repository(
     ecr: &aws_sdk_ecr::Client,
     name: &str,
-    policy: &str,
+    policy: Option<&str>,
 ) -> Result<String, EcrError> {
     let out = ecr
         .create_repository()
@@ -187,7 +187,9 @@ pub async fn create_repository(
             repository: name.to_string(),
             source: AwsError::from_sdk("ECR", &e),
         })?;
-    put_lifecycle(ecr, name, policy).await?;
+    if let Some(policy) = policy {
+        put_lifecycle(ecr, name, policy).await?;
+    }
     out.repository()
         .and_then(|r| r.repository_uri())
         .map(String::from)
@@ -202,7 +204,7 @@ pub async fn create_repository(
 pub async fn create_or_find_repository(
     ecr: &aws_sdk_ecr::Client,
     name: &str,
-    policy: &str,
+    policy: Option<&str>,
 ) -> Result<(String, Created), EcrError> {
     match create_repository(ecr, name, policy).await {
         Ok(uri) => Ok((uri, Created::New)),

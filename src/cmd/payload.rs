@@ -18,17 +18,22 @@ macro_rules! project_help {
 A lava job framework project is a folder with config/<env>.yaml and lava-payloads/. Every folder
 lava-payloads/NAME.docker is a payload; its image is <prefix.docker_repo>/NAME, tagged latest (and
 --tag T). Keys of config/<env>.yaml used: realm and prefix.docker_repo (required), docker.base_img
-(default ghcr.io/jin-gizmo/lava/amzn2023/base), docker.platform (host, linux/amd64, linux/arm64,
-linux/arm = linux/arm64, or linux/amd64,linux/arm64; default linux/amd64).
+(default ghcr.io/jin-gizmo/lava/amzn2023/base), docker.platform (host, any linux/ARCH[/VARIANT]
+such as linux/amd64, linux/arm64 or linux/arm/v7, or a comma-separated list; default linux/amd64).
 
-Each payload is copied (symlinks followed, dot files left out, the source untouched); files under
-env/ and the payload's own Dockerfile are rendered with <{ expr }>, <% statement %>, <# comment #>
-against the config's keys, env (the env name) and lava.realm (--realm-file); {{ }} is left alone
-and an undefined name is an error naming file:line. Notebooks (*.ipynb) become NAME.py. Without a
-Dockerfile the default one is used: FROM BASE_IMG (= docker.base_img), the payload in /lava owned
-by root and readable by all, user-executable files executable by all, requirements.txt installed
-with its dependencies and requirements-nodeps.txt without them. Builds go through the Docker
-Engine API with BuildKit; an image whose inputs are unchanged is not rebuilt.
+Each payload is copied (dot files and .dockerignore included, symlinks inside the project
+followed, a symlink out of it refused unless --follow-external-links, the source untouched); files
+under env/ and the payload's own Dockerfile are rendered with <{ expr }>, <% statement %>,
+<# comment #> against the config's keys, env (the env name) and lava.realm (--realm-file); {{ }}
+is left alone and an undefined name is an error naming file:line. Notebooks (*.ipynb) become
+NAME.py starting #!/usr/bin/env python3, executable by the owner, magics commented out. The
+payload's folder is the build context, so its .dockerignore applies. Without a Dockerfile the
+default one is used: FROM BASE_IMG (= docker.base_img), the payload in /lava owned by root and
+readable by all, user-executable files executable by all, ENV LANG=C.UTF-8, PYTHONUNBUFFERED=1,
+PYTHONDONTWRITEBYTECODE=1 and PIP_INDEX_URL, requirements.txt installed with its dependencies and
+requirements-nodeps.txt without them. PIP_INDEX_URL is passed from the environment as a build
+argument (an own Dockerfile takes it with ARG PIP_INDEX_URL). Builds go through the Docker Engine
+API with BuildKit; an image whose inputs are unchanged is not rebuilt.
 
 Errors in the project (a missing key, a bad value, an undefined template name) stop the run before
 anything is built, exit status 2; a failed build or push is exit status 1.
@@ -55,8 +60,9 @@ pub enum PayloadCommand {
     Build(BuildArgs),
     /// Build what is not built, create the ECR repositories that are missing, push by digest.
     #[command(after_long_help = concat!(project_help!(), "\n\
-The ECR repository <prefix.docker_repo>/NAME is created when missing (scan on push, the lifecycle
-policy of the lava images unless --lifecycle). Images are pushed by digest: nothing the registry
+The ECR repository <prefix.docker_repo>/NAME is created when missing, after its payload built (a
+failed build leaves nothing in ECR), with scan on push and no lifecycle policy unless --lifecycle
+FILE (set then on existing repositories too). Images are pushed by digest: nothing the registry
 already holds is sent again; several platforms are pushed as one OCI index tagged latest (and
 --tag). Without --registry the images go to the repository's ECR registry with a token from
 GetAuthorizationToken; --registry HOST pushes elsewhere (credentials: LAVA_REGISTRY_USER or
@@ -153,6 +159,10 @@ pub struct BuildArgs {
     /// a few build side by side, and the others still build and push when one fails).
     #[arg(long)]
     pub fail_fast: bool,
+    /// Copy what symlinks pointing out of the project point at (by default such a link is
+    /// refused, naming it: it could ship anything, ~/.aws included).
+    #[arg(long)]
+    pub follow_external_links: bool,
     /// Only these platforms, comma-separated (of docker.platform's list; any with host), e.g. the
     /// runner's own in a release on native runners [default: docker.platform].
     #[arg(
@@ -168,8 +178,8 @@ pub struct BuildArgs {
 pub struct InstallArgs {
     #[command(flatten)]
     pub build: BuildArgs,
-    /// ECR lifecycle policy (JSON) of new repositories, and of existing ones when given
-    /// [default: the lava images' policy].
+    /// ECR lifecycle policy (JSON) to set on the repositories pushed to, new and existing
+    /// [default: none is set, as the job framework sets none].
     #[arg(long, value_name = "FILE")]
     pub lifecycle: Option<PathBuf>,
     #[command(flatten)]
@@ -259,6 +269,7 @@ fn request(a: &BuildArgs) -> Result<Request, ConfigError> {
         no_cache: a.no_cache,
         fail_fast: a.fail_fast,
         dry_run: a.project.dry_run,
+        follow_external_links: a.follow_external_links,
     })
 }
 
@@ -382,7 +393,7 @@ async fn ecr_client(profile: Option<&str>) -> aws_sdk_ecr::Client {
 
 async fn install(a: &InstallArgs) -> anyhow::Result<()> {
     let req = request_with_realm(&a.build).await?;
-    let (lifecycle, lifecycle_given) = match &a.lifecycle {
+    let lifecycle = match &a.lifecycle {
         Some(f) => {
             let text = std::fs::read_to_string(f).map_err(|source| ConfigError::Read {
                 path: f.display().to_string(),
@@ -396,9 +407,9 @@ async fn install(a: &InstallArgs) -> anyhow::Result<()> {
                 )
                 .into());
             }
-            (text, true)
+            Some(text)
         }
-        None => (crate::payload::push::DEFAULT_LIFECYCLE.to_string(), false),
+        None => None,
     };
     // A digests file that is there must be one before anything is built (exit status 2).
     if let Some(f) = a.digests_file.as_deref().filter(|f| f.exists()) {
@@ -408,7 +419,6 @@ async fn install(a: &InstallArgs) -> anyhow::Result<()> {
         registry: a.target.registry.clone(),
         auth: a.target.auth.request(),
         lifecycle,
-        lifecycle_given,
         ecr: ecr_client(a.target.profile.as_deref()).await,
         by_digest: a.push_by_digest,
     };

@@ -103,9 +103,21 @@ pub fn labels(project: &Project, payload: &str, meta: &Meta) -> BTreeMap<String,
     l
 }
 
-/// `linux/amd64` → `amd64`.
-pub fn arch_of(platform: &str) -> &str {
-    platform.rsplit('/').next().unwrap_or(platform)
+/// The build arguments: `BASE_IMG` (docker.base_img), and `PIP_INDEX_URL` from the caller's
+/// environment when set there, as the framework passes it (the default Dockerfile makes it the
+/// image's ENV; an own Dockerfile takes it with `ARG PIP_INDEX_URL`).
+pub fn build_args(project: &Project) -> BTreeMap<String, String> {
+    let mut args = BTreeMap::from([("BASE_IMG".to_string(), project.base_img.clone())]);
+    if let Ok(url) = std::env::var("PIP_INDEX_URL") {
+        args.insert("PIP_INDEX_URL".to_string(), url);
+    }
+    args
+}
+
+/// The platform as a tag suffix: `linux/amd64` → `amd64`, `linux/arm/v7` → `arm-v7`.
+pub fn arch_of(platform: &str) -> String {
+    let rest = platform.split_once('/').map_or(platform, |(_, r)| r);
+    rest.replace('/', "-")
 }
 
 /// The engine's own platform (`docker.platform: host`), e.g. `linux/arm64`.
@@ -177,7 +189,7 @@ pub async fn build_one(
         bases.push(id.unwrap_or_else(|| image.clone()));
     }
     let base = bases.join(",");
-    let build_args = BTreeMap::from([("BASE_IMG".to_string(), project.base_img.clone())]);
+    let build_args = build_args(project);
     let mut labels = labels(project, name, meta);
     let key = inputs::key(&Inputs {
         context: &prep.context,

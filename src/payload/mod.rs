@@ -2,6 +2,7 @@
 //! `lava-payloads/*.docker`), the copy with `<{ }>` rendering and notebook conversion, the build on
 //! the shared engine code, and the ECR repositories and pushes on the shared registry code.
 pub mod build;
+pub mod dockerignore;
 pub mod index;
 pub mod notebook;
 pub mod prepare;

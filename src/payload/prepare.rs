@@ -1,6 +1,10 @@
-//! A payload made ready to build: a clean copy of its folder (symlinks followed, dot files kept
-//! out, the source never touched), `env/` files rendered, notebooks turned into Python, the
-//! Dockerfile rendered (or the default one), all as one deterministic build-context tar.
+//! A payload made ready to build, as the job framework's build makes it: a clean copy of its
+//! folder (dot files and `.dockerignore` included, symlinks inside the project followed, links
+//! leaving it refused unless asked for, the source never touched), `env/` files rendered,
+//! notebooks turned into runnable Python, the Dockerfile rendered (or the default one), all as one
+//! deterministic build-context tar from which the payload's `.dockerignore` leaves out what it
+//! names, as the framework's build (its folder is the context) does.
+use super::dockerignore::DockerIgnore;
 use super::notebook;
 use super::project::{Payload, Project};
 use super::render;
@@ -42,7 +46,7 @@ pub enum PrepareError {
     Context {
         payload: String,
         #[source]
-        source: context::ContextError,
+        source: std::io::Error,
     },
 }
 
@@ -68,14 +72,25 @@ fn stage_err(path: &Path, source: std::io::Error) -> PrepareError {
     }
 }
 
-/// Copies `src` into `dst`: files and folders, symlinks followed, dot entries left out. With
-/// `normalise`, files become 0644, or 0755 when the owner may execute them, folders 0755.
-fn copy_tree(src: &Path, dst: &Path, normalise: bool) -> Result<(), PrepareError> {
+/// How the copy treats what it finds.
+struct CopyRules<'a> {
+    /// The project folder, resolved: links whose target is outside it leave the project.
+    project: &'a Path,
+    /// `--follow-external-links`: follow those too.
+    follow_external: bool,
+    /// Files become 0644, or 0755 when the owner may execute them; folders 0755.
+    normalise: bool,
+    /// How the payload's folder is named in messages (`lava-payloads/NAME.docker`).
+    shown: &'a str,
+}
+
+/// Copies `src` into `dst`: files and folders, dot entries included, symlinks followed when their
+/// target is inside the project (or `follow_external`), else refused naming the link.
+fn copy_tree(src: &Path, dst: &Path, rules: &CopyRules<'_>) -> Result<(), PrepareError> {
     let walker = walkdir::WalkDir::new(src)
         .follow_links(true)
         .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+        .into_iter();
     for e in walker {
         let e = e.map_err(|err| {
             let path = err.path().unwrap_or(src).to_path_buf();
@@ -85,10 +100,27 @@ fn copy_tree(src: &Path, dst: &Path, normalise: bool) -> Result<(), PrepareError
             .path()
             .strip_prefix(src)
             .map_err(|err| read_err(e.path(), std::io::Error::other(err)))?;
+        if e.path_is_symlink() && !rules.follow_external {
+            let target = std::fs::canonicalize(e.path()).map_err(|err| read_err(e.path(), err))?;
+            if !target.starts_with(rules.project) {
+                let link = if rel.as_os_str().is_empty() {
+                    rules.shown.to_string()
+                } else {
+                    format!("{}/{}", rules.shown, rel.display())
+                };
+                return Err(ConfigError::invalid(
+                    &link,
+                    &target.display().to_string(),
+                    "a symlink to a file or folder inside the project (a link out of it could \
+                     ship anything, ~/.aws included; --follow-external-links follows it)",
+                )
+                .into());
+            }
+        }
         let to = dst.join(rel);
         if e.file_type().is_dir() {
             std::fs::create_dir_all(&to).map_err(|err| stage_err(&to, err))?;
-            if normalise {
+            if rules.normalise {
                 std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o755))
                     .map_err(|err| stage_err(&to, err))?;
             }
@@ -97,7 +129,7 @@ fn copy_tree(src: &Path, dst: &Path, normalise: bool) -> Result<(), PrepareError
             // is this machine's.
             std::fs::File::open(e.path()).map_err(|err| read_err(e.path(), err))?;
             std::fs::copy(e.path(), &to).map_err(|err| stage_err(&to, err))?;
-            if normalise {
+            if rules.normalise {
                 let mode = e
                     .metadata()
                     .map_err(|err| read_err(e.path(), std::io::Error::from(err)))?
@@ -110,6 +142,59 @@ fn copy_tree(src: &Path, dst: &Path, normalise: bool) -> Result<(), PrepareError
         }
     }
     Ok(())
+}
+
+/// The context tar of the staged folder `dir`: every folder and file (dot entries too) but those
+/// the payload's `.dockerignore` leaves out, sorted, modes kept, root-owned at time 0, so the same
+/// files make the same bytes. `payload` is the payload's folder within `dir` (`""`: `dir` itself);
+/// paths are matched relative to it, and the Dockerfile is always sent.
+fn context_tar(
+    dir: &Path,
+    payload: &str,
+    ignore: &DockerIgnore,
+) -> Result<Vec<u8>, std::io::Error> {
+    let mut tar = tar::Builder::new(Vec::new());
+    tar.mode(tar::HeaderMode::Deterministic);
+    for e in walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name() {
+        let e = e.map_err(std::io::Error::from)?;
+        let rel = e
+            .path()
+            .strip_prefix(dir)
+            .map_err(std::io::Error::other)?
+            .to_string_lossy()
+            .into_owned();
+        let in_payload = if payload.is_empty() {
+            Some(rel.as_str())
+        } else {
+            rel.strip_prefix(payload).and_then(|r| r.strip_prefix('/'))
+        };
+        if rel != "Dockerfile"
+            && let Some(p) = in_payload
+            && ignore.excluded(p)
+        {
+            continue;
+        }
+        let mode = e
+            .metadata()
+            .map_err(std::io::Error::from)?
+            .permissions()
+            .mode()
+            & 0o7777;
+        if e.file_type().is_dir() {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_size(0);
+            h.set_mode(mode);
+            h.set_mtime(0);
+            h.set_uid(0);
+            h.set_gid(0);
+            tar.append_data(&mut h, format!("{rel}/"), std::io::empty())?;
+        } else if e.file_type().is_file() {
+            let data = std::fs::read(e.path())?;
+            context::append(&mut tar, &rel, mode, &data)?;
+        }
+    }
+    tar.into_inner()
 }
 
 /// Every file under `dir` (sorted).
@@ -169,25 +254,35 @@ pub fn from_images(dockerfile: &str, base_img: &str) -> Vec<String> {
     out
 }
 
-/// Prepares one payload of `project` with the render context `ctx`.
+/// Prepares one payload of `project` with the render context `ctx`; `follow_external`: follow
+/// symlinks that leave the project.
 pub fn prepare(
     project: &Project,
     payload: &Payload,
     ctx: &minijinja::Value,
+    follow_external: bool,
 ) -> Result<Prepared, PrepareError> {
     let env = render::environment().map_err(|e| ConfigError::Usage {
         message: format!("template delimiters: {e}"),
     })?;
     let staging = tempfile::tempdir().map_err(|e| stage_err(&std::env::temp_dir(), e))?;
     let own = payload.dir.join("Dockerfile").is_file();
-    let root = if own {
-        staging.path().to_path_buf()
-    } else {
-        staging.path().join("payload")
-    };
-    std::fs::create_dir_all(&root).map_err(|e| stage_err(&root, e))?;
-    copy_tree(&payload.dir, &root, !own)?;
+    // The payload's folder is the context of an own Dockerfile; the default one has it under
+    // payload/ next to it.
+    let sub = if own { "" } else { "payload" };
+    let root = staging.path().join(sub);
+    let project_dir = std::fs::canonicalize(&project.dir).map_err(|e| read_err(&project.dir, e))?;
     let shown_dir = format!("lava-payloads/{}.docker", payload.name);
+    copy_tree(
+        &payload.dir,
+        &root,
+        &CopyRules {
+            project: &project_dir,
+            follow_external,
+            normalise: !own,
+            shown: &shown_dir,
+        },
+    )?;
     let shown = |p: &Path| {
         format!(
             "{shown_dir}/{}",
@@ -204,11 +299,15 @@ pub fn prepare(
                 message: format!("{}: {}", shown(&f), crate::error::chain(&e)),
             })?;
             let to = f.with_extension("py");
+            // The owner may run it; with the default Dockerfile so may everyone.
             let mode = std::fs::metadata(&f)
                 .map_err(|e| stage_err(&f, e))?
-                .permissions();
+                .permissions()
+                .mode();
+            let mode = if own { mode | 0o100 } else { 0o755 };
             std::fs::write(&to, py).map_err(|e| stage_err(&to, e))?;
-            std::fs::set_permissions(&to, mode).map_err(|e| stage_err(&to, e))?;
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| stage_err(&to, e))?;
             std::fs::remove_file(&f).map_err(|e| stage_err(&f, e))?;
         }
     }
@@ -219,10 +318,23 @@ pub fn prepare(
         std::fs::write(&dockerfile, DEFAULT_DOCKERFILE).map_err(|e| stage_err(&dockerfile, e))?;
     }
     let text = std::fs::read_to_string(&dockerfile).map_err(|e| stage_err(&dockerfile, e))?;
-    let context = context::build(staging.path(), &[]).map_err(|source| PrepareError::Context {
-        payload: shown_dir.clone(),
-        source,
-    })?;
+    let ignore_file = root.join(".dockerignore");
+    let ignore = match std::fs::read(&ignore_file) {
+        Ok(bytes) => {
+            let shown = shown(&ignore_file);
+            let text = String::from_utf8(bytes).map_err(|_| {
+                ConfigError::invalid(&shown, "binary content", "a text file of patterns")
+            })?;
+            DockerIgnore::parse(&shown, &text)?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => DockerIgnore::default(),
+        Err(e) => return Err(stage_err(&ignore_file, e)),
+    };
+    let context =
+        context_tar(staging.path(), sub, &ignore).map_err(|source| PrepareError::Context {
+            payload: shown_dir.clone(),
+            source,
+        })?;
     Ok(Prepared {
         payload: payload.clone(),
         context,

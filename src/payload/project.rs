@@ -8,15 +8,15 @@ use std::path::{Path, PathBuf};
 /// The base image of the default Dockerfile when `docker.base_img` is not set.
 pub const DEFAULT_BASE_IMG: &str = "ghcr.io/jin-gizmo/lava/amzn2023/base";
 
-const PLATFORMS_ALLOWED: &str =
-    "host, linux/amd64, linux/arm64, linux/arm (= linux/arm64) or the list linux/amd64,linux/arm64";
+const PLATFORMS_ALLOWED: &str = "host, or linux/ARCH[/VARIANT] (e.g. linux/amd64, linux/arm64, \
+     linux/arm/v7), or a comma-separated list of those";
 
 /// Which platforms payload images are built for (`docker.platform`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Platforms {
     /// The engine's own platform.
     Host,
-    /// Each of these (`linux/amd64`, `linux/arm64`), in this order.
+    /// Each of these (`linux/amd64`, `linux/arm64`, `linux/arm`, …), in this order.
     List(Vec<String>),
 }
 
@@ -45,7 +45,23 @@ pub struct Project {
     pub payloads: Vec<Payload>,
 }
 
-/// Parses `docker.platform` (None: unset). Pure.
+/// One `linux/ARCH[/VARIANT]` platform, as the framework's build passes any `linux/*` on: lowercase
+/// letters, digits and `_` in each part. Pure.
+fn valid_platform(p: &str) -> bool {
+    let mut parts = p.split('/');
+    let word = |w: &str| {
+        !w.is_empty()
+            && w.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    parts.next() == Some("linux")
+        && parts.next().is_some_and(word)
+        && parts.next().is_none_or(word)
+        && parts.next().is_none()
+}
+
+/// Parses `docker.platform` (None: unset). `host`, or any `linux/*` platform (each as written:
+/// `linux/arm` is 32-bit ARM, not arm64), or a list of them. Pure.
 pub fn parse_platforms(key: &str, value: Option<&str>) -> Result<Platforms, ConfigError> {
     let Some(v) = value else {
         return Ok(Platforms::List(vec!["linux/amd64".into()]));
@@ -56,12 +72,7 @@ pub fn parse_platforms(key: &str, value: Option<&str>) -> Result<Platforms, Conf
     }
     let mut list: Vec<String> = Vec::new();
     for p in v.split(',').map(str::trim) {
-        let p = match p {
-            "linux/amd64" => "linux/amd64",
-            "linux/arm64" | "linux/arm" => "linux/arm64",
-            _ => return Err(bad()),
-        };
-        if list.iter().any(|q| q == p) {
+        if !valid_platform(p) || list.iter().any(|q| q == p) {
             return Err(bad());
         }
         list.push(p.to_string());
@@ -340,20 +351,33 @@ mod tests {
             Platforms::List(vec!["linux/amd64".into()])
         );
         assert_eq!(parse_platforms(k, Some("host")).unwrap(), Platforms::Host);
+        // linux/arm is 32-bit ARM, as docker names it: never read as arm64.
         assert_eq!(
             parse_platforms(k, Some("linux/arm")).unwrap(),
-            Platforms::List(vec!["linux/arm64".into()])
+            Platforms::List(vec!["linux/arm".into()])
+        );
+        assert_eq!(
+            parse_platforms(k, Some("linux/arm/v7,linux/riscv64,linux/ppc64le")).unwrap(),
+            Platforms::List(vec![
+                "linux/arm/v7".into(),
+                "linux/riscv64".into(),
+                "linux/ppc64le".into()
+            ])
         );
         assert_eq!(
             parse_platforms(k, Some("linux/amd64, linux/arm64")).unwrap(),
             Platforms::List(vec!["linux/amd64".into(), "linux/arm64".into()])
         );
-        let e = parse_platforms(k, Some("linux/s390x")).unwrap_err();
+        let e = parse_platforms(k, Some("darwin/arm64")).unwrap_err();
         assert_eq!(
             e.to_string(),
-            format!("{k}: invalid value \"linux/s390x\": expected {PLATFORMS_ALLOWED}")
+            format!("{k}: invalid value \"darwin/arm64\": expected {PLATFORMS_ALLOWED}")
         );
-        assert!(parse_platforms(k, Some("linux/arm64,linux/arm")).is_err());
+        assert!(parse_platforms(k, Some("linux/arm64,linux/arm64")).is_err());
+        assert!(parse_platforms(k, Some("linux/")).is_err());
+        assert!(parse_platforms(k, Some("linux/arm/v7/x")).is_err());
+        assert!(parse_platforms(k, Some("windows/amd64")).is_err());
+        assert!(parse_platforms(k, Some("linux/AMD64")).is_err());
         assert!(parse_platforms(k, Some("host,linux/amd64")).is_err());
     }
 

@@ -6,9 +6,6 @@ use crate::registry::{self, Registry, RegistryError};
 use bollard::Docker;
 use std::collections::BTreeMap;
 
-/// The lifecycle policy of our images (`images/lifecycle.json`), the default for payloads too.
-pub const DEFAULT_LIFECYCLE: &str = include_str!("../../images/lifecycle.json");
-
 /// One payload in the registry.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Pushed {

@@ -28,6 +28,8 @@ pub struct Request {
     pub no_cache: bool,
     pub fail_fast: bool,
     pub dry_run: bool,
+    /// `--follow-external-links`: copy what symlinks leaving the project point at.
+    pub follow_external_links: bool,
 }
 
 /// Where install pushes.
@@ -35,9 +37,9 @@ pub struct Target {
     /// `--registry HOST`; None: the ECR registry of each repository.
     pub registry: Option<String>,
     pub auth: AuthRequest,
-    pub lifecycle: String,
-    /// `--lifecycle` was given: set it on existing repositories too.
-    pub lifecycle_given: bool,
+    /// `--lifecycle FILE`'s policy: set on the repositories pushed to (new and existing). None:
+    /// no policy is set, as the framework sets none.
+    pub lifecycle: Option<String>,
     pub ecr: aws_sdk_ecr::Client,
     /// `--push-by-digest`: each platform's image by digest, no index (`payload index` writes it).
     pub by_digest: bool,
@@ -75,7 +77,7 @@ pub fn prepare_all(req: &Request) -> Result<Vec<Prepared>, prepare::PrepareError
     );
     req.payloads
         .iter()
-        .map(|p| prepare::prepare(&req.project, p, &ctx))
+        .map(|p| prepare::prepare(&req.project, p, &ctx, req.follow_external_links))
         .collect()
 }
 
@@ -224,49 +226,59 @@ pub async fn build(req: &Request) -> Result<(Vec<Row>, Option<PayloadError>), Pa
     Ok(finish(rows))
 }
 
-/// The payload's repository in ECR, given the URI it has when it exists: its URI, and what was
-/// done (`exists`, `created`, `would create`).
+/// The payload's repository in ECR once its build succeeded (as the framework makes it at push
+/// time, so a failed build leaves nothing in ECR): its URI, and what was done (`exists`,
+/// `created`). The lifecycle policy, when one is given, is set on it either way.
 async fn ensure_repository(
     t: &Target,
     name: &str,
     existing: Option<String>,
-    dry_run: bool,
-) -> Result<(Option<String>, &'static str), PayloadError> {
+) -> Result<(String, &'static str), PayloadError> {
+    let policy = t.lifecycle.as_deref();
     if let Some(uri) = existing {
-        if t.lifecycle_given && !dry_run {
-            ecr::put_lifecycle(&t.ecr, name, &t.lifecycle).await?;
+        if let Some(policy) = policy {
+            ecr::put_lifecycle(&t.ecr, name, policy).await?;
         }
-        return Ok((Some(uri), "exists"));
-    }
-    if dry_run {
-        return Ok((None, "would create"));
+        return Ok((uri, "exists"));
     }
     // Another run may have made it meanwhile (the other platform's runner of a release).
-    match ecr::create_or_find_repository(&t.ecr, name, &t.lifecycle).await? {
-        (uri, ecr::Created::Existed) => Ok((Some(uri), "exists")),
+    match ecr::create_or_find_repository(&t.ecr, name, policy).await? {
+        (uri, ecr::Created::Existed) => {
+            if let Some(policy) = policy {
+                ecr::put_lifecycle(&t.ecr, name, policy).await?;
+            }
+            Ok((uri, "exists"))
+        }
         (uri, ecr::Created::New) => {
             progress::line(&format!("[{name}]"), "created the ECR repository");
-            Ok((Some(uri), "created"))
+            Ok((uri, "created"))
         }
     }
 }
 
-/// Every payload's repository in ECR (see `ensure_repository`), in the order of `names`.
-async fn ensure_repositories(
-    t: &Target,
-    names: &[String],
-    dry_run: bool,
-) -> Result<Vec<(Option<String>, &'static str)>, PayloadError> {
-    let existing = ecr::find_repositories(&t.ecr, names).await?;
-    futures::future::try_join_all(
-        names
-            .iter()
-            .map(|n| ensure_repository(t, n, existing.get(n).cloned(), dry_run)),
-    )
-    .await
+/// The registry of `host`, connected once per run.
+async fn registry_for<'a>(
+    registries: &'a mut Vec<(String, Registry)>,
+    host: &str,
+    auth: &AuthRequest,
+) -> Result<&'a Registry, PayloadError> {
+    let i = match registries.iter().position(|(k, _)| k == host) {
+        Some(i) => i,
+        None => {
+            let reg = Registry::connect(host, auth).await?;
+            progress::line(
+                &format!("registry {host}:"),
+                format_args!("pushing {}", reg.identity()),
+            );
+            registries.push((host.to_string(), reg));
+            registries.len() - 1
+        }
+    };
+    Ok(&registries[i].1)
 }
 
-/// `payload install`: the ECR repositories, the builds, the pushes.
+/// `payload install`: the builds, then for each payload that built its ECR repository (made
+/// when missing) and the push.
 pub async fn install(
     req: &Request,
     t: &Target,
@@ -278,37 +290,28 @@ pub async fn install(
             message: format!("registry credentials: {e}"),
         })?;
     }
-    // The repositories (one ECR question each, side by side) while the engine is reached.
+    // Which repositories exist (read only: nothing is made before a build succeeds) while the
+    // engine is reached.
     let names: Vec<String> = prepared
         .iter()
         .map(|p| req.project.repository(&p.payload.name))
         .collect();
-    let ensure = ensure_repositories(t, &names, req.dry_run);
-    let (ensured, engine) = tokio::join!(ensure, engine_and_platforms(req));
-    let (ensured, (docker, platforms)) = (ensured?, engine?);
-    let mut rows = Vec::new();
-    let mut hosts: Vec<Option<String>> = Vec::new();
-    for (prep, (uri, done)) in prepared.iter().zip(ensured) {
-        let mut r = row(req, &prep.payload.name);
-        r.ecr = Some(done);
-        hosts.push(match &t.registry {
-            Some(h) => Some(h.clone()),
-            None => uri.and_then(|u| u.split_once('/').map(|(h, _)| h.to_string())),
-        });
-        rows.push(r);
-    }
-    // Credentials before building: a bad SSM name or missing permission stops the run first.
+    let (existing, engine) = tokio::join!(
+        ecr::find_repositories(&t.ecr, &names),
+        engine_and_platforms(req)
+    );
+    let (existing, (docker, platforms)) = (existing?, engine?);
+    let mut rows: Vec<Row> = prepared.iter().map(|p| row(req, &p.payload.name)).collect();
+    // Credentials before building where the registry is known: a bad SSM name or missing
+    // permission stops the run first.
     let mut registries: Vec<(String, Registry)> = Vec::new();
     if !req.dry_run {
-        for h in hosts.iter().flatten() {
-            if !registries.iter().any(|(k, _)| k == h) {
-                let reg = Registry::connect(h, &t.auth).await?;
-                progress::line(
-                    &format!("registry {h}:"),
-                    format_args!("pushing {}", reg.identity()),
-                );
-                registries.push((h.clone(), reg));
-            }
+        let known: Vec<String> = match &t.registry {
+            Some(h) => vec![h.clone()],
+            None => existing.values().filter_map(|u| host_of(u)).collect(),
+        };
+        for h in known {
+            registry_for(&mut registries, &h, &t.auth).await?;
         }
     }
     let meta = meta.await.unwrap_or_default();
@@ -316,6 +319,46 @@ pub async fn install(
     if req.fail_fast && rows.iter().any(|r| r.error.is_some()) {
         progress::note("nothing was pushed (--fail-fast)");
         return Ok(finish(rows));
+    }
+    // The repositories of the payloads that built, one after the other (few, and quick).
+    let mut hosts: Vec<Option<String>> = Vec::new();
+    for r in rows.iter_mut() {
+        let uri = existing.get(&r.repository).cloned();
+        if r.error.is_some() || r.images.is_empty() {
+            hosts.push(None);
+            continue;
+        }
+        if req.dry_run {
+            r.ecr = Some(if uri.is_some() {
+                "exists"
+            } else {
+                "would create"
+            });
+            hosts.push(
+                t.registry
+                    .clone()
+                    .or_else(|| uri.as_deref().and_then(host_of)),
+            );
+            continue;
+        }
+        match ensure_repository(t, &r.repository, uri).await {
+            Ok((uri, done)) => {
+                r.ecr = Some(done);
+                let host = t.registry.clone().or_else(|| host_of(&uri));
+                if let Some(h) = &host
+                    && let Err(e) = registry_for(&mut registries, h, &t.auth).await
+                {
+                    r.error = Some(crate::error::chain(&e));
+                }
+                hosts.push(host);
+            }
+            Err(e) => {
+                let text = crate::error::chain(&e);
+                progress::error(format_args!("[{}] {text}", r.payload));
+                r.error = Some(text);
+                hosts.push(None);
+            }
+        }
     }
     // A long build may outlive an ECR token: renewed by age before the pushes.
     for (_, reg) in registries.iter_mut() {
@@ -328,6 +371,11 @@ pub async fn install(
         .map(|(r, host)| push_row(req, t, &registries, &docker, &meta, r, host.as_deref()));
     futures::future::join_all(pushes).await;
     Ok(finish(rows))
+}
+
+/// The registry host of a repository URI (`host/path`).
+fn host_of(uri: &str) -> Option<String> {
+    uri.split_once('/').map(|(h, _)| h.to_string())
 }
 
 /// What uninstall found for one payload.

@@ -18,6 +18,8 @@ mod lab;
 mod lifecycle;
 mod packer;
 mod payload;
+mod payload_compat;
+mod payload_framework;
 mod payload_index;
 mod plan;
 mod rc;
