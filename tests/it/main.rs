@@ -13,6 +13,7 @@ mod images_steps;
 mod imds;
 mod install;
 mod job;
+mod job_contract;
 mod lab;
 mod lifecycle;
 mod packer;
