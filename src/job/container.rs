@@ -70,7 +70,7 @@ pub fn body(c: &Contract<'_>, hc: &HostSettings) -> ContainerCreateBody {
         domainname: hc.domainname.clone(),
         user: Some(hc.user.clone().unwrap_or_else(|| c.uid.to_string())),
         working_dir: Some(hc.working_dir.clone().unwrap_or_else(|| c.tmp.to_string())),
-        network_disabled: hc.network_disabled,
+        network_disabled: Some(hc.network_disabled.unwrap_or(false)),
         exposed_ports: hc.exposed_ports.clone(),
         labels: Some(labels),
         attach_stdout: Some(true),

@@ -14,6 +14,7 @@ mod imds;
 mod install;
 mod job;
 mod job_contract;
+mod job_diff;
 mod lab;
 mod lifecycle;
 mod packer;
