@@ -174,9 +174,9 @@ impl Tables {
             // No state table yet: every item has its default.
             let current = match self.get(&table, "state_id", id).await {
                 Err(JobError::Table { source }) if source.is_missing_table() => None,
-                Err(JobError::Table { source })
-                    if matches!(source, dynamodb::DynamoError::Attribute { .. }) =>
-                {
+                Err(JobError::Table {
+                    source: dynamodb::DynamoError::Attribute { .. },
+                }) => {
                     return Err(JobError::Config(state_error(
                         &table,
                         id,
