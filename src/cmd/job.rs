@@ -24,7 +24,7 @@ pub enum ExitStatus {
     /// 1 for any failed run.
     #[default]
     One,
-    /// The container's own exit status (137 when killed at the timeout).
+    /// The run's exit status as the worker records it (the container's; 28 at the timeout).
     Container,
 }
 
@@ -37,10 +37,14 @@ pub enum ExitStatus {
     The container runs as this process's effective uid with its egid added, in a fresh temporary\n\
     folder mounted at the same path (LAVA_TMP, the working directory), with hostname\n\
     lava-<realm>-<worker>-<run_id> and labels lava.realm/worker/owner/job_id/run_id, unless the\n\
-    job's host_config says otherwise. It is killed at parameters.timeout (default 10m) or Ctrl-C,\n\
-    and always removed. Its output goes to <s3_temp>/<job_id>/<run_id>/logs (SSE-KMS with the\n\
-    realm's s3_key), or to stderr with --dev. Exit status: 0 when the container exits 0, 1 for a\n\
-    failed run (see --exit-status), 2 for a bad spec or option (named, before anything is pulled).\n\n\
+    job's host_config says otherwise. At parameters.timeout (a lava duration; default the realm's\n\
+    config.docker_timeout, LAVA_DOCKER_TIMEOUT, else 10m) it is stopped (SIGTERM, 10 s, SIGKILL)\n\
+    and the run fails with status 28; Ctrl-C, SIGTERM or SIGHUP kill it. It is always removed.\n\
+    Its output goes to <s3_temp>/<job_id>/<run_id>/logs (SSE-KMS with the realm's s3_key, else\n\
+    AES256), or to stderr with --dev. A job the worker would skip (enabled false or missing) is\n\
+    reported skipped (exit 0) unless --run-disabled. Exit status: 0 when the container exits 0,\n\
+    1 for a failed run (see --exit-status), 2 for a bad spec or option (named, before anything\n\
+    is pulled).\n\n\
     Examples:\n  \
     lava-build job run demo/simple-docker --realm prod\n  \
     lava-build job run --job job.json --realm-file realm.json --connections-file conns.json --dev\n  \
@@ -84,11 +88,33 @@ pub struct RunArgs {
     /// Exit status of a failed run.
     #[arg(long, value_enum, default_value_t = ExitStatus::One, value_name = "WHICH")]
     pub exit_status: ExitStatus,
+    /// A dispatch-time parameter (lava-dispatcher -p): replaces the job's parameter of that name
+    /// (dotted names nest: `env.X=1` replaces the whole env). Repeatable.
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", value_parser = name_value)]
+    pub params: Vec<(String, String)>,
+    /// A dispatch-time global (lava-dispatcher -g), merged over the job's globals. Repeatable.
+    #[arg(long = "global", short = 'g', value_name = "NAME=VALUE", value_parser = name_value)]
+    pub globals: Vec<(String, String)>,
+    /// The run_id (LAVA_RUN_ID, the hostname, the S3 log key) [default: a new UUID].
+    #[arg(long, value_name = "RUN_ID")]
+    pub run_id: Option<String>,
+    /// Run the job even when the worker would skip it (`enabled` false, missing, or rendering
+    /// to anything but true).
+    #[arg(long)]
+    pub run_disabled: bool,
     #[command(flatten)]
     pub aws: crate::aws::AwsArgs,
     /// Output format of the result on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
+}
+
+/// `NAME=VALUE` (the value may hold `=`).
+fn name_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((n, v)) if !n.is_empty() => Ok((n.to_string(), v.to_string())),
+        _ => Err(format!("{s:?}: expected NAME=VALUE")),
+    }
 }
 
 pub async fn run(args: &JobArgs) -> anyhow::Result<()> {
@@ -120,6 +146,10 @@ async fn run_job(a: &RunArgs) -> anyhow::Result<()> {
         pull: a.pull,
         profile: a.aws.profile.clone(),
         region: a.aws.region.clone(),
+        params: a.params.clone(),
+        globals: a.globals.clone(),
+        run_id: a.run_id.clone(),
+        run_disabled: a.run_disabled,
     };
     // A spec error is a ConfigError in the chain (exit 2), not hidden behind JobError.
     let outcome = job::execute(&opts).await.map_err(|e| match e {
@@ -133,6 +163,10 @@ async fn run_job(a: &RunArgs) -> anyhow::Result<()> {
                 .exit_status
                 .map_or_else(|| "none".to_string(), |s| s.to_string());
             println!("run_id      {}", outcome.run_id);
+            println!("status      {}", outcome.status);
+            if let Some(e) = &outcome.error {
+                println!("error       {e}");
+            }
             println!("exit status {status}");
             println!("duration    {:.1}s", outcome.duration_secs);
             if let Some(l) = &outcome.logs {

@@ -20,16 +20,17 @@ pub async fn run_check(
     let (_tmp, tmp_path) = super::job_tmp().map_err(JobError::tmp)?;
     let run_id = uuid::Uuid::new_v4().to_string();
     let env = BTreeMap::from([
-        ("LAVA_JOB_ID".to_string(), "images-check".to_string()),
-        ("LAVA_REALM".to_string(), "check".to_string()),
-        ("LAVA_RUN_ID".to_string(), run_id.clone()),
-        ("LAVA_TMP".to_string(), tmp_path.clone()),
-        ("LAVA_WORKER".to_string(), "images".to_string()),
+        ("LAVA_JOB_ID".to_string(), Some("images-check".to_string())),
+        ("LAVA_REALM".to_string(), Some("check".to_string())),
+        ("LAVA_RUN_ID".to_string(), Some(run_id.clone())),
+        ("LAVA_TMP".to_string(), Some(tmp_path.clone())),
+        ("LAVA_WORKER".to_string(), Some("images".to_string())),
     ]);
     let contract = Contract {
         image,
         command: Some(vec!["/bin/sh".into(), "-c".into(), command.into()]),
         env,
+        proxy_env: Vec::new(),
         tmp: &tmp_path,
         uid: nix::unistd::geteuid().as_raw(),
         gid: nix::unistd::getegid().as_raw(),
@@ -45,10 +46,22 @@ pub async fn run_check(
     let waiter = docker
         .clone()
         .with_timeout(CHECK_TIMEOUT + Duration::from_secs(120));
-    let finished = run::run(docker, &waiter, &name, body, CHECK_TIMEOUT, None).await?;
+    // The output file lives beside the mount, not in it: the check's container cannot touch it.
+    let out = tempfile::NamedTempFile::new().map_err(JobError::tmp)?;
+    let finished = run::run(
+        docker,
+        &waiter,
+        &name,
+        body,
+        CHECK_TIMEOUT,
+        None,
+        out.path(),
+    )
+    .await?;
     let status = match finished.ending {
         run::Ending::Exited(code) => code,
-        run::Ending::TimedOut | run::Ending::Interrupted => -1,
+        run::Ending::TimedOut | run::Ending::Interrupted(_) => -1,
     };
-    Ok((status, String::from_utf8_lossy(&finished.logs).into_owned()))
+    let text = std::fs::read(out.path()).map_err(JobError::tmp)?;
+    Ok((status, String::from_utf8_lossy(&text).into_owned()))
 }

@@ -1,23 +1,15 @@
 //! The docker connection spec (seed 003), checked in full before anything is asked of SSM, ECR or
 //! the engine. Pure.
-use super::spec::{missing, opt_str, unknown, wrong};
+use super::spec::{missing, opt_str, wrong};
 use crate::config::ConfigError;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
-/// The fields of a docker connection (seed 003).
-pub const CONNECTION_FIELDS: [&str; 11] = [
-    "conn_id",
-    "type",
-    "enabled",
-    "registry",
-    "user",
-    "password",
-    "email",
-    "server",
-    "tls",
+/// The fields of a docker connection this runner uses (seed 003). Records carry more (`owner`,
+/// `description`, `secret_id`, `x-*`, …): the worker ignores keys it does not use, and so does this.
+pub const CONNECTION_FIELDS: [&str; 10] = [
+    "conn_id", "type", "enabled", "registry", "user", "password", "email", "server", "tls",
     "timeout",
-    "description",
 ];
 
 /// Where a docker connection's registry credentials come from.
@@ -53,21 +45,11 @@ pub fn connection(
     realm: &str,
     raw: &Map<String, Value>,
 ) -> Result<Connection, ConfigError> {
-    for k in raw.keys() {
-        if !CONNECTION_FIELDS.contains(&k.as_str()) {
-            return Err(unknown(
-                origin,
-                k,
-                "the docker connection",
-                &CONNECTION_FIELDS,
-            ));
-        }
-    }
     let conn_id = opt_str(origin, raw, "conn_id", "conn_id")?
         .ok_or_else(|| missing(origin, "conn_id", "every connection has one"))?;
     let kind =
         opt_str(origin, raw, "type", "type")?.ok_or_else(|| missing(origin, "type", "docker"))?;
-    if kind != "docker" {
+    if kind.to_lowercase() != "docker" {
         return Err(ConfigError::invalid(
             &format!("{origin}: type"),
             &kind,
@@ -84,11 +66,12 @@ pub fn connection(
             ));
         }
         Some(v) => return Err(wrong(origin, "enabled", "true or false", v)),
+        // The worker defaults it to false: the connection is then not enabled.
         None => {
             return Err(missing(
                 origin,
                 "enabled",
-                "true or false (required by the docker connector)",
+                "true (the worker takes a connection without `enabled` as disabled)",
             ));
         }
     }
@@ -97,12 +80,27 @@ pub fn connection(
         Some(Value::Bool(b)) => *b,
         Some(v) => return Err(wrong(origin, "tls", "true or false", v)),
     };
+    // The worker takes int(timeout): whole seconds, a fraction dropped.
     let timeout = match raw.get("timeout") {
         None => None,
-        Some(v) => match v.as_f64() {
-            Some(s) if s > 0.0 && s.is_finite() => Some(Duration::from_secs_f64(s)),
-            _ => return Err(wrong(origin, "timeout", "a number of seconds > 0", v)),
-        },
+        Some(v) => {
+            let secs = match v {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.trim().parse::<i64>().ok().map(|i| i as f64),
+                _ => None,
+            };
+            match secs.map(f64::trunc) {
+                Some(s) if (1.0..=1e9).contains(&s) => Some(Duration::from_secs(s as u64)),
+                _ => {
+                    return Err(wrong(
+                        origin,
+                        "timeout",
+                        "a whole number of seconds >= 1",
+                        v,
+                    ));
+                }
+            }
+        }
     };
     let server = opt_str(origin, raw, "server", "server")?;
     if let Some(s) = &server {
@@ -127,9 +125,9 @@ pub fn connection(
     let user = opt_str(origin, raw, "user", "user")?;
     let password = opt_str(origin, raw, "password", "password")?;
     let email = opt_str(origin, raw, "email", "email")?;
-    opt_str(origin, raw, "description", "description")?;
     let registry = match opt_str(origin, raw, "registry", "registry")? {
         None => RegistryKind::Public,
+        Some(r) if r.is_empty() => RegistryKind::Public,
         Some(r) if r == "ecr" => RegistryKind::Ecr { account: None },
         Some(r) if r.starts_with("ecr:") => {
             let account = &r[4..];

@@ -63,68 +63,91 @@ pub async fn connect(conn: &Connection) -> Result<(Docker, String), JobError> {
 
 /// The image to pull and the credentials to pull it with.
 pub struct Source {
+    /// The payload exactly as written: a worker pulls nothing else.
     pub image: String,
-    /// The registry the credentials are for (for messages; "the default registry" when none).
+    /// The registry the image is pulled from (`docker.io` for a host-less payload).
     pub registry: String,
+    /// The connection's credentials, only when they belong to `registry`.
     pub credentials: Option<Credentials>,
+    /// The connection's registry when its credentials were kept back from a pull elsewhere.
+    pub withheld: Option<String>,
 }
 
-/// Resolves the registry and fetches its credentials: an ECR token (the image is then the payload
-/// in that registry), the SSM SecureString password of a private registry, or none.
-pub async fn source(conn: &Connection, payload: &Payload) -> Result<Source, JobError> {
-    let reference = payload.reference();
-    let default = || {
-        payload
-            .registry()
-            .unwrap_or("the default registry")
-            .to_string()
-    };
-    match &conn.registry {
-        RegistryKind::Public => Ok(Source {
-            image: reference,
-            registry: default(),
-            credentials: None,
-        }),
+/// The registry a name is pulled from, as docker resolves it; Docker Hub's names are one.
+pub fn registry_host(name: &str) -> String {
+    let host = name
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    match host {
+        "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
+            "docker.io".to_string()
+        }
+        h => h.to_string(),
+    }
+}
+
+/// Whether credentials for `cred_registry` go with a pull from `pull_registry`: only to that
+/// registry (a pull elsewhere, Docker Hub or `evil.example.com`, gets none).
+pub fn credentials_belong(cred_registry: &str, pull_registry: &str) -> bool {
+    registry_host(cred_registry) == registry_host(pull_registry)
+}
+
+/// Resolves the registry and fetches the connection's credentials: an ECR token (for the ECR
+/// registry of the account), the SSM SecureString password of a private registry, or none. The
+/// payload is pulled as written; the credentials go with it only to their own registry.
+pub async fn source(
+    sdk: &aws_config::SdkConfig,
+    conn: &Connection,
+    payload: &Payload,
+) -> Result<Source, JobError> {
+    let image = payload.reference();
+    let pull_registry = payload.registry().unwrap_or("docker.io").to_string();
+    let (cred_registry, creds) = match &conn.registry {
+        RegistryKind::Public => (None, None),
         RegistryKind::Ecr { account } => {
-            let (host, creds) = auth::ecr_login(account.as_deref())
-                .await
-                .map_err(|source| JobError::Credentials {
-                    conn_id: conn.conn_id.clone(),
-                    source,
-                })?;
-            let image = if payload.registry() == Some(host.as_str()) {
-                reference
-            } else {
-                format!("{host}/{reference}")
-            };
-            Ok(Source {
-                image,
-                registry: host,
-                credentials: Some(creds),
-            })
+            let (host, creds) =
+                auth::ecr_login(sdk, account.as_deref())
+                    .await
+                    .map_err(|source| JobError::Credentials {
+                        conn_id: conn.conn_id.clone(),
+                        source,
+                    })?;
+            (Some(host), Some(creds))
         }
         RegistryKind::Private {
             host,
             user,
             password_ssm,
         } => {
-            let secret =
-                auth::ssm_secure_string(password_ssm)
-                    .await
-                    .map_err(|e| JobError::Credentials {
-                        conn_id: conn.conn_id.clone(),
-                        source: e.into(),
-                    })?;
-            Ok(Source {
-                image: reference,
-                registry: host.clone(),
-                credentials: Some(Credentials {
+            let secret = auth::ssm_secure_string(sdk, password_ssm)
+                .await
+                .map_err(|e| JobError::Credentials {
+                    conn_id: conn.conn_id.clone(),
+                    source: e.into(),
+                })?;
+            (
+                Some(host.clone()),
+                Some(Credentials {
                     user: Some(user.clone()),
                     secret: Some(secret),
                 }),
-            })
+            )
         }
-    }
+    };
+    let (credentials, withheld) = match cred_registry {
+        Some(r) if credentials_belong(&r, &pull_registry) => (creds, None),
+        Some(r) => (None, Some(r)),
+        None => (None, None),
+    };
+    Ok(Source {
+        image,
+        registry: pull_registry,
+        credentials,
+        withheld,
+    })
 }
 
 /// When to pull the payload.
@@ -171,10 +194,14 @@ pub async fn pull(docker: &Docker, src: &Source, policy: PullPolicy) -> Result<(
             _ => {}
         }
     }
-    let (repo, tag) = src
-        .image
-        .rsplit_once(':')
-        .unwrap_or((src.image.as_str(), "latest"));
+    let (repo, tag) = match src.image.split_once('@') {
+        Some(split) => split,
+        None => src
+            .image
+            .rsplit_once(':')
+            .filter(|(_, t)| !t.contains('/'))
+            .unwrap_or((src.image.as_str(), "latest")),
+    };
     let creds = src
         .credentials
         .as_ref()
@@ -208,6 +235,34 @@ pub fn long_lived(docker: &Docker, run_timeout: Duration) -> Docker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_go_only_to_their_own_registry() {
+        let p = |s: &str| Payload::parse(s).unwrap();
+        let pulled = |s: &str| p(s).registry().unwrap_or("docker.io").to_string();
+        assert!(credentials_belong(
+            "127.0.0.1:5001",
+            &pulled("127.0.0.1:5001/a/b:1")
+        ));
+        assert!(credentials_belong(
+            "https://ghcr.io/",
+            &pulled("ghcr.io/x/y")
+        ));
+        assert!(!credentials_belong(
+            "127.0.0.1:5001",
+            &pulled("127.0.0.1:5002/a/b")
+        ));
+        assert!(!credentials_belong(
+            "ghcr.io",
+            &pulled("evil.example.com/x")
+        ));
+        assert!(!credentials_belong("ghcr.io", &pulled("library/busybox")));
+        assert!(!credentials_belong(
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            &pulled("jin-gizmo/lava/amzn2023/base")
+        ));
+        assert!(credentials_belong("index.docker.io", &pulled("busybox")));
+    }
 
     fn conn(server: Option<&str>, tls: bool) -> Connection {
         Connection {

@@ -11,7 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 pub struct Contract<'a> {
     pub image: &'a str,
     pub command: Option<Vec<String>>,
-    pub env: BTreeMap<String, String>,
+    /// None: sent as a bare name (unset in the container), as the worker sends LAVA_S3_KEY of a
+    /// realm without `s3_key`.
+    pub env: BTreeMap<String, Option<String>>,
+    /// Proxy variables from the docker client's config (the worker's `use_config_proxy`), first.
+    pub proxy_env: Vec<String>,
     /// The host's temporary folder, mounted at the same path.
     pub tmp: &'a str,
     pub uid: u32,
@@ -40,18 +44,24 @@ pub fn body(c: &Contract<'_>, hc: &HostSettings) -> ContainerCreateBody {
     ]);
     let mut host: HostConfig = hc.host.clone();
     let mut binds = host.binds.take().unwrap_or_default();
-    binds.push(format!("{}:{}", c.tmp, c.tmp));
+    binds.push(format!("{}:{}:rw", c.tmp, c.tmp));
     host.binds = Some(binds);
     if host.group_add.is_none() {
         host.group_add = Some(vec![c.gid.to_string()]);
     }
     if host.network_mode.is_none() {
-        host.network_mode = c.network.map(String::from);
+        host.network_mode = Some(c.network.unwrap_or("default").to_string());
     }
+    let mut env = c.proxy_env.clone();
+    env.extend(c.env.iter().map(|(k, v)| match v {
+        Some(v) => format!("{k}={v}"),
+        None => k.clone(),
+    }));
     ContainerCreateBody {
         image: Some(c.image.to_string()),
         cmd: c.command.clone(),
-        env: Some(c.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        env: Some(env),
+        volumes: Some(vec![c.tmp.to_string()]),
         hostname: Some(
             hc.hostname
                 .clone()
@@ -60,7 +70,7 @@ pub fn body(c: &Contract<'_>, hc: &HostSettings) -> ContainerCreateBody {
         domainname: hc.domainname.clone(),
         user: Some(hc.user.clone().unwrap_or_else(|| c.uid.to_string())),
         working_dir: Some(hc.working_dir.clone().unwrap_or_else(|| c.tmp.to_string())),
-        network_disabled: hc.network_disabled,
+        network_disabled: Some(hc.network_disabled.unwrap_or(false)),
         exposed_ports: hc.exposed_ports.clone(),
         labels: Some(labels),
         attach_stdout: Some(true),
@@ -79,7 +89,11 @@ mod tests {
         Contract {
             image: "127.0.0.1:5000/demo:latest",
             command: Some(vec!["/bin/sh".into(), "-c".into(), "date".into()]),
-            env: BTreeMap::from([("LAVA_TMP".to_string(), "/tmp/lava-x".to_string())]),
+            env: BTreeMap::from([
+                ("LAVA_TMP".to_string(), Some("/tmp/lava-x".to_string())),
+                ("LAVA_S3_KEY".to_string(), None),
+            ]),
+            proxy_env: Vec::new(),
             tmp: "/tmp/lava-x",
             uid: 1001,
             gid: 1002,
@@ -98,9 +112,18 @@ mod tests {
         assert_eq!(b.user.as_deref(), Some("1001"));
         assert_eq!(b.working_dir.as_deref(), Some("/tmp/lava-x"));
         assert_eq!(b.hostname.as_deref(), Some("lava-prod-core-r1"));
-        assert_eq!(b.env, Some(vec!["LAVA_TMP=/tmp/lava-x".to_string()]));
+        assert_eq!(
+            b.env,
+            Some(vec![
+                "LAVA_S3_KEY".to_string(),
+                "LAVA_TMP=/tmp/lava-x".to_string()
+            ])
+        );
         let h = b.host_config.unwrap();
-        assert_eq!(h.binds, Some(vec!["/tmp/lava-x:/tmp/lava-x".to_string()]));
+        assert_eq!(
+            h.binds,
+            Some(vec!["/tmp/lava-x:/tmp/lava-x:rw".to_string()])
+        );
         assert_eq!(h.group_add, Some(vec!["1002".to_string()]));
         assert_eq!(h.network_mode.as_deref(), Some("none"));
         let l = b.labels.unwrap();
@@ -129,7 +152,7 @@ mod tests {
         assert_eq!(h.network_mode.as_deref(), Some("host"));
         assert_eq!(
             h.binds,
-            Some(vec!["/tmp/lava-x:/tmp/lava-x".to_string()]),
+            Some(vec!["/tmp/lava-x:/tmp/lava-x:rw".to_string()]),
             "LAVA_TMP is still shared"
         );
     }

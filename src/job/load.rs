@@ -160,7 +160,9 @@ impl Tables {
         .await
     }
 
-    /// The declared state items: the state table's `value` where an item exists, else the default.
+    /// The declared state items: the state table's value decoded by the item's `type` (`json`
+    /// text parsed, `raw` as stored) where an item exists, else the default. A `secure` item,
+    /// an unknown type or a malformed item is an error naming it (the worker fails the run too).
     pub async fn state(
         &self,
         realm: &str,
@@ -172,13 +174,113 @@ impl Tables {
             // No state table yet: every item has its default.
             let current = match self.get(&table, "state_id", id).await {
                 Err(JobError::Table { source }) if source.is_missing_table() => None,
+                Err(JobError::Table {
+                    source: dynamodb::DynamoError::Attribute { .. },
+                }) => {
+                    return Err(JobError::Config(state_error(
+                        &table,
+                        id,
+                        "is not a json or raw item (a secure item's value is KMS-encrypted; lava-build job run does not decrypt it)",
+                    )));
+                }
                 other => other?,
             };
-            let value = current
-                .and_then(|l| l.spec.get("value").cloned())
-                .unwrap_or_else(|| default.clone());
+            let value = match current {
+                None => default.clone(),
+                Some(item) => decode_state(&table, id, &item.spec)?,
+            };
             out.insert(id.clone(), value);
         }
         Ok(out)
+    }
+}
+
+fn state_error(table: &str, id: &str, why: &str) -> ConfigError {
+    ConfigError::Usage {
+        message: format!("state item {id} in DynamoDB table {table} {why}"),
+    }
+}
+
+/// A state item's value as the worker decodes it, by its `type` (default json).
+pub fn decode_state(
+    table: &str,
+    id: &str,
+    item: &Map<String, Value>,
+) -> Result<Value, ConfigError> {
+    for f in ["type", "value", "timestamp", "ttl"] {
+        if !item.contains_key(f) {
+            return Err(state_error(
+                table,
+                id,
+                &format!("has no `{f}` (the worker refuses it: \"Bad state item\")"),
+            ));
+        }
+    }
+    let value = &item["value"];
+    match item["type"].as_str() {
+        Some("raw") => Ok(value.clone()),
+        Some("json") => match value.as_str().map(serde_json::from_str::<Value>) {
+            Some(Ok(v)) => Ok(v),
+            _ => Err(state_error(
+                table,
+                id,
+                "is of type json but its value is not JSON text",
+            )),
+        },
+        Some("secure") => Err(state_error(
+            table,
+            id,
+            "is of type secure: its value is KMS-encrypted and lava-build job run does not decrypt it",
+        )),
+        other => Err(state_error(
+            table,
+            id,
+            &format!(
+                "has type {}: expected raw, json or secure",
+                other.map_or_else(|| item["type"].to_string(), |t| format!("{t:?}"))
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn state_items_are_decoded_by_type() {
+        let item = |t: Value, v: Value| {
+            json!({"state_id": "s", "type": t, "value": v, "timestamp": "x", "ttl": 1})
+                .as_object()
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(
+            decode_state("t", "s", &item(json!("json"), json!("{\"a\": [1, 2]}"))).unwrap(),
+            json!({"a": [1, 2]})
+        );
+        assert_eq!(
+            decode_state("t", "s", &item(json!("raw"), json!("{\"a\": 1}"))).unwrap(),
+            json!("{\"a\": 1}")
+        );
+        for (t, needle) in [
+            (json!("secure"), "KMS"),
+            (json!("yaml"), "\"yaml\""),
+            (json!("json"), "not JSON"),
+        ] {
+            let e = decode_state("t", "s", &item(t, json!("{x")))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle) && e.contains("state item s"), "{e}");
+        }
+        let mut no_ttl = item(json!("json"), json!("1"));
+        no_ttl.remove("ttl");
+        assert!(
+            decode_state("t", "s", &no_ttl)
+                .unwrap_err()
+                .to_string()
+                .contains("`ttl`")
+        );
     }
 }

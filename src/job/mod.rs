@@ -7,8 +7,10 @@ pub mod as_job;
 pub mod connection;
 pub mod connector;
 pub mod container;
+pub mod duration;
 pub mod hostconfig;
 pub mod load;
+pub mod pyshlex;
 pub mod render;
 pub mod run;
 pub mod spec;
@@ -19,6 +21,8 @@ use connector::PullPolicy;
 use render::RunContext;
 use run::Ending;
 use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -105,6 +109,14 @@ pub struct Options {
     pub pull: PullPolicy,
     pub profile: Option<String>,
     pub region: Option<String>,
+    /// Dispatch-time parameters (`-p K=V` of lava-dispatcher): dotted names nest.
+    pub params: Vec<(String, String)>,
+    /// Dispatch-time globals (`-g K=V`).
+    pub globals: Vec<(String, String)>,
+    /// The run_id (default a fresh UUID4).
+    pub run_id: Option<String>,
+    /// Run a job the worker would skip (`enabled` false or missing).
+    pub run_disabled: bool,
 }
 
 /// The result of a run (`--output json`).
@@ -113,11 +125,15 @@ pub struct Outcome {
     pub job_id: String,
     pub run_id: String,
     pub image: String,
-    /// The container's exit status (its status when killed at the timeout).
+    /// The worker's event for the run: `complete`, `failed` or `skipped`.
+    pub status: String,
+    /// The worker's error text (`Failed with exit status 3`, `Timed out after 600.0 seconds`).
+    pub error: Option<String>,
+    /// The run's exit status as the worker records it: the container's, 28 at the timeout.
     pub exit_status: Option<i64>,
     pub timed_out: bool,
     pub interrupted: bool,
-    /// The job's timeout, as the spec gives it (default 10m).
+    /// The run's timeout in seconds (Python's float text, as the worker prints it).
     pub timeout: String,
     /// The S3 URL of the logs; None with --dev or when the container wrote nothing.
     pub logs: Option<String>,
@@ -128,7 +144,71 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn succeeded(&self) -> bool {
-        self.exit_status == Some(0) && !self.timed_out && !self.interrupted
+        self.status != "failed" && !self.interrupted
+    }
+}
+
+/// The worker's exit status of a timed-out docker job.
+pub const STATUS_TIMEOUT: i64 = 28;
+
+/// A dispatch-time `K=V` list as lava-dispatcher makes it: dotted names become nested maps (a
+/// name both a value and a map is a conflict); values are text.
+pub fn expand_dotted(
+    flag: &str,
+    pairs: &[(String, String)],
+) -> Result<Map<String, Value>, ConfigError> {
+    let mut out = Map::new();
+    for (k, v) in pairs {
+        let parts: Vec<&str> = k.split('.').collect();
+        let mut at = &mut out;
+        for (i, p) in parts.iter().enumerate() {
+            if i + 1 == parts.len() {
+                if at.get(*p).is_some_and(Value::is_object) {
+                    return Err(ConfigError::invalid(
+                        flag,
+                        k,
+                        "names that do not conflict (Path conflict)",
+                    ));
+                }
+                at.insert((*p).to_string(), Value::String(v.clone()));
+            } else {
+                let next = at
+                    .entry((*p).to_string())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                at = match next {
+                    Value::Object(m) => m,
+                    _ => {
+                        return Err(ConfigError::invalid(
+                            flag,
+                            k,
+                            "names that do not conflict (Path conflict)",
+                        ));
+                    }
+                };
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The job spec with dispatch-time parameters and globals merged over its own, shallowly (as
+/// the worker: `-p env.X=1` replaces the whole `env`).
+pub fn merge_dispatch(
+    raw: &mut Map<String, Value>,
+    params: Map<String, Value>,
+    globals: Map<String, Value>,
+) {
+    for (key, add) in [("parameters", params), ("globals", globals)] {
+        if add.is_empty() {
+            continue;
+        }
+        let entry = raw.entry(key).or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        if let Value::Object(m) = entry {
+            m.extend(add);
+        }
     }
 }
 
@@ -137,16 +217,33 @@ struct Checked {
     job: spec::Job,
     job_origin: String,
     realm: spec::Realm,
-    conn: connection::Connection,
     worker: String,
+    timeout: f64,
 }
 
 async fn check(o: &Options, tables: &load::Tables) -> Result<Checked, JobError> {
-    let loaded = match &o.job {
+    let mut loaded = match &o.job {
         JobSource::File(p) => load::spec_file(p, "--job")?,
         JobSource::Table(id) => tables.job(&o.realm, id).await?,
     };
+    let params = expand_dotted("--param", &o.params)?;
+    let globals = expand_dotted("--global", &o.globals)?;
+    if let Some(g) = globals
+        .keys()
+        .find(|g| g.to_lowercase().starts_with("lava"))
+    {
+        return Err(ConfigError::invalid(
+            "--global",
+            g,
+            "a name not starting with `lava` (reserved)",
+        )
+        .into());
+    }
+    merge_dispatch(&mut loaded.spec, params, globals);
     let job = spec::job(&loaded.origin, &loaded.spec)?;
+    for w in &job.warnings {
+        crate::output::progress::warn(w);
+    }
     let realm_loaded = match &o.realm_file {
         Some(p) => load::spec_file(p, "--realm-file")?,
         None => tables.realm(&o.realm).await?,
@@ -160,19 +257,65 @@ async fn check(o: &Options, tables: &load::Tables) -> Result<Checked, JobError> 
             param: format!("{}: worker", loaded.origin),
             hint: "the job names no worker: set `worker` in the job or pass --worker".into(),
         })?;
-    let conn_id = connector::conn_id(&job, &realm, &loaded.origin)?;
-    let conn_loaded = match &o.connections_file {
-        Some(p) => load::connection_file(p, &conn_id)?,
-        None => tables.connection(&o.realm, &conn_id).await?,
-    };
-    let conn = connection::connection(&conn_loaded.origin, &o.realm, &conn_loaded.spec)?;
+    let env_timeout = std::env::var("LAVA_DOCKER_TIMEOUT").ok();
+    let (timeout, _) = spec::resolve_timeout(&job, env_timeout.as_deref(), &realm)?;
     Ok(Checked {
         job,
         job_origin: loaded.origin,
         realm,
-        conn,
         worker,
+        timeout,
     })
+}
+
+async fn connection_of(
+    o: &Options,
+    tables: &load::Tables,
+    c: &Checked,
+) -> Result<connection::Connection, JobError> {
+    let conn_id = connector::conn_id(&c.job, &c.realm, &c.job_origin)?;
+    let conn_loaded = match &o.connections_file {
+        Some(p) => load::connection_file(p, &conn_id)?,
+        None => tables.connection(&o.realm, &conn_id).await?,
+    };
+    Ok(connection::connection(
+        &conn_loaded.origin,
+        &o.realm,
+        &conn_loaded.spec,
+    )?)
+}
+
+/// The proxy variables the docker client's config file sets (`proxies.default`), as the worker's
+/// docker SDK prepends them to the container's environment.
+pub fn config_proxy_env() -> Vec<String> {
+    let path = match std::env::var_os("DOCKER_CONFIG") {
+        Some(d) => PathBuf::from(d).join("config.json"),
+        None => match std::env::var_os("HOME") {
+            Some(h) => PathBuf::from(h).join(".docker/config.json"),
+            None => return Vec::new(),
+        },
+    };
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
+    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    proxy_env_of(&v["proxies"]["default"])
+}
+
+fn proxy_env_of(p: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    for (key, var) in [
+        ("httpProxy", "http_proxy"),
+        ("httpsProxy", "https_proxy"),
+        ("ftpProxy", "ftp_proxy"),
+        ("noProxy", "no_proxy"),
+    ] {
+        if let Some(v) = p[key].as_str().filter(|v| !v.is_empty()) {
+            out.push(format!("{var}={v}"));
+            out.push(format!("{}={v}", var.to_uppercase()));
+        }
+    }
+    out
 }
 
 /// Runs the job: checks, renders, pulls, runs, removes, uploads the logs.
@@ -181,8 +324,35 @@ pub async fn execute(o: &Options) -> Result<Outcome, JobError> {
     let sdk = crate::aws::sdk_config(o.profile.as_deref(), o.region.as_deref()).await;
     let tables = load::Tables::new(&sdk);
     let c = check(o, &tables).await?;
-    let run_id = uuid::Uuid::new_v4().to_string();
+    let run_id = match &o.run_id {
+        Some(r) if r.is_empty() || r.contains('/') || r == "." || r == ".." => {
+            return Err(
+                ConfigError::invalid("--run-id", r, "a run id without '/' (a UUID)").into(),
+            );
+        }
+        Some(r) => r.clone(),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
     let started = Instant::now();
+    let start = time::TemplateTime::now_local();
+    let timeout_text = duration::python_float(c.timeout);
+    let skipped = |why: String| Outcome {
+        job_id: c.job.job_id.clone(),
+        run_id: run_id.clone(),
+        image: c.job.payload.reference(),
+        status: "skipped".into(),
+        error: Some(why),
+        exit_status: None,
+        timed_out: false,
+        interrupted: false,
+        timeout: timeout_text.clone(),
+        logs: None,
+        tmp: None,
+        duration_secs: started.elapsed().as_secs_f64(),
+    };
+    if c.job.enabled == spec::Enabled::Static(false) && !o.run_disabled {
+        return Ok(skipped("Job not enabled (static)".into()));
+    }
     let state = if c.job.state.is_empty() {
         serde_json::Map::new()
     } else {
@@ -192,10 +362,16 @@ pub async fn execute(o: &Options) -> Result<Outcome, JobError> {
         realm: c.realm.clone(),
         worker: c.worker.clone(),
         run_id: run_id.clone(),
-        start: time::TemplateTime(chrono::Local::now().naive_local()),
-        ustart: time::TemplateTime(chrono::Utc::now().naive_utc()),
+        start,
+        dispatch: start,
         state,
     };
+    if let spec::Enabled::Template(t) = &c.job.enabled {
+        let e = render::enabled(&c.job, &ctx, &c.job_origin, t)?;
+        if e != "true" && !o.run_disabled {
+            return Ok(skipped(format!("Job not enabled (enabled=\"{e}\")")));
+        }
+    }
     let (command, own_env) = render::command_and_env(&c.job, &ctx, &c.job_origin)?;
     if command.is_none() && !c.job.args.is_empty() {
         crate::output::progress::note(format!(
@@ -203,19 +379,42 @@ pub async fn execute(o: &Options) -> Result<Outcome, JobError> {
             c.job_origin
         ));
     }
+    let conn = connection_of(o, &tables, &c).await?;
     let prefix = format!("[job {}]", c.job.job_id);
 
-    let (docker, engine) = connector::connect(&c.conn).await?;
-    let source = connector::source(&c.conn, &c.job.payload).await?;
+    let (docker, engine) = connector::connect(&conn).await?;
+    let source = connector::source(&sdk, &conn, &c.job.payload).await?;
+    if let Some(r) = &source.withheld {
+        crate::output::progress::note(format!(
+            "the payload is pulled from {}: the credentials of connection {} (for {r}) are not sent there",
+            source.registry, conn.conn_id
+        ));
+    }
     progress(&prefix, format!("pulling {} ({})", source.image, engine));
     connector::pull(&docker, &source, o.pull).await?;
+    // The container is made from the image pulled (its id), as the worker's SDK does.
+    let image_id = crate::engine::image_id(&docker, &source.image)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| source.image.clone());
 
-    let (tmp, tmp_path) = job_tmp().map_err(JobError::tmp)?;
-    let env = render::environment(&c.job, &ctx, &tmp_path, &own_env);
+    let (tmp, area) = job_tmp().map_err(JobError::tmp)?;
+    let tmp_path = format!("{area}/{run_id}");
+    std::fs::create_dir(&tmp_path).map_err(|source| JobError::Tmp {
+        dir: tmp_path.clone(),
+        source,
+    })?;
+    let log_path = PathBuf::from(format!("{area}/{run_id}.logs"));
+    let inherited: BTreeMap<String, String> = std::env::vars()
+        .filter(|(k, _)| k.starts_with("LAVA_"))
+        .collect();
+    let env = render::environment_of(&c.job, &ctx, &tmp_path, &own_env, &inherited);
     let contract = container::Contract {
-        image: &source.image,
+        image: &image_id,
         command,
         env,
+        proxy_env: config_proxy_env(),
         tmp: &tmp_path,
         uid: nix::unistd::geteuid().as_raw(),
         gid: nix::unistd::getegid().as_raw(),
@@ -227,55 +426,73 @@ pub async fn execute(o: &Options) -> Result<Outcome, JobError> {
         network: o.network.as_deref(),
     };
     let body = container::body(&contract, &c.job.host);
-    let name = format!("lava-job-{run_id}");
+    let name = format!("lava-{}", uuid::Uuid::new_v4());
     progress(
         &prefix,
-        format!(
-            "run {run_id}: container {name}, timeout {}",
-            c.job.timeout_text
-        ),
+        format!("run {run_id}: container {name}, timeout {timeout_text} seconds"),
     );
-    let waiter = connector::long_lived(&docker, c.job.timeout);
+    let wait = duration::wait(c.timeout);
+    let waiter = connector::long_lived(&docker, wait);
     let show = o.dev.then(|| c.job.job_id.clone());
-    let finished = run::run(&docker, &waiter, &name, body, c.job.timeout, show).await?;
+    let finished = run::run(&docker, &waiter, &name, body, wait, show, &log_path).await?;
 
-    let logs = if o.dev || finished.logs.is_empty() {
+    let was_interrupted = matches!(finished.ending, Ending::Interrupted(_));
+    let logs = if o.dev || finished.log_bytes == 0 || was_interrupted {
         None
     } else {
         let s3_tmp = render::s3_tmp(&c.job, &ctx);
-        Some(run::upload_logs(&sdk, &s3_tmp, c.realm.s3_key.as_deref(), finished.logs).await?)
+        Some(run::upload_logs(&sdk, &s3_tmp, c.realm.s3_key.as_deref(), &log_path).await?)
     };
+    let _ = std::fs::remove_file(&log_path);
     let kept = if o.keep_tmp {
-        Some(tmp.keep().to_string_lossy().into_owned())
+        Some(tmp.keep().join(&run_id).to_string_lossy().into_owned())
     } else {
         if let Err(e) = tmp.close() {
             crate::output::progress::warn(format!(
-                "the temporary folder {tmp_path} was not removed: {e}"
+                "the temporary folder {area} was not removed: {e}"
             ));
         }
         None
     };
-    let (exit_status, timed_out, interrupted) = match finished.ending {
-        Ending::Exited(code) => (Some(code), false, false),
-        Ending::TimedOut => (Some(137), true, false),
-        Ending::Interrupted => (Some(130), false, true),
+    let (exit_status, error, timed_out, interrupted) = match finished.ending {
+        Ending::Exited(0) => (Some(0), None, false, false),
+        Ending::Exited(code) => (
+            Some(code),
+            Some(format!("Failed with exit status {code}")),
+            false,
+            false,
+        ),
+        Ending::TimedOut => (
+            Some(STATUS_TIMEOUT),
+            Some(format!("Timed out after {timeout_text} seconds")),
+            true,
+            false,
+        ),
+        Ending::Interrupted(sig) => (Some(130), Some(format!("interrupted ({sig})")), false, true),
     };
     Ok(Outcome {
         job_id: c.job.job_id,
         run_id,
         image: source.image,
+        status: if error.is_none() {
+            "complete"
+        } else {
+            "failed"
+        }
+        .into(),
+        error,
         exit_status,
         timed_out,
         interrupted,
-        timeout: c.job.timeout_text.clone(),
+        timeout: timeout_text,
         logs,
         tmp: kept,
         duration_secs: started.elapsed().as_secs_f64(),
     })
 }
 
-/// A run that ended without success: the container's non-zero exit, the timeout or Ctrl-C. Ends
-/// the process with `exit_status` (1, or the container's with `--exit-status container`).
+/// A run that ended without success: the container's non-zero exit, the timeout or a signal.
+/// Ends the process with `exit_status` (1, or the run's with `--exit-status container`).
 #[derive(Debug, thiserror::Error)]
 #[error("job {job_id} run {run_id}: {reason}")]
 pub struct RunFailed {
@@ -286,21 +503,25 @@ pub struct RunFailed {
 }
 
 impl RunFailed {
-    /// None when the outcome is a success.
+    /// None when the outcome is a success (or a skip).
     pub fn from_outcome(o: &Outcome, container_status: bool) -> Option<RunFailed> {
         if o.succeeded() {
             return None;
         }
         let reason = if o.timed_out {
             format!(
-                "timed out after {}: the container was killed and removed",
+                "Timed out after {} seconds: the container was stopped and removed",
                 o.timeout
             )
         } else if o.interrupted {
-            "interrupted (Ctrl-C): the container was killed and removed".to_string()
+            format!(
+                "{}: the container was killed and removed",
+                o.error.as_deref().unwrap_or("interrupted")
+            )
         } else {
             format!(
-                "the container exited with status {}",
+                "{}: the container exited with status {}",
+                o.error.as_deref().unwrap_or("failed"),
                 o.exit_status.unwrap_or(-1)
             )
         };

@@ -15,15 +15,17 @@ use std::time::Duration;
 pub enum Ending {
     Exited(i64),
     TimedOut,
-    Interrupted,
+    /// Ctrl-C, SIGTERM or SIGHUP: the signal's name.
+    Interrupted(&'static str),
 }
 
 /// What the container did.
 #[derive(Debug)]
 pub struct Finished {
     pub ending: Ending,
-    /// Its stdout and stderr, interleaved as the engine gave them.
-    pub logs: Vec<u8>,
+    /// How many bytes of output (stdout and stderr interleaved as the engine gave them) went to
+    /// the log file.
+    pub log_bytes: u64,
 }
 
 /// Whole lines of one stream, as they come, for `--dev`.
@@ -31,6 +33,9 @@ struct Lines {
     prefix: String,
     pending: Vec<u8>,
 }
+
+/// A `--dev` line longer than this is shown in pieces (memory stays bounded whatever comes).
+const LONGEST_LINE: usize = 64 * 1024;
 
 impl Lines {
     fn push(&mut self, bytes: &[u8]) {
@@ -42,6 +47,9 @@ impl Lines {
                 String::from_utf8_lossy(&line[..line.len() - 1]),
             );
         }
+        if self.pending.len() > LONGEST_LINE {
+            self.flush();
+        }
     }
 
     fn flush(&mut self) {
@@ -52,9 +60,18 @@ impl Lines {
     }
 }
 
-/// Follows the container's output to its end; with `show`, prints it line by line.
-async fn follow(docker: Docker, name: String, show: Option<String>) -> Vec<u8> {
-    let mut all = Vec::new();
+/// Follows the container's output to its end into `log` (a file: memory stays bounded); with
+/// `show`, also prints it line by line. Returns the bytes written.
+async fn follow(
+    docker: Docker,
+    name: String,
+    show: Option<String>,
+    log: std::path::PathBuf,
+) -> std::io::Result<u64> {
+    use tokio::io::AsyncWriteExt;
+    let file = tokio::fs::File::create(&log).await?;
+    let mut file = tokio::io::BufWriter::with_capacity(256 * 1024, file);
+    let mut written = 0u64;
     let mut out = show.as_ref().map(|p| Lines {
         prefix: format!("[{p}]"),
         pending: Vec::new(),
@@ -72,15 +89,17 @@ async fn follow(docker: Docker, name: String, show: Option<String>) -> Vec<u8> {
             }
             LogOutput::StdIn { .. } => continue,
         };
-        all.extend_from_slice(bytes);
+        file.write_all(bytes).await?;
+        written += bytes.len() as u64;
         if let Some(l) = stream {
             l.push(bytes);
         }
     }
+    file.flush().await?;
     for l in [out.as_mut(), err.as_mut()].into_iter().flatten() {
         l.flush();
     }
-    all
+    Ok(written)
 }
 
 /// Removes the container whatever state it is in; a failure is a warning (the run's answer
@@ -103,8 +122,30 @@ pub async fn remove(docker: &Docker, name: &str) -> bool {
     }
 }
 
-/// Runs the container `name` to its end: exit, timeout (killed) or Ctrl-C (killed); always
-/// removed afterwards. `waiter` is an engine handle without a short API timeout.
+/// Resolves at the first Ctrl-C, SIGTERM or SIGHUP, with its name.
+pub async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut hup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(t), Ok(h)) => (t, h),
+        // Without handlers, only Ctrl-C is caught.
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+            return "SIGINT";
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
+        _ = hup.recv() => "SIGHUP",
+    }
+}
+
+/// Runs the container `name` to its end: exit, timeout (stopped as the worker stops it: SIGTERM,
+/// 10 s, SIGKILL) or a signal to this process (killed); its output goes to the file `log`;
+/// always removed afterwards. `waiter` is an engine handle without a short API timeout.
 pub async fn run(
     docker: &Docker,
     waiter: &Docker,
@@ -112,6 +153,7 @@ pub async fn run(
     body: ContainerCreateBody,
     timeout: Duration,
     show: Option<String>,
+    log: &std::path::Path,
 ) -> Result<Finished, JobError> {
     let container_err = |action: &'static str| {
         let name = name.to_string();
@@ -121,13 +163,20 @@ pub async fn run(
             source,
         }
     };
-    docker
-        .create_container(
+    let signal = interrupted();
+    tokio::pin!(signal);
+    let created = tokio::select! {
+        r = docker.create_container(
             Some(CreateContainerOptionsBuilder::default().name(name).build()),
             body,
-        )
-        .await
-        .map_err(container_err("creating"))?;
+        ) => r,
+        s = &mut signal => {
+            // Created meanwhile or not: removing by name settles it.
+            remove(docker, name).await;
+            return Ok(Finished { ending: Ending::Interrupted(s), log_bytes: 0 });
+        }
+    };
+    created.map_err(container_err("creating"))?;
     let result = async {
         docker
             .start_container(
@@ -136,29 +185,55 @@ pub async fn run(
             )
             .await
             .map_err(container_err("starting"))?;
-        let logs = tokio::spawn(follow(waiter.clone(), name.to_string(), show));
+        let logs = tokio::spawn(follow(
+            waiter.clone(),
+            name.to_string(),
+            show,
+            log.to_path_buf(),
+        ));
         let ending = tokio::select! {
             code = crate::engine::wait_exit(waiter, name) => {
                 Ending::Exited(code.map_err(container_err("waiting for"))?)
             }
             () = tokio::time::sleep(timeout) => Ending::TimedOut,
-            _ = tokio::signal::ctrl_c() => Ending::Interrupted,
+            s = &mut signal => Ending::Interrupted(s),
         };
-        if !matches!(ending, Ending::Exited(_)) {
-            // Kill it now; the log stream ends when it stops.
-            let _ = docker
-                .kill_container(
-                    name,
-                    Some(
-                        KillContainerOptionsBuilder::default()
-                            .signal("KILL")
-                            .build(),
-                    ),
-                )
-                .await;
+        match ending {
+            Ending::Exited(0) => {}
+            Ending::Interrupted(_) => {
+                let _ = docker
+                    .kill_container(
+                        name,
+                        Some(
+                            KillContainerOptionsBuilder::default()
+                                .signal("KILL")
+                                .build(),
+                        ),
+                    )
+                    .await;
+            }
+            // As the worker: a failed or timed-out container is stopped (SIGTERM, the engine's
+            // 10 s grace, SIGKILL); the log stream ends when it stops.
+            _ => {
+                let _ = waiter
+                    .stop_container(
+                        name,
+                        None::<bollard::query_parameters::StopContainerOptions>,
+                    )
+                    .await;
+            }
         }
-        let logs = logs.await.unwrap_or_default();
-        Ok(Finished { ending, logs })
+        let log_bytes = match logs.await {
+            Ok(Ok(n)) => n,
+            Ok(Err(source)) => {
+                return Err(JobError::Tmp {
+                    dir: log.display().to_string(),
+                    source,
+                });
+            }
+            Err(_) => 0,
+        };
+        Ok(Finished { ending, log_bytes })
     }
     .await;
     remove(docker, name).await;
@@ -172,26 +247,33 @@ pub fn split_s3(url: &str) -> Option<(String, String)> {
     (!bucket.is_empty()).then(|| (bucket.to_string(), prefix.trim_matches('/').to_string()))
 }
 
-/// Puts the logs at `<s3_tmp>/logs` (SSE-KMS with `kms_key` when given); returns the S3 URL.
+/// Puts the log file at `<s3_tmp>/logs`, SSE-KMS with `kms_key` when given, else SSE AES256 (as
+/// the worker); returns the S3 URL.
 pub async fn upload_logs(
     sdk: &aws_config::SdkConfig,
     s3_tmp: &str,
     kms_key: Option<&str>,
-    logs: Vec<u8>,
+    logs: &std::path::Path,
 ) -> Result<String, JobError> {
     let url = format!("{s3_tmp}/logs");
     let (bucket, prefix) = split_s3(&url).ok_or_else(|| JobError::LogsUrl { url: url.clone() })?;
+    let body = aws_sdk_s3::primitives::ByteStream::from_path(logs)
+        .await
+        .map_err(|e| JobError::Tmp {
+            dir: logs.display().to_string(),
+            source: std::io::Error::other(e),
+        })?;
     let mut put = aws_sdk_s3::Client::new(sdk)
         .put_object()
         .bucket(&bucket)
         .key(&prefix)
-        .content_type("text/plain; charset=utf-8")
-        .body(logs.into());
-    if let Some(k) = kms_key {
-        put = put
+        .body(body);
+    put = match kms_key {
+        Some(k) => put
             .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-            .ssekms_key_id(k);
-    }
+            .ssekms_key_id(k),
+        None => put.server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::Aes256),
+    };
     put.send().await.map_err(|e| JobError::Logs {
         url: url.clone(),
         source: crate::aws::AwsError::from_sdk("S3", &e),

@@ -206,7 +206,8 @@ pub(super) async fn fetch(
 }
 
 async fn ssm_token(name: &str) -> Result<SecretString, AuthError> {
-    ssm_secure_string(name).await.map_err(|e| match e {
+    let sdk = crate::aws::sdk_config(None, None).await;
+    ssm_secure_string(&sdk, name).await.map_err(|e| match e {
         SecretError::Empty { name } => AuthError::EmptySsm { name },
         SecretError::Read { name, source } => AuthError::Ssm { name, source },
     })
@@ -251,10 +252,13 @@ impl Credentials {
     }
 }
 
-/// The decrypted value of the SSM SecureString parameter `name`.
-pub async fn ssm_secure_string(name: &str) -> Result<SecretString, SecretError> {
-    let sdk = crate::aws::sdk_config(None, None).await;
-    let out = aws_sdk_ssm::Client::new(&sdk)
+/// The decrypted value of the SSM SecureString parameter `name`, asked with `sdk` (the caller's
+/// profile and region).
+pub async fn ssm_secure_string(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+) -> Result<SecretString, SecretError> {
+    let out = aws_sdk_ssm::Client::new(sdk)
         .get_parameter()
         .name(name)
         .with_decryption(true)
@@ -273,13 +277,16 @@ pub async fn ssm_secure_string(name: &str) -> Result<SecretString, SecretError> 
         })
 }
 
-/// ECR login for the registry of account `registry_id` (the caller's account when None): the
+/// ECR login for the registry of account `registry_id` (the caller's account when None), asked
+/// with `sdk` (the caller's profile and region): the
 /// registry host and its credentials. The token opens every registry the caller may use (ECR
 /// deprecated asking per registry id); another account's host is the caller's with that id.
-pub async fn ecr_login(registry_id: Option<&str>) -> Result<(String, Credentials), LoginError> {
+pub async fn ecr_login(
+    sdk: &aws_config::SdkConfig,
+    registry_id: Option<&str>,
+) -> Result<(String, Credentials), LoginError> {
     let registry = registry_id.unwrap_or("the caller's account").to_string();
-    let sdk = crate::aws::sdk_config(None, None).await;
-    let login = crate::aws::ecr::registry_login(&sdk)
+    let login = crate::aws::ecr::registry_login(sdk)
         .await
         .map_err(|source| LoginError::Ecr {
             registry: registry.clone(),

@@ -60,7 +60,7 @@ impl AuthRegistry {
         AuthRegistry { addr, child, dir }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
     }
 }

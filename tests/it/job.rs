@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-const REALM: &str = "lt";
-const BUCKET: &str = "lava-job-tests";
+pub(crate) const REALM: &str = "lt";
+pub(crate) const BUCKET: &str = "lava-job-tests";
 
 /// The docker CLI on the test engine; panics with its stderr when it fails.
-fn docker(args: &[&str]) -> String {
+pub(crate) fn docker(args: &[&str]) -> String {
     let out = Command::new("docker")
         .env("DOCKER_HOST", docker_host())
         .args(args)
@@ -62,7 +62,7 @@ fn busybox_tar() -> Vec<u8> {
 
 /// Imports the busybox image (USER 1000:1000, an entry point of its own) into the engine as
 /// `name`.
-fn import_busybox(name: &str) {
+pub(crate) fn import_busybox(name: &str) {
     let mut child = Command::new("docker")
         .env("DOCKER_HOST", docker_host())
         .args(["import", "--change", "USER 1000:1000"])
@@ -80,7 +80,7 @@ fn import_busybox(name: &str) {
 }
 
 /// The busybox test image in the test registry (pushed once per test process).
-fn public_image() -> &'static str {
+pub(crate) fn public_image() -> &'static str {
     static IMAGE: OnceLock<String> = OnceLock::new();
     IMAGE.get_or_init(|| {
         let name = format!("{}/lava-test/job-busybox:{}", registry(), unique());
@@ -91,13 +91,13 @@ fn public_image() -> &'static str {
 }
 
 /// The test's specs in a folder: realm, connections and job files.
-struct Fx {
+pub(crate) struct Fx {
     dir: tempfile::TempDir,
-    job_id: String,
+    pub(crate) job_id: String,
 }
 
 impl Fx {
-    fn new(conns: Value) -> Fx {
+    pub(crate) fn new(conns: Value) -> Fx {
         let dir = tempfile::tempdir().unwrap();
         let realm = json!({"realm": REALM, "s3_temp": format!("s3://{BUCKET}/tmp"),
             "s3_payloads": format!("s3://{BUCKET}/payloads"), "s3_key": "alias/lava-lt-s3",
@@ -110,29 +110,34 @@ impl Fx {
         }
     }
 
-    fn public() -> Fx {
+    pub(crate) fn public() -> Fx {
         Fx::new(json!([{"type": "docker", "conn_id": "docker/public", "enabled": true}]))
     }
 
     /// Writes a job of the busybox image with these parameters.
-    fn job(&self, params: Value) -> &Self {
+    pub(crate) fn job(&self, params: Value) -> &Self {
         self.job_of(public_image(), params)
     }
 
-    fn job_of(&self, payload: &str, params: Value) -> &Self {
+    pub(crate) fn job_of(&self, payload: &str, params: Value) -> &Self {
         let j = json!({"job_id": self.job_id, "type": "docker", "owner": "tester@example.com",
-            "worker": "core", "payload": payload, "parameters": params, "globals": {"team": "data"}});
+            "worker": "core", "payload": payload, "parameters": params, "globals": {"team": "data"},
+            "enabled": true});
         std::fs::write(self.path("job.json"), j.to_string()).unwrap();
         self
     }
 
-    fn path(&self, f: &str) -> PathBuf {
+    pub(crate) fn path(&self, f: &str) -> PathBuf {
         self.dir.path().join(f)
     }
 
-    fn cmd(&self) -> Command {
+    pub(crate) fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_lava-build"));
         c.current_dir(crate::common::root());
+        // The runner passes its own LAVA_* variables on, as the worker does: none from the tests.
+        for (var, _) in std::env::vars().filter(|(k, _)| k.starts_with("LAVA_")) {
+            c.env_remove(var);
+        }
         for var in [
             "AWS_PROFILE",
             "AWS_SESSION_TOKEN",
@@ -160,12 +165,12 @@ impl Fx {
         c
     }
 
-    fn run(&self, extra: &[&str]) -> Output {
+    pub(crate) fn run(&self, extra: &[&str]) -> Output {
         self.cmd().args(extra).output().unwrap()
     }
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -173,12 +178,12 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn json_of(o: &Output) -> Value {
+pub(crate) fn json_of(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
 /// The container's output lines shown by --dev (`[job_id] line`).
-fn dev_lines(o: &Output, job_id: &str) -> Vec<String> {
+pub(crate) fn dev_lines(o: &Output, job_id: &str) -> Vec<String> {
     let prefix = format!("[{job_id}] ");
     String::from_utf8_lossy(&o.stderr)
         .lines()
@@ -187,7 +192,7 @@ fn dev_lines(o: &Output, job_id: &str) -> Vec<String> {
 }
 
 /// Containers of a run, stopped or not.
-fn containers_labelled(label: &str, value: &str) -> String {
+pub(crate) fn containers_labelled(label: &str, value: &str) -> String {
     docker(&[
         "ps",
         "-a",
@@ -197,7 +202,7 @@ fn containers_labelled(label: &str, value: &str) -> String {
     ])
 }
 
-async fn s3() -> aws_sdk_s3::Client {
+pub(crate) async fn s3() -> aws_sdk_s3::Client {
     let c = aws_sdk_s3::Client::from_conf(
         aws_sdk_s3::config::Builder::from(&moto_sdk("us-east-1").await)
             .force_path_style(true)
@@ -207,7 +212,7 @@ async fn s3() -> aws_sdk_s3::Client {
     c
 }
 
-fn usage_error(o: &Output, needles: &[&str]) {
+pub(crate) fn usage_error(o: &Output, needles: &[&str]) {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
@@ -293,14 +298,11 @@ fn the_container_runs_under_the_workers_contract() {
         ]
     );
     assert_eq!(lines[13], "data-7-core", "globals, vars and job rendered");
-    let ustart = chrono::NaiveDateTime::parse_from_str(&lines[14], "%Y-%m-%d %H:%M:%S%.f")
+    // As lava prints it: aware, whole seconds.
+    let ustart = chrono::DateTime::parse_from_str(&lines[14], "%Y-%m-%d %H:%M:%S%:z")
         .unwrap_or_else(|e| panic!("ustart {:?}: {e}", lines[14]));
-    assert!(
-        (chrono::Utc::now().naive_utc() - ustart)
-            .num_minutes()
-            .abs()
-            < 10
-    );
+    assert!(lines[14].ends_with("+00:00"), "{}", lines[14]);
+    assert!((chrono::Utc::now() - ustart.to_utc()).num_minutes().abs() < 10);
     // The file written in the container is on the host, in the kept folder.
     assert_eq!(
         std::fs::read_to_string(Path::new(tmp).join("out.txt")).unwrap(),
@@ -327,8 +329,8 @@ fn without_keep_tmp_the_folder_is_removed_jinja_false_renders_nothing_and_worker
     assert!(!Path::new(&lines[0]).exists(), "{} removed", lines[0]);
     assert_eq!(
         lines[1..4],
-        ["{{vars.v}}", "{{vars.v}}", "other"],
-        "--worker wins over the job's"
+        ["{{vars.v}}", "", "other"],
+        "jinja false drops env (as the worker); --worker wins over the job's"
     );
     assert!(
         lines[4].starts_with(&format!("lava-{REALM}-other-")),
@@ -387,7 +389,7 @@ fn labels_are_on_the_running_container_and_ctrl_c_removes_it() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
     assert_eq!(status.code(), Some(1), "{rest}");
-    assert!(rest.contains("interrupted (Ctrl-C)"), "{rest}");
+    assert!(rest.contains("interrupted (SIGINT)"), "{rest}");
     assert_eq!(
         containers_labelled("lava.job_id", &fx.job_id),
         "",
@@ -404,7 +406,9 @@ fn the_timeout_kills_and_removes_the_container() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!(v["timed_out"], true);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("timed out after 2s"), "{err}");
+    assert!(err.contains("Timed out after 2.0 seconds"), "{err}");
+    assert_eq!(v["exit_status"], 28, "the worker's status at the timeout");
+    assert_eq!(v["error"], "Timed out after 2.0 seconds");
     assert_eq!(
         containers_labelled("lava.run_id", v["run_id"].as_str().unwrap()),
         ""
@@ -423,7 +427,7 @@ fn a_non_zero_exit_fails_the_run_with_1_or_the_containers_status() {
         err.contains(&format!("[{} stderr] failing", fx.job_id)),
         "{err}"
     );
-    assert!(err.contains("the container exited with status 3"), "{err}");
+    assert!(err.contains("Failed with exit status 3"), "{err}");
     let o = fx.run(&["--dev", "--exit-status", "container", "--output", "json"]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert_eq!(json_of(&o)["exit_status"], 3);
@@ -466,7 +470,7 @@ fn a_public_pull_fetches_the_image_from_its_registry() {
     );
 }
 
-fn ssm_put(name: &str, value: &str) {
+pub(crate) fn ssm_put(name: &str, value: &str) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         aws_sdk_ssm::Client::new(&moto_sdk("us-east-1").await)
@@ -590,7 +594,7 @@ fn bad_specs_exit_2_naming_the_field_before_anything_is_pulled() {
         ),
         (
             json!({"command": "echo {{ vars.x"}),
-            &["argument", "template"][..],
+            &["word 1 of the command", "template"][..],
         ),
     ] {
         fx.job_of(&missing, params.clone());
@@ -600,6 +604,14 @@ fn bad_specs_exit_2_naming_the_field_before_anything_is_pulled() {
     let fx = Fx::new(json!([{"type": "docker", "conn_id": "docker/public", "enabled": false}]));
     fx.job_of(&missing, json!({}));
     usage_error(&fx.run(&[]), &["enabled", "disabled"]);
+    // The worker ignores connection keys it does not use: a framework-deployed record runs.
+    let fx = Fx::new(
+        json!([{"type": "docker", "conn_id": "docker/public", "enabled": true,
+        "owner": "data@example.com", "description": "public", "secret_id": "s", "x-lava-chk": "0f"}]),
+    );
+    fx.job(json!({"command": "true"}));
+    let o = fx.run(&[]);
+    assert!(o.status.success(), "{}", text(&o));
     let fx = Fx::public();
     std::fs::write(
         fx.path("realm.json"),
@@ -636,21 +648,40 @@ fn ecr_connections_exchange_a_token_and_pull_from_the_accounts_registry() {
         {"type": "docker", "conn_id": "docker/ecr-other", "enabled": true, "registry": "ecr:210987654321"}
     ]));
     // moto answers GetAuthorizationToken for account 123456789012; the pull itself cannot reach
-    // AWS from here, and its error names the resolved image and registry.
+    // AWS from here, and its error names the image, pulled exactly as written, and registry.
     for (conn, account) in [
         ("docker/ecr", "123456789012"),
         ("docker/ecr-other", "210987654321"),
     ] {
-        fx.job_of("lava/lt/demo:1", json!({"command": "true", "docker": conn}));
+        let host = format!("{account}.dkr.ecr.us-east-1.amazonaws.com");
+        fx.job_of(
+            &format!("{host}/lava/lt/demo:1"),
+            json!({"command": "true", "docker": conn}),
+        );
         let o = fx.run(&[]);
         assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-        let host = format!("{account}.dkr.ecr.us-east-1.amazonaws.com");
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(
             err.contains(&format!("pulling {host}/lava/lt/demo:1 from {host}")),
             "{err}"
         );
+        assert!(!err.contains("are not sent"), "{err}");
     }
+    // A payload on another registry is pulled as written, without the ECR token.
+    fx.job_of(
+        &format!("{}/lava-test/not-there:{}", registry(), unique()),
+        json!({"command": "true", "docker": "docker/ecr"}),
+    );
+    let o = fx.run(&[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("credentials of connection docker/ecr (for 123456789012.dkr.ecr.us-east-1.amazonaws.com) are not sent"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("pulling {}/lava-test/not-there", registry())),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -709,13 +740,20 @@ async fn specs_come_from_the_lava_tables_in_dynamodb_with_state() {
         ),
         (
             format!("lava.{realm}.state"),
-            vec![("state_id", s("watermark")), ("value", s("from-the-table"))],
+            vec![
+                ("state_id", s("watermark")),
+                ("type", s("json")),
+                ("value", s("\"from-the-table\"")),
+                ("timestamp", s("2026-01-01T00:00:00+00:00")),
+                ("ttl", A::N("0".into())),
+            ],
         ),
         (
             format!("lava.{realm}.jobs"),
             vec![
                 ("job_id", s("demo/db")),
                 ("type", s("docker")),
+                ("enabled", A::Bool(true)),
                 ("owner", s("o@x")),
                 ("worker", s("core")),
                 ("payload", s(public_image())),
@@ -737,10 +775,7 @@ async fn specs_come_from_the_lava_tables_in_dynamodb_with_state() {
                                 "command".to_string(),
                                 s("/bin/sh -c 'echo {{state.watermark}} {{state.other}} $N'"),
                             ),
-                            (
-                                "env".to_string(),
-                                A::M([("N".to_string(), A::N("42".into()))].into()),
-                            ),
+                            ("env".to_string(), A::M([("N".to_string(), s("42"))].into())),
                             ("timeout".to_string(), s("30s")),
                         ]
                         .into(),
@@ -815,6 +850,7 @@ async fn host_config_keys_reach_the_created_container() {
             image,
             command: Some(vec!["true".into()]),
             env: Default::default(),
+            proxy_env: Vec::new(),
             tmp: "/tmp",
             uid: 0,
             gid: 0,

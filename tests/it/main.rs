@@ -14,6 +14,8 @@ mod images_steps;
 mod imds;
 mod install;
 mod job;
+mod job_contract;
+mod job_diff;
 mod lab;
 mod lifecycle;
 mod packer;
