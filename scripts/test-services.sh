@@ -52,7 +52,8 @@ lava_venv="$top/build/lava-venv"
 apt_base=(curl binutils util-linux passwd man-db groff-base)
 
 lab_suite=bookworm
-lab_packages=python3,python3-pip,python3-venv,ca-certificates
+# rsyslog and logrotate: the AMI logging tests run the real ones on the AMI's configuration.
+lab_packages=python3,python3-pip,python3-venv,ca-certificates,rsyslog,logrotate
 lab_image=lava-lab/debian:12
 
 # apt_pins [NAME…]: "name=version" for every line of apt.lock (only the NAMEs when given).
