@@ -190,7 +190,8 @@ pub struct WorkerStack {
 }
 
 /// A lava worker stack: parameters realm, worker and amiId (or sakAmiId) and a machine type: an
-/// instance type, or our template's attribute-based selection (`vCpuMin`) when that is empty.
+/// instance type, or attribute-based selection when that is empty (`workerVCpuMin` in lava's
+/// template and ours, `vCpuMin` in our template before it took lava's names).
 /// Anything else — not a worker, or a parasitic worker without an AMI or machine type — is None.
 pub fn worker_stack(s: &StackInfo, all_amis: &[LavaAmi]) -> Option<WorkerStack> {
     let p = &s.parameters;
@@ -204,7 +205,9 @@ pub fn worker_stack(s: &StackInfo, all_amis: &[LavaAmi]) -> Option<WorkerStack> 
     let has_type = p
         .iter()
         .any(|(k, v)| k.to_ascii_lowercase().contains("instancetype") && !v.is_empty());
-    let has_attributes = p.get("vCpuMin").is_some_and(|v| !v.is_empty());
+    let has_attributes = ["workerVCpuMin", "vCpuMin"]
+        .iter()
+        .any(|k| p.get(*k).is_some_and(|v| !v.is_empty()));
     if !has_type && !has_attributes {
         return None;
     }
@@ -430,6 +433,19 @@ mod tests {
             &amis,
         );
         assert!(by_attributes.is_some(), "attribute-based selection");
+        // lava's own template: workerVCpuMin, 0 by default, with an empty instance type.
+        let lava_template = worker_stack(
+            &stack(&[
+                ("realm", "r"),
+                ("worker", "w"),
+                ("amiId", "ami-1"),
+                ("workerInstanceType", ""),
+                ("workerVCpuMin", "0"),
+                ("workerMemoryMin", "0"),
+            ]),
+            &amis,
+        );
+        assert!(lava_template.is_some(), "lava's attribute-based selection");
         assert!(
             worker_stack(
                 &stack(&[

@@ -461,10 +461,11 @@ async fn prune_keeps_the_newest_and_every_ami_in_use_and_deletes_the_snapshots_o
     let (subnet, sg) = crate::worker_stack::network(&r.ec2).await;
     crate::worker_stack::create_worker(
         &r.cfn,
-        "lava-prod-core",
+        "lava-prod-life",
         &[
             ("realm", "prod"),
-            ("worker", "core"),
+            ("worker", "life"),
+            ("realmLambdasDeployed", "No"),
             ("amiId", &x86[1]),
             ("subnets", &subnet),
             ("secGroups", &sg),
@@ -511,7 +512,7 @@ async fn prune_keeps_the_newest_and_every_ami_in_use_and_deletes_the_snapshots_o
     assert!(
         d[&x86[1]]
             .1
-            .contains("stack lava-prod-core parameter amiId"),
+            .contains("stack lava-prod-life parameter amiId"),
         "{:?}",
         d[&x86[1]]
     );
@@ -707,6 +708,7 @@ async fn the_worker_template_takes_its_ami_from_a_parameter_when_asked() {
         ("codeBucket", "lava-code"),
         ("s3Temp", "s3://lava-prod-tmp/lava/prod/tmp"),
         ("s3Payloads", "s3://lava-prod-payloads/lava/prod/payloads"),
+        ("realmLambdasDeployed", "No"),
     ];
     let ami = r.ami("x86_64", 5).await;
     let with_param = [&common[..], &[("worker", "bypar"), ("amiParameter", X86)]].concat();

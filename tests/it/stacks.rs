@@ -96,8 +96,8 @@ async fn lists_amis_by_kind_and_worker_stacks_only() {
     let arm_old = w.ami("arm64", "3.11.12", "2025-01-01T00-00-00Z").await;
     let arm_new = w.ami("arm64", "3.11.12", "2025-02-01T00-00-00Z").await;
     let py312 = w.ami("x86_64", "3.12.4", "2025-03-01T00-00-00Z").await;
-    w.worker("lava-prod-core", &x86[6]).await;
-    w.worker("lava-prod-batch", &x86[2]).await;
+    w.worker("lava-prod-main", &x86[6]).await;
+    w.worker("lava-prod-bulk", &x86[2]).await;
     w.worker("lava-prod-arm", "ami-0123456789abcdef0").await;
     w.other(
         "lava-prod-old",
@@ -151,14 +151,14 @@ async fn lists_amis_by_kind_and_worker_stacks_only() {
         stacks.keys().collect::<Vec<_>>(),
         [
             "lava-prod-arm",
-            "lava-prod-batch",
-            "lava-prod-core",
+            "lava-prod-bulk",
+            "lava-prod-main",
             "lava-prod-old"
         ],
         "decoys and parasitic workers are left out"
     );
-    assert_eq!(stacks["lava-prod-core"]["ami_state"], "newest");
-    assert_eq!(stacks["lava-prod-batch"]["ami_state"], "older");
+    assert_eq!(stacks["lava-prod-main"]["ami_state"], "newest");
+    assert_eq!(stacks["lava-prod-bulk"]["ami_state"], "older");
     assert_eq!(stacks["lava-prod-arm"]["ami_state"], "unknown");
     assert_eq!(stacks["lava-prod-old"]["ami_parameter"], "sakAmiId");
     assert_eq!(stacks["lava-prod-old"]["realm"], "prod");
@@ -181,9 +181,9 @@ async fn updates_to_latest_or_an_id_keeping_other_parameters() {
     let old = w.ami("x86_64", "3.11.12", "2025-01-01T00-00-00Z").await;
     let new = w.ami("x86_64", "3.11.12", "2025-02-01T00-00-00Z").await;
     let arm = w.ami("arm64", "3.11.12", "2025-02-01T00-00-00Z").await;
-    w.worker("lava-prod-core", &old).await;
+    w.worker("lava-prod-etl", &old).await;
     w.worker("lava-prod-batch", &new).await;
-    w.worker("lava-dev-core", &old).await;
+    w.worker("lava-dev-devw", &old).await;
     w.other(
         "lava-prod-old",
         &[
@@ -194,18 +194,18 @@ async fn updates_to_latest_or_an_id_keeping_other_parameters() {
         ],
     )
     .await;
-    let before = w.params("lava-prod-core").await;
+    let before = w.params("lava-prod-etl").await;
 
     let text = succeeded(&w.net.roll_to_latest("lava-prod-*", &[]));
     assert!(
-        text.contains(&format!("lava-prod-core: {old} -> {new} UPDATE_COMPLETE")),
+        text.contains(&format!("lava-prod-etl: {old} -> {new} UPDATE_COMPLETE")),
         "{text}"
     );
     assert!(
         text.contains("lava-prod-batch") && text.contains("ALREADY_CURRENT"),
         "{text}"
     );
-    let after = w.params("lava-prod-core").await;
+    let after = w.params("lava-prod-etl").await;
     assert_eq!(after["amiId"], new);
     for (k, v) in &before {
         if k != "amiId" {
@@ -218,7 +218,7 @@ async fn updates_to_latest_or_an_id_keeping_other_parameters() {
         "pre-7.1 stacks too"
     );
     assert_eq!(
-        w.params("lava-dev-core").await["amiId"],
+        w.params("lava-dev-devw").await["amiId"],
         old,
         "not selected: untouched"
     );
@@ -227,7 +227,7 @@ async fn updates_to_latest_or_an_id_keeping_other_parameters() {
     let out = w
         .cmd(&[
             "-U",
-            "lava-dev-core",
+            "lava-dev-devw",
             "--ami",
             &arm,
             "--yes",
@@ -241,13 +241,13 @@ async fn updates_to_latest_or_an_id_keeping_other_parameters() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["to"], arm.as_str());
     assert_eq!(v[0]["status"], "UPDATE_COMPLETE");
-    assert_eq!(w.params("lava-dev-core").await["amiId"], arm);
+    assert_eq!(w.params("lava-dev-devw").await["amiId"], arm);
 
     // Not a lava AMI: refused, nothing touched, exit 1.
     let out = w
         .cmd(&[
             "-U",
-            "lava-dev-core",
+            "lava-dev-devw",
             "--ami",
             "ami-0123456789abcdef0",
             "--yes",
@@ -288,9 +288,9 @@ async fn interactive_update_through_a_terminal() {
     let w = World::new("ap-northeast-1").await;
     let old = w.ami("x86_64", "3.11.12", "2025-01-01T00-00-00Z").await;
     let new = w.ami("x86_64", "3.11.12", "2025-02-01T00-00-00Z").await;
-    w.worker("lava-prod-a", &old).await;
-    w.worker("lava-prod-b", &old).await;
-    w.worker("lava-prod-c", &old).await;
+    w.worker("lava-prod-aaa", &old).await;
+    w.worker("lava-prod-bbb", &old).await;
+    w.worker("lava-prod-ccc", &old).await;
 
     let region = w.region.clone();
     let endpoint = moto();
@@ -312,17 +312,20 @@ async fn interactive_update_through_a_terminal() {
         .env("NO_COLOR", "1");
         let mut p = rexpect::session::spawn_command(cmd, Some(30_000)).unwrap();
         // a: pick the newest (listed first, number 1).
-        p.exp_string("lava-prod-a (realm prod, worker a)").unwrap();
+        p.exp_string("lava-prod-aaa (realm prod, worker aaa)")
+            .unwrap();
         p.exp_string("s to skip this stack, q to quit").unwrap();
         p.send_line("1").unwrap();
         p.exp_string("UPDATE_COMPLETE").unwrap();
         // b: skip.
-        p.exp_string("lava-prod-b (realm prod, worker b)").unwrap();
+        p.exp_string("lava-prod-bbb (realm prod, worker bbb)")
+            .unwrap();
         p.exp_string("q to quit").unwrap();
         p.send_line("s").unwrap();
         p.exp_string("SKIPPED").unwrap();
         // c: quit.
-        p.exp_string("lava-prod-c (realm prod, worker c)").unwrap();
+        p.exp_string("lava-prod-ccc (realm prod, worker ccc)")
+            .unwrap();
         p.exp_string("q to quit").unwrap();
         p.send_line("q").unwrap();
         p.exp_string("quit").unwrap();
@@ -330,9 +333,9 @@ async fn interactive_update_through_a_terminal() {
     })
     .await
     .unwrap();
-    assert_eq!(w.params("lava-prod-a").await["amiId"], new);
-    assert_eq!(w.params("lava-prod-b").await["amiId"], old);
-    assert_eq!(w.params("lava-prod-c").await["amiId"], old);
+    assert_eq!(w.params("lava-prod-aaa").await["amiId"], new);
+    assert_eq!(w.params("lava-prod-bbb").await["amiId"], old);
+    assert_eq!(w.params("lava-prod-ccc").await["amiId"], old);
 }
 
 #[test]
@@ -371,19 +374,19 @@ async fn a_failed_stack_stops_the_run_unless_keep_going() {
     let w = World::new("ca-central-1").await;
     let old = w.ami("x86_64", "3.11.12", "2025-01-01T00-00-00Z").await;
     let new = w.ami("x86_64", "3.11.12", "2025-02-01T00-00-00Z").await;
-    // lava-prod-a runs an AMI that is not a lava AMI: `latest` cannot be chosen for it.
-    w.worker("lava-prod-a", "ami-0123456789abcdef0").await;
-    w.worker("lava-prod-b", &old).await;
+    // lava-prod-one runs an AMI that is not a lava AMI: `latest` cannot be chosen for it.
+    w.worker("lava-prod-one", "ami-0123456789abcdef0").await;
+    w.worker("lava-prod-two", &old).await;
     let out = w.net.roll_to_latest("lava-prod-*", &[]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("lava-prod-a") && text.contains("FAILED") && text.contains("pass --kind"),
+        text.contains("lava-prod-one") && text.contains("FAILED") && text.contains("pass --kind"),
         "{text}"
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("remaining stacks were not touched"));
     assert_eq!(
-        w.params("lava-prod-b").await["amiId"],
+        w.params("lava-prod-two").await["amiId"],
         old,
         "stopped before b"
     );
@@ -391,7 +394,7 @@ async fn a_failed_stack_stops_the_run_unless_keep_going() {
     let out = w.net.roll_to_latest("lava-prod-*", &["--keep-going"]);
     assert_eq!(out.status.code(), Some(1), "a failure still fails the run");
     assert_eq!(
-        w.params("lava-prod-b").await["amiId"],
+        w.params("lava-prod-two").await["amiId"],
         new,
         "--keep-going went on to b"
     );
@@ -423,7 +426,7 @@ async fn a_terminal_gone_at_the_prompt_fails_the_run() {
     let w = World::new("sa-east-1").await;
     let old = w.ami("x86_64", "3.11.12", "2025-01-01T00-00-00Z").await;
     w.ami("x86_64", "3.11.12", "2025-02-01T00-00-00Z").await;
-    w.worker("lava-prod-t", &old).await;
+    w.worker("lava-prod-tty", &old).await;
     let (region, endpoint) = (w.region.clone(), moto());
     let code = tokio::task::spawn_blocking(move || {
         use std::io::Read;
@@ -476,5 +479,5 @@ async fn a_terminal_gone_at_the_prompt_fails_the_run() {
         Some(1),
         "a prompt that cannot be answered is a failure"
     );
-    assert_eq!(w.params("lava-prod-t").await["amiId"], old);
+    assert_eq!(w.params("lava-prod-tty").await["amiId"], old);
 }

@@ -4,7 +4,7 @@
 //! moving the group to a new launch template version. What the emulator cannot create (scaling
 //! policy, lifecycle hook, metric filter, managed policy attachments, update policy) is checked in
 //! the template itself.
-use crate::common::{bin, bin_moto, each_field, moto_sdk, one_line_failure, root, succeeded};
+use crate::common::{bin, bin_moto, each_field, moto, moto_sdk, one_line_failure, root, succeeded};
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use lava_build::rc::userdata;
 use serde_json::Value;
@@ -120,6 +120,7 @@ impl Region {
             ("subnets", &self.subnet),
             ("secGroups", &self.sg),
             ("codeBucket", "lava-code"),
+            ("realmLambdasDeployed", "No"),
         ];
         set.extend_from_slice(extra);
         create_worker(&self.cfn, stack, &set).await
@@ -264,7 +265,7 @@ pub async fn create_worker(
         .create_stack()
         .stack_name(name)
         .template_body(template_text())
-        .capabilities(Capability::CapabilityIam)
+        .capabilities(Capability::CapabilityNamedIam)
         .set_parameters(Some(
             params
                 .iter()
@@ -369,9 +370,60 @@ fn wild(pattern: &str, text: &str) -> bool {
 #[derive(Debug)]
 struct Stmt {
     sid: String,
+    allow: bool,
     actions: Vec<String>,
+    /// `Resource`, or `NotResource` when `not_resource`.
     resources: Vec<String>,
+    not_resource: bool,
     condition: Option<Value>,
+}
+
+/// The statements of one policy document; `origin` names those without a Sid.
+fn statements(v: &Value, origin: &str) -> Vec<Stmt> {
+    assert_eq!(v["Version"], "2012-10-17", "{origin}");
+    v["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let effect = s["Effect"].as_str().unwrap();
+            assert!(effect == "Allow" || effect == "Deny", "{s}");
+            let not_resource = s.get("NotResource").is_some();
+            Stmt {
+                sid: s["Sid"]
+                    .as_str()
+                    .map(String::from)
+                    .unwrap_or_else(|| format!("{origin}#{i}")),
+                allow: effect == "Allow",
+                actions: strings(&s["Action"]),
+                resources: strings(if not_resource {
+                    &s["NotResource"]
+                } else {
+                    &s["Resource"]
+                }),
+                not_resource,
+                condition: s.get("Condition").cloned(),
+            }
+        })
+        .collect()
+}
+
+/// The AWS managed policies the template attaches, as vendored under tests/fixtures/iam (the
+/// emulator does not attach them): their statements.
+fn managed_statements() -> Vec<Stmt> {
+    [
+        "AmazonSSMManagedInstanceCore",
+        "CloudWatchAgentServerPolicy",
+    ]
+    .iter()
+    .flat_map(|name| {
+        let file = root().join(format!("tests/fixtures/iam/{name}.json"));
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(v["PolicyName"], *name);
+        statements(&v["Document"], name)
+    })
+    .collect()
 }
 
 /// Every statement of the role's inline policies, by policy name.
@@ -393,39 +445,38 @@ async fn role_statements(iam: &aws_sdk_iam::Client, role: &str) -> BTreeMap<Stri
             .send()
             .await
             .unwrap();
-        let v = policy_json(doc.policy_document());
-        assert_eq!(v["Version"], "2012-10-17");
-        let stmts = v["Statement"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| {
-                assert_eq!(s["Effect"], "Allow", "{s}");
-                Stmt {
-                    sid: s["Sid"].as_str().unwrap_or_default().to_string(),
-                    actions: strings(&s["Action"]),
-                    resources: strings(&s["Resource"]),
-                    condition: s.get("Condition").cloned(),
-                }
-            })
-            .collect();
+        let stmts = statements(&policy_json(doc.policy_document()), &name);
         out.insert(name, stmts);
     }
     out
 }
 
-/// The statements allowing `action` on `resource` (conditions are reported, not evaluated).
+/// Whether `stmt` covers `action` on `resource` (conditions are reported, not evaluated).
+fn covers(stmt: &Stmt, action: &str, resource: &str) -> bool {
+    stmt.actions.iter().any(|a| wild(a, action))
+        && stmt.resources.iter().any(|r| wild(r, resource)) != stmt.not_resource
+}
+
+/// The statements allowing `action` on `resource`, none when a statement denies it (IAM's rule:
+/// an explicit deny wins over every allow).
 fn allowing<'a>(stmts: &'a [&'a Stmt], action: &str, resource: &str) -> Vec<&'a Stmt> {
+    if stmts
+        .iter()
+        .any(|s| !s.allow && covers(s, action, resource))
+    {
+        return Vec::new();
+    }
     stmts
         .iter()
         .copied()
-        .filter(|s| s.actions.iter().any(|a| wild(a, action)))
-        .filter(|s| s.resources.iter().any(|r| wild(r, resource)))
+        .filter(|s| s.allow && covers(s, action, resource))
         .collect()
 }
 
 /// Actions that take no resource but `*`: the only ones allowed on `*`.
-const STAR_ONLY: [&str; 5] = [
+const STAR_ONLY: [&str; 7] = [
+    "ses:SendEmail",
+    "ses:SendRawEmail",
     "ecr:GetAuthorizationToken",
     "cloudwatch:PutMetricData",
     "ec2:DescribeTags",
@@ -438,6 +489,7 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
     let r = Region::new("eu-north-1").await;
     let (region, cfn, iam) = (r.name.as_str(), &r.cfn, &r.iam);
     let topic = format!("arn:aws:sns:{region}:{ACCOUNT}:lava-alarms");
+    let stop = stop_lambda(&r, "lava-prod-stop").await;
     let extra = [
         REALM_AREAS[0],
         REALM_AREAS[1],
@@ -445,19 +497,44 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
         ("tmpVolumeSize", "40"),
         ("dockerVolumeSize", "60"),
         ("alarmTopic", &topic),
-        ("backlogTarget", "5"),
+        ("createHeartBeatAlarm", "Yes"),
+        ("createHeartbeatLogGroup", "Yes"),
+        ("heartbeatLogGroup", "/lava/fleet"),
+        ("maxAllowedQueueDepth", "100"),
+        ("workerBacklogScalingTarget", "5"),
+        ("realmLambdasDeployed", "Yes"),
+        ("stopLambdaArn", &stop),
     ];
     r.prod_worker("lava-prod-core", "ami-0123456789abcdef0", &extra)
         .await;
+    realm_finds_the_worker(&r, "prod", "core", &stop).await;
+    // The heartbeat group this stack was asked to make, missing before.
+    let groups = aws_cli(
+        &r.name,
+        &[
+            "logs",
+            "describe-log-groups",
+            "--log-group-name-prefix",
+            "/lava/fleet",
+        ],
+    );
+    assert_eq!(
+        groups["logGroups"][0]["logGroupName"], "/lava/fleet",
+        "{groups}"
+    );
 
-    // The role: the stack's own policy and the realm policy, statement by statement.
+    // The role, named as lava names it: the stack's own policy, the isolation denies and the
+    // realm policy, statement by statement, with the AWS managed policies' statements.
     let role = physical_id(cfn, "lava-prod-core", "WorkerRole").await;
+    assert_eq!(role, "lava-prod-worker-core");
     let policies = role_statements(iam, &role).await;
     assert_eq!(
         policies.keys().collect::<Vec<_>>(),
-        ["lava-realm", "lava-worker"]
+        ["lava-isolation", "lava-realm", "lava-worker"]
     );
-    let all: Vec<&Stmt> = policies.values().flatten().collect();
+    let managed = managed_statements();
+    let inline: Vec<&Stmt> = policies.values().flatten().collect();
+    let all: Vec<&Stmt> = inline.iter().copied().chain(managed.iter()).collect();
     let arn = |service: &str, rest: &str| format!("arn:aws:{service}:{region}:{ACCOUNT}:{rest}");
     let queue_arn = arn("sqs", "lava-prod-core");
     let key = arn("kms", "key/1234abcd-12ab-34cd-56ef-1234567890ab");
@@ -535,8 +612,32 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
             "autoscaling:CompleteLifecycleAction",
             arn(
                 "autoscaling",
-                "autoScalingGroup:9f1e:autoScalingGroupName/lava-prod-core-WorkerGroup-X",
+                "autoScalingGroup:9f1e:autoScalingGroupName/lava-prod-core",
             ),
+        ),
+        (
+            "cloudformation:SignalResource",
+            arn("cloudformation", "stack/lava-prod-core/5e1d-77"),
+        ),
+        // Standalone: what lava's realm policy gives a worker, in this realm.
+        (
+            "secretsmanager:GetSecretValue",
+            arn("secretsmanager", "secret:/lava/prod/conn/db-AbCdEf"),
+        ),
+        ("sqs:SendMessage", arn("sqs", "lava-prod-other")),
+        ("sqs:SendMessage", queue_arn.clone()),
+        ("sns:Publish", arn("sns", "lava-prod-notices")),
+        ("ses:SendEmail", "*".into()),
+        ("events:PutEvents", arn("events", "event-bus/default")),
+        // The AWS managed policies: Session Manager, the agent's log group and its config.
+        ("ssmmessages:OpenDataChannel", "*".into()),
+        (
+            "logs:PutLogEvents",
+            arn("logs", "log-group:/lava/fleet:log-stream:i-1/lava"),
+        ),
+        (
+            "ssm:GetParameter",
+            arn("ssm", "parameter/AmazonCloudWatch-linux"),
         ),
     ];
     for (action, resource) in &reachable {
@@ -581,7 +682,45 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
         ),
         ("ecr:PutImage", arn("ecr", "repository/lava/prod/x")),
         ("sqs:ReceiveMessage", arn("sqs", "lava-prod-other")),
-        ("sqs:SendMessage", queue_arn.clone()),
+        ("sqs:SendMessage", arn("sqs", "lava-dev-core")),
+        (
+            "autoscaling:CompleteLifecycleAction",
+            arn(
+                "autoscaling",
+                "autoScalingGroup:9f1e:autoScalingGroupName/lava-prod-other",
+            ),
+        ),
+        (
+            "cloudformation:SignalResource",
+            arn("cloudformation", "stack/lava-prod-other/5e1d-77"),
+        ),
+        (
+            "secretsmanager:GetSecretValue",
+            arn("secretsmanager", "secret:/lava/dev/conn/db-AbCdEf"),
+        ),
+        ("sns:Publish", arn("sns", "lava-dev-notices")),
+        // What the AWS managed policies grant account-wide, taken back by lava-isolation.
+        ("ssm:GetParameter", arn("ssm", "parameter/lava/dev/conn/db")),
+        (
+            "ssm:GetParameters",
+            arn("ssm", "parameter/lava/dev/conn/db"),
+        ),
+        (
+            "ssm:GetParameter",
+            arn("ssm", "parameter/other-app/password"),
+        ),
+        (
+            "logs:PutLogEvents",
+            arn("logs", "log-group:/lava/dev:log-stream:i-1"),
+        ),
+        (
+            "logs:CreateLogGroup",
+            arn("logs", "log-group:/aws/lambda/payroll"),
+        ),
+        (
+            "logs:PutLogEvents",
+            arn("logs", "log-group:/lava/prodx:log-stream:i-1"),
+        ),
         (
             "logs:PutLogEvents",
             arn("logs", "log-group:/lava/dev:log-stream:i-1"),
@@ -597,7 +736,7 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
     }
     // Nothing account-wide: `*` only for actions that take nothing else; wildcards in an ARN
     // only under the realm, or narrowed by a condition on the realm.
-    for s in &all {
+    for s in inline.iter().filter(|s| s.allow) {
         if s.resources.iter().any(|r| r == "*") {
             for a in &s.actions {
                 assert!(STAR_ONLY.contains(&a.as_str()), "{a} on * in {}", s.sid);
@@ -612,21 +751,12 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
             .find(|s| s.sid == name)
             .unwrap_or_else(|| panic!("no statement {name}"))
     };
-    // KMS keys: any key id, but only keys with a lava-<realm>- alias.
+    // KMS keys: any key id, but only the realm's two keys by their exact aliases.
     let keys = sid("RealmKeys");
     assert_eq!(keys.resources, [arn("kms", "key/*")]);
     assert_eq!(
-        keys.condition.as_ref().unwrap()["ForAnyValue:StringLike"]["kms:ResourceAliases"],
-        "alias/lava-prod-*"
-    );
-    let hook = sid("TerminateHook");
-    let cond = &hook.condition.as_ref().unwrap()["StringEquals"];
-    assert_eq!(
-        (
-            &cond["aws:ResourceTag/lava:realm"],
-            &cond["aws:ResourceTag/lava:worker"]
-        ),
-        (&Value::from("prod"), &Value::from("core"))
+        keys.condition.as_ref().unwrap()["ForAnyValue:StringEquals"]["kms:ResourceAliases"],
+        serde_json::json!(["alias/lava-prod-sys", "alias/lava-prod-user"])
     );
     // ECR pulls exactly as seed 000 says: dist/lava/* and lava/<realm>/* of this account+region.
     let pull = sid("EcrPull");
@@ -676,7 +806,7 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
             ("/dev/sdc".to_string(), 60, true, "gp3".to_string()),
         ]
     );
-    let shell0 = check_user_data(data.user_data().unwrap(), 2, true, true);
+    let shell0 = check_user_data(region, "core", data.user_data().unwrap(), 2, true, true);
     mount_volume_behaves(&shell0);
 
     // The group: the instance type as the mixed instances override, the first template version.
@@ -697,8 +827,13 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
         .iter()
         .map(|t| (t.key().unwrap(), t.value().unwrap()))
         .collect();
-    assert_eq!(tags["lava:realm"], "prod");
-    assert_eq!(tags["lava:worker"], "core");
+    assert_eq!(
+        group, "lava-prod-core",
+        "the name the realm's lambdas look for"
+    );
+    assert_eq!(tags["LavaRealm"], "prod");
+    assert_eq!(tags["LavaWorker"], "core");
+    assert_eq!(tags["Name"], "lava-prod-core");
 
     // The queue, named for the worker.
     let outputs = cfn
@@ -721,9 +856,170 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
     assert_eq!(outputs["AutoScalingGroup"], group);
 }
 
+/// Runs the AWS CLI of build/venv against the emulator in `region`: its JSON answer.
+fn aws_cli(region: &str, args: &[&str]) -> Value {
+    let out = std::process::Command::new(root().join("build/venv/bin/aws"))
+        .args([
+            "--endpoint-url",
+            &moto(),
+            "--region",
+            region,
+            "--output",
+            "json",
+        ])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .expect("the AWS CLI in build/venv (scripts/test-services.sh install)");
+    assert!(
+        out.status.success(),
+        "aws {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        return Value::Null;
+    }
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A function standing in for the realm's stop lambda (never invoked: the emulator holds its
+/// policy and the rule's target): its ARN.
+async fn stop_lambda(r: &Region, name: &str) -> String {
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    let role = r
+        .iam
+        .create_role()
+        .role_name(format!("{name}-role"))
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("stop.zip");
+    // An empty zip archive (its end-of-central-directory record alone): the code is never run.
+    let mut empty = b"PK\x05\x06".to_vec();
+    empty.extend_from_slice(&[0; 18]);
+    std::fs::write(&zip, empty).unwrap();
+    let f = aws_cli(
+        &r.name,
+        &[
+            "lambda",
+            "create-function",
+            "--function-name",
+            name,
+            "--runtime",
+            "python3.12",
+            "--handler",
+            "stop.lambda_handler",
+            "--role",
+            role.role().unwrap().arn(),
+            "--zip-file",
+            &format!("fileb://{}", zip.display()),
+        ],
+    );
+    f["FunctionArn"].as_str().unwrap().to_string()
+}
+
+/// What a lava realm relies on, read back from the emulator: the queue lava-<realm>-<worker>
+/// encrypted with the realm's user key (what its dispatch lambda may use), the terminating rule
+/// handing the lifecycle action's detail to the stop lambda, the lambda's permission for that
+/// rule, and the stack's exports.
+async fn realm_finds_the_worker(r: &Region, realm: &str, worker: &str, stop: &str) {
+    let name = format!("lava-{realm}-{worker}");
+    let url = aws_cli(&r.name, &["sqs", "get-queue-url", "--queue-name", &name]);
+    let url = url["QueueUrl"].as_str().unwrap();
+    let attrs = aws_cli(
+        &r.name,
+        &[
+            "sqs",
+            "get-queue-attributes",
+            "--queue-url",
+            url,
+            "--attribute-names",
+            "KmsMasterKeyId",
+        ],
+    );
+    assert_eq!(
+        attrs["Attributes"]["KmsMasterKeyId"],
+        format!("alias/lava-{realm}-user")
+    );
+    let tags = aws_cli(&r.name, &["sqs", "list-queue-tags", "--queue-url", url]);
+    assert_eq!(tags["Tags"]["LavaRealm"], realm, "{tags}");
+    assert_eq!(tags["Tags"]["LavaWorker"], worker, "{tags}");
+
+    let rule_name = format!("{name}-terminating");
+    let rule = aws_cli(&r.name, &["events", "describe-rule", "--name", &rule_name]);
+    assert_eq!(rule["State"], "ENABLED");
+    let pattern: Value = serde_json::from_str(rule["EventPattern"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        pattern,
+        serde_json::json!({
+            "source": ["aws.autoscaling"],
+            "detail-type": ["EC2 Instance-terminate Lifecycle Action"],
+            "detail": {"AutoScalingGroupName": [name]}
+        })
+    );
+    let targets = aws_cli(
+        &r.name,
+        &["events", "list-targets-by-rule", "--rule", &rule_name],
+    );
+    let target = &targets["Targets"][0];
+    assert_eq!(
+        (&target["Arn"], &target["InputPath"]),
+        (&Value::from(stop), &Value::from("$.detail"))
+    );
+    let policy = aws_cli(&r.name, &["lambda", "get-policy", "--function-name", stop]);
+    let policy: Value = serde_json::from_str(policy["Policy"].as_str().unwrap()).unwrap();
+    let grants: Vec<(&Value, &Value)> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                &s["Principal"]["Service"],
+                &s["Condition"]["ArnLike"]["AWS:SourceArn"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        grants,
+        [(&Value::from("events.amazonaws.com"), &rule["Arn"])],
+        "{policy}"
+    );
+
+    let exports = r.cfn.list_exports().send().await.unwrap();
+    let mut names: Vec<&str> = exports
+        .exports()
+        .iter()
+        .filter_map(|e| e.name())
+        .filter(|n| n.starts_with(&format!("lava:{realm}:{worker}:")))
+        .collect();
+    names.sort();
+    let prefix = format!("lava:{realm}:{worker}:");
+    let expected: Vec<String> = [
+        "autoScalingGroup",
+        "launchTemplate",
+        "queueArn",
+        "queueUrl",
+        "roleArn",
+    ]
+    .iter()
+    .map(|n| format!("{prefix}{n}"))
+    .collect();
+    assert_eq!(names, expected);
+}
+
 /// The user data as lava-rc reads it: keys, swap, the boot scripts through s3run, and the shell0
 /// script clean under shellcheck.
-fn check_user_data(b64: &str, swap: u64, tmp: bool, docker: bool) -> String {
+fn check_user_data(
+    region: &str,
+    worker: &str,
+    b64: &str,
+    swap: u64,
+    tmp: bool,
+    docker: bool,
+) -> String {
     use base64::Engine;
     let raw = base64::engine::general_purpose::STANDARD
         .decode(b64)
@@ -736,16 +1032,22 @@ fn check_user_data(b64: &str, swap: u64, tmp: bool, docker: bool) -> String {
     let spec = userdata::swap(&data["swap"]).unwrap();
     assert_eq!(spec.map(|s| s.size_gib), (swap > 0).then_some(swap));
     let shell = userdata::commands("shell", &data["shell"]).unwrap();
-    assert_eq!(
-        shell,
-        "/usr/local/bin/s3run s3://lava-code/lava/prod/core/root.boot.sh s3://lava-code/lava prod core"
+    assert!(
+        shell.contains(&format!(
+            "\n/usr/local/bin/s3run s3://lava-code/lava/prod/{worker}/root.boot.sh s3://lava-code/lava prod {worker}\n"
+        )),
+        "{shell}"
     );
+    shellcheck_clean("shell", &shell);
+    signal_step_behaves(region, worker, &shell);
     let shell0 = userdata::commands("shell0", &data["shell0"]).unwrap();
     let lines: Vec<&str> = shell0.lines().collect();
     assert_eq!(
         lines[lines.len() - 4..],
         [
-            "/usr/local/bin/s3run s3://lava-code/lava/prod/core/root.boot0.sh s3://lava-code/lava prod core",
+            &*format!(
+                "/usr/local/bin/s3run s3://lava-code/lava/prod/{worker}/root.boot0.sh s3://lava-code/lava prod {worker}"
+            ),
             "boot0=$?",
             "if [ \"$boot0\" -ne 0 ]; then exit \"$boot0\"; fi",
             "exit \"$failed\"",
@@ -762,9 +1064,15 @@ fn check_user_data(b64: &str, swap: u64, tmp: bool, docker: bool) -> String {
     };
     assert!(shell0.contains(docker_line), "{shell0}");
     assert!(shell0.contains("mount_volume /var/lib/docker /dev/sdc /dev/xvdc"));
+    shellcheck_clean("shell0", &shell0);
+    shell0
+}
+
+/// `script` (a user data step) is clean under shellcheck.
+fn shellcheck_clean(step: &str, script: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("shell0.sh");
-    std::fs::write(&file, format!("#!/bin/bash\n{shell0}\n")).unwrap();
+    let file = dir.path().join(format!("{step}.sh"));
+    std::fs::write(&file, format!("#!/bin/bash\n{script}\n")).unwrap();
     let out = std::process::Command::new("shellcheck")
         .arg(&file)
         .output()
@@ -773,10 +1081,59 @@ fn check_user_data(b64: &str, swap: u64, tmp: bool, docker: bool) -> String {
         });
     assert!(
         out.status.success(),
-        "shell0 of the user data:\n{}",
+        "{step} of the user data:\n{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    shell0
+}
+
+/// The roll-out gate's step: `shell` run by bash with s3run (called by name here, not by its
+/// path), curl (IMDS) and aws as shell functions recording their calls. root.boot.sh exiting 0
+/// signals SUCCESS, exiting 3 signals FAILURE, for this instance and stack; the step exits with
+/// root.boot.sh's status, also when the signal itself is refused (after a reboot).
+fn signal_step_behaves(region: &str, worker: &str, shell: &str) {
+    let script = shell.replace("/usr/local/bin/s3run ", "s3run ");
+    assert_ne!(script, shell);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let prelude = r#"work=$1 boot_status=$2 aws_status=$3
+s3run() { echo "s3run $*" >>"$work/calls"; return "$boot_status"; }
+curl() {
+  case "$*" in
+    *"-X PUT"*/latest/api/token*) echo token-1 ;;
+    *"X-aws-ec2-metadata-token: token-1"*/meta-data/instance-id*) echo i-0abc ;;
+    *) echo "curl $*" >&2; return 22 ;;
+  esac
+}
+aws() { echo "aws $*" >>"$work/calls"; return "$aws_status"; }
+"#;
+    std::fs::write(d.join("step.sh"), format!("{prelude}{script}\n")).unwrap();
+    for (boot, aws, outcome) in [(0, 0, "SUCCESS"), (3, 0, "FAILURE"), (0, 255, "SUCCESS")] {
+        let _ = std::fs::remove_file(d.join("calls"));
+        let out = std::process::Command::new("bash")
+            .arg(d.join("step.sh"))
+            .arg(d)
+            .args([boot.to_string(), aws.to_string()])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(boot), "{stderr}");
+        let calls = std::fs::read_to_string(d.join("calls")).unwrap();
+        let lines: Vec<&str> = calls.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                &format!(
+                    "s3run s3://lava-code/lava/prod/{worker}/root.boot.sh s3://lava-code/lava prod {worker}"
+                ),
+                &format!(
+                    "aws cloudformation signal-resource --region {region} --stack-name lava-prod-{worker} \
+                     --logical-resource-id WorkerGroup --unique-id i-0abc --status {outcome}"
+                ),
+            ],
+            "boot {boot}, aws {aws}: {stderr}"
+        );
+        assert_eq!(stderr.contains("failed (refused"), aws != 0, "{stderr}");
+    }
 }
 
 /// Runs shell0's `mount_volume` as root in a private mount namespace: a loop device (through a
@@ -870,19 +1227,22 @@ async fn attribute_form_with_a_realm_policy() {
     let extra = [
         ("realmPolicyArn", realm_policy.as_str()),
         ("workerInstanceType", ""),
-        ("vCpuMin", "4"),
-        ("vCpuMax", "16"),
-        ("memoryMinMiB", "8192"),
-        ("allowedInstanceTypes", "m7i.*,c7i.*"),
-        ("burstable", "excluded"),
+        ("workerVCpuMin", "4"),
+        ("workerVCpuMax", "16"),
+        ("workerMemoryMin", "8192"),
+        ("workerAllowedInstances", "m7i.*,c7i.*"),
+        ("workerBurstable", "excluded"),
     ];
-    r.prod_worker("lava-prod-core", "ami-0123456789abcdef0", &extra)
+    r.prod_worker("lava-prod-attr", "ami-0123456789abcdef0", &extra)
         .await;
     // With a realm policy, the stack grants only what is its own (queue, boot scripts, ECR pulls,
     // logs, the agent, the hook): no realm statements of its own.
-    let role = physical_id(cfn, "lava-prod-core", "WorkerRole").await;
+    let role = physical_id(cfn, "lava-prod-attr", "WorkerRole").await;
     let policies = role_statements(iam, &role).await;
-    assert_eq!(policies.keys().collect::<Vec<_>>(), ["lava-worker"]);
+    assert_eq!(
+        policies.keys().collect::<Vec<_>>(),
+        ["lava-isolation", "lava-worker"]
+    );
     let sids: Vec<&str> = policies["lava-worker"]
         .iter()
         .map(|s| s.sid.as_str())
@@ -897,7 +1257,7 @@ async fn attribute_form_with_a_realm_policy() {
         }
     }
 
-    let data = r.launch_template("lava-prod-core", None).await;
+    let data = r.launch_template("lava-prod-attr", None).await;
     assert!(
         data.instance_type().is_none(),
         "the attributes choose the type"
@@ -907,9 +1267,9 @@ async fn attribute_form_with_a_realm_policy() {
         1,
         "no tmp or docker volume"
     );
-    check_user_data(data.user_data().unwrap(), 0, false, false);
+    check_user_data(&r.name, "attr", data.user_data().unwrap(), 0, false, false);
 
-    let (_, g) = r.group("lava-prod-core").await;
+    let (_, g) = r.group("lava-prod-attr").await;
     let over = &g
         .mixed_instances_policy()
         .unwrap()
@@ -929,7 +1289,7 @@ async fn attribute_form_with_a_realm_policy() {
     let out = r.lava_ami_cmd(&["--output", "json"]).output().unwrap();
     succeeded(&out);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(each_field(&v["stacks"], "name"), ["lava-prod-core"]);
+    assert_eq!(each_field(&v["stacks"], "name"), ["lava-prod-attr"]);
 }
 
 #[tokio::test]
@@ -1121,17 +1481,104 @@ fn what_the_emulator_lacks_is_in_the_template() {
         "autoscaling:EC2_INSTANCE_TERMINATING"
     );
     assert_eq!(hook["DefaultResult"], "CONTINUE");
-    assert_eq!(hook["LifecycleHookName"], "lava-terminate");
-
-    for alarmed in ["HeartbeatFilter", "HeartbeatAlarm", "QueueDepthAlarm"] {
-        assert_eq!(r[alarmed]["Condition"], "HasAlarms", "{alarmed}");
+    assert_eq!(hook["LifecycleHookName"], "terminate");
+    // Hook, rule and permission come and go together: a hook with nothing behind it would hold
+    // every terminating instance for terminateTimeout and then end it mid-job.
+    for wired in ["TerminateHook", "TerminatingRule", "StopLambdaPermission"] {
+        assert_eq!(r[wired]["Condition"], "StopLambdaDeployed", "{wired}");
     }
+
+    // The roll-out gate: creation waits for workerInstancesDesired signals, each replacement batch
+    // for its instances' signals within the pause; all must succeed (else the update fails and
+    // CloudFormation rolls back). The signal's sender is tested in signal_step_behaves.
+    let signal = &group["CreationPolicy"]["ResourceSignal"];
+    assert_eq!(
+        tagged(&signal["Count"]),
+        ("!Ref".into(), &Yaml::from("workerInstancesDesired"))
+    );
+    assert_eq!(
+        tagged(&signal["Timeout"]),
+        ("!Sub".into(), &Yaml::from("PT${signalMinutes}M"))
+    );
+    assert_eq!(rolling["WaitOnResourceSignals"], Yaml::from(true));
+    assert_eq!(rolling["MinSuccessfulInstancesPercent"], Yaml::from(100));
+    assert_eq!(
+        tagged(&rolling["PauseTime"]),
+        ("!Sub".into(), &Yaml::from("PT${signalMinutes}M"))
+    );
+
+    // Two alarms, two switches; the heartbeat alarm watches this worker's lines only.
+    assert_eq!(r["HeartbeatFilter"]["Condition"], "HasHeartbeatAlarm");
+    assert_eq!(r["HeartbeatAlarm"]["Condition"], "HasHeartbeatAlarm");
+    assert_eq!(r["QueueDepthAlarm"]["Condition"], "HasQueueDepthAlarm");
+    assert_eq!(r["HeartbeatLogGroup"]["Condition"], "MakeHeartbeatLogGroup");
+    let conds = &t["Conditions"];
+    let text = |v: &Yaml| serde_yaml::to_string(v).unwrap();
+    assert!(text(&conds["HasHeartbeatAlarm"]).contains("createHeartBeatAlarm"));
+    assert!(!text(&conds["HasHeartbeatAlarm"]).contains("maxAllowedQueueDepth"));
+    assert!(text(&conds["HasQueueDepthAlarm"]).contains("maxAllowedQueueDepth"));
+    assert!(!text(&conds["HasQueueDepthAlarm"]).contains("createHeartBeatAlarm"));
     assert_eq!(r["HeartbeatFilter"]["Type"], "AWS::Logs::MetricFilter");
+    let filter = &r["HeartbeatFilter"]["Properties"];
+    assert_eq!(
+        tagged(&filter["FilterPattern"]),
+        (
+            "!Sub".into(),
+            &Yaml::from("\"heartbeat realm=${realm} worker=${worker}\"")
+        ),
+        "the line lava-worker --heartbeat logs, quoted as one phrase"
+    );
+    assert!(
+        filter["MetricTransformations"][0]
+            .get("DefaultValue")
+            .is_none(),
+        "no line, no data point: a DefaultValue would count every other line as a 0"
+    );
+    // The log group the AMI's CloudWatch agent ships lava's syslog file to is the default.
+    let agent: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("ami/os/amzn2023/resources/cloudwatch/agent.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let shipped = &agent["logs"]["logs_collected"]["files"]["collect_list"][0];
+    assert_eq!(shipped["file_path"], "/var/log/lava.log");
+    assert_eq!(
+        t["Parameters"]["heartbeatLogGroup"]["Default"].as_str(),
+        shipped["log_group_name"].as_str()
+    );
+    let (tag, group_name) = tagged(&filter["LogGroupName"]);
+    assert_eq!(tag, "!If");
+    assert_eq!(group_name[0], "MakeHeartbeatLogGroup");
+    let alarm = &r["HeartbeatAlarm"]["Properties"];
+    let (tag, missing) = tagged(&alarm["TreatMissingData"]);
+    assert_eq!(tag, "!If");
+    assert_eq!(
+        missing.as_sequence().unwrap().as_slice(),
+        [
+            Yaml::from("MayBeEmpty"),
+            Yaml::from("notBreaching"),
+            Yaml::from("breaching")
+        ]
+    );
+    assert_eq!(
+        text(&conds["MayBeEmpty"]).trim(),
+        "!Equals\n- !Ref workerInstancesMin\n- '0'"
+    );
     let metric_name = |v: &Yaml| tagged(v).1.as_str().unwrap().to_string();
     assert_eq!(
-        metric_name(&r["HeartbeatFilter"]["Properties"]["MetricTransformations"][0]["MetricName"]),
-        metric_name(&r["HeartbeatAlarm"]["Properties"]["MetricName"]),
+        metric_name(&filter["MetricTransformations"][0]["MetricName"]),
+        metric_name(&alarm["MetricName"]),
         "the alarm watches the filter's metric"
+    );
+
+    // lava's name rules, so that the realm's lambdas can take names apart.
+    assert_eq!(
+        t["Parameters"]["realm"]["AllowedPattern"],
+        "[a-z][a-z0-9_]{2,10}"
+    );
+    assert_eq!(
+        t["Parameters"]["worker"]["AllowedPattern"],
+        "[a-z][-a-z0-9_]{2,10}"
     );
 
     // Managed policies (the emulator ignores ManagedPolicyArns): SSM core and the CloudWatch
