@@ -635,6 +635,15 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
             "logs:PutLogEvents",
             arn("logs", "log-group:/lava/fleet:log-stream:i-1/lava"),
         ),
+        // /var/log/lava as lava's boot script ships it, and /var/log/messages as the AMI does.
+        (
+            "logs:PutLogEvents",
+            arn("logs", "log-group:/var/log/lava/prod:log-stream:core/i-1"),
+        ),
+        (
+            "logs:PutLogEvents",
+            arn("logs", "log-group:/var/log/messages:log-stream:i-1"),
+        ),
         (
             "ssm:GetParameter",
             arn("ssm", "parameter/AmazonCloudWatch-linux"),
@@ -726,6 +735,15 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
             arn("logs", "log-group:/lava/dev:log-stream:i-1"),
         ),
         ("kms:ScheduleKeyDeletion", key.clone()),
+        // The shared system group is written to, never read: it holds every realm's lines.
+        (
+            "logs:GetLogEvents",
+            arn("logs", "log-group:/var/log/messages:log-stream:i-1"),
+        ),
+        (
+            "logs:PutLogEvents",
+            arn("logs", "log-group:/var/log/lava/dev:log-stream:core/i-1"),
+        ),
     ];
     for (action, resource) in &unreachable {
         let hits = allowing(&all, action, resource);
@@ -1524,9 +1542,11 @@ fn what_the_emulator_lacks_is_in_the_template() {
         tagged(&filter["FilterPattern"]),
         (
             "!Sub".into(),
-            &Yaml::from("\"heartbeat realm=${realm} worker=${worker}\"")
+            &Yaml::from(
+                "{$.event_source=\"lava-worker\" && $.event_type=\"heartbeat\" && $.realm=\"${realm}\" && $.worker=\"${worker}\"}"
+            )
         ),
-        "the line lava-worker --heartbeat logs, quoted as one phrase"
+        "lava's own pattern: this worker's JSON heartbeat records"
     );
     assert!(
         filter["MetricTransformations"][0]
@@ -1534,17 +1554,27 @@ fn what_the_emulator_lacks_is_in_the_template() {
             .is_none(),
         "no line, no data point: a DefaultValue would count every other line as a 0"
     );
-    // The log group the AMI's CloudWatch agent ships lava's syslog file to is the default.
+    // The default group is lava's, /var/log/lava/<realm>, where lava's worker boot script has the
+    // AMI's CloudWatch agent ship /var/log/lava (the AMI ships /var/log/messages only).
     let agent: Value = serde_json::from_str(
         &std::fs::read_to_string(root().join("ami/os/amzn2023/resources/cloudwatch/agent.json"))
             .unwrap(),
     )
     .unwrap();
-    let shipped = &agent["logs"]["logs_collected"]["files"]["collect_list"][0];
-    assert_eq!(shipped["file_path"], "/var/log/lava.log");
+    let shipped: Vec<&str> = agent["logs"]["logs_collected"]["files"]["collect_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["file_path"].as_str().unwrap())
+        .collect();
+    assert_eq!(shipped, ["/var/log/messages"]);
     assert_eq!(
         t["Parameters"]["heartbeatLogGroup"]["Default"].as_str(),
-        shipped["log_group_name"].as_str()
+        Some("")
+    );
+    assert_eq!(
+        text(&r["HeartbeatLogGroup"]["Properties"]["LogGroupName"]).trim(),
+        "!If\n- OwnHeartbeatLogGroup\n- !Ref heartbeatLogGroup\n- !Sub /var/log/lava/${realm}"
     );
     let (tag, group_name) = tagged(&filter["LogGroupName"]);
     assert_eq!(tag, "!If");
