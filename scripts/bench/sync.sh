@@ -184,7 +184,7 @@ PY
 }
 
 echo "# sync benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average at start $(load)"
-echo "# server: s3s-fs 0.14.1 on loopback; peers: $("$aws" --version 2>&1 | cut -d' ' -f1), $(rclone version | head -1)"
+echo "# server: s3s-fs 0.14.1 on loopback; peers: $("$aws" --version 2>&1 | cut -d' ' -f1), $(rclone version | sed -n 1p)"
 echo
 echo "| row | tool | time (median of $runs) | vs fastest | sent | requests (by method) | client CPU | peak RSS |"
 echo "|---|---|---|---|---|---|---|---|"
