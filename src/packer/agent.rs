@@ -60,8 +60,12 @@ pub enum AgentError {
         too_new: String,
         max: String,
     },
-    #[error("boot agent {path}: cannot read its ELF version needs ({why})")]
-    Elf { path: String, why: String },
+    #[error("boot agent {path}: cannot read its ELF version needs")]
+    Elf {
+        path: String,
+        #[source]
+        source: ElfError,
+    },
     #[error("cannot read the boot agent {path}")]
     Read {
         path: Utf8PathBuf,
@@ -135,29 +139,40 @@ fn version_key(v: &str) -> Vec<u32> {
     v.split('.').map(|p| p.parse().unwrap_or(0)).collect()
 }
 
+/// Why an ELF file's version needs could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ElfError {
+    #[error("not a 64-bit little-endian ELF file")]
+    NotElf64,
+    #[error("truncated at byte {0}")]
+    Truncated(usize),
+    #[error("name offset {0} outside the file")]
+    NameOutside(usize),
+}
+
 /// The `GLIBC_x.y` symbol versions an ELF64 little-endian binary needs (its `.gnu.version_r`
 /// section), without the prefix, sorted and without repeats. What `readelf --version-info` shows.
-pub fn glibc_needs(bytes: &[u8]) -> Result<Vec<String>, String> {
-    let u16_at = |o: usize| -> Result<usize, String> {
+pub fn glibc_needs(bytes: &[u8]) -> Result<Vec<String>, ElfError> {
+    let u16_at = |o: usize| -> Result<usize, ElfError> {
         bytes
             .get(o..o + 2)
             .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
-            .ok_or_else(|| format!("truncated at byte {o}"))
+            .ok_or(ElfError::Truncated(o))
     };
-    let u32_at = |o: usize| -> Result<usize, String> {
+    let u32_at = |o: usize| -> Result<usize, ElfError> {
         bytes
             .get(o..o + 4)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
-            .ok_or_else(|| format!("truncated at byte {o}"))
+            .ok_or(ElfError::Truncated(o))
     };
-    let u64_at = |o: usize| -> Result<usize, String> {
+    let u64_at = |o: usize| -> Result<usize, ElfError> {
         bytes
             .get(o..o + 8)
             .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()) as usize)
-            .ok_or_else(|| format!("truncated at byte {o}"))
+            .ok_or(ElfError::Truncated(o))
     };
     if bytes.len() < 64 || &bytes[..4] != b"\x7fELF" || bytes[4] != 2 || bytes[5] != 1 {
-        return Err("not a 64-bit little-endian ELF file".into());
+        return Err(ElfError::NotElf64);
     }
     let (shoff, shentsize, shnum) = (u64_at(0x28)?, u16_at(0x3a)?, u16_at(0x3c)?);
     let section = |i: usize| shoff + i * shentsize;
@@ -170,11 +185,9 @@ pub fn glibc_needs(bytes: &[u8]) -> Result<Vec<String>, String> {
         }
         let (offset, count) = (u64_at(sh + 24)?, u32_at(sh + 44)?);
         let strtab = u64_at(section(u32_at(sh + 40)?) + 24)?;
-        let name = |o: usize| -> Result<String, String> {
+        let name = |o: usize| -> Result<String, ElfError> {
             let start = strtab + o;
-            let tail = bytes
-                .get(start..)
-                .ok_or_else(|| format!("name offset {start} outside the file"))?;
+            let tail = bytes.get(start..).ok_or(ElfError::NameOutside(start))?;
             let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
             Ok(String::from_utf8_lossy(&tail[..end]).into_owned())
         };
@@ -208,9 +221,9 @@ pub fn check_glibc(path: &Utf8Path, max: &str) -> Result<(), AgentError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let needs = glibc_needs(&bytes).map_err(|why| AgentError::Elf {
+    let needs = glibc_needs(&bytes).map_err(|source| AgentError::Elf {
         path: path.to_string(),
-        why,
+        source,
     })?;
     let too_new: Vec<String> = needs
         .iter()
