@@ -2,6 +2,7 @@
 use crate::aws;
 use crate::config::{self, AmiBuild, AmiParams, ConfigError, DeployChoice, Source, Sourced};
 use crate::output::{self, Format, progress};
+use crate::packer::bucket_key::BucketKey;
 use crate::packer::build::BuildOptions;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -172,6 +173,29 @@ pub async fn resolve_ami_ids(params: &mut AmiParams, profile: Option<&str>) -> a
     Ok(())
 }
 
+/// The one KMS key the temporary instance profile may decrypt with: the bucket's customer-managed
+/// key, read from its default encryption unless `s3_kms_key` is set (or an existing instance
+/// profile is used). Returns a note when the bucket needs no key.
+async fn resolve_bucket_key(
+    params: &mut AmiParams,
+    profile: Option<&str>,
+) -> anyhow::Result<Option<String>> {
+    if params.s3_kms_key.is_some() || params.instance_profile.is_some() {
+        return Ok(None);
+    }
+    let sdk = aws::sdk_config(profile, Some(&params.region.value)).await;
+    let bucket = params.s3bucket.value.clone();
+    match crate::packer::bucket_key::bucket_key(&sdk, &bucket).await? {
+        BucketKey::Customer(arn) => {
+            params.s3_kms_key = Some(Sourced::new(arn, Source::BucketEncryption(bucket)));
+            Ok(None)
+        }
+        BucketKey::NotNeeded(why) => Ok(Some(format!(
+            "{why}: no kms:Decrypt for the build instance"
+        ))),
+    }
+}
+
 /// The steps a build of `params` with `opts` runs, in order, naming the paths it really uses.
 pub fn steps(params: &AmiParams, opts: &BuildOptions) -> Vec<String> {
     let dist_ami = opts.dist.join("ami");
@@ -306,7 +330,7 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
         return print_plan(&plan(&params, &opts), args.output);
     }
     // Local checks first (packer, boot agents, pinned downloads); the first AWS call comes after.
-    let pre = crate::packer::build::preflight(&params, &opts).await?;
+    let mut pre = crate::packer::build::preflight(&params, &opts).await?;
     check_downloads(&params, args, &opts.ami_dir)?;
     if !args.offline {
         resolve_ami_ids(&mut params, args.profile.as_deref())
@@ -318,6 +342,11 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
     }
     if !args.no_sync && !args.validate {
         sync_resources(&params, args, &opts.ami_dir).await?;
+    }
+    if !args.offline
+        && let Some(note) = resolve_bucket_key(&mut params, args.profile.as_deref()).await?
+    {
+        pre.note(note);
     }
     let report = crate::packer::build::build(&params, &opts, pre).await?;
     let dist = crate::lifecycle::build::distribute(

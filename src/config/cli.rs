@@ -64,6 +64,11 @@ pub const PARAMS: &[ParamSpec] = &[
         help: "existing IAM instance profile for the build instance instead of a temporary one (e.g. one with your permissions boundary)",
     },
     ParamSpec {
+        name: "s3_kms_key",
+        required: false,
+        help: "ARN of the KMS key of the resource bucket, for the build instance's kms:Decrypt; default: read from the bucket's default encryption",
+    },
+    ParamSpec {
         name: "kms_key_id",
         required: false,
         help: "KMS key (id, ARN or alias/NAME) encrypting the AMI's volumes; default the account's EBS key",

@@ -12,6 +12,7 @@ pub const AMI_KEYS: &[&str] = &[
     "ssh_interface",
     "instance_profile",
     "kms_key_id",
+    "s3_kms_key",
     "subnet",
     "sg",
     "tz",

@@ -51,6 +51,9 @@ pub struct AmiParams {
     pub instance_profile: Option<Sourced<String>>,
     /// KMS key of the AMI's encrypted volumes (default: the account's EBS default key).
     pub kms_key_id: Option<Sourced<String>>,
+    /// ARN of the customer-managed KMS key of the resource bucket: the only key the temporary
+    /// instance profile may decrypt with. Configured, or read from the bucket before the build.
+    pub s3_kms_key: Option<Sourced<String>>,
     pub python_version: Sourced<String>,
     /// `X.Y` of the Python version, as used in AMI names.
     pub python_minor: String,
@@ -123,6 +126,9 @@ impl AmiParams {
         }
         if let Some(v) = &self.kms_key_id {
             rows.push(row("kms_key_id", v));
+        }
+        if let Some(v) = &self.s3_kms_key {
+            rows.push(row("s3_kms_key", v));
         }
         rows.push(row("python_version", &self.python_version));
         rows.push(row("s3bucket", &self.s3bucket));
@@ -287,6 +293,10 @@ pub fn resolve(
     if let Some(v) = &kms_key_id {
         validate::kms_key_id(&v.value)?;
     }
+    let s3_kms_key = layers.get("s3_kms_key");
+    if let Some(v) = &s3_kms_key {
+        validate::kms_key_arn("s3_kms_key", &v.value)?;
+    }
     let python_minor = validate::python_version(&python_version.value)?;
     validate::s3bucket(&s3bucket.value)?;
     validate::s3prefix(&s3prefix.value)?;
@@ -383,6 +393,7 @@ pub fn resolve(
         ssh_interface,
         instance_profile,
         kms_key_id,
+        s3_kms_key,
         python_version,
         python_minor,
         s3bucket,

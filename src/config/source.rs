@@ -17,6 +17,8 @@ pub enum Source {
     Profile(String),
     /// An SSM public parameter read at resolution time.
     Ssm(String),
+    /// The default encryption of an S3 bucket, read at resolution time.
+    BucketEncryption(String),
     /// A built-in default of this tool.
     Default,
 }
@@ -41,6 +43,7 @@ impl fmt::Display for Source {
             Source::Env(var) => write!(f, "env {var}"),
             Source::Profile(p) => write!(f, "profile {p}"),
             Source::Ssm(name) => write!(f, "ssm {name}"),
+            Source::BucketEncryption(bucket) => write!(f, "encryption of s3://{bucket}"),
             Source::Default => f.write_str("default"),
         }
     }

@@ -224,6 +224,28 @@ pub fn kms_key_id(v: &str) -> Result<(), ConfigError> {
     )
 }
 
+/// A KMS key ARN (`arn:PARTITION:kms:REGION:ACCOUNT:key/ID`): what an IAM policy can name as the
+/// resource of `kms:Decrypt` (an alias cannot be).
+pub fn kms_key_arn(param: &str, v: &str) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = v.split(':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "kms"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5].strip_prefix("key/").is_some_and(|id| {
+            !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    expect(
+        ok,
+        param,
+        v,
+        "a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; not an alias)",
+    )
+}
+
 pub fn tz(v: &str) -> Result<(), ConfigError> {
     chrono_tz::Tz::from_str(v).map(|_| ()).map_err(|_| {
         ConfigError::invalid(
@@ -427,6 +449,17 @@ mod tests {
         assert!(kms_key_id("lava-ami").is_err());
         assert!(kms_key_id("arn:aws:s3:::bucket").is_err());
         assert!(instance_profile("lava-ami-build").is_ok());
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        assert!(kms_key_arn("s3_kms_key", key).is_ok());
+        for bad in [
+            "arn:aws:kms:us-east-1:123456789012:alias/lava",
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws:kms:us-east-1:12345:key/x",
+            "arn:aws:s3:us-east-1:123456789012:key/x",
+        ] {
+            let e = kms_key_arn("s3_kms_key", bad).unwrap_err().to_string();
+            assert!(e.starts_with("s3_kms_key: invalid value"), "{e}");
+        }
         assert!(instance_profile("arn:aws:iam::1:instance-profile/x").is_err());
         assert_eq!(
             ssh_interface("session_manager", IpMode::Private).unwrap(),

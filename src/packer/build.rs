@@ -118,6 +118,13 @@ pub struct Preflight {
     notes: Vec<String>,
 }
 
+impl Preflight {
+    /// Adds a line to the notes the build report shows.
+    pub fn note(&mut self, note: String) {
+        self.notes.push(note);
+    }
+}
+
 /// Finds packer and the boot agent of every arch (building the host's when stale), and refuses
 /// what a build could not honour. Runs programs, so off the async threads.
 pub async fn preflight(params: &AmiParams, opts: &BuildOptions) -> anyhow::Result<Preflight> {

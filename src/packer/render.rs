@@ -76,13 +76,13 @@ fn line_text(line: &Option<usize>) -> String {
 }
 
 /// What the build instance may do, and nothing else: list the resource bucket, read under the
-/// prefix, decrypt what S3 hands it with a KMS key of the region (a bucket encrypted with a
-/// customer key; S3 calls KMS with the instance's credentials), describe regions (the AWS CLI);
-/// with `session_manager`, what the SSM agent needs to carry packer's SSH session.
+/// prefix, decrypt with the bucket's customer-managed key when it has one (S3 calls KMS with the
+/// instance's credentials; `s3_kms_key`, configured or read from the bucket), describe regions
+/// (the AWS CLI); with `session_manager`, what the SSM agent needs to carry packer's SSH session.
 pub fn policy(
     bucket: &str,
     prefix: &str,
-    region: &str,
+    bucket_key: Option<&str>,
     ssh_interface: SshInterface,
 ) -> Vec<Statement> {
     let mut statements = vec![
@@ -94,15 +94,17 @@ pub fn policy(
             actions: vec!["s3:GetObject".into()],
             resources: vec![format!("arn:aws:s3:::{bucket}/{prefix}*")],
         },
-        Statement {
-            actions: vec!["kms:Decrypt".into()],
-            resources: vec![format!("arn:aws:kms:{region}:*:key/*")],
-        },
-        Statement {
-            actions: vec!["ec2:DescribeRegions".into()],
-            resources: vec!["*".into()],
-        },
     ];
+    if let Some(key) = bucket_key {
+        statements.push(Statement {
+            actions: vec!["kms:Decrypt".into()],
+            resources: vec![key.to_string()],
+        });
+    }
+    statements.push(Statement {
+        actions: vec!["ec2:DescribeRegions".into()],
+        resources: vec!["*".into()],
+    });
     if ssh_interface == SshInterface::SessionManager {
         statements.push(Statement {
             actions: [
@@ -273,7 +275,12 @@ pub fn render(path: &str, template: &str, input: &RenderInput<'_>) -> Result<Str
         instance_profile => p.instance_profile.as_ref().map(|v| v.value.clone()),
         kms_key_id => p.kms_key_id.as_ref().map(|v| v.value.clone()),
         ssh_user => p.ssh_user,
-        policy => policy(&p.s3bucket.value, &p.s3prefix.value, &p.region.value, p.ssh_interface.value),
+        policy => policy(
+            &p.s3bucket.value,
+            &p.s3prefix.value,
+            p.s3_kms_key.as_ref().map(|k| k.value.as_str()),
+            p.ssh_interface.value,
+        ),
         volume_size => VOLUME_SIZE_GIB,
         sources => sources,
         build_env => build_env(p),
@@ -354,8 +361,15 @@ mod tests {
                 .count(),
             2
         );
+        // Instances of the AMI default to IMDSv2 only: once per source, inside the source block.
+        assert_eq!(modern.matches("imds_support = \"v2.0\"").count(), 2);
+        for source in modern.split("source \"amazon-ebs\"").skip(1) {
+            let block = &source[..source.find("\n}\n").expect("a source block ends")];
+            assert!(block.contains("imds_support = \"v2.0\""), "{block}");
+        }
         let old = render_with(&p, RenderMode::default());
         assert!(!old.contains("required_plugins") && !old.contains("metadata_options"));
+        assert!(!old.contains("imds_support"));
     }
 
     #[test]

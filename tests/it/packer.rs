@@ -117,8 +117,10 @@ fn policy_statements(hcl: &str) -> Vec<(String, Vec<String>, Vec<String>)> {
     out
 }
 
+/// A bucket without a customer-managed key (the fixture's bucket has none, or does not exist yet):
+/// list, read under the prefix, describe regions, and no KMS permission at all.
 #[test]
-fn the_build_instance_policy_has_exactly_four_statements() {
+fn the_build_instance_policy_has_exactly_three_statements() {
     let dir = tempfile::tempdir().unwrap();
     let text = validate(dir.path(), "x86_64,arm64", TIME, false);
     // The fixture's s3 location: s3base test-bucket/base + ami/${version}/.
@@ -134,12 +136,6 @@ fn the_build_instance_policy_has_exactly_four_statements() {
             vec!["arn:aws:s3:::test-bucket/base/ami/8.3.0/*".to_string()],
         ),
         (
-            // A bucket encrypted with a customer key: S3 asks KMS with the instance's credentials.
-            "Allow".to_string(),
-            vec!["kms:Decrypt".to_string()],
-            vec!["arn:aws:kms:us-east-1:*:key/*".to_string()],
-        ),
-        (
             "Allow".to_string(),
             vec!["ec2:DescribeRegions".to_string()],
             vec!["*".to_string()],
@@ -151,6 +147,128 @@ fn the_build_instance_policy_has_exactly_four_statements() {
         2
     );
     assert_eq!(policy_statements(&text), expected);
+}
+
+/// The `kms:Decrypt` statement of a rendered template's policy, if there is one.
+fn decrypt_resources(text: &str) -> Option<Vec<String>> {
+    policy_statements(text)
+        .into_iter()
+        .find(|(_, actions, _)| actions == &["kms:Decrypt".to_string()])
+        .map(|(_, _, resources)| resources)
+}
+
+/// A resource bucket encrypted with a customer-managed key (named in the bucket by its alias): the
+/// temporary profile may decrypt with that key's ARN and no other key; a bucket with SSE-S3 gives
+/// no KMS permission; `s3_kms_key=` is taken as given, and anything but a key ARN is refused.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_build_instance_may_decrypt_with_the_buckets_own_key_and_no_other() {
+    use aws_sdk_s3::types::{
+        ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+        ServerSideEncryptionRule,
+    };
+    let sdk = moto_sdk("us-east-1").await;
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let s3 = aws_sdk_s3::Client::new(&sdk);
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+    let key_arn = key.arn().unwrap().to_string();
+    let alias = format!("alias/lava-res-{}", &key.key_id()[..8]);
+    kms.create_alias()
+        .alias_name(&alias)
+        .target_key_id(key.key_id())
+        .send()
+        .await
+        .unwrap();
+    let encrypt = |bucket: &str, algorithm: ServerSideEncryption, key: Option<&str>| {
+        s3.put_bucket_encryption()
+            .bucket(bucket)
+            .server_side_encryption_configuration(
+                ServerSideEncryptionConfiguration::builder()
+                    .rules(
+                        ServerSideEncryptionRule::builder()
+                            .apply_server_side_encryption_by_default(
+                                ServerSideEncryptionByDefault::builder()
+                                    .sse_algorithm(algorithm)
+                                    .set_kms_master_key_id(key.map(String::from))
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+    };
+    let with_key = format!("lava-kms-{}", &key.key_id()[..8]);
+    let sse_s3 = format!("lava-sse-{}", &key.key_id()[..8]);
+    for b in [&with_key, &sse_s3] {
+        s3.create_bucket().bucket(b).send().await.unwrap();
+    }
+    encrypt(&with_key, ServerSideEncryption::AwsKms, Some(&alias))
+        .send()
+        .await
+        .unwrap();
+    encrypt(&sse_s3, ServerSideEncryption::Aes256, None)
+        .send()
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let text = validate_with(dir.path(), &[&format!("s3bucket={with_key}")]);
+    assert_eq!(decrypt_resources(&text), Some(vec![key_arn.clone()]));
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&mut ami(
+        dir.path(),
+        &[
+            "--validate",
+            "--build-time",
+            TIME,
+            "arch=x86_64",
+            &format!("s3bucket={sse_s3}"),
+        ],
+    ));
+    assert_eq!(decrypt_resources(&rendered(dir.path())), None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "s3://{sse_s3} is encrypted with AES256: no kms:Decrypt for the build instance"
+        )),
+        "{stderr}"
+    );
+
+    // Configured: no lookup (the bucket says SSE-S3, the parameter wins).
+    let other = "arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-aaaa-bbbb-cccc-123456789012";
+    let dir = tempfile::tempdir().unwrap();
+    let text = validate_with(
+        dir.path(),
+        &[
+            &format!("s3bucket={sse_s3}"),
+            &format!("s3_kms_key={other}"),
+        ],
+    );
+    assert_eq!(decrypt_resources(&text), Some(vec![other.to_string()]));
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = ami(
+        dir.path(),
+        &[
+            "--validate",
+            "--build-time",
+            TIME,
+            "arch=x86_64",
+            &format!("s3_kms_key={alias}"),
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "s3_kms_key: invalid value \"{alias}\": expected a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID; not an alias)"
+        )),
+        "{stderr}"
+    );
 }
 
 /// `ami --validate` with extra parameters: the rendered template, accepted by the installed packer.
@@ -172,7 +290,7 @@ fn session_manager_renders_and_validates_with_the_ssm_permissions() {
     assert!(text.contains("ssh_interface               = \"session_manager\""));
     assert!(text.contains("associate_public_ip_address = false"));
     let statements = policy_statements(&text);
-    assert_eq!(statements.len(), 5, "{statements:?}");
+    assert_eq!(statements.len(), 4, "{statements:?}");
     let (effect, actions, resources) = statements.last().unwrap();
     assert_eq!(effect, "Allow");
     assert_eq!(
@@ -639,6 +757,8 @@ async fn ctrl_c_stops_packer_cleanly_and_reports_no_ami() {
             "subnet=subnet-12345678",
         ])
         .args(["tz=UTC", "region=us-east-1", "--emulate", "--no-sync"])
+        // The bucket's key given: lava-build itself makes no AWS call, packer's is the first.
+        .arg("s3_kms_key=arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e-aaaa-bbbb-cccc-123456789012")
         .args(["--dist", &path_str(dir.path())])
         .args(["--agent-dir", &path_str(&dir.path().join("agent"))])
         .env("AWS_ENDPOINT_URL", &endpoint)
