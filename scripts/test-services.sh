@@ -49,7 +49,8 @@ wait_for() { # wait_for NAME SECONDS CMD…
 deps="$top/scripts/deps"
 lava_venv="$top/build/lava-venv"
 # Part of every Debian system: needed, not pinned (a pin would downgrade the system's own copy).
-apt_base=(curl binutils util-linux passwd man-db groff-base)
+# gpg: the signature checks of downloaded tools (images/common/verify-signature.sh).
+apt_base=(curl binutils util-linux passwd man-db groff-base gpg)
 
 lab_suite=bookworm
 # rsyslog and logrotate: the AMI logging tests run the real ones on the AMI's configuration.

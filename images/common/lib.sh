@@ -17,6 +17,9 @@ FREETDS_VERSION=1.5.4
 # The SHA-256 of freetds-$FREETDS_VERSION.tar.bz2, the AMI's pin (ami/os/amzn2023/downloads.lock;
 # a test keeps them equal).
 FREETDS_SHA256=1d024ef418d74a3a8f2cca82f10f1561f1dde28dc3d6f65c815f07764d4f7ea8
+# The AWS CLI (awscli.sh): a versioned zip, checked against AWS's signature by this key (keys/aws-cli.asc).
+AWSCLI_VERSION=2.36.40
+AWSCLI_KEY_FINGERPRINT=FB5DB77FD5C118B80511ADA8A6310ACC4672475C
 MYSQL_VERSION=8.4.7
 MYSQL_KEY_ID=B7B3B788A8D3785C
 POSTGRESQL_MAJOR=15

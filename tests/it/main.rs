@@ -26,6 +26,7 @@ mod payload_index;
 mod plan;
 mod rc;
 mod shell_lint;
+mod signatures;
 mod stacks;
 mod sync;
 mod worker_stack;

@@ -12,7 +12,7 @@ set -eu
 echo latest >/etc/dnf/vars/releasever
 dnf -y -q upgrade
 dnf -y -q install python3.12 python3.12-pip make openssl unixODBC unixODBC-devel \
-    tar gzip bzip2 unzip findutils shadow-utils which gcc openssl-devel
+    tar gzip bzip2 unzip findutils shadow-utils which gcc openssl-devel gnupg2-minimal
 ln -sf /usr/bin/python3.12 /usr/local/bin/python3
 ln -sf /usr/bin/pip3.12 /usr/local/bin/pip3
 [ "$(command -v python3)" = /usr/local/bin/python3 ] || { echo "python3 is $(command -v python3), not /usr/local/bin/python3: PATH=$PATH" >&2; exit 1; }

@@ -11,7 +11,7 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get upgrade -y -q
-apt-get install -y -q --no-install-recommends python3 python3-pip python3-venv make openssl ca-certificates curl unzip unixodbc tdsodbc freetds-bin
+apt-get install -y -q --no-install-recommends python3 python3-pip python3-venv make openssl ca-certificates curl unzip gnupg unixodbc tdsodbc freetds-bin
 odbcinst -i -d -f /usr/share/tdsodbc/odbcinst.ini
 rm -rf /var/lib/apt/lists/*
 say "$(python3 --version), $(openssl version), ODBC drivers: $(odbcinst -q -d | tr '\n' ' ')"
