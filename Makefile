@@ -115,7 +115,7 @@ services-install: ## Install the test services exactly as pinned in scripts/deps
 	scripts/test-services.sh install
 
 .PHONY: test-deps-update
-test-deps-update: ## Move the test toolchain's pins (scripts/deps/) to the newest offered [what="pip npm apt lab"]; then make test decides
+test-deps-update: ## Move the test toolchain's pins (scripts/deps/) to the newest offered [what="pip npm apt lab vm"]; then make test decides
 	scripts/deps/update.sh $(what)
 
 clean: ## Remove build outputs (target/, build/, dist/)

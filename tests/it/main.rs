@@ -28,5 +28,6 @@ mod rc;
 mod shell_lint;
 mod stacks;
 mod sync;
+mod vm;
 mod worker_stack;
 mod workflows;
