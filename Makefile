@@ -26,7 +26,7 @@ ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),
 # Every shell file of the project, for shellcheck.
 SHELL_FILES = $(shell scripts/shell-files.sh)
 
-.PHONY: help build ami plan validate lint test demo agent sync images images-all images-check images-push ecr-repo services-install clean fuzz downloads downloads-pin install uninstall payload-demo
+.PHONY: help build ami plan validate lint test test-vm demo agent sync images images-all images-check images-push ecr-repo services-install clean fuzz downloads downloads-pin install uninstall payload-demo
 
 help: build ## This help: make targets, then the parameters of lava-build ami
 	@echo "Targets:"
@@ -76,6 +76,10 @@ test: ## Install (or check) the pinned test tools, start the test services, lint
 	scripts/test-services.sh install
 	$(MAKE) --no-print-directory lint
 	scripts/test-services.sh run -- $(CARGO) test --all-targets
+
+test-vm: ## The boot agent in real VM boots (qemu; VM OS pinned by scripts/deps/vm.lock): install, services, the VM tests
+	scripts/test-services.sh install
+	scripts/test-services.sh run -- $(CARGO) test --test it vm:: -- --ignored
 
 demo: build ## The whole AMI build (sync, packer for x86_64 and arm64) against the local AWS emulator
 	scripts/test-services.sh install demo

@@ -12,7 +12,8 @@
 #                                       the shim); --moto: the AWS endpoint the agent uses (the S3 emulator)
 #
 # The VM OS: Debian 12 made with debootstrap from the mirror the lab OS uses, with a kernel, systemd,
-# cron, rsyslog and xfsprogs; its package set must be vm.lock's. The lab's own parts (the network by
+# cron, rsyslog, xfsprogs and CA certificates (as on any instance: the agent's S3 client needs them);
+# its package set must be vm.lock's. The lab's own parts (the network by
 # DHCP, an ec2-user, the 9p share /lab and the report unit lab-report) come from scripts/vm/guest/.
 # The kernel and initrd are taken out of it, for qemu's -kernel/-initrd (no boot loader).
 # Disks are made with mkfs and a loop mount (root is needed, as for the rest of the tests).
@@ -24,7 +25,7 @@ guest="$top/scripts/vm/guest"
 dir="$top/build/vm"
 suite=bookworm
 root=''
-packages=linux-image-amd64,initramfs-tools,systemd-sysv,udev,cron,rsyslog,xfsprogs
+packages=linux-image-amd64,initramfs-tools,systemd-sysv,udev,cron,rsyslog,xfsprogs,ca-certificates
 
 log() { printf 'vm image: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -68,7 +69,9 @@ rootfs() {
     elif ! diff -u <(grep -v '^#' "$deps/vm.lock") <(packages_of "$root") >"$dir/vm.diff"; then
         die "debootstrap gave other packages than scripts/deps/vm.lock (diff: $dir/vm.diff); move the pin with 'make test-deps-update'"
     fi
-    [ -f "$root/vmlinuz" ] && [ -f "$root/initrd.img" ] || die "no kernel or initrd in the VM OS (/vmlinuz, /initrd.img)"
+    if [ ! -f "$root/vmlinuz" ] || [ ! -f "$root/initrd.img" ]; then
+        die "no kernel or initrd in the VM OS (/vmlinuz, /initrd.img)"
+    fi
     # The lab's parts: DHCP on qemu's network, a user for crontabs, the share, the report unit.
     install -D -m 0644 "$guest/20-lab.network" "$root/etc/systemd/network/20-lab.network"
     install -D -m 0644 "$guest/lab-report.service" "$root/etc/systemd/system/lab-report.service"
