@@ -158,8 +158,11 @@ fn disk(fs: &str, agent: Agent) -> Disk {
     // The crontabs' lines append here, as root and as ec2-user (9p shows the host's owner and mode).
     let cron_log = share.join("cron.log");
     std::fs::write(&cron_log, "").unwrap();
-    std::fs::set_permissions(&cron_log, std::os::unix::fs::PermissionsExt::from_mode(0o666))
-        .unwrap();
+    std::fs::set_permissions(
+        &cron_log,
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .unwrap();
     let moto_port = moto().rsplit(':').next().unwrap().to_string();
     let mut c = Command::new(root().join("scripts/vm/image.sh"));
     c.args(["disk", fs, &path_str(&image)])
@@ -705,4 +708,19 @@ async fn without_the_agent_the_boot_assertions_fail() {
             "without the agent '{what}' fails: {bad}"
         );
     }
+}
+
+/// scripts/vm/image.sh refuses a file system it cannot make root on, naming it (exit 2).
+#[test]
+fn a_disk_of_another_file_system_is_refused_naming_it() {
+    let out = Command::new(root().join("scripts/vm/image.sh"))
+        .args(["disk", "btrfs", "/nonexistent/root.raw"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("file system 'btrfs': expected xfs or ext4"),
+        "{err}"
+    );
 }
