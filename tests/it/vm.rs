@@ -455,6 +455,10 @@ fn first_boot_failures(r: &Report, fs: &str, agent: Agent) -> Vec<String> {
         }
     };
     check(
+        r.file("errors").is_empty(),
+        format!("the report is complete: {:?}", r.file("errors")),
+    );
+    check(
         r.file("rootfs").trim() == fs,
         format!("root on {fs}: {:?}", r.file("rootfs")),
     );
