@@ -26,7 +26,7 @@ ami_flags = $(if $(output),--output '$(output)') $(if $(call truthy,$(emulate)),
 # Every shell file of the project, for shellcheck.
 SHELL_FILES = $(shell scripts/shell-files.sh)
 
-.PHONY: help build ami plan validate lint test demo agent sync images images-all images-check images-push ecr-repo services-install clean fuzz downloads downloads-pin install uninstall payload-demo
+.PHONY: help build ami plan validate lint test test-vm demo agent sync images images-all images-check images-push ecr-repo services-install clean fuzz downloads downloads-pin install uninstall payload-demo
 
 help: build ## This help: make targets, then the parameters of lava-build ami
 	@echo "Targets:"
@@ -77,6 +77,10 @@ test: ## Install (or check) the pinned test tools, start the test services, lint
 	$(MAKE) --no-print-directory lint
 	scripts/test-services.sh run -- $(CARGO) test --all-targets
 
+test-vm: ## The boot agent in real VM boots (qemu; VM OS pinned by scripts/deps/vm.lock): install, services, the VM tests
+	scripts/test-services.sh install
+	scripts/test-services.sh run -- $(CARGO) test --test it vm:: -- --ignored
+
 demo: build ## The whole AMI build (sync, packer for x86_64 and arm64) against the local AWS emulator
 	scripts/test-services.sh install demo
 	LAVA_BUILD=$(LAVA_BUILD) scripts/test-services.sh moto -- scripts/demo.sh
@@ -115,7 +119,7 @@ services-install: ## Install the test services exactly as pinned in scripts/deps
 	scripts/test-services.sh install
 
 .PHONY: test-deps-update
-test-deps-update: ## Move the test toolchain's pins (scripts/deps/) to the newest offered [what="pip npm apt lab"]; then make test decides
+test-deps-update: ## Move the test toolchain's pins (scripts/deps/) to the newest offered [what="pip npm apt lab vm"]; then make test decides
 	scripts/deps/update.sh $(what)
 
 clean: ## Remove build outputs (target/, build/, dist/)

@@ -12,6 +12,7 @@
 #   scripts/test-services.sh moto -- CMD…   the same with the AWS emulator only (used by make demo)
 #   scripts/test-services.sh lab            make the lab OS image's root filesystem (install does it too)
 #   scripts/test-services.sh lab-record     make it anew and record its package set in scripts/deps/lab.lock
+#   scripts/test-services.sh mirror         the Debian mirror the lab OS and the VM OS come from
 #
 # The lab OS: a real Debian 12 made with debootstrap from the Debian mirror apt uses, kept as a
 # tar under build/lab/ (made again only when its package list or recorded package set changes; the
@@ -157,6 +158,7 @@ check() {
         echo "lab: no lab OS made from scripts/deps/lab.lock ($(lab_tar))"
         bad=1
     fi
+    "$top/scripts/vm/image.sh" check || bad=1
     return "$bad"
 }
 
@@ -173,6 +175,8 @@ install() {
     install_venv "$lava_venv" "$deps/lava.txt"
     install_npm
     lab
+    # The VM OS of the boot agent's VM test (tests/it/vm.rs), pinned by scripts/deps/vm.lock.
+    "$top/scripts/vm/image.sh" rootfs
 }
 
 # The Debian mirror apt already uses (deb822 or one-line sources).
@@ -399,5 +403,6 @@ case "${1:-}" in
     moto) shift; run moto "$@" ;;
     lab) lab ;;
     lab-record) lab record ;;
-    *) sed -n '2,10p' "$0" >&2; exit 2 ;;
+    mirror) lab_mirror ;;
+    *) sed -n '2,11p' "$0" >&2; exit 2 ;;
 esac

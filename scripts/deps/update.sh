@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Move the pins of the test toolchain (scripts/deps/) to what the registries offer now:
 #
-#   scripts/deps/update.sh [pip] [npm] [apt] [lab]     (no argument: all four)
+#   scripts/deps/update.sh [pip] [npm] [apt] [lab] [vm]     (no argument: all five)
 #
 #   pip  test.txt, lava.txt and tools.txt compiled again from their .in files with pip-compile
 #        (--upgrade, every file's SHA-256): a == in an .in file holds its package where it is
 #   npm  package.json's tools at their newest version, exactly, and package-lock.json
 #   apt  apt.lock: each package's candidate version in this machine's apt sources
 #   lab  lab.lock: the lab OS made anew with debootstrap, its package set recorded
+#   vm   vm.lock: the VM OS of the VM test made anew with debootstrap, its package set recorded
 #
 # It changes only files under scripts/deps/; then `make test` decides whether the new pins stay
 # (git diff scripts/deps shows what moved; git checkout scripts/deps takes it back).
@@ -67,17 +68,22 @@ update_apt() {
     printf '%s\n' "$new" >"$deps/apt.lock"
 }
 
+update_vm() {
+    log "vm: debootstrap the VM OS anew and record its package set"
+    "$top/scripts/vm/image.sh" rootfs-record
+}
+
 update_lab() {
     log "lab: debootstrap anew and record its package set"
     "$top/scripts/test-services.sh" lab-record
 }
 
 what=("$@")
-((${#what[@]})) || what=(pip npm apt lab)
+((${#what[@]})) || what=(pip npm apt lab vm)
 for w in "${what[@]}"; do
     case $w in
-        pip | npm | apt | lab) "update_$w" ;;
-        *) log "unknown part '$w': expected pip, npm, apt or lab"; exit 2 ;;
+        pip | npm | apt | lab | vm) "update_$w" ;;
+        *) log "unknown part '$w': expected pip, npm, apt, lab or vm"; exit 2 ;;
     esac
 done
 git -C "$top" diff --stat -- scripts/deps >&2 || true

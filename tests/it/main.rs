@@ -29,5 +29,6 @@ mod shell_lint;
 mod signatures;
 mod stacks;
 mod sync;
+mod vm;
 mod worker_stack;
 mod workflows;
