@@ -17,6 +17,7 @@ mod job;
 mod job_contract;
 mod job_diff;
 mod lab;
+mod lava_ami_diff;
 mod lifecycle;
 mod packer;
 mod payload;
