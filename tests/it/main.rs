@@ -25,6 +25,7 @@ mod payload_compat;
 mod payload_framework;
 mod payload_index;
 mod plan;
+mod prune_usage;
 mod rc;
 mod shell_lint;
 mod stacks;
