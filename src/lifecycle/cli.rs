@@ -58,8 +58,13 @@ pub enum Command {
     },
     /// Deprecate (or with --deregister remove, snapshots too) all but the newest N AMIs of each kind.
     #[command(after_long_help = "\
+Newest is by build time (the BuildId tag, else the time in the name), never CreationDate.
 Never touched: an AMI named by any stack parameter (amiId/sakAmiId of worker stacks or any other),
-by the latest or default version of a launch template, or published under --publish-prefix.
+by the latest or default version of a launch template or a version an auto scaling group or its
+instances use, by a launch configuration, by an instance not terminated, by DescribeImageReferences,
+or published under --publish-prefix; nor a public AMI or one shared with other accounts.
+--deregister deregisters only AMIs deprecated at least --min-deprecated-days (7) ago; the others
+are deprecated now and a later run deregisters them (0: at once, without deprecating first).
 Without a terminal and without --yes, prune only prints its plan.
 
 Examples:
@@ -81,9 +86,17 @@ pub struct PruneArgs {
     /// When deprecated AMIs stop being listed to others: <n>d or <n>h.
     #[arg(long, default_value = "7d", value_name = "AGE", value_parser = prune::parse_after)]
     pub deprecate_after: chrono::Duration,
-    /// Deregister the pruned AMIs and delete their snapshots (instead of deprecating them).
+    /// Deregister the pruned AMIs deprecated long enough and delete their snapshots.
     #[arg(long)]
     pub deregister: bool,
+    /// With --deregister: days since an AMI's deprecation time before it is deregistered (0 to 3650;
+    /// 0: deregister without deprecating first).
+    #[arg(long, default_value_t = 7, value_name = "N",
+          value_parser = clap::value_parser!(i64).range(0..=3650))]
+    pub min_deprecated_days: i64,
+    /// Do not ask EC2's DescribeImageReferences (for endpoints without it, such as the emulator).
+    #[arg(long)]
+    pub no_image_references: bool,
     /// Print the plan only; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -217,11 +230,18 @@ async fn run_prune(args: &PruneArgs) -> anyhow::Result<i32> {
         keep,
         deprecate_after,
         deregister,
+        min_deprecated_days,
+        no_image_references,
         dry_run,
         yes,
         region,
         common,
     } = args;
+    let rules = prune::Rules {
+        keep: *keep,
+        deregister: *deregister,
+        min_deprecated_days: *min_deprecated_days,
+    };
     check_common(common)?;
     let pattern = pattern.clone().unwrap_or_else(|| "lava-*".into());
     if pattern.trim_matches('*').is_empty() && !yes && !dry_run {
@@ -262,20 +282,33 @@ async fn run_prune(args: &PruneArgs) -> anyhow::Result<i32> {
                 .region(aws_config::Region::new(r.clone()))
                 .build(),
         );
+        let asg = aws_sdk_autoscaling::Client::from_conf(
+            aws_sdk_autoscaling::config::Builder::from(&base)
+                .region(aws_config::Region::new(r.clone()))
+                .build(),
+        );
         let clients = Clients {
             region: r,
             ec2: &ec2,
             cfn: &cfn,
             ssm: &ssm,
+            asg: &asg,
         };
-        let used = usage::in_use(&clients, &common.publish_prefix).await?;
-        let amis: Vec<images::Ami> =
+        let mut used = usage::in_use(&clients, &common.publish_prefix).await?;
+        let mut amis: Vec<images::Ami> =
             images::describe(&ec2, r, vec![images::filter("state", &["available"])])
                 .await?
                 .into_iter()
                 .filter(|a| glob.is_match(&a.name))
                 .collect();
-        decisions.extend(prune::plan(&amis, &used, *keep, *deregister, now));
+        for a in &mut amis {
+            a.shared_with = images::launch_permissions(&ec2, r, &a.id).await?;
+        }
+        if !no_image_references {
+            let ids: Vec<String> = amis.iter().map(|a| a.id.clone()).collect();
+            usage::image_references(&clients, &ids, &mut used).await?;
+        }
+        decisions.extend(prune::plan(&amis, &used, &rules, now));
     }
     let changes = decisions
         .iter()

@@ -13,6 +13,12 @@ pub struct Ami {
     pub region: String,
     /// `YYYY-MM-DDTHH:MM:SS.000Z`, as EC2 gives it.
     pub created: String,
+    /// The build time (see `stacks::built`): the order of "newest" per kind.
+    pub built: String,
+    /// Launchable by every account (DescribeImages `Public`).
+    pub public: bool,
+    /// Accounts, organisations or `all` the AMI's launch permission names (DescribeImageAttribute).
+    pub shared_with: Vec<String>,
     pub state: String,
     /// The lava kind (OS, Python X.Y, arch) from the name and tags; None for other AMIs.
     pub kind: Option<Kind>,
@@ -47,13 +53,19 @@ fn from_image(i: &Image, region: &str) -> Ami {
         created: i.creation_date().unwrap_or_default().to_string(),
         arch: i.architecture().map(|a| a.as_str().to_string()),
         tags: tags.clone(),
+        source_created: None,
     };
-    let kind = model::lava_ami(&info, false).map(|a| a.kind);
+    let lava = model::lava_ami(&info, false);
+    let built = lava.as_ref().map(|a| a.built.clone()).unwrap_or_default();
+    let kind = lava.map(|a| a.kind);
     Ami {
         id: info.id,
         name: info.name,
         region: region.to_string(),
         created: info.created,
+        built,
+        public: i.public().unwrap_or(false),
+        shared_with: Vec::new(),
         state: i
             .state()
             .map(|s| s.as_str().to_string())
@@ -138,4 +150,33 @@ pub fn filter(name: &str, values: &[&str]) -> Filter {
         .name(name)
         .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
         .build()
+}
+
+/// Who else may launch AMI `id` (DescribeImageAttribute `launchPermission`): account ids,
+/// organisation or OU ARNs, or `all` (public).
+pub async fn launch_permissions(
+    ec2: &aws_sdk_ec2::Client,
+    region: &str,
+    id: &str,
+) -> Result<Vec<String>, LifecycleError> {
+    let out = ec2
+        .describe_image_attribute()
+        .image_id(id)
+        .attribute(aws_sdk_ec2::types::ImageAttributeName::LaunchPermission)
+        .send()
+        .await
+        .map_err(|e| {
+            LifecycleError::aws("DescribeImageAttribute launchPermission", id, region, &e)
+        })?;
+    Ok(out
+        .launch_permissions()
+        .iter()
+        .filter_map(|p| {
+            p.user_id()
+                .or(p.organization_arn())
+                .or(p.organizational_unit_arn())
+                .map(String::from)
+                .or_else(|| p.group().map(|g| g.as_str().to_string()))
+        })
+        .collect())
 }

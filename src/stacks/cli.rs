@@ -9,6 +9,10 @@ use crate::output::{self, Format, logging};
 use serde::Serialize;
 use std::io::IsTerminal;
 
+/// Exit status of `lava-ami -U` when no stack failed but an update was still in progress when
+/// `--wait-minutes` ran out.
+pub const EXIT_IN_PROGRESS: i32 = 3;
+
 /// Show lava AMIs and the AMI of every lava worker stack; update stacks to a new AMI.
 #[derive(Debug, clap::Parser)]
 #[command(
@@ -19,10 +23,15 @@ use std::io::IsTerminal;
     about = "Show lava AMIs and the AMI of every lava worker CloudFormation stack; roll out a new AMI",
     after_long_help = "\
 Lava AMIs are the account's own available AMIs named lava-* (and sak-* with --sak), grouped by kind
-(OS, Python X.Y, arch); the newest of each kind is marked. Worker stacks are stacks with parameters
+(OS, Python X.Y, arch); the newest of each kind, by build time (the BuildId tag, else the time in the
+name, else a copy's source AMI's creation; never CreationDate, which a region copy resets), is marked.
+Worker stacks are stacks with parameters
 realm, worker and amiId (sakAmiId before lava 7.1) and an instance type parameter (or, in
 cloudformation/lava-worker.cfn.yaml, attribute-based selection). After an update, the line below each
 stack shows its auto scaling group: launch template version, instances on it, scaling activities.
+-U refuses (exit 2, nothing updated) an AMI of another kind than the stack runs unless --force.
+Exit status: 0 done, 1 a stack failed, 2 bad usage, 3 an update still in progress when
+--wait-minutes ran out (STILL_IN_PROGRESS: not failed; look again later).
 
 Examples:
   lava-ami                                  every lava AMI and worker stack
@@ -55,6 +64,9 @@ pub struct Args {
     /// With -U --ami: do not ask for confirmation (CI).
     #[arg(short = 'y', long)]
     pub yes: bool,
+    /// With -U: allow an AMI of another kind (OS, Python X.Y, arch) than the stack runs.
+    #[arg(long)]
+    pub force: bool,
     /// With -U: do not wait for the updates to finish.
     #[arg(short = 'W', long)]
     pub no_wait: bool,
@@ -121,7 +133,7 @@ struct Listing<'a> {
 pub enum CliError {
     #[error(transparent)]
     Select(#[from] SelectError),
-    #[error("--ami, --kind and --yes go with -U/--update")]
+    #[error("--ami, --kind, --force and --yes go with -U/--update")]
     NotUpdating,
     #[error(
         "-U without --ami is interactive and needs a terminal; in CI pass --ami ID|latest --yes"
@@ -129,6 +141,9 @@ pub enum CliError {
     NoTerminal,
     #[error("-U --ami without a terminal needs --yes")]
     NoYes,
+    /// An AMI of another kind than the stack's, without `--force`: nothing was updated.
+    #[error("{0} (nothing was updated)")]
+    OtherKind(String),
     #[error(transparent)]
     Logging(#[from] logging::LogError),
     #[error("cannot start the async runtime")]
@@ -153,6 +168,7 @@ impl CliError {
             | CliError::NotUpdating
             | CliError::NoTerminal
             | CliError::NoYes
+            | CliError::OtherKind(_)
             | CliError::Logging(_) => EXIT_USAGE,
             CliError::Lifecycle(e) => crate::error::exit_code(e),
             _ => EXIT_FAILURE,
@@ -183,7 +199,7 @@ struct Request {
 
 fn check(args: &Args) -> Result<Request, CliError> {
     let globs = model::patterns(&args.patterns, args.update)?;
-    if !args.update && (args.ami.is_some() || args.yes || args.kind.is_some()) {
+    if !args.update && (args.ami.is_some() || args.yes || args.kind.is_some() || args.force) {
         return Err(CliError::NotUpdating);
     }
     let interactive = args.update && args.ami.is_none();
@@ -262,11 +278,12 @@ pub async fn run(args: &Args) -> Result<i32, CliError> {
     if inv.stacks.is_empty() {
         return Err(CliError::NoMatch(args.patterns.join(" ")));
     }
+    update::precheck(args, &inv.stacks, &inv.all).map_err(CliError::OtherKind)?;
     let results = update::update_all(&clients, args, &inv.stacks, &inv.all).await?;
     if args.output == Format::Json {
         print_json(&results)?;
     }
-    Ok(i32::from(results.iter().any(|r| r.bad())))
+    Ok(update::exit_status(&results))
 }
 
 fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
@@ -275,7 +292,7 @@ fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
 
 fn print_tables(amis: &[LavaAmi], stacks: &[WorkerStack]) {
     let colour = output::colour_on_stdout();
-    let mut t = output::table(&["", "AMI id", "name", "created", "Python", "arch"]);
+    let mut t = output::table(&["", "AMI id", "name", "built", "Python", "arch"]);
     for a in amis {
         let mark = if a.newest { "*" } else { "" };
         let name = if a.newest && colour {
@@ -283,7 +300,7 @@ fn print_tables(amis: &[LavaAmi], stacks: &[WorkerStack]) {
         } else {
             a.name.clone()
         };
-        let created = a.created.get(..10).unwrap_or(&a.created).to_string();
+        let created = a.built.get(..10).unwrap_or(&a.built).to_string();
         t.add_row(vec![
             mark.to_string(),
             a.id.clone(),

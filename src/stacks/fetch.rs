@@ -7,7 +7,8 @@ use aws_sdk_cloudformation::types::{Capability, Parameter};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// Self-owned, available AMIs named `lava-*` (and `sak-*` with `sak`).
+/// Self-owned, available AMIs named `lava-*` (and `sak-*` with `sak`). A copy whose build time
+/// neither its tags nor its name give has the creation time of its source AMI looked up.
 pub async fn images(ec2: &aws_sdk_ec2::Client, sak: bool) -> Result<Vec<ImageInfo>, StackError> {
     use aws_sdk_ec2::types::Filter;
     let mut names = vec!["lava-*".to_string()];
@@ -27,17 +28,73 @@ pub async fn images(ec2: &aws_sdk_ec2::Client, sak: bool) -> Result<Vec<ImageInf
         .send()
         .await
         .map_err(StackError::on("DescribeImages", "of this account"))?;
-    Ok(out
-        .images()
-        .iter()
-        .map(|i| ImageInfo {
+    let mut infos = Vec::new();
+    for i in out.images() {
+        let mut info = ImageInfo {
             id: owned(i.image_id()),
             name: owned(i.name()),
             created: owned(i.creation_date()),
             arch: i.architecture().map(|a| a.as_str().to_string()),
             tags: pairs(i.tags(), |t| (t.key(), t.value())),
-        })
-        .collect())
+            source_created: None,
+        };
+        let undated = super::built::built(
+            info.tags.get("BuildId").map(String::as_str),
+            &info.name,
+            None,
+            "",
+        )
+        .at
+        .is_empty();
+        if undated && let Some((id, region)) = source_of(i, &info.tags) {
+            info.source_created = source_creation(ec2, &id, &region).await?;
+        }
+        infos.push(info);
+    }
+    Ok(infos)
+}
+
+/// The AMI an AMI was copied from: EC2's `SourceImageId`/`SourceImageRegion`, else the
+/// `SourceAmi`/`SourceRegion` tags `lava-ami copy` writes.
+fn source_of(
+    i: &aws_sdk_ec2::types::Image,
+    tags: &BTreeMap<String, String>,
+) -> Option<(String, String)> {
+    match (i.source_image_id(), i.source_image_region()) {
+        (Some(id), Some(r)) => Some((id.to_string(), r.to_string())),
+        _ => Some((
+            tags.get("SourceAmi")?.clone(),
+            tags.get("SourceRegion")?.clone(),
+        )),
+    }
+}
+
+/// The CreationDate of AMI `id` in `region`; None when it is gone (code InvalidAMIID.*).
+async fn source_creation(
+    ec2: &aws_sdk_ec2::Client,
+    id: &str,
+    region: &str,
+) -> Result<Option<String>, StackError> {
+    use aws_sdk_ec2::error::ProvideErrorMetadata;
+    let conf = ec2
+        .config()
+        .to_builder()
+        .region(aws_config::Region::new(region.to_string()))
+        .build();
+    let there = aws_sdk_ec2::Client::from_conf(conf);
+    match there.describe_images().image_ids(id).send().await {
+        Ok(out) => Ok(out
+            .images()
+            .iter()
+            .find(|i| i.image_id() == Some(id))
+            .and_then(|i| i.creation_date().map(String::from))),
+        Err(e) if e.code().is_some_and(|c| c.starts_with("InvalidAMIID.")) => Ok(None),
+        Err(e) => Err(StackError::aws(
+            "DescribeImages",
+            format!("{id} (the source of a copy) in {region}"),
+            &e,
+        )),
+    }
 }
 
 /// Key/value pairs (tags, parameters) as a map, a missing key or value as "".

@@ -1,4 +1,5 @@
 //! Lava AMIs and worker stacks: parsing, grouping, marking and selection. Pure.
+use super::built::{self, BuiltFrom};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,6 +56,8 @@ pub struct ImageInfo {
     pub created: String,
     pub arch: Option<String>,
     pub tags: BTreeMap<String, String>,
+    /// For a copy: the creation time of the AMI it was copied from, when that could be read.
+    pub source_created: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -62,6 +65,9 @@ pub struct LavaAmi {
     pub id: String,
     pub name: String,
     pub created: String,
+    /// The build time (`YYYY-MM-DDTHH:MM:SSZ`), the order of "newest" (see `built`).
+    pub built: String,
+    pub built_from: BuiltFrom,
     /// Full Python version from the PythonVersion (or PYTHON_VERSION) tag (major.minor from the
     /// name otherwise).
     pub python: String,
@@ -117,10 +123,18 @@ pub fn lava_ami(img: &ImageInfo, sak: bool) -> Option<LavaAmi> {
     let os = tag("OS")
         .or_else(|| (!name_os.is_empty()).then_some(name_os))
         .unwrap_or_else(|| if sak { "sak".into() } else { "?".into() });
+    let built = built::built(
+        tag("BuildId").as_deref(),
+        &img.name,
+        img.source_created.as_deref(),
+        &img.created,
+    );
     Some(LavaAmi {
         id: img.id.clone(),
         name: img.name.clone(),
         created: img.created.clone(),
+        built: built.at,
+        built_from: built.from,
         python: python_full.unwrap_or_else(|| python_minor.clone()),
         arch: arch.clone(),
         kind: Kind {
@@ -132,10 +146,10 @@ pub fn lava_ami(img: &ImageInfo, sak: bool) -> Option<LavaAmi> {
     })
 }
 
-/// Sorts newest first (creation time, then name: lava names end with the build time), marks the
-/// newest of each kind, and keeps at most `n` per kind.
+/// Sorts newest first by build time (never CreationDate, which a region copy resets), then name,
+/// marks the newest of each kind, and keeps at most `n` per kind.
 pub fn group(mut amis: Vec<LavaAmi>, n: usize) -> Vec<LavaAmi> {
-    amis.sort_by(|a, b| (&b.created, &b.name).cmp(&(&a.created, &a.name)));
+    amis.sort_by(|a, b| (&b.built, &b.name).cmp(&(&a.built, &a.name)));
     let mut count: BTreeMap<Kind, usize> = BTreeMap::new();
     let mut out = Vec::new();
     for mut a in amis {
@@ -146,7 +160,7 @@ pub fn group(mut amis: Vec<LavaAmi>, n: usize) -> Vec<LavaAmi> {
             out.push(a);
         }
     }
-    out.sort_by(|a, b| (&a.kind, &b.created, &b.name).cmp(&(&b.kind, &a.created, &a.name)));
+    out.sort_by(|a, b| (&a.kind, &b.built, &b.name).cmp(&(&b.kind, &a.built, &a.name)));
     out
 }
 
@@ -277,6 +291,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            source_created: None,
         }
     }
 

@@ -27,9 +27,13 @@ pub fn state_text(s: AmiState) -> &'static str {
     }
 }
 
-/// Interactive choice of an AMI for one stack, by number (the stack's own kind listed first).
-pub fn choose(stack: &WorkerStack, amis: &[LavaAmi]) -> Result<Choice, PromptError> {
-    let mut ids: Vec<&LavaAmi> = amis.iter().collect();
+/// Interactive choice of an AMI for one stack, by number: AMIs of the stack's own kind only, unless
+/// `force` or the stack's kind is unknown (then every AMI, the stack's kind first).
+pub fn choose(stack: &WorkerStack, amis: &[LavaAmi], force: bool) -> Result<Choice, PromptError> {
+    let mut ids: Vec<&LavaAmi> = amis
+        .iter()
+        .filter(|a| force || stack.kind.as_ref().is_none_or(|k| *k == a.kind))
+        .collect();
     ids.sort_by_key(|a| Some(&a.kind) != stack.kind.as_ref());
     progress::line(
         "",

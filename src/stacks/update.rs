@@ -34,11 +34,16 @@ impl UpdateResult {
         }
     }
 
-    /// Whether the run counts this stack as failed.
+    /// Whether the run counts this stack as failed. An update still in progress when the wait
+    /// ran out (`STILL_IN_PROGRESS`) has not failed: it may yet complete or roll back.
     pub fn bad(&self) -> bool {
         !matches!(
             self.status.as_str(),
-            "UPDATE_COMPLETE" | "ALREADY_CURRENT" | "SKIPPED" | "UPDATE_IN_PROGRESS"
+            "UPDATE_COMPLETE"
+                | "ALREADY_CURRENT"
+                | "SKIPPED"
+                | "UPDATE_IN_PROGRESS"
+                | STILL_IN_PROGRESS
         )
     }
 
@@ -67,6 +72,69 @@ impl UpdateResult {
     }
 }
 
+/// The status of an update still going on when `--wait-minutes` ran out.
+pub const STILL_IN_PROGRESS: &str = "STILL_IN_PROGRESS";
+
+/// The exit status of `lava-ami -U`: 1 when a stack failed, else 3 when an update was still in
+/// progress when the wait ran out, else 0.
+pub fn exit_status(results: &[UpdateResult]) -> i32 {
+    if results.iter().any(UpdateResult::bad) {
+        crate::error::EXIT_FAILURE
+    } else if results.iter().any(|r| r.status == STILL_IN_PROGRESS) {
+        super::cli::EXIT_IN_PROGRESS
+    } else {
+        0
+    }
+}
+
+/// Why an AMI may not go to a stack without `--force`: it is of another kind (OS, Python X.Y,
+/// arch) than the AMI the stack runs, or the stack's AMI is not a lava AMI of this account (its
+/// kind unknown) and the new one was named by id. None when it may.
+pub fn kind_refusal(stack: &WorkerStack, to: &LavaAmi) -> Option<String> {
+    match &stack.kind {
+        Some(k) if *k != to.kind => Some(format!(
+            "stack {} runs {} of kind {k}; {} is {}: another kind or architecture needs --force",
+            stack.name, stack.ami_id, to.id, to.kind
+        )),
+        Some(_) => None,
+        None => Some(format!(
+            "stack {} runs {}, not a lava AMI of this account (kind unknown); {} is {}: pass --force if that is the stack's kind",
+            stack.name, stack.ami_id, to.id, to.kind
+        )),
+    }
+}
+
+/// Before any update (`--ami` given, no `--force`): every selected stack's new AMI is of its kind.
+/// `--ami latest --kind K` on a stack whose kind is unknown takes K as the operator's word.
+pub fn precheck(args: &Args, stacks: &[WorkerStack], all: &[LavaAmi]) -> Result<(), String> {
+    if args.force {
+        return Ok(());
+    }
+    for stack in stacks {
+        let to = match &args.ami {
+            None => return Ok(()),
+            Some(AmiChoice::Latest) => {
+                if stack.kind.is_none() {
+                    continue;
+                }
+                args.kind
+                    .as_ref()
+                    .or(stack.kind.as_ref())
+                    .and_then(|k| model::latest(all, k))
+            }
+            Some(AmiChoice::Id(id)) => all.iter().find(|a| &a.id == id),
+        };
+        // No such AMI: the update refuses it per stack, with its own reason.
+        if let Some(to) = to
+            && to.id != stack.ami_id
+            && let Some(why) = kind_refusal(stack, to)
+        {
+            return Err(why);
+        }
+    }
+    Ok(())
+}
+
 /// The AWS clients an update uses.
 pub struct Clients {
     pub cfn: aws_sdk_cloudformation::Client,
@@ -84,7 +152,7 @@ enum Target {
 
 fn target(args: &Args, stack: &WorkerStack, all: &[LavaAmi]) -> Result<Target, PromptError> {
     Ok(match &args.ami {
-        None => match prompt::choose(stack, all)? {
+        None => match prompt::choose(stack, all, args.force)? {
             Choice::Ami(id) => Target::Ami(id),
             Choice::Skip => Target::Skip,
             Choice::Quit => Target::Quit,
@@ -213,11 +281,16 @@ async fn apply(
         let every = Duration::from_secs(args.poll_seconds);
         match fetch::wait(&clients.cfn, &stack.name, limit, every).await {
             Ok(w) => {
-                result.status = match w.outcome {
-                    super::wait::Outcome::TimedOut => "TIMED_OUT".into(),
-                    _ => w.status,
-                };
-                result.reason = w.reason;
+                if w.outcome == super::wait::Outcome::TimedOut {
+                    result.status = STILL_IN_PROGRESS.into();
+                    result.reason = format!(
+                        "{} after {} minute(s) of waiting; neither failed nor complete yet: see it with `lava-ami {}`",
+                        w.status, args.wait_minutes, stack.name
+                    );
+                } else {
+                    result.status = w.status;
+                    result.reason = w.reason;
+                }
             }
             Err(e) => {
                 result.status = "UNKNOWN".into();
@@ -238,7 +311,93 @@ fn line(e: StackError) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::refused_update_is_current;
+    use super::*;
+    use crate::stacks::model::{AmiState, Kind};
+
+    fn kind(arch: &str) -> Kind {
+        Kind {
+            os: "amzn2023".into(),
+            python: "3.11".into(),
+            arch: arch.into(),
+        }
+    }
+
+    fn stack(k: Option<Kind>) -> WorkerStack {
+        WorkerStack {
+            name: "lava-prod-core".into(),
+            realm: "prod".into(),
+            worker: "core".into(),
+            last_updated: String::new(),
+            status: "CREATE_COMPLETE".into(),
+            ami_parameter: "amiId".into(),
+            ami_id: "ami-0aaaaaaaaaaaaaaaa".into(),
+            ami_state: AmiState::Newest,
+            kind: k,
+            parameters: Default::default(),
+            capabilities: Vec::new(),
+        }
+    }
+
+    fn ami(id: &str, k: Kind) -> LavaAmi {
+        LavaAmi {
+            id: id.into(),
+            name: String::new(),
+            created: String::new(),
+            built: String::new(),
+            built_from: crate::stacks::built::BuiltFrom::Unknown,
+            python: "3.11".into(),
+            arch: k.arch.clone(),
+            kind: k,
+            newest: true,
+        }
+    }
+
+    #[test]
+    fn another_kind_or_an_unknown_one_is_refused() {
+        let x86 = stack(Some(kind("x86_64")));
+        assert_eq!(kind_refusal(&x86, &ami("ami-1", kind("x86_64"))), None);
+        let why = kind_refusal(&x86, &ami("ami-2", kind("arm64"))).unwrap();
+        assert_eq!(
+            why,
+            "stack lava-prod-core runs ami-0aaaaaaaaaaaaaaaa of kind amzn2023/py3.11/x86_64; ami-2 is amzn2023/py3.11/arm64: another kind or architecture needs --force"
+        );
+        let py = Kind {
+            python: "3.12".into(),
+            ..kind("x86_64")
+        };
+        assert!(
+            kind_refusal(&x86, &ami("ami-3", py)).is_some(),
+            "Python X.Y"
+        );
+        let unknown = kind_refusal(&stack(None), &ami("ami-1", kind("x86_64"))).unwrap();
+        assert!(unknown.contains("kind unknown"), "{unknown}");
+    }
+
+    #[test]
+    fn still_in_progress_is_neither_failure_nor_success() {
+        let r = |status: &str| UpdateResult {
+            stack: "s".into(),
+            from: String::new(),
+            to: None,
+            status: status.into(),
+            reason: String::new(),
+            replacement: Vec::new(),
+        };
+        assert_eq!(
+            exit_status(&[r("UPDATE_COMPLETE"), r("ALREADY_CURRENT")]),
+            0
+        );
+        assert_eq!(
+            exit_status(&[r("UPDATE_COMPLETE"), r(STILL_IN_PROGRESS)]),
+            3
+        );
+        assert_eq!(
+            exit_status(&[r(STILL_IN_PROGRESS), r("UPDATE_ROLLBACK_COMPLETE")]),
+            1
+        );
+        assert_eq!(exit_status(&[r("FAILED")]), 1);
+        assert!(!r(STILL_IN_PROGRESS).bad());
+    }
 
     #[test]
     fn a_refused_update_is_current_only_when_the_stack_holds_the_ami() {

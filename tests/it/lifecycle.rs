@@ -116,9 +116,14 @@ impl Region {
         )
     }
 
+    /// `lava-ami ARGS --region <this>`; prune without DescribeImageReferences, which the
+    /// emulator lacks.
     fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
         let mut c = bin_moto("lava-ami");
         c.args(args).args(["--region", &self.name]);
+        if args.first() == Some(&"prune") {
+            c.arg("--no-image-references");
+        }
         c
     }
 }
@@ -492,7 +497,17 @@ async fn prune_keeps_the_newest_and_every_ami_in_use_and_deletes_the_snapshots_o
     let before_images = r.images().await;
     let before_snapshots = r.snapshots().await;
     // The worker stack's launch template names x86[1] too; the others are ours.
-    let args = ["prune", "--keep", "2", "--deregister", "--output", "json"];
+    // Deregistration without deprecation first: the emulator never reports a DeprecationTime.
+    let args = [
+        "prune",
+        "--keep",
+        "2",
+        "--deregister",
+        "--min-deprecated-days",
+        "0",
+        "--output",
+        "json",
+    ];
 
     // Not a terminal and no --yes: a dry run.
     let out = run(&mut r.cmd(&args), 0);
@@ -802,6 +817,9 @@ async fn prune_goes_through_each_region_of_the_list() {
         "--keep",
         "1",
         "--deregister",
+        "--min-deprecated-days",
+        "0",
+        "--no-image-references",
         "--yes",
         "--output",
         "json",

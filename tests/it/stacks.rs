@@ -223,21 +223,51 @@ async fn updates_to_latest_or_an_id_keeping_other_parameters() {
         "not selected: untouched"
     );
 
-    // An explicit id, as JSON.
+    // An AMI of another arch: refused before any update, exit 2, naming both kinds.
+    let args = [
+        "-U",
+        "lava-dev-devw",
+        "--ami",
+        &arm,
+        "--yes",
+        "--output",
+        "json",
+        "--poll-seconds",
+        "1",
+    ];
+    let out = w.cmd(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "stack lava-dev-devw runs {old} of kind amzn2023/py3.11/x86_64; {arm} is amzn2023/py3.11/arm64: another kind or architecture needs --force (nothing was updated)"
+        )),
+        "{err}"
+    );
+    assert_eq!(w.params("lava-dev-devw").await["amiId"], old);
+    // `--kind` of another arch with latest: the same.
     let out = w
         .cmd(&[
             "-U",
             "lava-dev-devw",
             "--ami",
-            &arm,
+            "latest",
+            "--kind",
+            "amzn2023/py3.11/arm64",
             "--yes",
-            "--output",
-            "json",
-            "--poll-seconds",
-            "1",
         ])
         .output()
         .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(w.params("lava-dev-devw").await["amiId"], old);
+
+    // With --force: an explicit id, as JSON.
+    let out = w.cmd(&args).arg("--force").output().unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["to"], arm.as_str());
     assert_eq!(v[0]["status"], "UPDATE_COMPLETE");

@@ -1021,11 +1021,19 @@ async fn realm_finds_the_worker(r: &Region, realm: &str, worker: &str, stop: &st
         "queueArn",
         "queueUrl",
         "roleArn",
+        "version",
     ]
     .iter()
     .map(|n| format!("{prefix}{n}"))
     .collect();
     assert_eq!(names, expected);
+    // lava's Version export: the lava version, as lava's worker template has it.
+    let version = exports
+        .exports()
+        .iter()
+        .find(|e| e.name() == Some(&format!("{prefix}version")))
+        .and_then(|e| e.value());
+    assert_eq!(version, Some("8.3.0"));
 }
 
 /// The user data as lava-rc reads it: keys, swap, the boot scripts through s3run, and the shell0
