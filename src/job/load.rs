@@ -48,8 +48,9 @@ pub fn spec_file(path: &Path, what: &str) -> Result<Loaded, ConfigError> {
     object(format!("{what} {}", path.display()), read_file(path, what)?)
 }
 
-/// The connection `conn_id` from a connections file (a list of specs).
-pub fn connection_file(path: &Path, conn_id: &str) -> Result<Loaded, ConfigError> {
+/// The connection `conn_id` from a connections file (a list of specs); its absence is an error
+/// naming `param` (the spec field that named it).
+pub fn connection_file(path: &Path, conn_id: &str, param: &str) -> Result<Loaded, ConfigError> {
     let shown = path.display().to_string();
     let list = match read_file(path, "--connections-file")? {
         Value::Array(l) => l,
@@ -69,7 +70,7 @@ pub fn connection_file(path: &Path, conn_id: &str) -> Result<Loaded, ConfigError
         ids.extend(id);
     }
     Err(ConfigError::invalid(
-        "parameters.docker",
+        param,
         conn_id,
         &format!(
             "a conn_id of --connections-file {shown} (there: {})",
@@ -150,12 +151,24 @@ impl Tables {
     }
 
     pub async fn connection(&self, realm: &str, conn_id: &str) -> Result<Loaded, JobError> {
+        self.connection_for(realm, conn_id, "parameters.docker")
+            .await
+    }
+
+    /// The connection `conn_id`, its absence an error naming `param` (the spec field that
+    /// named it).
+    pub async fn connection_for(
+        &self,
+        realm: &str,
+        conn_id: &str,
+        param: &str,
+    ) -> Result<Loaded, JobError> {
         self.must(
             realm,
             &format!("lava.{realm}.connections"),
             "conn_id",
             conn_id,
-            "parameters.docker",
+            param,
         )
         .await
     }

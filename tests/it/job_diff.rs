@@ -183,7 +183,7 @@ fn create_of(requests: &[Value]) -> Option<Value> {
         .find_map(|e| e.strip_prefix("LAVA_TMP="))
         .map(String::from)
         .unwrap_or_else(|| "\u{0}".into());
-    let text = body.to_string().replace(&tmp, "<TMP>");
+    let text = crate::job_diff_conn::normalise(&body.to_string().replace(&tmp, "<TMP>"));
     let body: Value = serde_json::from_str(&text).unwrap();
     let mut env: Vec<String> = body["Env"]
         .as_array()
@@ -245,7 +245,7 @@ fn log_of(b: &Bench, key: &str, requests: &[Value]) -> Value {
         .filter_map(Value::as_str)
         .find_map(|e| e.strip_prefix("LAVA_TMP=").map(String::from));
     if let (Some(t), Some(body)) = (tmp, log["body"].as_str().map(String::from)) {
-        log["body"] = Value::String(body.replace(&t, "<TMP>"));
+        log["body"] = Value::String(crate::job_diff_conn::normalise(&body.replace(&t, "<TMP>")));
     }
     log
 }
@@ -296,7 +296,23 @@ fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
             job[k] = v;
         }
     }
+    if let Some(labels) = case["dump"].as_array() {
+        let labels: Vec<&str> = labels.iter().filter_map(Value::as_str).collect();
+        job["parameters"]["command"] = json!(crate::job_diff_conn::dump_command(&labels));
+    }
     let job = substitute(&job);
+    crate::job_diff_conn::prepare(
+        case,
+        &fixtures(),
+        &|c| b.put(&format!("lava.{REALM}.connections"), c),
+        &|a| {
+            b.aws(a);
+        },
+    );
+    let path = match case["mysql_client"].as_str() {
+        Some(f) => crate::job_diff_conn::mysql_stub(b.dir.path(), f),
+        None => std::env::var("PATH").unwrap_or_default(),
+    };
     b.put(&format!("lava.{REALM}.jobs"), &job);
     let mut conn = json!({"conn_id": "docker/diff", "type": "docker", "enabled": true});
     for (k, v) in case["connection"].as_object().cloned().unwrap_or_default() {
@@ -332,7 +348,7 @@ fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
             "-r", REALM, "-w", WORKER, "--batch", "--wait", "1", "--root",
         ]);
     b.env(&mut w);
-    w.env("PATH", std::env::var("PATH").unwrap_or_default());
+    w.env("PATH", &path);
     let wo = w.output().unwrap();
     let worker_requests = b.take_requests();
     let event: Value =
@@ -367,6 +383,7 @@ fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lava-build"));
     c.current_dir(root());
     b.env(&mut c);
+    c.env("PATH", &path);
     c.args([
         "job", "run", &job_id, "--realm", REALM, "--run-id", &run_id, "--output", "json",
     ]);
@@ -443,6 +460,7 @@ fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
                 diffs.push(format!("{what}:\n  worker: {a}\n  ours:   {b}"));
             }
         }
+        diffs.extend(crate::job_diff_conn::missing_in_log(case, &ours.log));
         if worker.status == "none" {
             diffs.push(format!("the worker recorded no event: {}", out_text(&wo)));
         }
