@@ -87,6 +87,13 @@ pub enum JobError {
         #[source]
         source: connections::ConnError,
     },
+    #[error("state item {id} in DynamoDB table {table}: decrypting its value with KMS")]
+    SecureState {
+        table: String,
+        id: String,
+        #[source]
+        source: crate::aws::AwsError,
+    },
     #[error("uploading the logs to {url}: not an s3:// URL")]
     LogsUrl { url: String },
     #[error("uploading the logs to {url}")]

@@ -325,6 +325,9 @@ fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
         realm[k] = v;
     }
     b.put("lava.realms", &realm);
+    crate::job_diff_conn::put_state(case, REALM, &|a| {
+        b.aws(a);
+    });
     let params = pairs(&case["params"]);
     let globals = pairs(&case["globals"]);
 

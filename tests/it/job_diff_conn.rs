@@ -1,6 +1,6 @@
 //! The connection side of the differential suite (`parameters.connections`, issue 31): a case
 //! may carry the connection records it uses (`connections`), SSM SecureStrings (`ssm`), Secrets
-//! Manager secrets (`secrets`), a `mysql` client for the runners' PATH (`mysql_client`:
+//! Manager secrets (`secrets`), state items put by lava itself (`state_items`), a `mysql` client for the runners' PATH (`mysql_client`:
 //! `mysql` or `mariadb`, a stub printing that flavour's `--version`), and `dump`: labels whose
 //! connection folders the container prints file by file (path, mode, content; not the size, which holds LAVA_TMP's length) into the
 //! log, which the suite compares. Random parts of the paths (`conn.XXXXXXXX`,
@@ -85,6 +85,15 @@ pub(crate) fn prepare(case: &Value, fixtures: &Path, put: &dyn Fn(&Value), aws: 
     }
     for (k, v) in case["secrets"].as_object().cloned().unwrap_or_default() {
         aws(&["secret", &k, &v.to_string()]);
+    }
+}
+
+/// A case's `state_items` ({state_id: [type, value]}), put with lava's own state API (a
+/// `secure` one encrypted with the realm's KMS key, as lava does); after the realm is in place.
+pub(crate) fn put_state(case: &Value, realm: &str, aws: &dyn Fn(&[&str])) {
+    for (id, v) in case["state_items"].as_object().cloned().unwrap_or_default() {
+        let kind = v[0].as_str().unwrap();
+        aws(&["state", realm, &id, kind, &v[1].to_string()]);
     }
 }
 
