@@ -410,7 +410,14 @@ fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
     };
     let expect_refused = case["refused"].as_bool().unwrap_or(false);
     let mut diffs = Vec::new();
-    if expect_refused {
+    if let Some(d) = crate::job_diff_conn::deviation_diffs(
+        case,
+        (&worker.status, worker.error.as_deref()),
+        (&ours.status, ours.error.as_deref()),
+    ) {
+        diffs = d;
+        diffs.extend(crate::job_diff_conn::missing_in_log(case, &ours.log));
+    } else if expect_refused {
         // A spec the worker fails before creating anything: refused here with exit 2.
         if worker.status != "failed" || worker.create.is_some() {
             diffs.push(format!(
@@ -506,6 +513,24 @@ fn lava_build_runs_every_corpus_case_as_the_lava_worker_does() {
         "LAVA_DIFF_CASE={only:?} names no case of the corpus"
     );
     eprintln!("job_diff: {ran} cases compared");
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// The README's deliberate deviations, each shown: the worker's failure and our run
+/// (`tests/fixtures/jobs/deviations.json`).
+#[test]
+fn the_deliberate_deviations_differ_from_the_worker_as_the_readme_says() {
+    let b = Bench::start();
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("deviations.json")).unwrap())
+            .unwrap();
+    let failures: Vec<String> = cases.iter().filter_map(|c| run_case(&b, c).err()).collect();
+    assert!(!cases.is_empty());
     assert!(
         failures.is_empty(),
         "{} differences:\n\n{}",

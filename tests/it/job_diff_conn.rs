@@ -97,6 +97,39 @@ pub(crate) fn put_state(case: &Value, realm: &str, aws: &dyn Fn(&[&str])) {
     }
 }
 
+/// A deliberate deviation (`tests/fixtures/jobs/deviations.json`): instead of equality, the
+/// worker must end `worker_status` with an error holding `worker_error`, and ours `ours_status`.
+/// None for an ordinary case.
+pub(crate) fn deviation_diffs(
+    case: &Value,
+    worker: (&str, Option<&str>),
+    ours: (&str, Option<&str>),
+) -> Option<Vec<String>> {
+    let d = case["deviation"].as_object()?;
+    let mut diffs = Vec::new();
+    let want = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or_default();
+    if worker.0 != want("worker_status")
+        || !worker.1.unwrap_or_default().contains(want("worker_error"))
+    {
+        diffs.push(format!(
+            "the worker did not end {} with an error holding {:?}: {} {:?}",
+            want("worker_status"),
+            want("worker_error"),
+            worker.0,
+            worker.1
+        ));
+    }
+    if ours.0 != want("ours_status") {
+        diffs.push(format!(
+            "ours did not end {}: {} {:?}",
+            want("ours_status"),
+            ours.0,
+            ours.1
+        ));
+    }
+    Some(diffs)
+}
+
 /// What our log must hold, when the case says.
 pub(crate) fn missing_in_log(case: &Value, log: &Value) -> Vec<String> {
     let body = log["body"].as_str().unwrap_or_default();
