@@ -412,8 +412,18 @@ fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
     let mut diffs = Vec::new();
     if let Some(d) = crate::job_diff_conn::deviation_diffs(
         case,
-        (&worker.status, worker.error.as_deref()),
-        (&ours.status, ours.error.as_deref()),
+        (
+            &worker.status,
+            worker.error.as_deref(),
+            &worker.pulls,
+            &worker_requests,
+        ),
+        (
+            &ours.status,
+            ours.error.as_deref(),
+            &ours.pulls,
+            &ours_requests,
+        ),
     ) {
         diffs = d;
         diffs.extend(crate::job_diff_conn::missing_in_log(case, &ours.log));
@@ -519,6 +529,47 @@ fn lava_build_runs_every_corpus_case_as_the_lava_worker_does() {
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// The registry login (README, deliberate deviations): with a registry that wants credentials,
+/// the worker logs in through the engine (`POST /auth`) before its pull; `job run` makes no
+/// login, and its one pull carries the connection's credentials for that registry only.
+#[test]
+fn the_worker_logs_in_through_the_engine_and_job_run_sends_credentials_with_its_pull() {
+    let b = Bench::start();
+    let reg = crate::images_registry::AuthRegistry::start("racer", "race-pw");
+    let image = format!("{}/lava-test/job-busybox-auth:{}", reg.addr, unique());
+    crate::job::import_busybox(&image);
+    let config = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str], input: Option<&str>| {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", docker_host())
+            .arg("--config")
+            .arg(config.path())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null());
+        let mut child = c.spawn().expect("docker CLI");
+        if let Some(i) = input {
+            std::io::Write::write_all(&mut child.stdin.take().unwrap(), i.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success(), "docker {args:?}");
+    };
+    cli(
+        &["login", "-u", "racer", "--password-stdin", &reg.addr],
+        Some("race-pw"),
+    );
+    cli(&["push", "-q", &image], None);
+    b.aws(&["ssm", "/lava/ld/diff/race-pw", "race-pw"]);
+    let case = json!({"name": "deviation-login-race",
+        "job": {"payload": image, "parameters": {"docker": "docker/diff", "command": "true"}},
+        "connection": {"registry": reg.addr, "user": "racer", "password": "/lava/ld/diff/race-pw"},
+        "deviation": {"worker_status": "complete", "ours_status": "complete",
+            "worker_pulls_at_least": 1, "ours_pulls": 1, "ours_auth": reg.addr, "logins": [1, 0]}});
+    if let Err(e) = run_case(&b, &case) {
+        panic!("{e}\n(registry log: {})", reg.log());
+    }
 }
 
 /// The README's deliberate deviations, each shown: the worker's failure and our run

@@ -100,13 +100,55 @@ pub(crate) fn put_state(case: &Value, realm: &str, aws: &dyn Fn(&[&str])) {
 /// A deliberate deviation (`tests/fixtures/jobs/deviations.json`): instead of equality, the
 /// worker must end `worker_status` with an error holding `worker_error`, and ours `ours_status`.
 /// None for an ordinary case.
+/// `worker_pulls_at_least` / `ours_pulls` (when given) bound how many pulls each made, and
+/// `ours_auth` names the registry every one of our pulls carried credentials for; `logins`
+/// ([worker, ours]) is how many `POST /auth` (a registry login through the engine) each made.
 pub(crate) fn deviation_diffs(
     case: &Value,
-    worker: (&str, Option<&str>),
-    ours: (&str, Option<&str>),
+    worker: (&str, Option<&str>, &[Value], &[Value]),
+    ours: (&str, Option<&str>, &[Value], &[Value]),
 ) -> Option<Vec<String>> {
     let d = case["deviation"].as_object()?;
     let mut diffs = Vec::new();
+    if let Some(n) = d.get("worker_pulls_at_least").and_then(Value::as_u64)
+        && (worker.2.len() as u64) < n
+    {
+        diffs.push(format!(
+            "the worker pulled fewer than {n} times: {:?}",
+            worker.2
+        ));
+    }
+    if let Some(n) = d.get("ours_pulls").and_then(Value::as_u64)
+        && ours.2.len() as u64 != n
+    {
+        diffs.push(format!("ours did not pull {n} times: {:?}", ours.2));
+    }
+    if let Some(want) = d.get("logins").and_then(Value::as_array) {
+        let logins = |reqs: &[Value]| {
+            reqs.iter()
+                .filter(|r| {
+                    r["method"] == "POST"
+                        && r["path"].as_str().is_some_and(|p| {
+                            p.split('?').next().unwrap_or_default().ends_with("/auth")
+                        })
+                })
+                .count() as u64
+        };
+        let got = [logins(worker.3), logins(ours.3)];
+        if want.iter().map(Value::as_u64).collect::<Vec<_>>() != got.map(Some) {
+            diffs.push(format!(
+                "logins through the engine (worker, ours): {got:?}, expected {want:?}"
+            ));
+        }
+    }
+    if let Some(r) = d.get("ours_auth").and_then(Value::as_str)
+        && ours.2.iter().any(|p| p["auth"] != r)
+    {
+        diffs.push(format!(
+            "not every pull of ours carried {r}'s credentials: {:?}",
+            ours.2
+        ));
+    }
     let want = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or_default();
     if worker.0 != want("worker_status")
         || !worker.1.unwrap_or_default().contains(want("worker_error"))
