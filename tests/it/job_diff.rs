@@ -53,6 +53,7 @@ struct Bench {
     dir: tempfile::TempDir,
     proxy: Child,
     record: PathBuf,
+    _one: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Drop for Bench {
@@ -70,8 +71,14 @@ fn out_text(o: &Output) -> String {
     )
 }
 
+/// The suite's tests share moto's tables and the worker's queue: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl Bench {
     fn start() -> Bench {
+        let guard = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let venv = lava_venv();
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("engine.sock");
@@ -98,6 +105,7 @@ impl Bench {
             dir,
             proxy,
             record,
+            _one: guard,
         };
         b.aws(&["setup", REALM, WORKER, BUCKET]);
         b
