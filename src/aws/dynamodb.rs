@@ -58,6 +58,27 @@ pub async fn get_json(
     key: &str,
     value: &str,
 ) -> Result<Option<Map<String, Value>>, DynamoError> {
+    let Some(item) = get_item(client, table, key, value).await? else {
+        return Ok(None);
+    };
+    item_to_json(&item)
+        .map(Some)
+        .map_err(|source| DynamoError::Attribute {
+            table: table.to_string(),
+            key: key.to_string(),
+            value: value.to_string(),
+            source,
+        })
+}
+
+/// The item of `table` whose string key `key` is `value`, as DynamoDB holds it (binary values
+/// included); None when absent. Read consistently.
+pub async fn get_item(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: &str,
+    value: &str,
+) -> Result<Option<HashMap<String, AttributeValue>>, DynamoError> {
     let out = client
         .get_item()
         .table_name(table)
@@ -71,17 +92,7 @@ pub async fn get_json(
             value: value.to_string(),
             source: super::AwsError::from_sdk("DynamoDB", &e),
         })?;
-    let Some(item) = out.item else {
-        return Ok(None);
-    };
-    item_to_json(&item)
-        .map(Some)
-        .map_err(|source| DynamoError::Attribute {
-            table: table.to_string(),
-            key: key.to_string(),
-            value: value.to_string(),
-            source,
-        })
+    Ok(out.item)
 }
 
 /// An item as a JSON object.

@@ -33,7 +33,10 @@ pub enum ExitStatus {
     job       JOB_ID from DynamoDB lava.<realm>.jobs (key job_id), or --job FILE (JSON or YAML)\n  \
     realm     lava.realms (key realm), or --realm-file FILE; uses s3_temp, s3_payloads, s3_key, docker\n  \
     docker    the job's parameters.docker, else the realm's docker: a conn_id of\n            \
-              lava.<realm>.connections, or of --connections-file FILE (a list)\n\n\
+              lava.<realm>.connections, or of --connections-file FILE (a list)\n  \
+    conns     each conn_id of parameters.connections from the same place: its executable is\n            \
+              written into LAVA_TMP and passed as LAVA_CONN_<LABEL> (generic, postgres and\n            \
+              redshift family, mysql family, oracle, mssql; secrets from SSM/Secrets Manager)\n\n\
     The container runs as this process's effective uid with its egid added, in a fresh temporary\n\
     folder mounted at the same path (LAVA_TMP, the working directory), with hostname\n\
     lava-<realm>-<worker>-<run_id> and labels lava.realm/worker/owner/job_id/run_id, unless the\n\

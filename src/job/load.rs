@@ -3,7 +3,9 @@
 use super::JobError;
 use crate::aws::dynamodb;
 use crate::config::ConfigError;
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::path::Path;
 
 /// One spec and where it came from (for messages).
@@ -48,8 +50,9 @@ pub fn spec_file(path: &Path, what: &str) -> Result<Loaded, ConfigError> {
     object(format!("{what} {}", path.display()), read_file(path, what)?)
 }
 
-/// The connection `conn_id` from a connections file (a list of specs).
-pub fn connection_file(path: &Path, conn_id: &str) -> Result<Loaded, ConfigError> {
+/// The connection `conn_id` from a connections file (a list of specs); its absence is an error
+/// naming `param` (the spec field that named it).
+pub fn connection_file(path: &Path, conn_id: &str, param: &str) -> Result<Loaded, ConfigError> {
     let shown = path.display().to_string();
     let list = match read_file(path, "--connections-file")? {
         Value::Array(l) => l,
@@ -69,7 +72,7 @@ pub fn connection_file(path: &Path, conn_id: &str) -> Result<Loaded, ConfigError
         ids.extend(id);
     }
     Err(ConfigError::invalid(
-        "parameters.docker",
+        param,
         conn_id,
         &format!(
             "a conn_id of --connections-file {shown} (there: {})",
@@ -85,12 +88,15 @@ pub fn connection_file(path: &Path, conn_id: &str) -> Result<Loaded, ConfigError
 /// Reads lava's tables.
 pub struct Tables {
     client: aws_sdk_dynamodb::Client,
+    /// Decrypts `secure` state items.
+    kms: aws_sdk_kms::Client,
 }
 
 impl Tables {
     pub fn new(sdk: &aws_config::SdkConfig) -> Tables {
         Tables {
             client: aws_sdk_dynamodb::Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
         }
     }
 
@@ -150,19 +156,32 @@ impl Tables {
     }
 
     pub async fn connection(&self, realm: &str, conn_id: &str) -> Result<Loaded, JobError> {
+        self.connection_for(realm, conn_id, "parameters.docker")
+            .await
+    }
+
+    /// The connection `conn_id`, its absence an error naming `param` (the spec field that
+    /// named it).
+    pub async fn connection_for(
+        &self,
+        realm: &str,
+        conn_id: &str,
+        param: &str,
+    ) -> Result<Loaded, JobError> {
         self.must(
             realm,
             &format!("lava.{realm}.connections"),
             "conn_id",
             conn_id,
-            "parameters.docker",
+            param,
         )
         .await
     }
 
     /// The declared state items: the state table's value decoded by the item's `type` (`json`
-    /// text parsed, `raw` as stored) where an item exists, else the default. A `secure` item,
-    /// an unknown type or a malformed item is an error naming it (the worker fails the run too).
+    /// text parsed, `raw` as stored, `secure` KMS ciphertext decrypted then parsed, as the worker
+    /// decodes them) where an item exists, else the default. An unknown type or a malformed item
+    /// is an error naming it (the worker fails the run too).
     pub async fn state(
         &self,
         realm: &str,
@@ -172,26 +191,78 @@ impl Tables {
         let mut out = Map::new();
         for (id, default) in declared {
             // No state table yet: every item has its default.
-            let current = match self.get(&table, "state_id", id).await {
-                Err(JobError::Table { source }) if source.is_missing_table() => None,
-                Err(JobError::Table {
-                    source: dynamodb::DynamoError::Attribute { .. },
-                }) => {
-                    return Err(JobError::Config(state_error(
-                        &table,
-                        id,
-                        "is not a json or raw item (a secure item's value is KMS-encrypted; lava-build job run does not decrypt it)",
-                    )));
-                }
-                other => other?,
+            let current = match dynamodb::get_item(&self.client, &table, "state_id", id).await {
+                Err(source) if source.is_missing_table() => None,
+                Err(source) => return Err(JobError::Table { source }),
+                Ok(item) => item,
             };
             let value = match current {
                 None => default.clone(),
-                Some(item) => decode_state(&table, id, &item.spec)?,
+                Some(item) => self.decode(&table, id, item).await?,
             };
             out.insert(id.clone(), value);
         }
         Ok(out)
+    }
+
+    /// One state item's value, decoded by its type.
+    async fn decode(
+        &self,
+        table: &str,
+        id: &str,
+        mut item: HashMap<String, AttributeValue>,
+    ) -> Result<Value, JobError> {
+        let secure = matches!(item.get("type"), Some(AttributeValue::S(t)) if t == "secure");
+        let cipher = match (secure, item.remove("value")) {
+            (true, Some(AttributeValue::B(b))) => Some(b.into_inner()),
+            (true, Some(_)) => {
+                return Err(JobError::Config(state_error(
+                    table,
+                    id,
+                    "is of type secure but its value is not binary (the worker expects KMS ciphertext, a DynamoDB Binary)",
+                )));
+            }
+            (_, Some(v)) => {
+                item.insert("value".into(), v);
+                None
+            }
+            (_, None) => None,
+        };
+        if cipher.is_some() {
+            item.insert("value".into(), AttributeValue::S(String::new()));
+        }
+        let json = dynamodb::item_to_json(&item).map_err(|e| {
+            JobError::Config(state_error(
+                table,
+                id,
+                &format!(
+                    "has a value with no JSON form ({e}): expected a raw, json or secure item"
+                ),
+            ))
+        })?;
+        let Some(cipher) = cipher else {
+            return Ok(decode_state(table, id, &json)?);
+        };
+        check_fields(table, id, &json)?;
+        let out = self
+            .kms
+            .decrypt()
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(cipher))
+            .send()
+            .await
+            .map_err(|e| JobError::SecureState {
+                table: table.to_string(),
+                id: id.to_string(),
+                source: crate::aws::AwsError::from_sdk("KMS", &e),
+            })?;
+        let plain = out.plaintext().map(|b| b.as_ref()).unwrap_or_default();
+        serde_json::from_slice(plain).map_err(|_| {
+            JobError::Config(state_error(
+                table,
+                id,
+                "is of type secure but its decrypted value is not JSON text",
+            ))
+        })
     }
 }
 
@@ -201,12 +272,8 @@ fn state_error(table: &str, id: &str, why: &str) -> ConfigError {
     }
 }
 
-/// A state item's value as the worker decodes it, by its `type` (default json).
-pub fn decode_state(
-    table: &str,
-    id: &str,
-    item: &Map<String, Value>,
-) -> Result<Value, ConfigError> {
+/// The fields every state item has (the worker refuses an item without one).
+fn check_fields(table: &str, id: &str, item: &Map<String, Value>) -> Result<(), ConfigError> {
     for f in ["type", "value", "timestamp", "ttl"] {
         if !item.contains_key(f) {
             return Err(state_error(
@@ -216,6 +283,17 @@ pub fn decode_state(
             ));
         }
     }
+    Ok(())
+}
+
+/// A `raw` or `json` state item's value as the worker decodes it, by its `type` (a `secure`
+/// one is decrypted by [`Tables::state`]).
+pub fn decode_state(
+    table: &str,
+    id: &str,
+    item: &Map<String, Value>,
+) -> Result<Value, ConfigError> {
+    check_fields(table, id, item)?;
     let value = &item["value"];
     match item["type"].as_str() {
         Some("raw") => Ok(value.clone()),
@@ -230,7 +308,7 @@ pub fn decode_state(
         Some("secure") => Err(state_error(
             table,
             id,
-            "is of type secure: its value is KMS-encrypted and lava-build job run does not decrypt it",
+            "is of type secure but its value is not binary (the worker expects KMS ciphertext, a DynamoDB Binary)",
         )),
         other => Err(state_error(
             table,
@@ -265,7 +343,7 @@ mod tests {
             json!("{\"a\": 1}")
         );
         for (t, needle) in [
-            (json!("secure"), "KMS"),
+            (json!("secure"), "binary"),
             (json!("yaml"), "\"yaml\""),
             (json!("json"), "not JSON"),
         ] {

@@ -5,8 +5,10 @@
 //! ([`container`]) is run, timed and removed by [`run`].
 pub mod as_job;
 pub mod connection;
+pub mod connections;
 pub mod connector;
 pub mod container;
+pub mod dispatch;
 pub mod duration;
 pub mod hostconfig;
 pub mod load;
@@ -21,8 +23,10 @@ use connector::PullPolicy;
 use render::RunContext;
 use run::Ending;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
+
+pub use dispatch::{config_proxy_env, expand_dotted, merge_dispatch};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -75,6 +79,20 @@ pub enum JobError {
         dir: String,
         #[source]
         source: std::io::Error,
+    },
+    #[error("connection {conn_id} (parameters.connections.{label})")]
+    Connection {
+        label: String,
+        conn_id: String,
+        #[source]
+        source: connections::ConnError,
+    },
+    #[error("state item {id} in DynamoDB table {table}: decrypting its value with KMS")]
+    SecureState {
+        table: String,
+        id: String,
+        #[source]
+        source: crate::aws::AwsError,
     },
     #[error("uploading the logs to {url}: not an s3:// URL")]
     LogsUrl { url: String },
@@ -151,67 +169,6 @@ impl Outcome {
 /// The worker's exit status of a timed-out docker job.
 pub const STATUS_TIMEOUT: i64 = 28;
 
-/// A dispatch-time `K=V` list as lava-dispatcher makes it: dotted names become nested maps (a
-/// name both a value and a map is a conflict); values are text.
-pub fn expand_dotted(
-    flag: &str,
-    pairs: &[(String, String)],
-) -> Result<Map<String, Value>, ConfigError> {
-    let mut out = Map::new();
-    for (k, v) in pairs {
-        let parts: Vec<&str> = k.split('.').collect();
-        let mut at = &mut out;
-        for (i, p) in parts.iter().enumerate() {
-            if i + 1 == parts.len() {
-                if at.get(*p).is_some_and(Value::is_object) {
-                    return Err(ConfigError::invalid(
-                        flag,
-                        k,
-                        "names that do not conflict (Path conflict)",
-                    ));
-                }
-                at.insert((*p).to_string(), Value::String(v.clone()));
-            } else {
-                let next = at
-                    .entry((*p).to_string())
-                    .or_insert_with(|| Value::Object(Map::new()));
-                at = match next {
-                    Value::Object(m) => m,
-                    _ => {
-                        return Err(ConfigError::invalid(
-                            flag,
-                            k,
-                            "names that do not conflict (Path conflict)",
-                        ));
-                    }
-                };
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The job spec with dispatch-time parameters and globals merged over its own, shallowly (as
-/// the worker: `-p env.X=1` replaces the whole `env`).
-pub fn merge_dispatch(
-    raw: &mut Map<String, Value>,
-    params: Map<String, Value>,
-    globals: Map<String, Value>,
-) {
-    for (key, add) in [("parameters", params), ("globals", globals)] {
-        if add.is_empty() {
-            continue;
-        }
-        let entry = raw.entry(key).or_insert_with(|| Value::Object(Map::new()));
-        if !entry.is_object() {
-            *entry = Value::Object(Map::new());
-        }
-        if let Value::Object(m) = entry {
-            m.extend(add);
-        }
-    }
-}
-
 /// Everything checked before the engine is asked anything.
 struct Checked {
     job: spec::Job,
@@ -275,7 +232,7 @@ async fn connection_of(
 ) -> Result<connection::Connection, JobError> {
     let conn_id = connector::conn_id(&c.job, &c.realm, &c.job_origin)?;
     let conn_loaded = match &o.connections_file {
-        Some(p) => load::connection_file(p, &conn_id)?,
+        Some(p) => load::connection_file(p, &conn_id, "parameters.docker")?,
         None => tables.connection(&o.realm, &conn_id).await?,
     };
     Ok(connection::connection(
@@ -285,37 +242,27 @@ async fn connection_of(
     )?)
 }
 
-/// The proxy variables the docker client's config file sets (`proxies.default`), as the worker's
-/// docker SDK prepends them to the container's environment.
-pub fn config_proxy_env() -> Vec<String> {
-    let path = match std::env::var_os("DOCKER_CONFIG") {
-        Some(d) => PathBuf::from(d).join("config.json"),
-        None => match std::env::var_os("HOME") {
-            Some(h) => PathBuf::from(h).join(".docker/config.json"),
-            None => return Vec::new(),
-        },
-    };
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return Vec::new();
-    };
-    let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    proxy_env_of(&v["proxies"]["default"])
-}
-
-fn proxy_env_of(p: &Value) -> Vec<String> {
+/// Each of the job's connections loaded (its table, or --connections-file) and checked.
+async fn plan_connections(
+    o: &Options,
+    tables: &load::Tables,
+    c: &Checked,
+) -> Result<Vec<connections::Planned>, JobError> {
     let mut out = Vec::new();
-    for (key, var) in [
-        ("httpProxy", "http_proxy"),
-        ("httpsProxy", "https_proxy"),
-        ("ftpProxy", "ftp_proxy"),
-        ("noProxy", "no_proxy"),
-    ] {
-        if let Some(v) = p[key].as_str().filter(|v| !v.is_empty()) {
-            out.push(format!("{var}={v}"));
-            out.push(format!("{}={v}", var.to_uppercase()));
-        }
+    for (label, conn_id) in &c.job.connections {
+        let param = format!("parameters.connections.{label}");
+        let loaded = match &o.connections_file {
+            Some(p) => load::connection_file(p, conn_id, &param)?,
+            None => tables.connection_for(&o.realm, conn_id, &param).await?,
+        };
+        out.push(connections::plan(
+            label,
+            conn_id,
+            &loaded.origin,
+            loaded.spec,
+        )?);
     }
-    out
+    Ok(out)
 }
 
 /// Runs the job: checks, renders, pulls, runs, removes, uploads the logs.
@@ -380,7 +327,34 @@ pub async fn execute(o: &Options) -> Result<Outcome, JobError> {
         ));
     }
     let conn = connection_of(o, &tables, &c).await?;
+    let planned = plan_connections(o, &tables, &c).await?;
     let prefix = format!("[job {}]", c.job.job_id);
+
+    // The temporary area and the connections' files come before the pull, as on the worker (a
+    // connection that cannot be made fails the run before anything is pulled).
+    let (tmp, area) = job_tmp().map_err(JobError::tmp)?;
+    let tmp_path = format!("{area}/{run_id}");
+    std::fs::create_dir(&tmp_path).map_err(|source| JobError::Tmp {
+        dir: tmp_path.clone(),
+        source,
+    })?;
+    let empty = serde_json::Map::new();
+    let conn_ctx = connections::Context {
+        sdk: &sdk,
+        workdir: std::path::Path::new(&tmp_path),
+        profile: o
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok())
+            .unwrap_or_else(|| "default".into()),
+        realm_config: c
+            .realm
+            .raw
+            .get("config")
+            .and_then(Value::as_object)
+            .unwrap_or(&empty),
+    };
+    let conn_env = connections::materialise(&conn_ctx, &planned).await?;
 
     let (docker, engine) = connector::connect(&conn).await?;
     let source = connector::source(&sdk, &conn, &c.job.payload).await?;
@@ -399,17 +373,13 @@ pub async fn execute(o: &Options) -> Result<Outcome, JobError> {
         .flatten()
         .unwrap_or_else(|| source.image.clone());
 
-    let (tmp, area) = job_tmp().map_err(JobError::tmp)?;
-    let tmp_path = format!("{area}/{run_id}");
-    std::fs::create_dir(&tmp_path).map_err(|source| JobError::Tmp {
-        dir: tmp_path.clone(),
-        source,
-    })?;
     let log_path = PathBuf::from(format!("{area}/{run_id}.logs"));
     let inherited: BTreeMap<String, String> = std::env::vars()
         .filter(|(k, _)| k.starts_with("LAVA_"))
         .collect();
-    let env = render::environment_of(&c.job, &ctx, &tmp_path, &own_env, &inherited);
+    let mut env = render::environment_of(&c.job, &ctx, &tmp_path, &own_env, &inherited);
+    // The connections' variables come last and win, as on the worker.
+    env.extend(conn_env.into_iter().map(|(k, v)| (k, Some(v))));
     let contract = container::Contract {
         image: &image_id,
         command,

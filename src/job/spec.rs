@@ -69,6 +69,8 @@ pub struct Job {
     /// Non-empty text; None: the image's entry point (args are then ignored).
     pub command: Option<String>,
     pub docker: Option<String>,
+    /// `parameters.connections`: (label, conn_id) in the spec's order.
+    pub connections: Vec<(String, String)>,
     pub env: BTreeMap<String, String>,
     pub host: HostSettings,
     pub jinja: bool,
@@ -299,15 +301,7 @@ pub fn job(origin: &str, raw: &Map<String, Value>) -> Result<Job, ConfigError> {
             return Err(unknown(origin, k, "parameters", &PARAMETERS));
         }
     }
-    if let Some(c) = params.get("connections")
-        && !c.as_object().is_some_and(|m| m.is_empty())
-    {
-        return Err(ConfigError::Usage {
-            message: format!(
-                "{origin}: parameters.connections: connection handlers mapped into the container need the lava worker's connection manager, which this runner does not have; run the job on a lava worker, or remove parameters.connections"
-            ),
-        });
-    }
+    let connections = super::connections::parse(origin, &params)?;
     let command = match params.get("command") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
@@ -378,6 +372,7 @@ pub fn job(origin: &str, raw: &Map<String, Value>) -> Result<Job, ConfigError> {
         args,
         command,
         docker,
+        connections,
         env,
         host,
         jinja,

@@ -225,8 +225,16 @@ fn bad_jobs_are_refused_naming_the_field() {
             &["payload", "\"a:b:c\"", "repository[:tag]"],
         ),
         (
-            with(&["parameters", "connections"], json!({"db": "pg"})),
-            &["parameters.connections", "connection manager"],
+            with(&["parameters", "connections"], json!({"a-b": "pg"})),
+            &["parameters.connections", "\"a-b\"", "labels"],
+        ),
+        (
+            with(&["parameters", "connections"], json!(["pg"])),
+            &["parameters.connections", "a map"],
+        ),
+        (
+            with(&["parameters", "connections"], json!({"db": 3})),
+            &["parameters.connections.db", "conn_id"],
         ),
     ];
     for (spec, needles) in cases {

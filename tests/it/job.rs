@@ -578,7 +578,15 @@ fn bad_specs_exit_2_naming_the_field_before_anything_is_pulled() {
         ),
         (
             json!({"connections": {"db": "pg/main"}}),
-            &["parameters.connections", "connection manager"][..],
+            &[
+                "parameters.connections.db",
+                "\"pg/main\"",
+                "--connections-file",
+            ][..],
+        ),
+        (
+            json!({"connections": {"db": "docker/public"}}),
+            &["type", "\"docker\"", "postgres", "label db"][..],
         ),
         (
             json!({"timeout": "10x"}),

@@ -292,3 +292,43 @@ async fn huge_timeouts_run_and_logs_without_s3_key_are_aes256() {
     let body = obj.body.collect().await.unwrap().into_bytes();
     assert_eq!(&body[..], b"logged\n");
 }
+
+/// A connection from --connections-file (seed 000): the container runs the executable written
+/// into LAVA_TMP and gets what it serves; the folder is the worker's (`conn.XXXXXXXX`, 0700, the
+/// script 0700) and goes with the temporary area.
+#[test]
+fn a_generic_connection_from_a_file_is_used_inside_the_container() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = Fx::new(
+        json!([{"type": "docker", "conn_id": "docker/public", "enabled": true},
+        {"type": "generic", "conn_id": "cfg/app", "enabled": true, "owner": "o",
+         "attributes": {"user": "alice", "port": 5432}}]),
+    );
+    fx.job(json!({"command": "/bin/sh -c 'echo $LAVA_CONNID_CFG $(sh $LAVA_CONN_CFG user):$(sh $LAVA_CONN_CFG port)'",
+        "connections": {"cfg": "cfg/app"}}));
+    let o = fx.run(&["--dev", "--keep-tmp", "--output", "json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(dev_lines(&o, &fx.job_id), vec!["cfg/app alice:5432"]);
+    let tmp = std::path::PathBuf::from(json_of(&o)["tmp"].as_str().unwrap());
+    let dirs: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("conn.")
+        })
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dirs[0].file_name().unwrap().len(), "conn.".len() + 8);
+    assert_eq!(mode(&dirs[0]), 0o700);
+    assert_eq!(mode(&dirs[0].join("get-attr-value")), 0o700);
+    assert_eq!(
+        std::fs::read_to_string(dirs[0].join("values/port")).unwrap(),
+        "5432"
+    );
+    let _ = std::fs::remove_dir_all(tmp.parent().unwrap());
+}

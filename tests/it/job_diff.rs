@@ -53,6 +53,7 @@ struct Bench {
     dir: tempfile::TempDir,
     proxy: Child,
     record: PathBuf,
+    _one: std::sync::MutexGuard<'static, ()>,
 }
 
 impl Drop for Bench {
@@ -70,8 +71,14 @@ fn out_text(o: &Output) -> String {
     )
 }
 
+/// The suite's tests share moto's tables and the worker's queue: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl Bench {
     fn start() -> Bench {
+        let guard = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let venv = lava_venv();
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("engine.sock");
@@ -98,6 +105,7 @@ impl Bench {
             dir,
             proxy,
             record,
+            _one: guard,
         };
         b.aws(&["setup", REALM, WORKER, BUCKET]);
         b
@@ -183,7 +191,7 @@ fn create_of(requests: &[Value]) -> Option<Value> {
         .find_map(|e| e.strip_prefix("LAVA_TMP="))
         .map(String::from)
         .unwrap_or_else(|| "\u{0}".into());
-    let text = body.to_string().replace(&tmp, "<TMP>");
+    let text = crate::job_diff_conn::normalise(&body.to_string().replace(&tmp, "<TMP>"));
     let body: Value = serde_json::from_str(&text).unwrap();
     let mut env: Vec<String> = body["Env"]
         .as_array()
@@ -245,7 +253,7 @@ fn log_of(b: &Bench, key: &str, requests: &[Value]) -> Value {
         .filter_map(Value::as_str)
         .find_map(|e| e.strip_prefix("LAVA_TMP=").map(String::from));
     if let (Some(t), Some(body)) = (tmp, log["body"].as_str().map(String::from)) {
-        log["body"] = Value::String(body.replace(&t, "<TMP>"));
+        log["body"] = Value::String(crate::job_diff_conn::normalise(&body.replace(&t, "<TMP>")));
     }
     log
 }
@@ -296,7 +304,23 @@ fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
             job[k] = v;
         }
     }
+    if let Some(labels) = case["dump"].as_array() {
+        let labels: Vec<&str> = labels.iter().filter_map(Value::as_str).collect();
+        job["parameters"]["command"] = json!(crate::job_diff_conn::dump_command(&labels));
+    }
     let job = substitute(&job);
+    crate::job_diff_conn::prepare(
+        case,
+        &fixtures(),
+        &|c| b.put(&format!("lava.{REALM}.connections"), c),
+        &|a| {
+            b.aws(a);
+        },
+    );
+    let path = match case["mysql_client"].as_str() {
+        Some(f) => crate::job_diff_conn::mysql_stub(b.dir.path(), f),
+        None => std::env::var("PATH").unwrap_or_default(),
+    };
     b.put(&format!("lava.{REALM}.jobs"), &job);
     let mut conn = json!({"conn_id": "docker/diff", "type": "docker", "enabled": true});
     for (k, v) in case["connection"].as_object().cloned().unwrap_or_default() {
@@ -309,6 +333,9 @@ fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
         realm[k] = v;
     }
     b.put("lava.realms", &realm);
+    crate::job_diff_conn::put_state(case, REALM, &|a| {
+        b.aws(a);
+    });
     let params = pairs(&case["params"]);
     let globals = pairs(&case["globals"]);
 
@@ -332,7 +359,7 @@ fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
             "-r", REALM, "-w", WORKER, "--batch", "--wait", "1", "--root",
         ]);
     b.env(&mut w);
-    w.env("PATH", std::env::var("PATH").unwrap_or_default());
+    w.env("PATH", &path);
     let wo = w.output().unwrap();
     let worker_requests = b.take_requests();
     let event: Value =
@@ -367,6 +394,7 @@ fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lava-build"));
     c.current_dir(root());
     b.env(&mut c);
+    c.env("PATH", &path);
     c.args([
         "job", "run", &job_id, "--realm", REALM, "--run-id", &run_id, "--output", "json",
     ]);
@@ -390,7 +418,24 @@ fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
     };
     let expect_refused = case["refused"].as_bool().unwrap_or(false);
     let mut diffs = Vec::new();
-    if expect_refused {
+    if let Some(d) = crate::job_diff_conn::deviation_diffs(
+        case,
+        (
+            &worker.status,
+            worker.error.as_deref(),
+            &worker.pulls,
+            &worker_requests,
+        ),
+        (
+            &ours.status,
+            ours.error.as_deref(),
+            &ours.pulls,
+            &ours_requests,
+        ),
+    ) {
+        diffs = d;
+        diffs.extend(crate::job_diff_conn::missing_in_log(case, &ours.log));
+    } else if expect_refused {
         // A spec the worker fails before creating anything: refused here with exit 2.
         if worker.status != "failed" || worker.create.is_some() {
             diffs.push(format!(
@@ -443,6 +488,7 @@ fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
                 diffs.push(format!("{what}:\n  worker: {a}\n  ours:   {b}"));
             }
         }
+        diffs.extend(crate::job_diff_conn::missing_in_log(case, &ours.log));
         if worker.status == "none" {
             diffs.push(format!("the worker recorded no event: {}", out_text(&wo)));
         }
@@ -485,6 +531,65 @@ fn lava_build_runs_every_corpus_case_as_the_lava_worker_does() {
         "LAVA_DIFF_CASE={only:?} names no case of the corpus"
     );
     eprintln!("job_diff: {ran} cases compared");
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// The registry login (README, deliberate deviations): with a registry that wants credentials,
+/// the worker logs in through the engine (`POST /auth`) before its pull; `job run` makes no
+/// login, and its one pull carries the connection's credentials for that registry only.
+#[test]
+fn the_worker_logs_in_through_the_engine_and_job_run_sends_credentials_with_its_pull() {
+    let b = Bench::start();
+    let reg = crate::images_registry::AuthRegistry::start("racer", "race-pw");
+    let image = format!("{}/lava-test/job-busybox-auth:{}", reg.addr, unique());
+    crate::job::import_busybox(&image);
+    let config = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str], input: Option<&str>| {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", docker_host())
+            .arg("--config")
+            .arg(config.path())
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null());
+        let mut child = c.spawn().expect("docker CLI");
+        if let Some(i) = input {
+            std::io::Write::write_all(&mut child.stdin.take().unwrap(), i.as_bytes()).unwrap();
+        }
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success(), "docker {args:?}");
+    };
+    cli(
+        &["login", "-u", "racer", "--password-stdin", &reg.addr],
+        Some("race-pw"),
+    );
+    cli(&["push", "-q", &image], None);
+    b.aws(&["ssm", "/lava/ld/diff/race-pw", "race-pw"]);
+    let case = json!({"name": "deviation-login-race",
+        "job": {"payload": image, "parameters": {"docker": "docker/diff", "command": "true"}},
+        "connection": {"registry": reg.addr, "user": "racer", "password": "/lava/ld/diff/race-pw"},
+        "deviation": {"worker_status": "complete", "ours_status": "complete",
+            "worker_pulls_at_least": 1, "ours_pulls": 1, "ours_auth": reg.addr, "logins": [1, 0]}});
+    if let Err(e) = run_case(&b, &case) {
+        panic!("{e}\n(registry log: {})", reg.log());
+    }
+}
+
+/// The README's deliberate deviations, each shown: the worker's failure and our run
+/// (`tests/fixtures/jobs/deviations.json`).
+#[test]
+fn the_deliberate_deviations_differ_from_the_worker_as_the_readme_says() {
+    let b = Bench::start();
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("deviations.json")).unwrap())
+            .unwrap();
+    let failures: Vec<String> = cases.iter().filter_map(|c| run_case(&b, c).err()).collect();
+    assert!(!cases.is_empty());
     assert!(
         failures.is_empty(),
         "{} differences:\n\n{}",

@@ -16,6 +16,7 @@ mod install;
 mod job;
 mod job_contract;
 mod job_diff;
+mod job_diff_conn;
 mod lab;
 mod lava_ami_diff;
 mod lifecycle;

@@ -1,0 +1,195 @@
+//! The connection side of the differential suite (`parameters.connections`, issue 31): a case
+//! may carry the connection records it uses (`connections`), SSM SecureStrings (`ssm`), Secrets
+//! Manager secrets (`secrets`), state items put by lava itself (`state_items`), a `mysql` client for the runners' PATH (`mysql_client`:
+//! `mysql` or `mariadb`, a stub printing that flavour's `--version`), and `dump`: labels whose
+//! connection folders the container prints file by file (path, mode, content; not the size, which holds LAVA_TMP's length) into the
+//! log, which the suite compares. Random parts of the paths (`conn.XXXXXXXX`,
+//! `tmpXXXXXXXX.pem`) are normalised here, in the comparison. `log_contains` lists texts our log
+//! must hold (a connection the container actually used).
+use serde_json::Value;
+use std::path::Path;
+
+/// The container command that prints each dumped label's connection folder.
+pub(crate) fn dump_command(labels: &[&str]) -> String {
+    format!(
+        "/bin/sh -c 'for l in {}; do eval x=\\$LAVA_CONN_$l; d=${{x%/*}}; echo \"== $l $(stat -c %a $d) ${{x##*/}}\"; for f in $(find $d -mindepth 1 | sort); do echo \"-- $(stat -c %a $f) ${{f#$d/}}\"; [ -f $f ] && cat $f; echo; done; done'",
+        labels.join(" ")
+    )
+}
+
+/// A directory with a `mysql` stub of the given flavour, for the front of PATH.
+pub(crate) fn mysql_stub(dir: &Path, flavour: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join(format!("mysql-{flavour}"));
+    std::fs::create_dir_all(&bin).unwrap();
+    let version = match flavour {
+        "mariadb" => "mysql from 11.4.5-MariaDB, client 15.2 for debian-linux-gnu (x86_64)",
+        "mysql" => "mysql  Ver 8.4.3 for Linux on x86_64 (MySQL Community Server - GPL)",
+        other => panic!("mysql_client {other}: mysql or mariadb"),
+    };
+    let exe = bin.join("mysql");
+    std::fs::write(&exe, format!("#!/bin/sh\necho '{version}'\n")).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// `prefix` + 8 of Python's temp-name characters (+ `suffix`) written `prefix*suffix`.
+fn normalise_names(text: &str, prefix: &str, suffix: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(prefix) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + prefix.len()..];
+        let random = after
+            .char_indices()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || *c == '_')
+            .count();
+        if random == 8 && after[8..].starts_with(suffix) {
+            out.push_str(prefix);
+            out.push('*');
+            out.push_str(suffix);
+            rest = &after[8 + suffix.len()..];
+        } else {
+            out.push_str(prefix);
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The random parts of connection paths written `*`.
+pub(crate) fn normalise(text: &str) -> String {
+    normalise_names(&normalise_names(text, "conn.", ""), "tmp", ".pem")
+}
+
+/// Puts a case's connection records, SSM parameters and secrets in place (`put` and `aws` are
+/// the suite's own helpers); `@FIXTURES@` names the fixtures folder.
+pub(crate) fn prepare(case: &Value, fixtures: &Path, put: &dyn Fn(&Value), aws: &dyn Fn(&[&str])) {
+    let text = |v: &Value| -> Value {
+        serde_json::from_str(
+            &v.to_string()
+                .replace("@FIXTURES@", &fixtures.display().to_string()),
+        )
+        .unwrap()
+    };
+    for c in case["connections"].as_array().cloned().unwrap_or_default() {
+        put(&text(&c));
+    }
+    for (k, v) in case["ssm"].as_object().cloned().unwrap_or_default() {
+        aws(&["ssm", &k, v.as_str().unwrap()]);
+    }
+    for (k, v) in case["secrets"].as_object().cloned().unwrap_or_default() {
+        aws(&["secret", &k, &v.to_string()]);
+    }
+}
+
+/// A case's `state_items` ({state_id: [type, value]}), put with lava's own state API (a
+/// `secure` one encrypted with the realm's KMS key, as lava does); after the realm is in place.
+pub(crate) fn put_state(case: &Value, realm: &str, aws: &dyn Fn(&[&str])) {
+    for (id, v) in case["state_items"].as_object().cloned().unwrap_or_default() {
+        let kind = v[0].as_str().unwrap();
+        aws(&["state", realm, &id, kind, &v[1].to_string()]);
+    }
+}
+
+/// A deliberate deviation (`tests/fixtures/jobs/deviations.json`): instead of equality, the
+/// worker must end `worker_status` with an error holding `worker_error`, and ours `ours_status`.
+/// None for an ordinary case.
+/// `worker_pulls_at_least` / `ours_pulls` (when given) bound how many pulls each made, and
+/// `ours_auth` names the registry every one of our pulls carried credentials for; `logins`
+/// ([worker, ours]) is how many `POST /auth` (a registry login through the engine) each made.
+pub(crate) fn deviation_diffs(
+    case: &Value,
+    worker: (&str, Option<&str>, &[Value], &[Value]),
+    ours: (&str, Option<&str>, &[Value], &[Value]),
+) -> Option<Vec<String>> {
+    let d = case["deviation"].as_object()?;
+    let mut diffs = Vec::new();
+    if let Some(n) = d.get("worker_pulls_at_least").and_then(Value::as_u64)
+        && (worker.2.len() as u64) < n
+    {
+        diffs.push(format!(
+            "the worker pulled fewer than {n} times: {:?}",
+            worker.2
+        ));
+    }
+    if let Some(n) = d.get("ours_pulls").and_then(Value::as_u64)
+        && ours.2.len() as u64 != n
+    {
+        diffs.push(format!("ours did not pull {n} times: {:?}", ours.2));
+    }
+    if let Some(want) = d.get("logins").and_then(Value::as_array) {
+        let logins = |reqs: &[Value]| {
+            reqs.iter()
+                .filter(|r| {
+                    r["method"] == "POST"
+                        && r["path"].as_str().is_some_and(|p| {
+                            p.split('?').next().unwrap_or_default().ends_with("/auth")
+                        })
+                })
+                .count() as u64
+        };
+        let got = [logins(worker.3), logins(ours.3)];
+        if want.iter().map(Value::as_u64).collect::<Vec<_>>() != got.map(Some) {
+            diffs.push(format!(
+                "logins through the engine (worker, ours): {got:?}, expected {want:?}"
+            ));
+        }
+    }
+    if let Some(r) = d.get("ours_auth").and_then(Value::as_str)
+        && ours.2.iter().any(|p| p["auth"] != r)
+    {
+        diffs.push(format!(
+            "not every pull of ours carried {r}'s credentials: {:?}",
+            ours.2
+        ));
+    }
+    let want = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or_default();
+    if worker.0 != want("worker_status")
+        || !worker.1.unwrap_or_default().contains(want("worker_error"))
+    {
+        diffs.push(format!(
+            "the worker did not end {} with an error holding {:?}: {} {:?}",
+            want("worker_status"),
+            want("worker_error"),
+            worker.0,
+            worker.1
+        ));
+    }
+    if ours.0 != want("ours_status") {
+        diffs.push(format!(
+            "ours did not end {}: {} {:?}",
+            want("ours_status"),
+            ours.0,
+            ours.1
+        ));
+    }
+    Some(diffs)
+}
+
+/// What our log must hold, when the case says.
+pub(crate) fn missing_in_log(case: &Value, log: &Value) -> Vec<String> {
+    let body = log["body"].as_str().unwrap_or_default();
+    case["log_contains"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|n| !body.contains(n))
+        .map(|n| format!("our log lacks {n:?}: {body}"))
+        .collect()
+}
+
+#[test]
+fn random_names_are_normalised_and_nothing_else() {
+    assert_eq!(
+        normalise("/t/conn.ab_9xyz1/psql /t/conn.ab/x /t/conn.abcdefgh/tmpk2j_9a0b.pem tmp.pem"),
+        "/t/conn.*/psql /t/conn.ab/x /t/conn.*/tmp*.pem tmp.pem"
+    );
+}
