@@ -22,7 +22,7 @@ fn fixtures() -> PathBuf {
 }
 
 /// The lava venv (LAVA_TEST_LAVA); a missing one fails naming it.
-fn lava_venv() -> PathBuf {
+pub(crate) fn lava_venv() -> PathBuf {
     let v = std::env::var("LAVA_TEST_LAVA").unwrap_or_else(|_| {
         panic!("LAVA_TEST_LAVA is not set: the differential suite needs real lava 8.3.0 (a venv with jinlava==8.3.0; scripts/test-services.sh installs it)")
     });
@@ -48,7 +48,7 @@ fn engine_socket() -> String {
         .to_string()
 }
 
-struct Bench {
+pub(crate) struct Bench {
     venv: PathBuf,
     dir: tempfile::TempDir,
     proxy: Child,
@@ -75,7 +75,7 @@ fn out_text(o: &Output) -> String {
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Bench {
-    fn start() -> Bench {
+    pub(crate) fn start() -> Bench {
         let guard = ONE_AT_A_TIME
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -291,7 +291,7 @@ fn pairs(v: &Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
+pub(crate) fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
     let name = case["name"].as_str().unwrap();
     let job_id = format!("diff/{name}-{}", unique());
     let run_id = uuid::Uuid::new_v4().to_string();

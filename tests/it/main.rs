@@ -25,6 +25,7 @@ mod payload;
 mod payload_compat;
 mod payload_framework;
 mod payload_index;
+mod payload_worker;
 mod plan;
 mod prune_usage;
 mod rc;
