@@ -317,7 +317,7 @@ fn set(s: &mut HostSettings, key: &str, v: &Value) -> Check<()> {
         "shm_size" => h.shm_size = Some(parse_bytes(v)?),
         "user" => s.user = Some(name_or_id(v)?),
         "working_dir" => s.working_dir = Some(string(v)?),
-        other => return Err(("one of the 33 keys seed 001 permits", format!("{other:?}"))),
+        other => return Err(("one of the 33 keys lava permits", format!("{other:?}"))),
     }
     Ok(())
 }
@@ -330,7 +330,7 @@ pub fn parse(origin: &str, map: &Map<String, Value>) -> Result<HostSettings, Con
             return Err(ConfigError::UnknownFileKey {
                 location: origin.to_string(),
                 key: key.clone(),
-                section: "parameters.host_config (lava permits 33 keys, see seed 001)".into(),
+                section: format!("parameters.host_config (lava permits: {})", KEYS.join(", ")),
                 nearest: nearest(key, KEYS),
             });
         }
