@@ -125,9 +125,7 @@ check() {
     done < <(entries)
     if ((${#unpinned[@]})); then
         say "${#unpinned[@]} file(s) in $lock have no pinned SHA-256 yet: ${unpinned[*]}"
-        local how="make downloads-pin"
-        [ "$lock" = "$top/ami/os/${OS:-amzn2023}/downloads.lock" ] || how="DOWNLOADS_LOCK=${lock#"$top"/} scripts/downloads.sh pin"
-        say "pin them before a release: on a machine with internet access run \`$how\`, check each file against its publisher's signature (MySQL: gpg --show-keys on the key, rpm -K on the packages), and commit the lock"
+        say "pin them before a release: on a machine with internet access run \`make downloads-pin\`, check each file against its publisher's signature (MySQL: gpg --show-keys on the key, rpm -K on the packages), and commit the lock"
         return 1
     fi
     say "every entry of $lock is pinned (or a rotating ca-bundle)"
