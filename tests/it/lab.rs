@@ -40,6 +40,20 @@ const LAB_CHECKS: [&str; 11] = [
     "make",
 ];
 
+/// Copies the files of `from`, and of its folders, into `to` (which exists).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            std::fs::create_dir(&dest).unwrap();
+            copy_tree(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
 /// An images folder whose one os, `debian12`, is FROM the lab image and runs the real ubuntu24
 /// base steps (10-packages.sh, 40-lava.sh) with the real Dockerfile, common/ and checks.
 fn lab_definitions(from: &str) -> tempfile::TempDir {
@@ -48,10 +62,7 @@ fn lab_definitions(from: &str) -> tempfile::TempDir {
     std::fs::copy(src.join("Dockerfile"), d.path().join("Dockerfile")).unwrap();
     let common = d.path().join("common");
     std::fs::create_dir(&common).unwrap();
-    for e in std::fs::read_dir(src.join("common")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), common.join(e.file_name())).unwrap();
-    }
+    copy_tree(&src.join("common"), &common);
     let base = d.path().join("os/debian12/base");
     std::fs::create_dir_all(&base).unwrap();
     std::fs::write(d.path().join("os/debian12/from.txt"), format!("{from}\n")).unwrap();

@@ -166,6 +166,7 @@ async fn real_lava_ami_and_ours_agree_but_on_newest_and_parasites() {
     }
     // The later builds after the stacks above: the emulator's CreationDate has second resolution,
     // and lava orders by it (checked below, where it matters).
+    past_the_newest_creation_date(&r.ec2).await;
     let x86_mar = build(&r.ec2, "x86_64", "3.11.12", "03-01").await;
     let arm_feb = build(&r.ec2, "arm64", "3.11.12", "02-01").await;
     topic_stack(
@@ -188,6 +189,7 @@ async fn real_lava_ami_and_ours_agree_but_on_newest_and_parasites() {
     topic_stack(&r.cfn, "some-app", &[("bucket", "b")]).await;
 
     // Last: a region copy of the January build, by our own `lava-ami copy` (tags kept).
+    past_the_newest_creation_date(&r.ec2).await;
     let out = crate::common::bin_moto("lava-ami")
         .args([
             "copy",
@@ -372,4 +374,26 @@ async fn real_lava_ami_and_ours_agree_but_on_newest_and_parasites() {
         )),
         "{text}"
     );
+}
+
+/// Waits until the clock is in a later second than the newest CreationDate of this account's AMIs
+/// (the emulator's resolution), so that what is registered next is newer by CreationDate too.
+async fn past_the_newest_creation_date(ec2: &aws_sdk_ec2::Client) {
+    let images = ec2.describe_images().owners("self").send().await.unwrap();
+    let newest = images
+        .images()
+        .iter()
+        .filter_map(|i| i.creation_date())
+        .filter_map(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+        .map(|d| d.timestamp())
+        .max()
+        .unwrap_or(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while chrono::Utc::now().timestamp() <= newest {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clock never passed the newest CreationDate ({newest})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
