@@ -30,6 +30,19 @@ envfile="$state/env"
 log() { printf 'test-services: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+# One run at a time owns build/services: a second one would stop the first one's services under
+# its tests (seen when an orphaned run was left behind). The lock is fd 9 of the run; the services
+# it starts do not inherit it, so a killed run never leaves the lock held.
+lockfile="$top/build/services.lock"
+own_services() {
+    mkdir -p "$top/build"
+    exec 9>>"$lockfile"
+    if ! flock -n 9; then
+        die "another test-services run (pid $(cat "$lockfile" 2>/dev/null || echo unknown)) owns build/services: wait for it to end, or stop it and run again"
+    fi
+    echo $$ >"$lockfile"
+}
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
@@ -258,7 +271,7 @@ lab_import() {
 start_moto() {
     local port
     port=$(free_port)
-    "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 &
+    "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$state/moto.log" 2>&1 9>&- &
     echo $! >"$state/moto.pid"
     wait_for moto 30 curl -sf "http://127.0.0.1:$port/moto-api/"
     {
@@ -286,7 +299,7 @@ storage:
 http:
   addr: 127.0.0.1:$port
 YML
-    docker-registry serve "$state/registry.yml" >"$state/registry.log" 2>&1 &
+    docker-registry serve "$state/registry.yml" >"$state/registry.log" 2>&1 9>&- &
     echo $! >"$state/registry.pid"
     wait_for registry 30 curl -sf "http://127.0.0.1:$port/v2/"
     echo "export LAVA_TEST_REGISTRY=127.0.0.1:$port" >>"$envfile"
@@ -301,7 +314,7 @@ start_dockerd() {
     echo "$dir" >"$state/$name.dir"
     dockerd --host "unix://$dir/docker.sock" --data-root "$dir/data" --exec-root "$dir/exec" \
         --pidfile "$dir/docker.pid" --iptables=false --ip6tables=false --bridge=none \
-        >"$state/$name.log" 2>&1 &
+        >"$state/$name.log" 2>&1 9>&- &
     echo $! >"$state/$name.pid"
     wait_for "$name" 60 env DOCKER_HOST="unix://$dir/docker.sock" docker info
     log "dockerd ($name) on unix://$dir/docker.sock (pid $(cat "$state/$name.pid"))"
@@ -387,6 +400,7 @@ run() { # run WHAT -- CMD…
     shift
     [ "${1:-}" = "--" ] && shift
     [ $# -gt 0 ] || die "run needs a command after --"
+    own_services
     trap 'stop' EXIT INT TERM
     start "$what"
     # shellcheck source=/dev/null
@@ -397,7 +411,7 @@ run() { # run WHAT -- CMD…
 case "${1:-}" in
     install) install "${2:-}" ;;
     check) check ;;
-    start) start all ;;
+    start) own_services; start all ;;
     stop) stop ;;
     run) shift; run all "$@" ;;
     moto) shift; run moto "$@" ;;

@@ -143,7 +143,7 @@ pub enum CliError {
     NoYes,
     /// An AMI of another kind than the stack's, without `--force`: nothing was updated.
     #[error("{0} (nothing was updated)")]
-    OtherKind(String),
+    OtherKind(update::KindRefusal),
     #[error(transparent)]
     Logging(#[from] logging::LogError),
     #[error("cannot start the async runtime")]

@@ -90,23 +90,58 @@ pub fn exit_status(results: &[UpdateResult]) -> i32 {
 /// Why an AMI may not go to a stack without `--force`: it is of another kind (OS, Python X.Y,
 /// arch) than the AMI the stack runs, or the stack's AMI is not a lava AMI of this account (its
 /// kind unknown) and the new one was named by id. None when it may.
-pub fn kind_refusal(stack: &WorkerStack, to: &LavaAmi) -> Option<String> {
+pub fn kind_refusal(stack: &WorkerStack, to: &LavaAmi) -> Option<KindRefusal> {
+    let (stack_name, running, to_id, to_kind) = (
+        stack.name.clone(),
+        stack.ami_id.clone(),
+        to.id.clone(),
+        to.kind.to_string(),
+    );
     match &stack.kind {
-        Some(k) if *k != to.kind => Some(format!(
-            "stack {} runs {} of kind {k}; {} is {}: another kind or architecture needs --force",
-            stack.name, stack.ami_id, to.id, to.kind
-        )),
+        Some(k) if *k != to.kind => Some(KindRefusal::Other {
+            stack: stack_name,
+            running,
+            kind: k.to_string(),
+            to: to_id,
+            to_kind,
+        }),
         Some(_) => None,
-        None => Some(format!(
-            "stack {} runs {}, not a lava AMI of this account (kind unknown); {} is {}: pass --force if that is the stack's kind",
-            stack.name, stack.ami_id, to.id, to.kind
-        )),
+        None => Some(KindRefusal::Unknown {
+            stack: stack_name,
+            running,
+            to: to_id,
+            to_kind,
+        }),
     }
+}
+
+/// Why a stack may not move to an AMI without `--force`.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum KindRefusal {
+    #[error(
+        "stack {stack} runs {running} of kind {kind}; {to} is {to_kind}: another kind or architecture needs --force"
+    )]
+    Other {
+        stack: String,
+        running: String,
+        kind: String,
+        to: String,
+        to_kind: String,
+    },
+    #[error(
+        "stack {stack} runs {running}, not a lava AMI of this account (kind unknown); {to} is {to_kind}: pass --force if that is the stack's kind"
+    )]
+    Unknown {
+        stack: String,
+        running: String,
+        to: String,
+        to_kind: String,
+    },
 }
 
 /// Before any update (`--ami` given, no `--force`): every selected stack's new AMI is of its kind.
 /// `--ami latest --kind K` on a stack whose kind is unknown takes K as the operator's word.
-pub fn precheck(args: &Args, stacks: &[WorkerStack], all: &[LavaAmi]) -> Result<(), String> {
+pub fn precheck(args: &Args, stacks: &[WorkerStack], all: &[LavaAmi]) -> Result<(), KindRefusal> {
     if args.force {
         return Ok(());
     }
@@ -358,7 +393,7 @@ mod tests {
         assert_eq!(kind_refusal(&x86, &ami("ami-1", kind("x86_64"))), None);
         let why = kind_refusal(&x86, &ami("ami-2", kind("arm64"))).unwrap();
         assert_eq!(
-            why,
+            why.to_string(),
             "stack lava-prod-core runs ami-0aaaaaaaaaaaaaaaa of kind amzn2023/py3.11/x86_64; ami-2 is amzn2023/py3.11/arm64: another kind or architecture needs --force"
         );
         let py = Kind {
@@ -370,7 +405,7 @@ mod tests {
             "Python X.Y"
         );
         let unknown = kind_refusal(&stack(None), &ami("ami-1", kind("x86_64"))).unwrap();
-        assert!(unknown.contains("kind unknown"), "{unknown}");
+        assert!(unknown.to_string().contains("kind unknown"), "{unknown}");
     }
 
     #[test]

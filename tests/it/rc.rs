@@ -94,10 +94,74 @@ fn swapoff(path: &Path) {
     let _ = std::process::Command::new("swapoff").arg(path).output();
 }
 
+/// A root of its own on xfs (the file system of Amazon Linux 2023) for the tests that make swap
+/// for real: a sparse image under the target dir, loop-mounted. The agent's free-space rule sees
+/// the image's size, and on xfs the swap file is allocated, not written, so the test needs little
+/// real disk (a nearly full disk on a CI machine failed the swap tests that used the temp dir).
+struct XfsRoot {
+    mount: tempfile::TempDir,
+    /// Removed when the root is dropped, after the unmount.
+    _image: tempfile::TempPath,
+}
+
+impl XfsRoot {
+    fn new(gib: u64) -> Self {
+        let base = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let image = tempfile::Builder::new()
+            .prefix("xfs-root-")
+            .suffix(".img")
+            .tempfile_in(base)
+            .unwrap();
+        image.as_file().set_len(gib << 30).unwrap();
+        let image = image.into_temp_path();
+        let run = |args: &[&str], what: &str| {
+            let out = std::process::Command::new(args[0])
+                .args(&args[1..])
+                .output()
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert!(
+                out.status.success(),
+                "{what}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        let img = path_str(&image);
+        run(&["mkfs.xfs", "-q", &img], "mkfs.xfs (Debian's xfsprogs)");
+        let mount = tempfile::tempdir_in(base).unwrap();
+        run(
+            &["mount", "-o", "loop", &img, &path_str(mount.path())],
+            "mount -o loop (root and a loop device are needed)",
+        );
+        XfsRoot {
+            mount,
+            _image: image,
+        }
+    }
+
+    fn path(&self) -> &Path {
+        self.mount.path()
+    }
+}
+
+impl Drop for XfsRoot {
+    fn drop(&mut self) {
+        let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
+        for line in swaps.lines().skip(1) {
+            let file = line.split_whitespace().next().unwrap_or_default();
+            if Path::new(file).starts_with(self.mount.path()) {
+                swapoff(Path::new(file));
+            }
+        }
+        let _ = std::process::Command::new("umount")
+            .arg(self.mount.path())
+            .output();
+    }
+}
+
 #[tokio::test]
 async fn the_full_example_runs_every_step_in_order() {
     let imds = FakeImds::start().await;
-    let root = tempfile::tempdir().unwrap();
+    let root = XfsRoot::new(4);
     let marks = root.path().join("marks");
     let (u1, u2) = (TestUser::new(), TestUser::new());
     let bucket = bucket_with(&[
@@ -181,7 +245,7 @@ async fn the_full_example_runs_every_step_in_order() {
     let swap = step(&report, "swap");
     assert_eq!(
         swap["outcome"], "ok",
-        "swapon must work where the tests run (root, ext4/xfs): {}",
+        "swapon must work where the tests run (root, xfs on a loop device): {}",
         swap["detail"]
     );
     let fstab = std::fs::read_to_string(root.path().join("etc/fstab")).unwrap();
@@ -263,7 +327,7 @@ async fn swap_rules_and_a_second_run() {
 
     // "2" and 2, default file: made once; a second run does nothing and keeps one fstab line.
     for size in [json!("2"), json!(2)] {
-        let root = tempfile::tempdir().unwrap();
+        let root = XfsRoot::new(4);
         imds.set_user_data(json!({"swap": {"size": size}}).to_string().as_bytes());
         let (_, first) = boot(&imds, root.path(), &[]).await;
         let file = root.path().join("swapfile");
@@ -1807,7 +1871,7 @@ async fn swap_checks_what_is_already_at_the_path() {
         }
     };
     // A directory and a dangling symbolic link: refused, left where they are.
-    let root = tempfile::tempdir().unwrap();
+    let root = XfsRoot::new(3);
     let file = root.path().join("swapfile");
     std::fs::create_dir(&file).unwrap();
     let (_, s) = run(root.path()).await;
