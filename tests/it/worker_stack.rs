@@ -250,6 +250,24 @@ pub async fn topic_stack(
     req.send().await.unwrap();
 }
 
+/// A stack standing in for the realm stack: it exports `exports` (name, value).
+async fn realm_exports(cfn: &aws_sdk_cloudformation::Client, name: &str, exports: &[(&str, &str)]) {
+    let mut tpl = String::from(
+        "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  Topic:\n    Type: AWS::SNS::Topic\nOutputs:\n",
+    );
+    for (i, (export, value)) in exports.iter().enumerate() {
+        tpl.push_str(&format!(
+            "  Out{i}:\n    Value: '{value}'\n    Export:\n      Name: '{export}'\n"
+        ));
+    }
+    cfn.create_stack()
+        .stack_name(name)
+        .template_body(tpl)
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Creates a worker stack from the template: every parameter at its default, then `set`.
 pub async fn create_worker(
     cfn: &aws_sdk_cloudformation::Client,
@@ -488,7 +506,8 @@ const STAR_ONLY: [&str; 7] = [
 async fn instance_type_form_grants_the_realm_and_nothing_else() {
     let r = Region::new("eu-north-1").await;
     let (region, cfn, iam) = (r.name.as_str(), &r.cfn, &r.iam);
-    let topic = format!("arn:aws:sns:{region}:{ACCOUNT}:lava-alarms");
+    // A topic name, as lava's worker template takes it; the template makes the ARN.
+    let topic = "lava-alarms";
     let stop = stop_lambda(&r, "lava-prod-stop").await;
     let extra = [
         REALM_AREAS[0],
@@ -496,7 +515,7 @@ async fn instance_type_form_grants_the_realm_and_nothing_else() {
         ("swapSize", "2"),
         ("tmpVolumeSize", "40"),
         ("dockerVolumeSize", "60"),
-        ("alarmTopic", &topic),
+        ("alarmTopic", topic),
         ("createHeartBeatAlarm", "Yes"),
         ("createHeartbeatLogGroup", "Yes"),
         ("heartbeatLogGroup", "/lava/fleet"),
@@ -908,7 +927,7 @@ async fn stop_lambda(r: &Region, name: &str) -> String {
     let role = r
         .iam
         .create_role()
-        .role_name(format!("{name}-role"))
+        .role_name(format!("{name}-{}-role", r.name))
         .assume_role_policy_document(trust)
         .send()
         .await
@@ -1250,7 +1269,16 @@ async fn attribute_form_with_a_realm_policy() {
     let r = Region::new("eu-south-1").await;
     let (cfn, iam) = (&r.cfn, &r.iam);
     let realm_policy = format!("arn:aws:iam::{ACCOUNT}:policy/lava-prod-realm");
+    // The realm's stop lambda as lava's worker template finds it: the realm stack's export.
+    let stop = stop_lambda(&r, "lava-prod-stop").await;
+    realm_exports(
+        cfn,
+        "lava-prod-realm",
+        &[("lava:prod:lambdaLavaStop", &stop)],
+    )
+    .await;
     let extra = [
+        ("realmLambdasDeployed", "Yes"),
         ("realmPolicyArn", realm_policy.as_str()),
         ("workerInstanceType", ""),
         ("workerVCpuMin", "4"),
@@ -1261,6 +1289,7 @@ async fn attribute_form_with_a_realm_policy() {
     ];
     r.prod_worker("lava-prod-attr", "ami-0123456789abcdef0", &extra)
         .await;
+    realm_finds_the_worker(&r, "prod", "attr", &stop).await;
     // With a realm policy, the stack grants only what is its own (queue, boot scripts, ECR pulls,
     // logs, the agent, the hook): no realm statements of its own.
     let role = physical_id(cfn, "lava-prod-attr", "WorkerRole").await;
@@ -1588,6 +1617,20 @@ fn what_the_emulator_lacks_is_in_the_template() {
     assert_eq!(tag, "!If");
     assert_eq!(group_name[0], "MakeHeartbeatLogGroup");
     let alarm = &r["HeartbeatAlarm"]["Properties"];
+    // alarmTopic is a topic name, as in lava's template: both alarms notify the topic of that name
+    // in the stack's partition, account and region (the emulator makes no alarms to read back).
+    let topic_arn = "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:${alarmTopic}";
+    for name in ["HeartbeatAlarm", "QueueDepthAlarm"] {
+        for actions in ["AlarmActions", "OKActions"] {
+            let list = r[name]["Properties"][actions].as_sequence().unwrap();
+            assert_eq!(list.len(), 1, "{name}.{actions}");
+            assert_eq!(
+                tagged(&list[0]),
+                ("!Sub".into(), &Yaml::from(topic_arn)),
+                "{name}.{actions}"
+            );
+        }
+    }
     let (tag, missing) = tagged(&alarm["TreatMissingData"]);
     assert_eq!(tag, "!If");
     assert_eq!(
