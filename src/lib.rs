@@ -1,4 +1,5 @@
 //! lava-build: the library behind the `lava-build`, `lava-ami` and `lava-rc` binaries.
+pub mod ami;
 pub mod aws;
 pub mod bundle;
 pub mod cmd;

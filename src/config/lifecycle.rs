@@ -101,11 +101,11 @@ pub fn regions(v: Option<Sourced<String>>) -> Result<Option<Sourced<String>>, Co
 pub fn publish_prefix(v: Option<Sourced<String>>) -> Result<Sourced<String>, ConfigError> {
     let v = v.unwrap_or_else(|| {
         Sourced::new(
-            crate::lifecycle::publish::DEFAULT_PREFIX.to_string(),
+            crate::ami::prefix::DEFAULT_PREFIX.to_string(),
             Source::Default,
         )
     });
-    crate::lifecycle::publish::check_prefix(&v.value)
+    crate::ami::prefix::check_prefix(&v.value)
         .map_err(|why| ConfigError::invalid("publish_prefix", &v.value, &why.to_string()))?;
     Ok(v)
 }

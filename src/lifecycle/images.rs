@@ -1,7 +1,7 @@
 //! The AMIs the lifecycle works on, as DescribeImages shows them: name, kind, tags, state,
 //! deprecation time and the EBS snapshots behind them.
 use super::error::LifecycleError;
-use crate::stacks::model::{self, ImageInfo, Kind};
+use crate::ami::model::{self, ImageInfo, Kind};
 use aws_sdk_ec2::types::{Filter, Image};
 use std::collections::BTreeMap;
 
@@ -13,7 +13,7 @@ pub struct Ami {
     pub region: String,
     /// `YYYY-MM-DDTHH:MM:SS.000Z`, as EC2 gives it.
     pub created: String,
-    /// The build time (see `stacks::built`): the order of "newest" per kind.
+    /// The build time (see `ami::built`): the order of "newest" per kind.
     pub built: String,
     /// Launchable by every account (DescribeImages `Public`).
     pub public: bool,

@@ -273,7 +273,7 @@ pub fn freed(decisions: &[Decision], dry_run: bool) -> (i64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stacks::model::Kind;
+    use crate::ami::model::Kind;
 
     fn ami(id: &str, created: &str) -> Ami {
         Ami {

@@ -1,9 +1,10 @@
 //! The `lava-ami` command: list, then optionally update the selected worker stacks.
 use super::error::StackError;
 use super::fetch;
-use super::model::{self, Kind, LavaAmi, SelectError, WorkerStack};
+use super::model::{self, SelectError, WorkerStack};
 use super::prompt::{PromptError, state_text};
 use super::update::{self, Clients};
+use crate::ami::model::{self as ami, Kind, LavaAmi};
 use crate::error::{EXIT_FAILURE, EXIT_USAGE};
 use crate::output::{self, Format, logging};
 use serde::Serialize;
@@ -90,7 +91,7 @@ pub struct Args {
     #[arg(short = 'v', long, action = clap::ArgAction::Version)]
     pub version: Option<bool>,
     /// SSM path the published AMIs are listed from.
-    #[arg(long, value_name = "PATH", default_value = crate::lifecycle::publish::DEFAULT_PREFIX)]
+    #[arg(long, value_name = "PATH", default_value = crate::ami::prefix::DEFAULT_PREFIX)]
     pub publish_prefix: String,
     /// AMI lifecycle: publish, copy, prune (see `lava-ami help prune`).
     #[command(subcommand)]
@@ -227,14 +228,14 @@ async fn inventory(
     globs: Option<&globset::GlobSet>,
 ) -> Result<Inventory, StackError> {
     let images = fetch::images(ec2, args.sak).await?;
-    let all: Vec<LavaAmi> = model::group(
+    let all: Vec<LavaAmi> = ami::group(
         images
             .iter()
-            .filter_map(|i| model::lava_ami(i, args.sak))
+            .filter_map(|i| ami::lava_ami(i, args.sak))
             .collect(),
         usize::MAX,
     );
-    let shown = model::group(all.clone(), args.count.max(1));
+    let shown = ami::group(all.clone(), args.count.max(1));
     let mut stacks: Vec<WorkerStack> = fetch::stacks(cfn)
         .await?
         .iter()

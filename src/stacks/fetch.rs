@@ -1,8 +1,9 @@
 //! The AWS side of lava-ami: DescribeImages, DescribeStacks, UpdateStack and waiting.
 use super::error::StackError;
-use super::model::{ImageInfo, StackInfo};
+use super::model::StackInfo;
 use super::replace::{Activity, Replacement};
 use super::wait::{self, Outcome, Step};
+use crate::ami::model::ImageInfo;
 use aws_sdk_cloudformation::types::{Capability, Parameter};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -38,7 +39,7 @@ pub async fn images(ec2: &aws_sdk_ec2::Client, sak: bool) -> Result<Vec<ImageInf
             tags: pairs(i.tags(), |t| (t.key(), t.value())),
             source_created: None,
         };
-        let undated = super::built::built(
+        let undated = crate::ami::built::built(
             info.tags.get("BuildId").map(String::as_str),
             &info.name,
             None,

@@ -1,5 +1,6 @@
 //! The questions `lava-ami -U` asks on the terminal: which AMI for a stack, and whether to go on.
-use super::model::{AmiState, LavaAmi, WorkerStack};
+use super::model::{AmiState, WorkerStack};
+use crate::ami::model::LavaAmi;
 use crate::output::progress;
 
 /// The terminal could not be asked (closed, not readable): the update stops with this error.

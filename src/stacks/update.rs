@@ -3,9 +3,10 @@
 use super::cli::{AmiChoice, Args};
 use super::error::StackError;
 use super::fetch;
-use super::model::{self, LavaAmi, WorkerStack};
+use super::model::WorkerStack;
 use super::prompt::{self, Choice, PromptError};
 use super::replace::Replacement;
+use crate::ami::model::{self as ami, LavaAmi};
 use crate::output::{Format, progress};
 use serde::Serialize;
 use std::time::Duration;
@@ -155,7 +156,7 @@ pub fn precheck(args: &Args, stacks: &[WorkerStack], all: &[LavaAmi]) -> Result<
                 args.kind
                     .as_ref()
                     .or(stack.kind.as_ref())
-                    .and_then(|k| model::latest(all, k))
+                    .and_then(|k| ami::latest(all, k))
             }
             Some(AmiChoice::Id(id)) => all.iter().find(|a| &a.id == id),
         };
@@ -196,9 +197,9 @@ fn target(args: &Args, stack: &WorkerStack, all: &[LavaAmi]) -> Result<Target, P
             None => Target::Refused(format!(
                 "its AMI {} is not a lava AMI of this account: pass --kind (kinds here: {})",
                 stack.ami_id,
-                model::kinds(all)
+                ami::kinds(all)
             )),
-            Some(k) => match model::latest(all, k) {
+            Some(k) => match ami::latest(all, k) {
                 Some(a) => Target::Ami(a.id.clone()),
                 None => Target::Refused(format!("no lava AMI of kind {k}")),
             },
@@ -347,7 +348,8 @@ fn line(e: StackError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stacks::model::{AmiState, Kind};
+    use crate::ami::model::Kind;
+    use crate::stacks::model::AmiState;
 
     fn kind(arch: &str) -> Kind {
         Kind {
@@ -379,7 +381,7 @@ mod tests {
             name: String::new(),
             created: String::new(),
             built: String::new(),
-            built_from: crate::stacks::built::BuiltFrom::Unknown,
+            built_from: crate::ami::built::BuiltFrom::Unknown,
             python: "3.11".into(),
             arch: k.arch.clone(),
             kind: k,
