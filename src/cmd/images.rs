@@ -6,6 +6,7 @@ use crate::output::Format;
 use std::path::PathBuf;
 
 mod build;
+mod meta;
 mod plan;
 mod publish;
 mod report;

@@ -181,7 +181,7 @@ async fn run_job(a: &RunArgs) -> anyhow::Result<()> {
         }
     }
     match RunFailed::from_outcome(&outcome, a.exit_status == ExitStatus::Container) {
-        Some(f) => Err(f.into()),
+        Some(f) => Err(crate::error::with_status(f.exit_status, f)),
         None => Ok(()),
     }
 }

@@ -59,7 +59,7 @@ pub fn main() -> i32 {
     let cli: Cli = crate::output::args::parse_or_exit();
     let done = |result: anyhow::Result<()>| match result {
         Ok(()) => 0,
-        Err(e) => crate::error::report(&e),
+        Err(e) => crate::output::progress::report(&e),
     };
     match &cli.command {
         Command::Completions(args) => {

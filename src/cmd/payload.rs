@@ -413,7 +413,9 @@ async fn install(a: &InstallArgs) -> anyhow::Result<()> {
     };
     // A digests file that is there must be one before anything is built (exit status 2).
     if let Some(f) = a.digests_file.as_deref().filter(|f| f.exists()) {
-        digests::read(f).context("--digests-file")?;
+        digests::read(f)
+            .map_err(digests::DigestsError::classified)
+            .context("--digests-file")?;
     }
     let target = Target {
         registry: a.target.registry.clone(),
@@ -430,7 +432,9 @@ async fn install(a: &InstallArgs) -> anyhow::Result<()> {
         .map(|b| (b.repository.clone(), b.digests.clone()))
         .collect();
     if let (Some(f), false) = (&a.digests_file, pushed.is_empty()) {
-        digests::merge_into(f, &pushed).context("--digests-file")?;
+        digests::merge_into(f, &pushed)
+            .map_err(digests::DigestsError::classified)
+            .context("--digests-file")?;
     }
     report(&rows, a.build.project.output)?;
     failed.map_or(Ok(()), |e| Err(e.into()))

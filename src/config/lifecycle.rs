@@ -1,7 +1,6 @@
 //! The AMI lifecycle's settings of a build: `ami.regions` (or `regions=`) to copy the AMIs to,
 //! and `ami.publish.prefix` (or `publish_prefix=`), the SSM path they are published under.
 use super::error::ConfigError;
-use super::params::AmiParams;
 use super::source::{Source, Sourced};
 use super::yaml::{YamlDoc, scalar_text, type_name};
 use serde_yaml::Value;
@@ -108,16 +107,6 @@ pub fn publish_prefix(v: Option<Sourced<String>>) -> Result<Sourced<String>, Con
     crate::ami::prefix::check_prefix(&v.value)
         .map_err(|why| ConfigError::invalid("publish_prefix", &v.value, &why.to_string()))?;
     Ok(v)
-}
-
-impl AmiParams {
-    /// The regions to copy the AMIs to (the build region, when listed, is left out later).
-    pub fn copy_regions(&self) -> Vec<String> {
-        self.regions
-            .as_ref()
-            .map(|r| r.value.split(',').map(|s| s.trim().to_string()).collect())
-            .unwrap_or_default()
-    }
 }
 
 #[cfg(test)]

@@ -408,3 +408,13 @@ pub fn resolve(
         publish_prefix,
     })
 }
+
+impl AmiParams {
+    /// The regions to copy the AMIs to (the build region, when listed, is left out later).
+    pub fn copy_regions(&self) -> Vec<String> {
+        self.regions
+            .as_ref()
+            .map(|r| r.value.split(',').map(|s| s.trim().to_string()).collect())
+            .unwrap_or_default()
+    }
+}

@@ -18,7 +18,7 @@ pub fn parse_or_exit<T: Parser>() -> T {
 }
 
 /// Sets up logging at info (raised by `-v` flags), runs `main` on a new multi-threaded runtime and
-/// returns its exit status; an error is reported once, on one line (`crate::error::report`).
+/// returns its exit status; an error is reported once, on one line (`progress::report`).
 pub fn run(verbose: u8, main: impl Future<Output = anyhow::Result<i32>>) -> i32 {
     let setup = super::logging::Setup {
         level: super::logging::Level::Info.raised(verbose),
@@ -30,7 +30,7 @@ pub fn run(verbose: u8, main: impl Future<Output = anyhow::Result<i32>>) -> i32 
         .and_then(|rt| rt.block_on(main));
     match result {
         Ok(code) => code,
-        Err(e) => crate::error::report(&e),
+        Err(e) => super::progress::report(&e),
     }
 }
 

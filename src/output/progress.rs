@@ -25,7 +25,20 @@ pub fn warn(text: impl Display) {
     line("warning:", text);
 }
 
-/// `error: text`: the final error line of a command (see `crate::error::report`).
+/// `error: text`: the final error line of a command (see [`report`]).
 pub fn error(text: impl Display) {
     line("error:", text);
+}
+
+/// Prints `error: …` on stderr and returns the exit status for `err`.
+pub fn report(err: &anyhow::Error) -> i32 {
+    error(crate::error::one_line(err));
+    crate::error::exit_code(err)
+}
+
+/// `report` for a command whose own error type decides the exit status (lava-rc's, s3run's):
+/// prints `<prefix>error: …` once (`prefix` e.g. `s3run: `, or empty) and returns `status`.
+pub fn report_status(prefix: &str, err: &anyhow::Error, status: i32) -> i32 {
+    line(&format!("{prefix}error:"), crate::error::one_line(err));
+    status
 }

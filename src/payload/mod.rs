@@ -33,9 +33,12 @@ pub enum PayloadError {
     Ecr(#[from] crate::aws::ecr::EcrError),
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
-    /// A digests file, or what it lists (kept as the source: its kind tells the exit status).
+    /// A digests file, or what it lists, when the registry or a write failed (a run-time error).
     #[error("{0}")]
     Digests(#[source] crate::registry::digests::DigestsError),
+    /// A digests file, or what it lists, that is wrong (a usage error).
+    #[error("{0}")]
+    DigestsInput(#[source] crate::error::UsageError),
     #[error("ECR repository {0} does not exist: nothing to index (install creates it)")]
     NoRepository(String),
     #[error("{failed} of {total} payloads failed ({names}); the first: {first}")]
@@ -49,7 +52,11 @@ pub enum PayloadError {
 
 impl From<crate::registry::digests::DigestsError> for PayloadError {
     fn from(e: crate::registry::digests::DigestsError) -> Self {
-        PayloadError::Digests(e)
+        if e.is_usage() {
+            PayloadError::DigestsInput(crate::error::UsageError::new(e))
+        } else {
+            PayloadError::Digests(e)
+        }
     }
 }
 
@@ -82,5 +89,24 @@ mod tests {
             first: "[etl linux/amd64] build failed: step \"RUN x\" failed".into(),
         });
         assert_eq!(crate::error::exit_code(&e), crate::error::EXIT_FAILURE);
+    }
+
+    #[test]
+    fn a_digests_files_input_error_is_a_usage_error_and_a_registrys_is_not() {
+        use crate::engine::Platform;
+        use crate::registry::digests::DigestsError;
+        let input = anyhow::Error::from(PayloadError::from(DigestsError::Empty));
+        assert_eq!(crate::error::exit_code(&input), crate::error::EXIT_USAGE);
+        assert_eq!(
+            crate::error::one_line(&input),
+            DigestsError::Empty.to_string(),
+            "the marker adds no text"
+        );
+        let absent = anyhow::Error::from(PayloadError::from(DigestsError::Absent {
+            repository: "r/x".into(),
+            platform: Platform::Arm64,
+            digest: "sha256:0".into(),
+        }));
+        assert_eq!(crate::error::exit_code(&absent), crate::error::EXIT_FAILURE);
     }
 }

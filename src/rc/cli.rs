@@ -207,7 +207,7 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             let status = e.exit_code();
-            crate::error::report_status(&prefix, &e.into(), status)
+            crate::output::progress::report_status(&prefix, &e.into(), status)
         }
     }
 }

@@ -74,11 +74,25 @@ pub enum DigestsError {
 }
 
 impl DigestsError {
-    /// Whether fixing the input fixes it (exit status 2, see `crate::error::kind`): a file that
+    /// Whether fixing the input fixes it (exit status 2, see [`DigestsError::classified`]): a file that
     /// cannot be read or is not a digests file, a conflict, a missing platform. A digest the
     /// registry lacks, a registry that cannot be asked or a file that cannot be written are
     /// run-time failures.
     pub fn is_usage(&self) -> bool {
+        self.usage()
+    }
+
+    /// As an error of its kind: the input's (exit status 2, `crate::error::usage`) or a run-time
+    /// failure.
+    pub fn classified(self) -> anyhow::Error {
+        if self.is_usage() {
+            crate::error::usage(self)
+        } else {
+            self.into()
+        }
+    }
+
+    fn usage(&self) -> bool {
         matches!(
             self,
             DigestsError::Read { .. }
@@ -269,7 +283,7 @@ mod tests {
 
         let bad = d.path().join("bad.json");
         std::fs::write(&bad, r#"{"r.io/p/lava/tiny/base": "sha256:a"}"#).unwrap();
-        let e = anyhow::Error::from(join(std::slice::from_ref(&bad)).unwrap_err());
+        let e = join(std::slice::from_ref(&bad)).unwrap_err().classified();
         assert_eq!(crate::error::exit_code(&e), 2);
         let text = crate::error::one_line(&e);
         assert!(text.contains("bad.json: not a digests file"), "{text}");
@@ -306,6 +320,6 @@ mod tests {
             digest: "sha256:0".into(),
         };
         assert!(!absent.is_usage());
-        assert_eq!(crate::error::exit_code(&absent.into()), 1);
+        assert_eq!(crate::error::exit_code(&absent.classified()), 1);
     }
 }

@@ -1,7 +1,6 @@
 //! Reading the engine's export of an image (`docker save`: the legacy layout with `<id>/layer.tar`
 //! or the OCI layout with `blobs/sha256/…`) in place: where each entry's bytes are in the file,
 //! links followed, without unpacking anything.
-use super::stage::StageError;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -27,8 +26,21 @@ enum Entry {
     Link(String),
 }
 
-pub fn read_err(path: &Path) -> impl Fn(std::io::Error) -> StageError + '_ {
-    move |source| StageError::Read {
+/// Why an image export cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("reading {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the export has no {0}")]
+    Missing(String),
+}
+
+pub fn read_err(path: &Path) -> impl Fn(std::io::Error) -> ExportError + '_ {
+    move |source| ExportError::Read {
         path: path.to_path_buf(),
         source,
     }
@@ -36,7 +48,7 @@ pub fn read_err(path: &Path) -> impl Fn(std::io::Error) -> StageError + '_ {
 
 impl Export {
     /// Indexes the tar file `export` (one pass over its headers).
-    pub fn open(export: &Path) -> Result<Export, StageError> {
+    pub fn open(export: &Path) -> Result<Export, ExportError> {
         Ok(Export {
             path: export.to_path_buf(),
             entries: entries(export)?,
@@ -45,7 +57,7 @@ impl Export {
 
     /// The region of entry `name`, following links (a layer shared by two images of one export
     /// is a link to the first).
-    pub fn locate(&self, name: &str) -> Result<Region, StageError> {
+    pub fn locate(&self, name: &str) -> Result<Region, ExportError> {
         let mut name = normal(name);
         for _ in 0..16 {
             match self.entries.get(&name) {
@@ -60,11 +72,11 @@ impl Export {
                 None => break,
             }
         }
-        Err(StageError::Missing(name))
+        Err(ExportError::Missing(name))
     }
 }
 
-fn entries(export: &Path) -> Result<HashMap<String, Entry>, StageError> {
+fn entries(export: &Path) -> Result<HashMap<String, Entry>, ExportError> {
     let err = read_err(export);
     let file = File::open(export).map_err(&err)?;
     let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
@@ -112,7 +124,7 @@ fn normal(path: &str) -> String {
 }
 
 /// The bytes of `r`.
-pub fn read_region(r: &Region) -> Result<Vec<u8>, StageError> {
+pub fn read_region(r: &Region) -> Result<Vec<u8>, ExportError> {
     let err = read_err(&r.file);
     let mut f = File::open(&r.file).map_err(&err)?;
     f.seek(SeekFrom::Start(r.offset)).map_err(&err)?;

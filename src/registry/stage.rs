@@ -3,7 +3,7 @@
 //! uncompressed layer is gzip-compressed beside it, and the OCI manifest over the config and the
 //! compressed layers is written. Compression is deterministic (no name, no time in the gzip
 //! header, one level), so the same image always gives the same blobs and the same manifest digest.
-use super::export::{Export, Region, read_err, read_region};
+use super::export::{Export, ExportError, Region, read_err, read_region};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
@@ -21,20 +21,14 @@ const BUF: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {
-    #[error("reading {path}")]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Export(#[from] ExportError),
     #[error("writing {path}")]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("the export has no {0}")]
-    Missing(String),
     #[error("the export's {what} is not what an image export holds")]
     Json {
         what: String,
@@ -262,7 +256,9 @@ pub fn stage(export: &Path, dir: &Path) -> Result<Staged, StageError> {
         at: config_at,
     }];
     for r in done.into_inner().unwrap_or_else(|p| p.into_inner()) {
-        blobs.push(r.ok_or(StageError::Missing("a compressed layer".into()))??);
+        blobs.push(r.ok_or(StageError::Export(ExportError::Missing(
+            "a compressed layer".into(),
+        )))??);
     }
     let manifest = manifest(&blobs);
     Ok(Staged {

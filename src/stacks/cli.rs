@@ -3,16 +3,14 @@ use super::error::StackError;
 use super::fetch;
 use super::model::{self, SelectError, WorkerStack};
 use super::prompt::{PromptError, state_text};
-use super::update::{self, Clients};
+use super::update::{self, AmiChoice, Clients};
 use crate::ami::model::{self as ami, Kind, LavaAmi};
 use crate::error::{EXIT_FAILURE, EXIT_USAGE};
 use crate::output::{self, Format, logging};
 use serde::Serialize;
 use std::io::IsTerminal;
 
-/// Exit status of `lava-ami -U` when no stack failed but an update was still in progress when
-/// `--wait-minutes` ran out.
-pub const EXIT_IN_PROGRESS: i32 = 3;
+pub use super::update::EXIT_IN_PROGRESS;
 
 /// Show lava AMIs and the AMI of every lava worker stack; update stacks to a new AMI.
 #[derive(Debug, clap::Parser)]
@@ -98,14 +96,6 @@ pub struct Args {
     pub command: Option<crate::lifecycle::cli::Command>,
 }
 
-/// The AMI `--ami` asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AmiChoice {
-    /// The newest lava AMI of the stack's kind (or of `--kind`).
-    Latest,
-    Id(String),
-}
-
 /// An `--ami` that is neither an AMI id nor `latest` (clap shows it after the option and the
 /// value: the one-line usage error).
 #[derive(Debug, thiserror::Error)]
@@ -188,7 +178,7 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             let status = e.exit_code();
-            crate::error::report_status("", &e.into(), status)
+            crate::output::progress::report_status("", &e.into(), status)
         }
     }
 }
@@ -279,8 +269,19 @@ pub async fn run(args: &Args) -> Result<i32, CliError> {
     if inv.stacks.is_empty() {
         return Err(CliError::NoMatch(args.patterns.join(" ")));
     }
-    update::precheck(args, &inv.stacks, &inv.all).map_err(CliError::OtherKind)?;
-    let results = update::update_all(&clients, args, &inv.stacks, &inv.all).await?;
+    let req = update::Request {
+        ami: args.ami.clone(),
+        kind: args.kind.clone(),
+        yes: args.yes,
+        force: args.force,
+        no_wait: args.no_wait,
+        wait_minutes: args.wait_minutes,
+        poll_seconds: args.poll_seconds,
+        keep_going: args.keep_going,
+        output: args.output,
+    };
+    update::precheck(&req, &inv.stacks, &inv.all).map_err(CliError::OtherKind)?;
+    let results = update::update_all(&clients, &req, &inv.stacks, &inv.all).await?;
     if args.output == Format::Json {
         print_json(&results)?;
     }

@@ -1,15 +1,45 @@
 //! `lava-ami -U`: for each selected stack, the AMI to roll out, the update, the wait, and what the
 //! auto scaling group does next; one result line per stack.
-use super::cli::{AmiChoice, Args};
 use super::error::StackError;
 use super::fetch;
 use super::model::WorkerStack;
 use super::prompt::{self, Choice, PromptError};
 use super::replace::Replacement;
-use crate::ami::model::{self as ami, LavaAmi};
+use crate::ami::model::{self as ami, Kind, LavaAmi};
 use crate::output::{Format, progress};
 use serde::Serialize;
 use std::time::Duration;
+
+/// Exit status of `lava-ami -U` when no stack failed but an update was still in progress when
+/// `--wait-minutes` ran out.
+pub const EXIT_IN_PROGRESS: i32 = 3;
+
+/// The AMI `--ami` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AmiChoice {
+    /// The newest lava AMI of the stack's kind (or of `--kind`).
+    Latest,
+    Id(String),
+}
+
+/// What `lava-ami -U` is asked to do, resolved from its command line.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// None: chosen per stack on the terminal.
+    pub ami: Option<AmiChoice>,
+    /// With `AmiChoice::Latest`: the kind to take the newest of (default: the stack's).
+    pub kind: Option<Kind>,
+    /// Do not ask for confirmation.
+    pub yes: bool,
+    /// Allow an AMI of another kind than the stack runs.
+    pub force: bool,
+    pub no_wait: bool,
+    pub wait_minutes: u64,
+    pub poll_seconds: u64,
+    /// Go on with the other stacks after one fails.
+    pub keep_going: bool,
+    pub output: Format,
+}
 
 #[derive(Debug, Serialize, Clone)]
 pub struct UpdateResult {
@@ -82,7 +112,7 @@ pub fn exit_status(results: &[UpdateResult]) -> i32 {
     if results.iter().any(UpdateResult::bad) {
         crate::error::EXIT_FAILURE
     } else if results.iter().any(|r| r.status == STILL_IN_PROGRESS) {
-        super::cli::EXIT_IN_PROGRESS
+        EXIT_IN_PROGRESS
     } else {
         0
     }
@@ -142,7 +172,11 @@ pub enum KindRefusal {
 
 /// Before any update (`--ami` given, no `--force`): every selected stack's new AMI is of its kind.
 /// `--ami latest --kind K` on a stack whose kind is unknown takes K as the operator's word.
-pub fn precheck(args: &Args, stacks: &[WorkerStack], all: &[LavaAmi]) -> Result<(), KindRefusal> {
+pub fn precheck(
+    args: &Request,
+    stacks: &[WorkerStack],
+    all: &[LavaAmi],
+) -> Result<(), KindRefusal> {
     if args.force {
         return Ok(());
     }
@@ -186,7 +220,7 @@ enum Target {
     Refused(String),
 }
 
-fn target(args: &Args, stack: &WorkerStack, all: &[LavaAmi]) -> Result<Target, PromptError> {
+fn target(args: &Request, stack: &WorkerStack, all: &[LavaAmi]) -> Result<Target, PromptError> {
     Ok(match &args.ami {
         None => match prompt::choose(stack, all, args.force)? {
             Choice::Ami(id) => Target::Ami(id),
@@ -215,7 +249,7 @@ fn target(args: &Args, stack: &WorkerStack, all: &[LavaAmi]) -> Result<Target, P
 /// failure unless `--keep-going`, or when the user quits).
 pub async fn update_all(
     clients: &Clients,
-    args: &Args,
+    args: &Request,
     stacks: &[WorkerStack],
     all: &[LavaAmi],
 ) -> Result<Vec<UpdateResult>, PromptError> {
@@ -277,7 +311,7 @@ pub fn refused_update_is_current(code: Option<&str>, now: Option<&str>, ami: &st
 /// auto scaling groups are doing (the rolling replacement of its instances).
 async fn apply(
     clients: &Clients,
-    args: &Args,
+    args: &Request,
     stack: &WorkerStack,
     ami: &str,
     result: &mut UpdateResult,

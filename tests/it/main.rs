@@ -32,6 +32,7 @@ mod rc;
 mod shell_lint;
 mod signatures;
 mod stacks;
+mod structure;
 mod sync;
 mod vm;
 mod worker_stack;

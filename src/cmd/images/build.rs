@@ -1,5 +1,6 @@
 //! Building and checking: the engines of a run, the build context, the builds side by side per
 //! platform, the checks in containers; and the whole run (build, check, push) in order.
+use super::meta::meta;
 use super::plan::{Plan, plan, usage};
 use super::report::{Row, report_checks, report_rows};
 use super::{BuildArgs, publish};
@@ -11,47 +12,6 @@ use crate::registry::{self, Registry};
 use anyhow::Context as _;
 use bollard::Docker;
 use std::collections::BTreeMap;
-
-/// Labels' facts, stable for the same sources so that an unchanged image rebuilds to the same
-/// bytes and a second push uploads nothing: `created` is LAVA_BUILD_TIME, else the commit time,
-/// else now.
-pub(super) async fn meta(version: &str) -> Meta {
-    let created = match std::env::var("LAVA_BUILD_TIME")
-        .ok()
-        .filter(|t| !t.is_empty())
-    {
-        Some(t) => Some(t),
-        None => git(&["log", "-1", "--format=%cI"]).await,
-    }
-    .unwrap_or_else(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    Meta {
-        version: version.to_string(),
-        created,
-        revision: git(&["rev-parse", "HEAD"])
-            .await
-            .unwrap_or_else(|| "unknown".into()),
-    }
-}
-
-/// The trimmed output of `git ARGS`, or None outside a git checkout (or without git): the facts
-/// then fall back, as the labels say.
-async fn git(args: &[&str]) -> Option<String> {
-    let out = tokio::process::Command::new("git")
-        .args(args)
-        .stderr(std::process::Stdio::null())
-        .output()
-        .await;
-    match out {
-        Ok(o) if o.status.success() => {
-            Some(String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|t| !t.is_empty())
-        }
-        Ok(_) => None,
-        Err(e) => {
-            tracing::debug!(error = %e, "git is not available");
-            None
-        }
-    }
-}
 
 /// One engine per platform (the --engine one, else DOCKER_HOST or the default socket), each
 /// asked for its API version once. For builds on the default network, each engine must have its
@@ -303,6 +263,7 @@ pub(super) async fn build_check_push(a: &BuildArgs) -> anyhow::Result<()> {
         if let Some(file) = &a.digests_file {
             let digests = run.push_platforms(reg, &mut rows).await?;
             publish::merge_digests_file(file, &digests)
+                .map_err(crate::registry::digests::DigestsError::classified)
                 .with_context(|| format!("--digests-file {}", file.display()))?;
         } else {
             run.push_all(reg, &mut rows).await?;

@@ -1,7 +1,7 @@
 //! Publishing: each platform's image by digest, the OCI index per image (tagged with the run's tag,
 //! the lava version and latest), the digests file of a one-platform run and the `index` command
 //! that joins such files; and the ECR repositories.
-use super::build::meta;
+use super::meta::meta;
 use super::plan::{Plan, checked_tag, index_tags, usage, valid_prefix};
 use super::report::{IndexRow, Row, report_indexes};
 use super::{BuildArgs, EcrArgs, IndexArgs};
@@ -157,7 +157,9 @@ fn repo_parts(repo: &str) -> Option<(&str, &str, ImageType)> {
 pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
     let tag = checked_tag(a.tag.as_deref(), &a.version)?;
     let tags = index_tags(&tag, &a.version);
-    let joined = digests::join(&a.digests).context("--digests")?;
+    let joined = digests::join(&a.digests)
+        .map_err(DigestsError::classified)
+        .context("--digests")?;
     let req = a.auth.request();
     let mut registries: BTreeMap<&str, Registry> = BTreeMap::new();
     let mut plan = Vec::new();
@@ -167,7 +169,8 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
                 "--digests: {repo:?} is not a lava image repository (<registry>/<prefix>/lava/<os>/base|full)"
             ))
         })?;
-        digests::complete(repo, platforms, &a.platforms.list, "image")?;
+        digests::complete(repo, platforms, &a.platforms.list, "image")
+            .map_err(DigestsError::classified)?;
         if !registries.contains_key(host) {
             registries.insert(host, Registry::connect(host, &req).await?);
         }
@@ -178,7 +181,8 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
             &a.platforms.list,
             "image",
         )
-        .await?;
+        .await
+        .map_err(DigestsError::classified)?;
         plan.push((repo, host, os, kind, images));
     }
     let meta = meta(&a.version).await;

@@ -1,6 +1,10 @@
 //! How errors end a process, in one place: the exit status from the error's kind (usage and
-//! configuration errors 2, run-time failures 1) and the one-line text of an error and its causes.
-use crate::config::ConfigError;
+//! configuration errors 2, run-time failures 1, or a status an error carries) and the one-line
+//! text of an error and its causes. This room imports no other: a room says what kind its errors
+//! are with [`ConfigError`], [`usage`] or [`with_status`].
+pub mod config;
+
+pub use config::ConfigError;
 
 /// Exit status for usage and configuration errors.
 pub const EXIT_USAGE: i32 = 2;
@@ -25,33 +29,53 @@ pub struct UsageError {
     source: Box<dyn std::error::Error + Send + Sync + 'static>,
 }
 
+impl UsageError {
+    /// Marks `err` as the user's mistake, for a typed error that keeps it as a source.
+    pub fn new(err: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        UsageError { source: err.into() }
+    }
+}
+
 /// Marks `err` as the user's mistake (exit status 2). Only for input errors: an I/O or service
 /// failure met while acting on valid input stays a run-time error.
 pub fn usage(err: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> anyhow::Error {
-    UsageError { source: err.into() }.into()
+    UsageError::new(err).into()
 }
 
-/// The kind of `err`: usage when any error in its chain is a [`ConfigError`], a [`UsageError`] or
-/// a digests file's error that is the input's (`DigestsError::is_usage`).
+/// An error that ends the process with a status of its own, not its kind's (a docker job's failed
+/// run: 1, or the container's status with `job run --exit-status container`). Reads as its cause.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}")]
+pub struct WithStatus {
+    status: i32,
+    #[source]
+    source: Box<dyn std::error::Error + Send + Sync + 'static>,
+}
+
+/// `err`, ending the process with `status`.
+pub fn with_status(
+    status: i32,
+    err: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+) -> anyhow::Error {
+    WithStatus {
+        status,
+        source: err.into(),
+    }
+    .into()
+}
+
+/// The kind of `err`: usage when any error in its chain is a [`ConfigError`] or a [`UsageError`].
 pub fn kind(err: &anyhow::Error) -> Kind {
-    use crate::registry::digests::DigestsError;
-    let is_usage = err.chain().any(|c| {
-        c.is::<ConfigError>()
-            || c.is::<UsageError>()
-            || c.downcast_ref::<DigestsError>()
-                .is_some_and(DigestsError::is_usage)
-    });
+    let is_usage = err
+        .chain()
+        .any(|c| c.is::<ConfigError>() || c.is::<UsageError>());
     if is_usage { Kind::Usage } else { Kind::Runtime }
 }
 
 /// The exit status an error should end the process with.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    // A docker job's failed run carries its own status (`job run --exit-status container`).
-    if let Some(f) = err
-        .chain()
-        .find_map(|c| c.downcast_ref::<crate::job::RunFailed>())
-    {
-        return f.exit_status;
+    if let Some(w) = err.chain().find_map(|c| c.downcast_ref::<WithStatus>()) {
+        return w.status;
     }
     match kind(err) {
         Kind::Usage => EXIT_USAGE,
@@ -77,19 +101,6 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 /// The error and its causes on one line: `a: b: c`.
 pub fn one_line(err: &anyhow::Error) -> String {
     chain(err.as_ref())
-}
-
-/// Prints `error: …` on stderr and returns the exit status for `err`.
-pub fn report(err: &anyhow::Error) -> i32 {
-    crate::output::progress::error(one_line(err));
-    exit_code(err)
-}
-
-/// `report` for a command whose own error type decides the exit status (lava-rc's, s3run's):
-/// prints `<prefix>error: …` once (`prefix` e.g. `s3run: `, or empty) and returns `status`.
-pub fn report_status(prefix: &str, err: &anyhow::Error, status: i32) -> i32 {
-    crate::output::progress::line(&format!("{prefix}error:"), one_line(err));
-    status
 }
 
 #[cfg(test)]
