@@ -6,6 +6,7 @@ pub mod cmd;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod git;
 pub mod ignore;
 pub mod images;
 pub mod job;

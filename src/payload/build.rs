@@ -54,34 +54,12 @@ pub struct Meta {
 impl Meta {
     /// Read from the project's git repository, if it is in one.
     pub fn of(project: &Project) -> Meta {
-        let git = |args: &[&str]| {
-            duct::cmd("git", args)
-                .dir(&project.dir)
-                .stderr_null()
-                .stdout_capture()
-                .unchecked()
-                .run()
-                .ok()
-                .filter(|o| o.status.success())
-                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                .filter(|t| !t.is_empty())
-        };
-        // One git call for the commit and its time.
-        let head = git(&["log", "-1", "--format=%H%n%cI"]);
-        let (revision, commit_time) = match head.as_deref().and_then(|h| h.split_once('\n')) {
-            Some((rev, time)) => (rev.to_string(), Some(time.to_string())),
-            None => ("unknown".to_string(), None),
-        };
-        let created = std::env::var("LAVA_BUILD_TIME")
-            .ok()
-            .filter(|t| !t.is_empty())
-            .or(commit_time);
+        let head = crate::git::head(&project.dir);
         let dir = std::path::absolute(&project.dir).unwrap_or_else(|_| project.dir.clone());
         Meta {
-            source: git(&["remote", "get-url", "origin"])
-                .unwrap_or_else(|| dir.display().to_string()),
-            revision,
-            created,
+            source: crate::git::origin(&project.dir).unwrap_or_else(|| dir.display().to_string()),
+            revision: head.revision.unwrap_or_else(|| "unknown".into()),
+            created: crate::git::build_time().or(head.time),
         }
     }
 }

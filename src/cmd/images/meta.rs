@@ -5,39 +5,15 @@ use crate::images::pipeline::Meta;
 /// bytes and a second push uploads nothing: `created` is LAVA_BUILD_TIME, else the commit time,
 /// else now.
 pub(super) async fn meta(version: &str) -> Meta {
-    let created = match std::env::var("LAVA_BUILD_TIME")
-        .ok()
-        .filter(|t| !t.is_empty())
-    {
-        Some(t) => Some(t),
-        None => git(&["log", "-1", "--format=%cI"]).await,
-    }
-    .unwrap_or_else(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let head = tokio::task::spawn_blocking(|| crate::git::head(std::path::Path::new(".")))
+        .await
+        .unwrap_or_default();
+    let created = crate::git::build_time()
+        .or(head.time)
+        .unwrap_or_else(|| chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     Meta {
         version: version.to_string(),
         created,
-        revision: git(&["rev-parse", "HEAD"])
-            .await
-            .unwrap_or_else(|| "unknown".into()),
-    }
-}
-
-/// The trimmed output of `git ARGS`, or None outside a git checkout (or without git): the facts
-/// then fall back, as the labels say.
-async fn git(args: &[&str]) -> Option<String> {
-    let out = tokio::process::Command::new("git")
-        .args(args)
-        .stderr(std::process::Stdio::null())
-        .output()
-        .await;
-    match out {
-        Ok(o) if o.status.success() => {
-            Some(String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|t| !t.is_empty())
-        }
-        Ok(_) => None,
-        Err(e) => {
-            tracing::debug!(error = %e, "git is not available");
-            None
-        }
+        revision: head.revision.unwrap_or_else(|| "unknown".into()),
     }
 }
