@@ -270,9 +270,9 @@ pub fn resolve(
         let hint = if missing == ["region"] {
             "set region=…, region in <env>.ami, AWS_REGION, or a region in the AWS profile"
         } else if file.is_some() {
-            "set them in <env>.ami of the config file (s3bucket/s3prefix come from ami.s3) or as key=value"
+            "set each in <env>.ami of the config file (s3bucket/s3prefix come from ami.s3) or as key=value"
         } else {
-            "pass them as key=value, or use config=FILE env=ENV"
+            "pass each as key=value, or use config=FILE env=ENV"
         };
         return Err(ConfigError::Missing {
             param: missing.join(", "),

@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 /// Why an S3 location cannot be split into bucket and prefix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum S3LocationError {
-    #[error(
-        "a relative S3 location needs _.s3base in the environment (or write s3://bucket/prefix/)"
-    )]
+    /// Read after "expected" in a configuration error.
+    #[error("s3://bucket/prefix/, or _.s3base in the environment for a relative location")]
     NoBase,
     #[error("no bucket name")]
     NoBucket,

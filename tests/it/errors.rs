@@ -307,6 +307,8 @@ fn bad_input_is_one_line_naming_the_parameter_with_status_2() {
     assert!(cases.len() >= 30, "the issue asks for at least 30 cases");
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
+    // Each whole message, pinned below: a change of wording is a deliberate change of the snapshot.
+    let mut messages = Vec::new();
     for c in &cases {
         let mut cmd = bin("lava-build");
         cmd.arg("ami").arg("--plan").arg("--offline");
@@ -322,6 +324,13 @@ fn bad_input_is_one_line_naming_the_parameter_with_status_2() {
         let out = cmd.output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         let lines: Vec<&str> = stderr.lines().collect();
+        messages.push(format!(
+            "{}: {}",
+            c.name,
+            stderr
+                .trim_end()
+                .replace(&dir.path().display().to_string(), "[TMP]")
+        ));
         let ok = out.status.code() == Some(2)
             && lines.len() == 1
             && lines[0].starts_with("error: ")
@@ -343,6 +352,61 @@ fn bad_input_is_one_line_naming_the_parameter_with_status_2() {
         failures.len(),
         failures.join("\n")
     );
+    insta::assert_snapshot!(messages.join("\n"), @r#"
+    config without env: error: config is set but env is not: config and env go together
+    env without config: error: env is set but config is not: config and env go together
+    --env without --config: error: env is set but config is not: config and env go together
+    env missing from file: error: env "nope" is not in deploy/sample.yaml (environments there: demo, dev)
+    config file missing: error: no/such.yaml: cannot read: No such file or directory (os error 2)
+    unknown cli key: error: unknown parameter "subnt" on the command line (did you mean "subnet"?)
+    unknown cli key 2: error: unknown parameter "pyhton_version" on the command line (did you mean "python_version"?)
+    not key=value: error: argument "python": expected key=value, e.g. python_version=3.11.12 (see --help for the keys)
+    ami_id not hex: error: ami_id: invalid value "ami-XYZ": expected an AMI id: ami- followed by 8 to 17 lower-case hex digits
+    ami_id wrong prefix: error: ami_id: invalid value "img-12345678": expected an AMI id: ami- followed by 8 to 17 lower-case hex digits
+    ami_id with two arches: error: ami_id: invalid value "ami-12345678": expected a single arch when ami_id is given (an AMI has one architecture); drop ami_id or build one arch at a time
+    ip bad: error: ip: invalid value "pubic": expected public or private
+    s3prefix without slash: error: s3prefix: invalid value "lava/ami": expected an S3 key prefix ending in '/' (and not starting with one), e.g. lava/ami/
+    s3prefix leading slash: error: s3prefix: invalid value "/lava/": expected an S3 key prefix ending in '/' (and not starting with one), e.g. lava/ami/
+    s3bucket bad: error: s3bucket: invalid value "Bad_Bucket": expected an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-'
+    sg with space: error: sg: invalid value "sg-12345678, sg-87654321": expected security group ids (sg- followed by 8 to 17 hex digits), comma-separated without spaces
+    sg not an id: error: sg: invalid value "default": expected security group ids (sg- followed by 8 to 17 hex digits), comma-separated without spaces
+    sg trailing comma: error: sg: invalid value "sg-12345678,": expected security group ids (sg- followed by 8 to 17 hex digits), comma-separated without spaces
+    subnet bad: error: subnet: invalid value "subnet-xyz": expected a subnet id: subnet- followed by 8 to 17 lower-case hex digits
+    subnet is a vpc: error: subnet: invalid value "vpc-12345678": expected a subnet id: subnet- followed by 8 to 17 lower-case hex digits
+    tz bad: error: tz: invalid value "Mars/Olympus": expected an IANA time zone name such as Australia/Sydney or UTC
+    tz offset: error: tz: invalid value "+10:00": expected an IANA time zone name such as Australia/Sydney or UTC
+    python two parts: error: python_version: invalid value "3.11": expected a full Python 3 version X.Y.Z such as 3.11.12
+    python letters: error: python_version: invalid value "3.11.x": expected a full Python 3 version X.Y.Z such as 3.11.12
+    python 2: error: python_version: invalid value "2.7.18": expected a full Python 3 version X.Y.Z such as 3.11.12
+    arch aarch64: error: arch: invalid value "aarch64": expected arm64, x86_64 or a comma-separated list of them (AMI names say arm64, not aarch64)
+    arch twice: error: arch: invalid value "arm64,arm64": expected each architecture once
+    os unknown: error: os: invalid value "ubuntu99": expected one of amzn2, amzn2023 (keys of os in ami/ami-build.yaml)
+    arm64 on t3: error: instance_type: invalid value "t3.large": expected a Graviton instance type for arch arm64 (a family with a 'g' such as t4g, m7g, c7g, r8g) [source: cli]
+    x86_64 on t4g: error: instance_type: invalid value "t4g.large": expected an x86_64 instance type for arch x86_64 (not a Graviton family such as t4g; use arch=arm64 for those) [source: cli]
+    both arches one x86 type: error: instance_type: invalid value "m5.large": expected a Graviton instance type for arch arm64 (a family with a 'g' such as t4g, m7g, c7g, r8g) [source: cli]
+    instance type malformed: error: instance_type: invalid value "large": expected an EC2 instance type such as t3.large [source: cli]
+    region bad: error: region: invalid value "sydney": expected an AWS region name such as ap-southeast-2
+    no region anywhere: error: region: required parameter is missing: set region=…, region in <env>.ami, AWS_REGION, or a region in the AWS profile
+    missing ip: error: ip: required parameter is missing: pass each as key=value, or use config=FILE env=ENV
+    missing subnet: error: subnet: required parameter is missing: pass each as key=value, or use config=FILE env=ENV
+    missing sg: error: sg: required parameter is missing: pass each as key=value, or use config=FILE env=ENV
+    missing tz: error: tz: required parameter is missing: pass each as key=value, or use config=FILE env=ENV
+    missing python_version: error: python_version: required parameter is missing: pass each as key=value, or use config=FILE env=ENV
+    missing s3: error: s3bucket: required parameter is missing: pass each as key=value, or use config=FILE env=ENV
+    lava_version bad: error: lava_version: invalid value "eight": expected a lava release X.Y.Z such as 8.3.0
+    ami_ref undefined variable: error: ami_ref: cannot render "al2023-{{ archh }}": undefined value (in <string>:1)
+    build time bad: error: build_time: invalid value "yesterday": expected an RFC 3339 UTC time such as 2025-07-02T08:43:48Z
+    yaml syntax error: error: c.yaml:4:1: did not find expected ',' or ']'
+    duplicate key: error: c.yaml:3:5: dev.ami: duplicate entry with key "ip"
+    unknown ami key: error: c.yaml:10: unknown key "timezone" under dev.ami
+    wrong type list: error: c.yaml:6: dev.ami.ip: wrong type: expected a string, found a list
+    wrong type python: error: c.yaml:11: dev.ami.python: wrong type: expected a mapping with a version key, found a number
+    unknown python key: error: c.yaml:12: unknown key "versoin" under dev.ami.python (did you mean "version"?)
+    relative s3 without s3base: error: s3: invalid value "lava/": expected s3://bucket/prefix/, or _.s3base in the environment for a relative location
+    s3 without trailing slash: error: s3: invalid value "lava": expected an S3 location ending in '/', e.g. lava/ami/ or s3://bucket/lava/ami/
+    bad value from file: error: tz: invalid value "Nowhere/Special": expected an IANA time zone name such as Australia/Sydney or UTC
+    no ami section: error: c.yaml:1: environment "dev" has no ami section
+    "#);
 }
 
 #[test]
