@@ -239,3 +239,116 @@ fn a_lava_docker_job_in_the_lab_image_connects_to_real_servers_under_both_runner
         panic!("{e}");
     }
 }
+
+/// A folder laid out as the build's bind mount: `common/` (the real one) and `packages/` with
+/// Oracle-like zips for x64 (an `instantclient_23_9/sqlplus` script and a library) and their
+/// SHA-256 in `oracle.sha256`.
+fn oracle_build_dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    let common = d.path().join("common");
+    std::fs::create_dir(&common).unwrap();
+    for f in ["lib.sh", "oracle.sh"] {
+        std::fs::copy(root().join("images/common").join(f), common.join(f)).unwrap();
+    }
+    let packages = d.path().join("packages");
+    std::fs::create_dir(&packages).unwrap();
+    let made = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys, zipfile\n\
+             for name, member, text in [('basiclite', 'libclntsh.so.23.1', 'lib'), ('sqlplus', 'sqlplus', '#!/bin/sh\\necho SQL*Plus: Release 23.9 lab\\n')]:\n\
+             \x20   with zipfile.ZipFile(sys.argv[1] + '/instantclient-' + name + '-linux-x64.zip', 'w') as z:\n\
+             \x20       i = zipfile.ZipInfo('instantclient_23_9/' + member); i.external_attr = 0o755 << 16\n\
+             \x20       z.writestr(i, text)\n",
+        )
+        .arg(&packages)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let mut sums = String::new();
+    for name in ["basiclite", "sqlplus"] {
+        let zip = format!("instantclient-{name}-linux-x64.zip");
+        let digest = hex::encode(sha2::Sha256::digest(
+            std::fs::read(packages.join(&zip)).unwrap(),
+        ));
+        sums.push_str(&format!("{digest}  {zip}\n"));
+    }
+    std::fs::write(packages.join("oracle.sha256"), sums).unwrap();
+    d
+}
+
+/// images/common/oracle.sh in a lab OS container (no network; Debian's busybox as `unzip`):
+/// its output, ending with what /opt/oracle holds after.
+fn run_oracle_step(build: &Path) -> String {
+    let lab = crate::lab::lab_image();
+    let o = docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--platform",
+        "linux/amd64",
+        "-v",
+        &format!("{}:/build:ro", build.display()),
+        "-v",
+        "/bin/busybox:/usr/local/bin/unzip:ro",
+        &lab,
+        "sh",
+        "-c",
+        "sh /build/common/oracle.sh && sqlplus; echo \"opt: $(ls /opt/oracle 2>&1)\"",
+    ]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    text
+}
+
+#[test]
+fn the_oracle_step_unpacks_zips_whose_sha256_is_given_and_refuses_a_tampered_one() {
+    let good = oracle_build_dir();
+    let text = run_oracle_step(good.path());
+    assert!(
+        text.contains("Oracle Instant Client in /opt/oracle/instantclient_23_9 (SHA-256 checked)")
+            && text.contains("SQL*Plus: Release 23.9 lab")
+            && text.contains("opt: instantclient_23_9"),
+        "{text}"
+    );
+
+    // One byte of the sqlplus zip changed after its checksum was given: nothing is unpacked.
+    let bad = oracle_build_dir();
+    let zip = bad
+        .path()
+        .join("packages/instantclient-sqlplus-linux-x64.zip");
+    let mut bytes = std::fs::read(&zip).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&zip, &bytes).unwrap();
+    let have = hex::encode(sha2::Sha256::digest(&bytes));
+    let text = run_oracle_step(bad.path());
+    assert!(
+        text.contains(&format!(
+            "instantclient-sqlplus-linux-x64.zip: SHA-256 {have}, expected"
+        )) && text.contains("opt: ls: cannot access '/opt/oracle'")
+            && !text.contains("SQL*Plus"),
+        "{text}"
+    );
+
+    // A zip without a line in oracle.sha256 is refused the same way, naming what is expected.
+    let unlisted = oracle_build_dir();
+    let sums = unlisted.path().join("packages/oracle.sha256");
+    let kept: String = std::fs::read_to_string(&sums)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.contains("basiclite"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&sums, kept).unwrap();
+    let text = run_oracle_step(unlisted.path());
+    assert!(
+        text.contains("no SHA-256 for instantclient-basiclite-linux-x64.zip (expected a line '<sha256>  instantclient-basiclite-linux-x64.zip')")
+            && text.contains("opt: ls: cannot access '/opt/oracle'"),
+        "{text}"
+    );
+}
