@@ -115,7 +115,7 @@ fn full_image() -> String {
                 "--os",
                 "debian12",
                 "--type",
-                "full",
+                "all",
                 "--platform",
                 "linux/amd64",
             ])
@@ -187,6 +187,11 @@ fn mariadb_version(host: &str, port: u16) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
+/// One shell word (lava splits a docker job's command as a POSIX shell does).
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\"'\"'"))
+}
+
 /// What the job runs in the container: each line it prints starts with its probe's name.
 fn job_script(mssql_port: u16) -> String {
     [
@@ -218,7 +223,7 @@ fn a_lava_docker_job_in_the_lab_image_connects_to_real_servers_under_both_runner
         "job": {"payload": image, "parameters": {"docker": "docker/diff", "timeout": "120s",
             "host_config": {"network_mode": "host"},
             "connections": {"pg": "lab/pg", "my": "lab/maria"},
-            "command": ["/bin/sh", "-c", job_script(mssql_port)]}},
+            "command": format!("/bin/sh -c {}", sh_quote(&job_script(mssql_port)))}},
         "connections": [
             {"conn_id": "lab/pg", "type": "postgres", "enabled": true, "host": pg_host,
              "port": pg_port, "database": DB_NAME, "user": DB_USER,
@@ -229,11 +234,11 @@ fn a_lava_docker_job_in_the_lab_image_connects_to_real_servers_under_both_runner
         "ssm": {"/lava/ld/lab/pg-password": DB_PASSWORD, "/lava/ld/lab/maria-password": DB_PASSWORD},
         // Both logs are compared equal; these are what each must hold: the servers answered,
         // MariaDB with its own version, and FreeTDS loaded and failed on the connection (an
-        // ODBC driver that does not load is SQLSTATE 01000 "Can't open lib", not 08001).
+        // ODBC driver that does not load is SQLSTATE 01000 "Can't open lib", not 08S01).
         "log_contains": [
             "psql=42\n", "pygresql=42\n", format!("mysql={version}\n"),
             "tsql=", "Connection refused",
-            "odbc=08001 [08001] [FreeTDS][SQL Server]Unable to connect to data source"],
+            "odbc=08S01 [08S01] [FreeTDS][SQL Server]Unable to connect: Adaptive Server is unavailable or does not exist (20009)"],
     });
     if let Err(e) = run_case(&b, &case) {
         panic!("{e}");
