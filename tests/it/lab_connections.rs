@@ -6,8 +6,8 @@
 //! 8.3.0 and once under `lava-build job run`; the differential bench compares the two runs
 //! (container, outcome, log) and what the job printed is checked in the log.
 //!
-//! The built image is kept in `build/lab/conn-<key>.tar.gz` (key: the lab OS's layer, the
-//! image definitions and lava's version), so a warm run loads it instead of building.
+//! The built image is kept in the test registry as `lava-lab/conn:<key>` (key: the lab OS's layer,
+//! the image definitions and lava's version), so a warm run pulls it instead of building.
 use crate::common::root;
 use crate::images::{docker_host, lava_build_images, registry, unique};
 use crate::job_diff::{Bench, run_case};
@@ -78,8 +78,9 @@ fn hash_tree(h: &mut sha2::Sha256, dir: &Path) {
 }
 
 /// The lab's full image, in the test registry (lava's worker always pulls): built from the lab
-/// OS with the real ubuntu24 base and full steps (not the Oracle one: its zips are the user's),
-/// or loaded from the cache a run before made.
+/// OS with the real ubuntu24 base and full steps (not the Oracle one: its zips are the user's)
+/// and pushed, unless the registry already holds it under its key (the registry's data, under
+/// build/services, outlives the services: that is the cache between runs).
 fn full_image() -> String {
     let from = crate::lab::lab_image();
     let defs = crate::lab::lab_definitions(&from);
@@ -103,61 +104,38 @@ fn full_image() -> String {
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     hash_tree(&mut h, defs.path());
     let key = &hex::encode(h.finalize())[..12];
-    let local = format!("lava-lab/conn:{key}");
-    let lab_dir = root().join("build/lab");
-    let cache = lab_dir.join(format!("conn-{key}.tar.gz"));
-    if cache.is_file() {
-        docker_ok(&["load", "-q", "-i", cache.to_str().unwrap()]);
-    } else {
-        let tag = unique();
-        let built = lava_build_images(defs.path())
-            .args([
-                "--os",
-                "debian12",
-                "--type",
-                "all",
-                "--platform",
-                "linux/amd64",
-            ])
-            .args(["--tag", &tag])
-            .output()
-            .unwrap();
-        assert!(
-            built.status.success(),
-            "building the lab's full image: {}",
-            String::from_utf8_lossy(&built.stderr)
-        );
-        docker_ok(&["tag", &format!("lava/debian12/full:{tag}-amd64"), &local]);
-        // One cached image at a time: an older key's file is of no more use.
-        for e in std::fs::read_dir(&lab_dir).unwrap().flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with("conn-") {
-                std::fs::remove_file(e.path()).unwrap();
-            }
-        }
-        let tmp = lab_dir.join(format!("conn-{key}.tmp"));
-        let saved = Command::new("bash")
-            .env("DOCKER_HOST", docker_host())
-            .args([
-                "-o",
-                "pipefail",
-                "-c",
-                "docker save \"$1\" | gzip -1 > \"$2\"",
-            ])
-            .args(["save", &local, tmp.to_str().unwrap()])
-            .output()
-            .unwrap();
-        if !saved.status.success() {
-            let _ = std::fs::remove_file(&tmp);
-            panic!(
-                "docker save {local}: {}",
-                String::from_utf8_lossy(&saved.stderr)
-            );
-        }
-        std::fs::rename(&tmp, &cache).unwrap();
+    let pushed = format!("{}/lava-lab/conn:{key}", registry());
+    let cached = Command::new("curl")
+        .args(["-sf", "-o", "/dev/null", "-H"])
+        .arg("Accept: application/vnd.docker.distribution.manifest.v2+json")
+        .arg(format!(
+            "http://{}/v2/lava-lab/conn/manifests/{key}",
+            registry()
+        ))
+        .status()
+        .expect("curl");
+    if cached.success() {
+        return pushed;
     }
-    let pushed = format!("{}/{local}", registry());
-    docker_ok(&["tag", &local, &pushed]);
+    let tag = unique();
+    let built = lava_build_images(defs.path())
+        .args([
+            "--os",
+            "debian12",
+            "--type",
+            "all",
+            "--platform",
+            "linux/amd64",
+        ])
+        .args(["--tag", &tag])
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "building the lab's full image: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    docker_ok(&["tag", &format!("lava/debian12/full:{tag}-amd64"), &pushed]);
     docker_ok(&["push", "-q", &pushed]);
     pushed
 }
