@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Test services for lava-build: the AWS emulator (moto server), an OCI registry
-# (Debian's docker-registry) and Docker engines (dockerd: one only when none answers, and a second
-# one, always, for the tests of --engine).
+# (Debian's docker-registry), Docker engines (dockerd: one only when none answers, and a second
+# one, always, for the tests of --engine) and the database servers the lab's connection test
+# reaches (Debian's PostgreSQL and MariaDB, on loopback, data under build/services).
 #
 #   scripts/test-services.sh install [demo] install what the tests need (demo: what make demo needs), exactly as pinned in scripts/deps/
 #                                           (apt-get, pip into build/venv and build/lava-venv, npm, the lab OS)
@@ -341,6 +342,74 @@ start_docker() {
     echo "export LAVA_TEST_LAB_IMAGE=$lab_image" >>"$envfile"
 }
 
+# The database servers of tests/it/lab_connections.rs: fresh data under build/services at every
+# start (removed by stop), loopback only, one login: user lava, password lava-lab, database lab.
+# A server that is not installed is left out; the test that needs it fails naming it.
+db_user=lava
+db_password=lava-lab
+db_name=lab
+
+# as_user USER CMD…: CMD as USER when running as root (postgres refuses root), else as we are.
+as_user() {
+    local user=$1
+    shift
+    if [ "$(id -u)" -eq 0 ]; then
+        setpriv --reuid="$user" --regid="$user" --init-groups "$@"
+    else
+        "$@"
+    fi
+}
+
+start_postgres() {
+    local bin=/usr/lib/postgresql/15/bin dir="$state/postgres" port user
+    if [ ! -x "$bin/postgres" ]; then
+        log "postgresql: $bin/postgres is not installed (scripts/test-services.sh install); tests that need LAVA_TEST_POSTGRES will fail naming it"
+        return 0
+    fi
+    user=$(id -un)
+    [ "$(id -u)" -ne 0 ] || user=postgres
+    port=$(free_port)
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    echo "$dir" >"$state/postgres.dir"
+    printf '%s\n' "$db_password" >"$dir/pw"
+    chown -R "$user" "$dir"
+    as_user "$user" "$bin/initdb" -D "$dir/data" -U "$db_user" --pwfile="$dir/pw" \
+        --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >"$state/postgres-init.log" 2>&1 ||
+        die "postgresql: initdb failed (log: $state/postgres-init.log)"
+    as_user "$user" "$bin/postgres" -D "$dir/data" -c listen_addresses=127.0.0.1 -c port="$port" \
+        -c unix_socket_directories="$dir" >"$state/postgres.log" 2>&1 &
+    echo $! >"$state/postgres.pid"
+    wait_for postgres 30 env PGPASSWORD="$db_password" psql -h 127.0.0.1 -p "$port" -U "$db_user" -d postgres -c 'select 1'
+    PGPASSWORD="$db_password" psql -q -h 127.0.0.1 -p "$port" -U "$db_user" -d postgres -c "create database $db_name" >/dev/null
+    echo "export LAVA_TEST_POSTGRES=127.0.0.1:$port" >>"$envfile"
+    log "postgresql on 127.0.0.1:$port (pid $(cat "$state/postgres.pid"))"
+}
+
+start_mariadb() {
+    local dir="$state/mariadb" port
+    if ! command -v mariadbd >/dev/null || ! command -v mariadb-install-db >/dev/null; then
+        log "mariadb: mariadbd is not installed (scripts/test-services.sh install); tests that need LAVA_TEST_MARIADB will fail naming it"
+        return 0
+    fi
+    port=$(free_port)
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    echo "$dir" >"$state/mariadb.dir"
+    mariadb-install-db --no-defaults --user="$(id -un)" --datadir="$dir/data" \
+        --auth-root-authentication-method=socket --skip-test-db >"$state/mariadb-init.log" 2>&1 ||
+        die "mariadb: mariadb-install-db failed (log: $state/mariadb-init.log)"
+    mariadbd --no-defaults --user="$(id -un)" --datadir="$dir/data" --bind-address=127.0.0.1 \
+        --port="$port" --socket="$dir/mariadb.sock" --pid-file="$dir/mariadb.pid" \
+        --skip-log-bin --innodb-buffer-pool-size=16M >"$state/mariadb.log" 2>&1 &
+    echo $! >"$state/mariadb.pid"
+    wait_for mariadb 30 mariadb --no-defaults --socket="$dir/mariadb.sock" -u "$(id -un)" -e 'select 1'
+    mariadb --no-defaults --socket="$dir/mariadb.sock" -u "$(id -un)" -e \
+        "create database $db_name; create user '$db_user'@'%' identified by '$db_password'; grant all on $db_name.* to '$db_user'@'%'"
+    echo "export LAVA_TEST_MARIADB=127.0.0.1:$port" >>"$envfile"
+    log "mariadb on 127.0.0.1:$port (pid $(cat "$state/mariadb.pid"))"
+}
+
 enable_binfmt() {
     # arm64 RUN steps under emulation; best effort (needs root and a binfmt_misc mount).
     if [ -d /proc/sys/fs/binfmt_misc ] && [ "$(id -u)" -eq 0 ]; then
@@ -365,6 +434,8 @@ start() {
     if [ "$what" = all ]; then
         start_registry
         start_docker
+        start_postgres
+        start_mariadb
         enable_binfmt
     fi
     log "endpoints in $envfile"

@@ -49,7 +49,7 @@ fn connector_tools(os: &str) -> Vec<(&'static str, Source)> {
         ],
         "ubuntu24" => vec![
             ("psql", Package("postgresql-client")),
-            ("mysql", Package("mysql-client")),
+            ("mysql", Package("default-mysql-client")),
             ("sqlplus", Step("common/oracle.sh")),
             ("isql", Package("unixodbc")),
             ("tsql", Package("freetds-bin")),

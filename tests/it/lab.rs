@@ -56,7 +56,7 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
 
 /// An images folder whose one os, `debian12`, is FROM the lab image and runs the real ubuntu24
 /// base steps (10-packages.sh, 40-lava.sh) with the real Dockerfile, common/ and checks.
-fn lab_definitions(from: &str) -> tempfile::TempDir {
+pub(crate) fn lab_definitions(from: &str) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     let src = root().join("images");
     std::fs::copy(src.join("Dockerfile"), d.path().join("Dockerfile")).unwrap();

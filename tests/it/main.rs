@@ -18,6 +18,7 @@ mod job_contract;
 mod job_diff;
 mod job_diff_conn;
 mod lab;
+mod lab_connections;
 mod lava_ami_diff;
 mod lifecycle;
 mod packer;
