@@ -378,7 +378,7 @@ start_postgres() {
         --auth=scram-sha-256 --encoding=UTF8 --locale=C.UTF-8 >"$state/postgres-init.log" 2>&1 ||
         die "postgresql: initdb failed (log: $state/postgres-init.log)"
     as_user "$user" "$bin/postgres" -D "$dir/data" -c listen_addresses=127.0.0.1 -c port="$port" \
-        -c unix_socket_directories="$dir" >"$state/postgres.log" 2>&1 &
+        -c unix_socket_directories="$dir" >"$state/postgres.log" 2>&1 9>&- &
     echo $! >"$state/postgres.pid"
     wait_for postgres 30 env PGPASSWORD="$db_password" psql -h 127.0.0.1 -p "$port" -U "$db_user" -d postgres -c 'select 1'
     PGPASSWORD="$db_password" psql -q -h 127.0.0.1 -p "$port" -U "$db_user" -d postgres -c "create database $db_name" >/dev/null
@@ -401,7 +401,7 @@ start_mariadb() {
         die "mariadb: mariadb-install-db failed (log: $state/mariadb-init.log)"
     mariadbd --no-defaults --user="$(id -un)" --datadir="$dir/data" --bind-address=127.0.0.1 \
         --port="$port" --socket="$dir/mariadb.sock" --pid-file="$dir/mariadb.pid" \
-        --skip-log-bin --innodb-buffer-pool-size=16M >"$state/mariadb.log" 2>&1 &
+        --skip-log-bin --innodb-buffer-pool-size=16M >"$state/mariadb.log" 2>&1 9>&- &
     echo $! >"$state/mariadb.pid"
     wait_for mariadb 30 mariadb --no-defaults --socket="$dir/mariadb.sock" -u "$(id -un)" -e 'select 1'
     mariadb --no-defaults --socket="$dir/mariadb.sock" -u "$(id -un)" -e \
