@@ -115,6 +115,8 @@ measure() {
             Q[$1]+="${Q[$1]:+, }${methods[i]} $n"
         fi
     done
+    # Each run's figures as it ends, so that a run stopped part-way keeps what it measured.
+    echo "run $1: ${T[$1]} s, CPU ${C[$1]} s, RSS ${M[$1]} KiB, sent ${B[$1]} B, ${R[$1]} requests, load $(load)" >&2
 }
 declare -A T M C B R Q
 # median NAME: NAME gets the figures of the run NAME-1…NAME-$runs with the median time.
