@@ -17,6 +17,9 @@
 #   changed   one BENCH_CHANGED_MIB file (1024), 1 MiB in its middle rewritten: the re-sync
 #   recreated 3 files of BENCH_TREE_MIB (64) and 300 of 1-64 KiB deleted and written again with the same content
 #             (new inodes and mtimes, our hash cache removed): the re-sync
+# They run in that order: large small changed recreated huge (the slowest last); BENCH_ONLY="large
+# recreated" runs only those. The data (several GiB at full size) goes to build/bench/run.*, removed
+# at the end; the load average before and after each row is printed under the table.
 # Every timed row is the median of BENCH_RUNS (3) runs, the tools in turn. All requests go through
 # scripts/bench/count_proxy.py (bytes and requests by method). Time, client CPU (user + system) and
 # peak RSS come from /usr/bin/time. The server's floor: its own time to list the keys (a bare client,
@@ -32,7 +35,7 @@ small_n=${BENCH_SMALL:-10000}
 huge_n=${BENCH_HUGE:-100000}
 changed_mib=${BENCH_CHANGED_MIB:-1024}
 tree_mib=${BENCH_TREE_MIB:-64}
-only=${BENCH_ONLY:-}
+rows=${BENCH_ONLY:-large small changed recreated huge}
 [ -x "$lava" ] || { echo "no binary at $lava: cargo build --release, or --profile measure with LAVA_BUILD=target/measure/lava-build" >&2; exit 2; }
 [ -x "$aws" ] || { echo "no AWS CLI at $aws: scripts/test-services.sh install" >&2; exit 2; }
 command -v rclone >/dev/null || { echo "rclone is needed: apt-get install rclone" >&2; exit 2; }
@@ -43,7 +46,9 @@ if [ ! -x "$s3s" ]; then
     cargo install s3s-fs@0.14.1 --locked --features binary --root "$top/build/bench/s3s-fs" >&2
 fi
 
-work=$(mktemp -d)
+# The data (several GiB at full size) under build/bench, removed at the end.
+mkdir -p "$top/build/bench"
+work=$(mktemp -d "$top/build/bench/run.XXXXXX")
 pids=()
 cleanup() {
     local p
@@ -110,6 +115,8 @@ measure() {
             Q[$1]+="${Q[$1]:+, }${methods[i]} $n"
         fi
     done
+    # Each run's figures as it ends, so that a run stopped part-way keeps what it measured.
+    echo "run $1: ${T[$1]} s, CPU ${C[$1]} s, RSS ${M[$1]} KiB, sent ${B[$1]} B, ${R[$1]} requests, load $(load)" >&2
 }
 declare -A T M C B R Q
 # median NAME: NAME gets the figures of the run NAME-1…NAME-$runs with the median time.
@@ -139,9 +146,14 @@ empty() {
 bucket() { echo "b-$1-$2"; } # bucket ROW TOOL
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+wants() { [[ " $rows " == *" $1 "* ]]; } # wants ROW: ROW is in BENCH_ONLY (default: all)
+# mark: the load average before a row's runs; row records it with the load after.
+mark() { row_load=$(load); }
+loads=()
 # row LABEL NAME: one line per tool, the time ratio to the fastest tool of the row.
 row() {
     local t best=
+    loads+=("$1: $row_load → $(load)")
     for t in "${tools[@]}"; do
         best=$(awk -v a="${T[$2-$t]}" -v b="$best" 'BEGIN { if (b == "" || a + 0 < b + 0) print a; else print b }')
     done
@@ -189,13 +201,15 @@ echo
 echo "| row | tool | time (median of $runs) | vs fastest | sent | requests (by method) | client CPU | peak RSS |"
 echo "|---|---|---|---|---|---|---|---|"
 
-if [ -z "$only" ] || [ "$only" = large ]; then
+if wants large; then
+    mark
     mkdir -p "$work/large"
     head -c $((large_mib << 20)) /dev/urandom >"$work/large/bundle.zip"
     for ((i = 1; i <= runs; i++)); do
         for t in "${tools[@]}"; do
             empty "$(bucket large "$t")"
             run_sync "$t" "large-$t-$i" "$work/large" "$(bucket large "$t")"
+            rm -rf "${data:?}/$(bucket large "$t")" # disk: one copy at a time
         done
     done
     for t in "${tools[@]}"; do median "large-$t"; done
@@ -206,7 +220,8 @@ if [ -z "$only" ] || [ "$only" = large ]; then
     rm -rf "$work/large" "${data:?}"/b-large-* "$data/floor-large"
 fi
 
-if [ -z "$only" ] || [ "$only" = small ]; then
+if wants small; then
+    mark
     small_tree "$work/small" "$small_n"
     for ((i = 1; i <= runs; i++)); do
         for t in "${tools[@]}"; do
@@ -231,26 +246,8 @@ if [ -z "$only" ] || [ "$only" = small ]; then
     rm -rf "$work/small" "${data:?}"/b-small-*
 fi
 
-if [ -z "$only" ] || [ "$only" = huge ]; then
-    small_tree "$work/huge" "$huge_n"
-    for t in "${tools[@]}"; do # each tool's own first sync (not shown)
-        empty "$(bucket huge "$t")"
-        run_sync "$t" "huge-first-$t" "$work/huge" "$(bucket huge "$t")"
-    done
-    for ((i = 1; i <= runs; i++)); do
-        for t in "${tools[@]}"; do
-            run_sync "$t" "huge-noop-$t-$i" "$work/huge" "$(bucket huge "$t")"
-        done
-        floor "huge-floor-$i" "$(bucket huge ours)"
-    done
-    for t in "${tools[@]}"; do median "huge-noop-$t"; done
-    median huge-floor
-    say_floor "listing $huge_n keys" huge-floor
-    row "$huge_n small files, no-op" huge-noop
-    rm -rf "$work/huge" "${data:?}"/b-huge-*
-fi
-
-if [ -z "$only" ] || [ "$only" = changed ]; then
+if wants changed; then
+    mark
     mkdir -p "$work/changed"
     head -c $((changed_mib << 20)) /dev/urandom >"$work/changed/bundle.zip"
     for t in "${tools[@]}"; do # the file as it was (not shown)
@@ -270,7 +267,8 @@ if [ -z "$only" ] || [ "$only" = changed ]; then
     rm -rf "$work/changed" "${data:?}"/b-changed-*
 fi
 
-if [ -z "$only" ] || [ "$only" = recreated ]; then
+if wants recreated; then
+    mark
     make_tree() { # same content every time, new files (new inodes and mtimes)
         rm -rf "$1"
         mkdir -p "$1/oracle" "$1/small"
@@ -303,6 +301,27 @@ PY
     rm -rf "$work/tree"
 fi
 
+if wants huge; then
+    mark
+    small_tree "$work/huge" "$huge_n"
+    for t in "${tools[@]}"; do # each tool's own first sync (not shown)
+        empty "$(bucket huge "$t")"
+        run_sync "$t" "huge-first-$t" "$work/huge" "$(bucket huge "$t")"
+    done
+    for ((i = 1; i <= runs; i++)); do
+        for t in "${tools[@]}"; do
+            run_sync "$t" "huge-noop-$t-$i" "$work/huge" "$(bucket huge "$t")"
+        done
+        floor "huge-floor-$i" "$(bucket huge ours)"
+    done
+    for t in "${tools[@]}"; do median "huge-noop-$t"; done
+    median huge-floor
+    say_floor "listing $huge_n keys" huge-floor
+    row "$huge_n small files, no-op" huge-noop
+    rm -rf "$work/huge" "${data:?}"/b-huge-*
+fi
+
 echo
 echo "Server floor: ${floors[*]:-none measured}."
-echo "Load average at the end: $(load)."
+echo "Load average (1, 5, 15 min) before → after each row's runs:"
+for l in "${loads[@]}"; do echo "- $l"; done

@@ -4,21 +4,22 @@
 //! (pure, [`plan`]) → hash only the files an object of the same size may match (cache in build/) →
 //! HEAD the objects the listing cannot decide → upload concurrently with checksums, hashing new files
 //! as they are read → delete only with `--delete`.
+mod apply;
+pub mod etag;
 pub mod hash;
+mod multipart;
 pub mod plan;
 pub mod remote;
 pub mod report;
 pub mod uploads;
 pub mod walk;
 
-use crate::output::progress;
 use futures::StreamExt;
 use globset::GlobSet;
 use hash::{Cache, Hashes, RemoteEntry};
 use plan::{Decision, Reason, RemoteObject};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 use uploads::{Journal, Signal, Stop};
 use walk::LocalFile;
@@ -226,6 +227,7 @@ impl Run<'_> {
             .collect()
             .await
         };
+        let mut etags = Vec::new();
         for (i, r) in results {
             let key = self.key_of(i);
             // A HEAD is asked only for files whose hashes are known (decide returns Hash before Head).
@@ -235,13 +237,10 @@ impl Run<'_> {
             match r {
                 Ok(Some(head)) => {
                     decisions[i] = plan::after_head(&local, &head);
-                    if decisions[i] == Decision::Unchanged {
-                        let entry = RemoteEntry {
-                            size: self.files[i].size,
-                            etag: head.etag.clone(),
-                            sha256: local.sha256.clone(),
-                        };
-                        self.cache.remote.insert(self.url_of(&key), entry);
+                    match decisions[i] {
+                        Decision::Unchanged => self.confirmed(i, head.etag),
+                        Decision::Etag => etags.push((i, head.etag)),
+                        _ => {}
                     }
                 }
                 Ok(None) => decisions[i] = Decision::Upload(Reason::New),
@@ -250,6 +249,58 @@ impl Run<'_> {
                     self.failed.push(Failure {
                         key,
                         error: crate::error::chain(&e),
+                    });
+                }
+            }
+        }
+        self.compare_etags(etags, decisions).await;
+    }
+
+    /// Records that the object of file `i`, with `etag`, holds the file's content: the next sync
+    /// decides it from the listing.
+    fn confirmed(&mut self, i: usize, etag: String) {
+        let Some(local) = &self.hashes[i] else {
+            return;
+        };
+        let entry = RemoteEntry {
+            size: self.files[i].size,
+            etag,
+            sha256: local.sha256.clone(),
+        };
+        let url = self.url_of(&self.key_of(i));
+        self.cache.remote.insert(url, entry);
+    }
+
+    /// Decides the files whose object has only a multipart ETag to go by: the ETag is computed
+    /// for the file for the part sizes that give the object's part count; equal is unchanged,
+    /// none equal is an upload. A file that cannot be read is a failure.
+    async fn compare_etags(&mut self, etags: Vec<(usize, String)>, decisions: &mut [Decision]) {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        for (i, etag) in etags {
+            let (path, size, e) = (self.files[i].path.clone(), self.files[i].size, etag.clone());
+            let r =
+                tokio::task::spawn_blocking(move || etag::matches(&path, size, &e, workers)).await;
+            match r {
+                Ok(Ok(true)) => {
+                    decisions[i] = Decision::Unchanged;
+                    self.confirmed(i, etag);
+                }
+                Ok(Ok(false)) => decisions[i] = Decision::Upload(Reason::EtagDiffers),
+                Ok(Err(e)) => {
+                    decisions[i] = Decision::Unchanged;
+                    self.failed.push(Failure {
+                        key: self.key_of(i),
+                        error: format!(
+                            "reading {} to compare its multipart ETag: {e}",
+                            self.files[i].path.display()
+                        ),
+                    });
+                }
+                Err(e) => {
+                    decisions[i] = Decision::Unchanged;
+                    self.failed.push(Failure {
+                        key: self.key_of(i),
+                        error: format!("comparing the multipart ETag {etag}: {e}"),
                     });
                 }
             }
@@ -301,187 +352,6 @@ impl Run<'_> {
             deletions,
             failed: Vec::new(),
             stale_uploads_aborted: Vec::new(),
-        }
-    }
-
-    /// Uploads `uploads` concurrently; every read of file bytes and every request holds one permit
-    /// of one pool. Returns the bytes sent and the keys uploaded; failures go to `self.failed`.
-    async fn upload(&mut self, uploads: &[Upload]) -> (u64, BTreeSet<String>) {
-        let index: BTreeMap<String, usize> =
-            (0..self.files.len()).map(|i| (self.key_of(i), i)).collect();
-        let total: u64 = uploads.iter().map(|u| u.size).sum();
-        let pb =
-            (self.opts.progress && !uploads.is_empty()).then(|| progress_bar(total, uploads.len()));
-        let sent = AtomicU64::new(0);
-        let done_files = AtomicU64::new(0);
-        let pool = remote::Pool::new(self.opts.concurrency);
-        let on_sent = |n: u64| {
-            sent.fetch_add(n, Ordering::Relaxed);
-            if let Some(pb) = &pb {
-                pb.inc(n);
-            }
-        };
-        let results: Vec<(usize, Result<remote::Uploaded, remote::RemoteError>)> = {
-            let this = &*self;
-            let (pool, on_sent, pb, done_files) = (&pool, &on_sent, &pb, &done_files);
-            futures::stream::iter(uploads.iter().map(|u| {
-                let i = index[&u.key];
-                async move {
-                    let dest = remote::Dest {
-                        client: &this.client,
-                        bucket: &this.opts.bucket,
-                        key: &u.key,
-                        journal: &this.journal,
-                        stop: &this.stop,
-                    };
-                    let f = &this.files[i];
-                    let local = remote::Local {
-                        path: &f.path,
-                        stamp: f.stamp(),
-                        expected: this.hashes[i].as_ref(),
-                    };
-                    let r = remote::upload(&dest, &local, pool, on_sent).await;
-                    let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
-                    match (pb, &r) {
-                        (_, Err(remote::RemoteError::Stopped(_))) => {}
-                        (Some(pb), _) => pb.set_message(format!("{done}/{} files", uploads.len())),
-                        (None, Ok(_)) => progress::line(
-                            "sync:",
-                            format_args!("uploaded {} ({})", u.key, human_bytes(f.size)),
-                        ),
-                        (None, Err(e)) => progress::line(
-                            "sync:",
-                            format_args!("FAILED {}: {}", u.key, crate::error::chain(e)),
-                        ),
-                    }
-                    (i, r)
-                }
-            }))
-            .buffer_unordered(self.opts.concurrency.max(1))
-            .collect()
-            .await
-        };
-        if let Some(pb) = &pb {
-            pb.finish_and_clear();
-        }
-        let mut uploaded = BTreeSet::new();
-        for (i, r) in results {
-            let key = self.key_of(i);
-            let url = self.url_of(&key);
-            match r {
-                Ok(up) => {
-                    let entry = RemoteEntry {
-                        size: self.files[i].size,
-                        etag: up.etag,
-                        sha256: up.hashes.sha256.clone(),
-                    };
-                    self.cache.remote.insert(url, entry);
-                    // What was sent is the file's content only if the file was not changed meanwhile.
-                    if unchanged_since_walk(&self.files[i]) {
-                        self.cache.put(&self.files[i], up.hashes);
-                    }
-                    uploaded.insert(key);
-                }
-                Err(e) => {
-                    self.cache.remote.remove(&url);
-                    self.failed.push(Failure {
-                        key,
-                        error: crate::error::chain(&e),
-                    });
-                }
-            }
-        }
-        (sent.load(Ordering::Relaxed), uploaded)
-    }
-
-    /// Aborts the multipart uploads under the prefix that the journal names: those of an earlier
-    /// sync that was killed. Returns their keys; one that cannot be aborted is a failure (and
-    /// stays in the journal). Nothing is asked of S3 when the journal names none here.
-    async fn abort_stale(&mut self) -> Vec<String> {
-        let ours: Vec<uploads::Entry> = self
-            .journal
-            .entries()
-            .into_iter()
-            .filter(|e| e.bucket == self.opts.bucket && e.key.starts_with(&self.opts.prefix))
-            .collect();
-        if ours.is_empty() {
-            return Vec::new();
-        }
-        let live: BTreeSet<(String, String)> =
-            match remote::multipart_uploads(&self.client, &self.opts.bucket, &self.opts.prefix)
-                .await
-            {
-                Ok(l) => l.into_iter().collect(),
-                Err(e) => {
-                    self.failed.push(Failure {
-                        key: format!(
-                            "listing the multipart uploads under {}",
-                            self.url_of(&self.opts.prefix)
-                        ),
-                        error: crate::error::chain(&e),
-                    });
-                    return Vec::new();
-                }
-            };
-        let mut gone = BTreeSet::new();
-        let mut aborted = Vec::new();
-        for e in ours {
-            if !live.contains(&(e.key.clone(), e.upload_id.clone())) {
-                // Completed or aborted since (its end was not recorded): nothing to do.
-                gone.insert(e.upload_id);
-                continue;
-            }
-            match remote::abort_upload(&self.client, &self.opts.bucket, &e.key, &e.upload_id).await
-            {
-                Ok(()) => {
-                    gone.insert(e.upload_id);
-                    aborted.push(e.key);
-                }
-                Err(err) => self.failed.push(Failure {
-                    key: e.key,
-                    error: format!(
-                        "aborting a multipart upload left by an earlier sync: {}",
-                        crate::error::chain(&err)
-                    ),
-                }),
-            }
-        }
-        self.journal.rewrite(&gone);
-        if !aborted.is_empty() {
-            progress::line(
-                "sync:",
-                format_args!(
-                    "aborted {} multipart upload(s) left by an earlier sync that was stopped: {}",
-                    aborted.len(),
-                    aborted.join(", ")
-                ),
-            );
-        }
-        aborted
-    }
-
-    /// Deletes `deletions`; returns how many are gone. Keys S3 kept go to `self.failed`.
-    async fn delete(&mut self, deletions: &[String]) -> usize {
-        match remote::delete(&self.client, &self.opts.bucket, deletions).await {
-            Ok(not_deleted) => {
-                let bad: BTreeSet<&str> = not_deleted.iter().map(|(k, _)| k.as_str()).collect();
-                for k in deletions.iter().filter(|k| !bad.contains(k.as_str())) {
-                    let url = self.url_of(k);
-                    self.cache.remote.remove(&url);
-                }
-                let deleted = deletions.len() - bad.len();
-                for (key, error) in not_deleted {
-                    self.failed.push(Failure { key, error });
-                }
-                deleted
-            }
-            Err(e) => {
-                self.failed.push(Failure {
-                    key: format!("{} objects to delete", deletions.len()),
-                    error: crate::error::chain(&e),
-                });
-                0
-            }
         }
     }
 }

@@ -34,6 +34,8 @@ pub enum Reason {
     NoChecksum,
     /// Our checksum matches but the ETag does not: the stored bytes are not what we sent.
     EtagMismatch,
+    /// Only a multipart ETag to compare, and the file's differs for every part size tried.
+    EtagDiffers,
 }
 
 impl std::fmt::Display for Reason {
@@ -43,6 +45,7 @@ impl std::fmt::Display for Reason {
             Reason::Changed => "changed",
             Reason::NoChecksum => "no checksum to compare",
             Reason::EtagMismatch => "ETag does not match the content",
+            Reason::EtagDiffers => "multipart ETag differs for every part size tried",
         })
     }
 }
@@ -55,6 +58,9 @@ pub enum Decision {
     Hash,
     /// The listing alone cannot tell: HEAD the object and call [`after_head`].
     Head,
+    /// The object's multipart ETag is the only evidence (no checksum we can compare, not
+    /// encrypted): compute it for the file ([`super::etag::matches`]); equal is unchanged.
+    Etag,
 }
 
 /// Whether an ETag looks like a plain MD5 (single-part upload; only an MD5 when not encrypted).
@@ -98,7 +104,8 @@ pub fn decide(
 }
 
 /// Second decision, with the object's metadata: S3's checksum first, then our `sha256` metadata,
-/// then (only for objects that are not encrypted) a plain MD5 ETag.
+/// then (only for objects that are not encrypted) a plain MD5 ETag, or a multipart ETag to
+/// compute locally.
 pub fn after_head(local: &Hashes, head: &RemoteHead) -> Decision {
     let md5_etag = !head.encrypted && plain_md5(&head.etag);
     let etag_contradicts = |md5: Option<&String>| md5_etag && md5.is_some_and(|m| *m != head.etag);
@@ -132,6 +139,7 @@ pub fn after_head(local: &Hashes, head: &RemoteHead) -> Decision {
                 Decision::Upload(Reason::Changed)
             }
         }
+        _ if !head.encrypted && super::etag::parts(&head.etag).is_some() => Decision::Etag,
         _ => Decision::Upload(Reason::NoChecksum),
     }
 }
@@ -290,13 +298,33 @@ mod tests {
             after_head(&mp, &head("e-3", None, Some("xyz=-3"), false)),
             Decision::Upload(Reason::Changed)
         );
-        // Other parts (someone else's part size), or no checksum: cannot tell, upload once.
+        // Other parts (someone else's part size), or no checksum: only an ETag of MD5 form can
+        // tell, computed locally; another one cannot, upload once.
         assert_eq!(
             after_head(&mp, &head("e-5", None, Some("xyz=-5"), false)),
             Decision::Upload(Reason::NoChecksum)
         );
         assert_eq!(
             after_head(&mp, &head("e-3", Some(SHA), None, false)),
+            Decision::Upload(Reason::NoChecksum)
+        );
+        let mp_etag = "5d41402abc4b2a76b9719d911017c592-5";
+        assert_eq!(
+            after_head(&mp, &head(mp_etag, None, Some("xyz=-5"), false)),
+            Decision::Etag
+        );
+        assert_eq!(
+            after_head(&mp, &head(mp_etag, None, None, false)),
+            Decision::Etag
+        );
+        // A single-part file another client uploaded in parts.
+        assert_eq!(
+            after_head(&h(SHA, MD5), &head(mp_etag, None, None, false)),
+            Decision::Etag
+        );
+        // Encrypted (SSE-KMS, SSE-C): the ETag is no MD5, never computed.
+        assert_eq!(
+            after_head(&mp, &head(mp_etag, None, None, true)),
             Decision::Upload(Reason::NoChecksum)
         );
     }

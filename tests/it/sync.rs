@@ -1,5 +1,6 @@
 //! `lava-build sync` against the AWS emulator: by content, not by modification time; multipart;
 //! deletes only when asked; dry runs; and a fault-injecting proxy for failures mid-upload.
+mod etags;
 mod faults;
 pub mod servers;
 
