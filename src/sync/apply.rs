@@ -45,7 +45,7 @@ impl Run<'_> {
                         stamp: f.stamp(),
                         expected: this.hashes[i].as_ref(),
                     };
-                    let r = remote::upload(&dest, &local, pool, on_sent).await;
+                    let r = super::put::upload(&dest, &local, pool, on_sent).await;
                     let done = done_files.fetch_add(1, Ordering::Relaxed) + 1;
                     match (pb, &r) {
                         (_, Err(remote::RemoteError::Stopped(_))) => {}
@@ -112,22 +112,25 @@ impl Run<'_> {
         if ours.is_empty() {
             return Vec::new();
         }
-        let live: BTreeSet<(String, String)> =
-            match remote::multipart_uploads(&self.client, &self.opts.bucket, &self.opts.prefix)
-                .await
-            {
-                Ok(l) => l.into_iter().collect(),
-                Err(e) => {
-                    self.failed.push(Failure {
-                        key: format!(
-                            "listing the multipart uploads under {}",
-                            self.url_of(&self.opts.prefix)
-                        ),
-                        error: crate::error::chain(&e),
-                    });
-                    return Vec::new();
-                }
-            };
+        let live: BTreeSet<(String, String)> = match super::multipart::multipart_uploads(
+            &self.client,
+            &self.opts.bucket,
+            &self.opts.prefix,
+        )
+        .await
+        {
+            Ok(l) => l.into_iter().collect(),
+            Err(e) => {
+                self.failed.push(Failure {
+                    key: format!(
+                        "listing the multipart uploads under {}",
+                        self.url_of(&self.opts.prefix)
+                    ),
+                    error: crate::error::chain(&e),
+                });
+                return Vec::new();
+            }
+        };
         let mut gone = BTreeSet::new();
         let mut aborted = Vec::new();
         for e in ours {
@@ -136,7 +139,13 @@ impl Run<'_> {
                 gone.insert(e.upload_id);
                 continue;
             }
-            match remote::abort_upload(&self.client, &self.opts.bucket, &e.key, &e.upload_id).await
+            match super::multipart::abort_upload(
+                &self.client,
+                &self.opts.bucket,
+                &e.key,
+                &e.upload_id,
+            )
+            .await
             {
                 Ok(()) => {
                     gone.insert(e.upload_id);

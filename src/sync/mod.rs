@@ -9,6 +9,7 @@ pub mod etag;
 pub mod hash;
 mod multipart;
 pub mod plan;
+mod put;
 pub mod remote;
 pub mod report;
 pub mod uploads;
