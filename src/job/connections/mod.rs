@@ -4,8 +4,10 @@
 //! same path, and passes `LAVA_CONN_<LABEL>` (the executable) and `LAVA_CONNID_<LABEL>` (the
 //! conn_id). This makes the same files, byte for byte and mode for mode, for the connection types
 //! lava offers executable jobs: `generic` ([`generic`]), the postgres family, mysql family, oracle
-//! and mssql ([`sql`], [`scripts`]). Specs are checked before anything is pulled ([`plan`]);
+//! and mssql ([`sql`], [`scripts`]), and aws, ses, email, slack, smb, sharepoint, the ssh family,
+//! git and sqlite3 ([`cli`]). Specs are checked before anything is pulled ([`plan`]);
 //! secrets are read from SSM (decrypted) and Secrets Manager with the run's one SDK config.
+pub mod cli;
 pub mod generic;
 pub mod scripts;
 pub mod sql;
@@ -23,10 +25,19 @@ pub enum Kind {
     Mysql,
     Oracle,
     Mssql,
+    Aws,
+    Ses,
+    Email,
+    Slack,
+    Smb,
+    Sharepoint,
+    /// ssh, scp, sftp and git.
+    Ssh,
+    Sqlite3,
 }
 
 /// Every type this runner makes executables for (lava's names, lower case).
-pub const SUPPORTED: [&str; 15] = [
+pub const SUPPORTED: [&str; 26] = [
     "generic",
     "psql",
     "postgres",
@@ -42,6 +53,17 @@ pub const SUPPORTED: [&str; 15] = [
     "oracle",
     "oracle-rds",
     "mssql",
+    "aws",
+    "ses",
+    "email",
+    "slack",
+    "smb",
+    "sharepoint",
+    "ssh",
+    "scp",
+    "sftp",
+    "git",
+    "sqlite3",
 ];
 
 /// The handler of a connection type (lower case), None for types this runner does not make.
@@ -57,6 +79,14 @@ pub fn kind_of(conn_type: &str) -> Option<Kind> {
         "mysql" | "mariadb" | "mysql-aurora" | "mysql-rds" | "mariadb-rds" => Kind::Mysql,
         "oracle" | "oracle-rds" => Kind::Oracle,
         "mssql" => Kind::Mssql,
+        "aws" => Kind::Aws,
+        "ses" => Kind::Ses,
+        "email" => Kind::Email,
+        "slack" => Kind::Slack,
+        "smb" => Kind::Smb,
+        "sharepoint" => Kind::Sharepoint,
+        "ssh" | "scp" | "sftp" | "git" => Kind::Ssh,
+        "sqlite3" => Kind::Sqlite3,
         _ => return None,
     })
 }
@@ -204,14 +234,18 @@ pub fn plan(
     if kind == Kind::Generic {
         generic::check(origin, &spec)?;
     }
-    Ok(Planned {
+    let planned = Planned {
         label: label.to_string(),
         conn_id: conn_id.to_string(),
         kind,
         conn_type,
         origin: origin.to_string(),
         spec,
-    })
+    };
+    if cli::handles(kind) {
+        cli::check(&planned)?;
+    }
+    Ok(planned)
 }
 
 /// What the connection makers need besides the spec.
@@ -236,6 +270,7 @@ pub async fn materialise(
         let made = match p.kind {
             Kind::Generic => generic::make(ctx, p).await,
             Kind::Mssql => scripts::mssql(ctx, p),
+            k if cli::handles(k) => cli::make(ctx, p).await,
             _ => sql::make(ctx, p).await,
         };
         let exe = made.map_err(|f| match f {

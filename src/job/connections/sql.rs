@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 /// Secrets Manager's database keys and the record fields they fill (lava's mapping).
-const SECRET_KEYS: [(&str, &str); 8] = [
+pub(super) const SECRET_KEYS: [(&str, &str); 8] = [
     ("username", "user"),
     ("password", "password"),
     ("host", "host"),
@@ -46,7 +46,7 @@ fn truthy(v: Option<&Value>) -> bool {
 }
 
 /// Python's `int(v)` of a port.
-fn port_of(v: &Value) -> Option<i64> {
+pub(super) fn port_of(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64().or_else(|| {
             n.as_f64()
