@@ -9,6 +9,7 @@
 //! secrets are read from SSM (decrypted) and Secrets Manager with the run's one SDK config.
 pub mod cli;
 pub mod generic;
+pub mod iam;
 pub mod scripts;
 pub mod sql;
 
@@ -120,6 +121,8 @@ pub enum ConnError {
         #[source]
         source: std::io::Error,
     },
+    #[error("making an RDS IAM authentication token: {why}")]
+    IamCredentials { why: String },
     #[error(
         "No mysql client available: the worker builds a mysql connection for the client on its own PATH (`mysql --version`), and there is none here"
     )]
@@ -339,21 +342,12 @@ pub fn write(path: &Path, text: &str, mode: Option<u32>) -> Result<(), ConnError
 
 /// The decrypted value of SSM parameter `name` (lava's `get_lava_param`: any name, decrypted).
 pub async fn ssm_value(sdk: &aws_config::SdkConfig, name: &str) -> Result<String, ConnError> {
-    let out = aws_sdk_ssm::Client::new(sdk)
-        .get_parameter()
-        .name(name)
-        .with_decryption(true)
-        .send()
+    crate::aws::ssm::secure_string(sdk, name)
         .await
-        .map_err(|e| ConnError::Ssm {
+        .map_err(|source| ConnError::Ssm {
             name: name.to_string(),
-            source: AwsError::from_sdk("SSM", &e),
-        })?;
-    Ok(out
-        .parameter()
-        .and_then(|p| p.value())
-        .unwrap_or_default()
-        .to_string())
+            source,
+        })
 }
 
 /// A Secrets Manager secret holding a JSON object (lava's `secman_get_json_secret`).
