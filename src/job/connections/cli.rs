@@ -2,6 +2,7 @@
 //! connectors): `aws` (an AWS CLI config with keys from SSM), `ses` and `email`, `slack`, `smb`,
 //! `sharepoint` (scripts calling lava's own utilities), `ssh`/`scp`/`sftp` and `git` (an SSH key
 //! from SSM) and `sqlite3`. Each writes the worker's files, byte for byte and mode for mode.
+use super::cli_texts::{SES, SQLITE3};
 use super::{
     Context, Failure, Kind, Planned, conn_dir, scripts::quote, secret_json, sql, ssm_value, write,
 };
@@ -449,68 +450,6 @@ async fn sqlite3(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
     )?;
     Ok(exe)
 }
-
-/// The `ses` script as lava 8.3.0 writes it (placeholders in braces).
-const SES: &str = r#"#!/bin/bash
-stdin=yes
-for i
-do
-    case "$i"
-    in
-        --subject | --to | --cc | --bcc) ;;
-        --html | --text) stdin=no;;
-        --*) echo "Bad option: $i" >&2; exit 1;;
-        *) ;;
-    esac
-done
-z=2
-trap '/bin/rm -f msg.$$; exit $z' 0
-if [ "$stdin" == yes ]
-then
-    cat > msg.$$
-    source="--text file://msg.$$"
-    head -1 msg.$$ | grep -qi '^<html>' && source="--html file://msg.$$"
-fi
-[ "{return_path}" != "" ] && return_path='--return-path "{return_path}"'
-[ "{reply_to}" != "" ] && reply_to='--reply-to-addresses {reply_to}'
-aws --profile "{profile}" --region "{region}" \
-    ses send-email --from "{sender}" $return_path $reply_to "$@" $source
-z=0
-    "#;
-
-/// The `sqlite3` script as lava 8.3.0 writes it (`{db_file}` replaced).
-const SQLITE3: &str = r#"#!/bin/bash
-
-db_file='{db_file}'
-
-TMP=$(mktemp -d)
-z=3
-trap '/bin/rm -rf $TMP; exit $z' 0
-
-if [[ "$db_file" =~ ^s3:// ]]
-then
-    s3_file="$db_file"
-    db_file=$TMP/$(basename "$s3_file")
-    aws s3 cp "$s3_file" "$db_file" || exit
-    old_size=$(stat -f "%z" "$db_file")
-    old_mtime=$(stat -f "%m" "$db_file")
-    sleep 1
-fi
-
-sqlite3 -init /dev/null -bail -batch "$@" "$db_file" || exit
-
-if [ "$s3_file" != "" ]
-then
-    new_size=$(stat -f "%z" "$db_file")
-    new_mtime=$(stat -f "%m" "$db_file")
-    if [ "$old_size" -ne "$new_size" -o "$old_mtime" -ne "$new_mtime" ]
-    then
-        aws s3 cp "$db_file" "$s3_file"
-    fi
-fi
-
-z=0
-"#;
 
 /// Whether [`check`] and [`make`] are this module's for `kind`.
 pub fn handles(kind: Kind) -> bool {

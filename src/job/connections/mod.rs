@@ -8,6 +8,7 @@
 //! git and sqlite3 ([`cli`]). Specs are checked before anything is pulled ([`plan`]);
 //! secrets are read from SSM (decrypted) and Secrets Manager with the run's one SDK config.
 pub mod cli;
+mod cli_texts;
 pub mod generic;
 pub mod iam;
 pub mod scripts;
