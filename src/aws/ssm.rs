@@ -61,3 +61,24 @@ pub async fn ami_id_from_parameter(
     }
     Ok(value)
 }
+
+/// The decrypted value of the SSM parameter `name` (a SecureString, or any other type as
+/// stored), asked with `sdk` (the caller's profile and region). The one definition of this read
+/// (lava's `get_lava_param`): docker job connections and private registry passwords use it.
+pub async fn secure_string(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+) -> Result<String, super::AwsError> {
+    let out = aws_sdk_ssm::Client::new(sdk)
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .map_err(|e| super::AwsError::from_sdk("SSM", &e))?;
+    Ok(out
+        .parameter()
+        .and_then(|p| p.value())
+        .unwrap_or_default()
+        .to_string())
+}

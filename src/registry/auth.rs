@@ -258,23 +258,18 @@ pub async fn ssm_secure_string(
     sdk: &aws_config::SdkConfig,
     name: &str,
 ) -> Result<SecretString, SecretError> {
-    let out = aws_sdk_ssm::Client::new(sdk)
-        .get_parameter()
-        .name(name)
-        .with_decryption(true)
-        .send()
+    let value = crate::aws::ssm::secure_string(sdk, name)
         .await
-        .map_err(|e| SecretError::Read {
+        .map_err(|source| SecretError::Read {
             name: name.to_string(),
-            source: AwsError::from_sdk("SSM", &e),
+            source,
         })?;
-    out.parameter()
-        .and_then(|p| p.value())
-        .filter(|v| !v.is_empty())
-        .map(SecretString::from)
-        .ok_or_else(|| SecretError::Empty {
+    if value.is_empty() {
+        return Err(SecretError::Empty {
             name: name.to_string(),
-        })
+        });
+    }
+    Ok(SecretString::from(value))
 }
 
 /// ECR login for the registry of account `registry_id` (the caller's account when None), asked

@@ -64,18 +64,49 @@ fn normalise_names(text: &str, prefix: &str, suffix: &str) -> String {
 
 /// The random parts of connection paths written `*`.
 pub(crate) fn normalise(text: &str) -> String {
-    normalise_names(&normalise_names(text, "conn.", ""), "tmp", ".pem")
+    let t = normalise_names(&normalise_names(text, "conn.", ""), "tmp", ".pem");
+    normalise_value(
+        &normalise_value(&t, "X-Amz-Date=", 16),
+        "X-Amz-Signature=",
+        64,
+    )
+}
+
+/// The `len` characters after each `marker` (an RDS token's signing time and signature, which
+/// differ between two runs) written `*`; every other byte of the token is compared.
+fn normalise_value(text: &str, marker: &str, len: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(marker) {
+        let after = &rest[i + marker.len()..];
+        out.push_str(&rest[..i + marker.len()]);
+        let run = after
+            .chars()
+            .take_while(char::is_ascii_alphanumeric)
+            .count();
+        if run == len {
+            out.push('*');
+            rest = &after[len..];
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Puts a case's connection records, SSM parameters and secrets in place (`put` and `aws` are
-/// the suite's own helpers); `@FIXTURES@` names the fixtures folder.
+/// the suite's own helpers); `@FIXTURES@` names the fixtures folder, `@FIXTURES_HTTP@` the
+/// same folder served over HTTP on 127.0.0.1 ([`fixtures_http`]).
 pub(crate) fn prepare(case: &Value, fixtures: &Path, put: &dyn Fn(&Value), aws: &dyn Fn(&[&str])) {
     let text = |v: &Value| -> Value {
-        serde_json::from_str(
-            &v.to_string()
-                .replace("@FIXTURES@", &fixtures.display().to_string()),
-        )
-        .unwrap()
+        let t = v.to_string();
+        let t = if t.contains("@FIXTURES_HTTP@") {
+            t.replace("@FIXTURES_HTTP@", &fixtures_http(fixtures))
+        } else {
+            t
+        };
+        serde_json::from_str(&t.replace("@FIXTURES@", &fixtures.display().to_string())).unwrap()
     };
     for c in case["connections"].as_array().cloned().unwrap_or_default() {
         put(&text(&c));
@@ -187,9 +218,63 @@ pub(crate) fn missing_in_log(case: &Value, log: &Value) -> Vec<String> {
 }
 
 #[test]
+fn rds_token_times_and_signatures_are_normalised_and_nothing_else() {
+    assert_eq!(
+        normalise(
+            "h:5432/?Action=connect&DBUser=u&X-Amz-Date=20240304T050607Z&X-Amz-Expires=900&X-Amz-Signature=06d5a125eb8169c0f3ca3086dc8c58a506c690e291e2bdc55e0d61848cf62d8e\n"
+        ),
+        "h:5432/?Action=connect&DBUser=u&X-Amz-Date=*&X-Amz-Expires=900&X-Amz-Signature=*\n"
+    );
+    assert_eq!(
+        normalise("X-Amz-Date=2024&X-Amz-Signature=abc"),
+        "X-Amz-Date=2024&X-Amz-Signature=abc"
+    );
+}
+
+#[test]
 fn random_names_are_normalised_and_nothing_else() {
     assert_eq!(
         normalise("/t/conn.ab_9xyz1/psql /t/conn.ab/x /t/conn.abcdefgh/tmpk2j_9a0b.pem tmp.pem"),
         "/t/conn.*/psql /t/conn.ab/x /t/conn.*/tmp*.pem tmp.pem"
     );
+}
+
+/// `http://127.0.0.1:PORT`: a server (one per test process, started on first use) answering a
+/// `GET /NAME` with the fixtures folder's file NAME (200) or 404, one connection at a time.
+pub(crate) fn fixtures_http(fixtures: &Path) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    static ADDR: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let root = fixtures.to_path_buf();
+    ADDR.get_or_init(move || {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                let name = line.split_whitespace().nth(1).unwrap_or("/");
+                let file = root.join(name.trim_start_matches('/'));
+                let (status, body) = match std::fs::read(&file) {
+                    Ok(b) if !name.contains("..") => ("200 OK", b),
+                    _ => ("404 Not Found", b"not found".to_vec()),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(head.as_bytes());
+                let _ = conn.write_all(&body);
+            }
+        });
+        addr
+    })
+    .clone()
 }

@@ -4,9 +4,13 @@
 //! same path, and passes `LAVA_CONN_<LABEL>` (the executable) and `LAVA_CONNID_<LABEL>` (the
 //! conn_id). This makes the same files, byte for byte and mode for mode, for the connection types
 //! lava offers executable jobs: `generic` ([`generic`]), the postgres family, mysql family, oracle
-//! and mssql ([`sql`], [`scripts`]). Specs are checked before anything is pulled ([`plan`]);
+//! and mssql ([`sql`], [`scripts`]), and aws, ses, email, slack, smb, sharepoint, the ssh family,
+//! git and sqlite3 ([`cli`]). Specs are checked before anything is pulled ([`plan`]);
 //! secrets are read from SSM (decrypted) and Secrets Manager with the run's one SDK config.
+pub mod cli;
+mod cli_texts;
 pub mod generic;
+pub mod iam;
 pub mod scripts;
 pub mod sql;
 
@@ -23,10 +27,19 @@ pub enum Kind {
     Mysql,
     Oracle,
     Mssql,
+    Aws,
+    Ses,
+    Email,
+    Slack,
+    Smb,
+    Sharepoint,
+    /// ssh, scp, sftp and git.
+    Ssh,
+    Sqlite3,
 }
 
 /// Every type this runner makes executables for (lava's names, lower case).
-pub const SUPPORTED: [&str; 15] = [
+pub const SUPPORTED: [&str; 26] = [
     "generic",
     "psql",
     "postgres",
@@ -42,6 +55,17 @@ pub const SUPPORTED: [&str; 15] = [
     "oracle",
     "oracle-rds",
     "mssql",
+    "aws",
+    "ses",
+    "email",
+    "slack",
+    "smb",
+    "sharepoint",
+    "ssh",
+    "scp",
+    "sftp",
+    "git",
+    "sqlite3",
 ];
 
 /// The handler of a connection type (lower case), None for types this runner does not make.
@@ -57,6 +81,14 @@ pub fn kind_of(conn_type: &str) -> Option<Kind> {
         "mysql" | "mariadb" | "mysql-aurora" | "mysql-rds" | "mariadb-rds" => Kind::Mysql,
         "oracle" | "oracle-rds" => Kind::Oracle,
         "mssql" => Kind::Mssql,
+        "aws" => Kind::Aws,
+        "ses" => Kind::Ses,
+        "email" => Kind::Email,
+        "slack" => Kind::Slack,
+        "smb" => Kind::Smb,
+        "sharepoint" => Kind::Sharepoint,
+        "ssh" | "scp" | "sftp" | "git" => Kind::Ssh,
+        "sqlite3" => Kind::Sqlite3,
         _ => return None,
     })
 }
@@ -90,6 +122,8 @@ pub enum ConnError {
         #[source]
         source: std::io::Error,
     },
+    #[error("making an RDS IAM authentication token: {why}")]
+    IamCredentials { why: String },
     #[error(
         "No mysql client available: the worker builds a mysql connection for the client on its own PATH (`mysql --version`), and there is none here"
     )]
@@ -204,14 +238,18 @@ pub fn plan(
     if kind == Kind::Generic {
         generic::check(origin, &spec)?;
     }
-    Ok(Planned {
+    let planned = Planned {
         label: label.to_string(),
         conn_id: conn_id.to_string(),
         kind,
         conn_type,
         origin: origin.to_string(),
         spec,
-    })
+    };
+    if cli::handles(kind) {
+        cli::check(&planned)?;
+    }
+    Ok(planned)
 }
 
 /// What the connection makers need besides the spec.
@@ -236,6 +274,7 @@ pub async fn materialise(
         let made = match p.kind {
             Kind::Generic => generic::make(ctx, p).await,
             Kind::Mssql => scripts::mssql(ctx, p),
+            k if cli::handles(k) => cli::make(ctx, p).await,
             _ => sql::make(ctx, p).await,
         };
         let exe = made.map_err(|f| match f {
@@ -304,21 +343,12 @@ pub fn write(path: &Path, text: &str, mode: Option<u32>) -> Result<(), ConnError
 
 /// The decrypted value of SSM parameter `name` (lava's `get_lava_param`: any name, decrypted).
 pub async fn ssm_value(sdk: &aws_config::SdkConfig, name: &str) -> Result<String, ConnError> {
-    let out = aws_sdk_ssm::Client::new(sdk)
-        .get_parameter()
-        .name(name)
-        .with_decryption(true)
-        .send()
+    crate::aws::ssm::secure_string(sdk, name)
         .await
-        .map_err(|e| ConnError::Ssm {
+        .map_err(|source| ConnError::Ssm {
             name: name.to_string(),
-            source: AwsError::from_sdk("SSM", &e),
-        })?;
-    Ok(out
-        .parameter()
-        .and_then(|p| p.value())
-        .unwrap_or_default()
-        .to_string())
+            source,
+        })
 }
 
 /// A Secrets Manager secret holding a JSON object (lava's `secman_get_json_secret`).

@@ -1,6 +1,7 @@
 //! The database connections (postgres and redshift family, mysql family, oracle): the record
 //! completed as lava completes it — `password` read from SSM (decrypted), `secret_id`'s JSON
 //! filling what the record lacks — checked, then the files of [`super::scripts`] written.
+use super::iam;
 use super::scripts::{self, Db};
 use super::{ConnError, Context, Failure, Kind, Planned, conn_dir, secret_json, ssm_value, write};
 use crate::config::ConfigError;
@@ -9,7 +10,7 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 /// Secrets Manager's database keys and the record fields they fill (lava's mapping).
-const SECRET_KEYS: [(&str, &str); 8] = [
+pub(super) const SECRET_KEYS: [(&str, &str); 8] = [
     ("username", "user"),
     ("password", "password"),
     ("host", "host"),
@@ -20,15 +21,9 @@ const SECRET_KEYS: [(&str, &str); 8] = [
     ("sid", "sid"),
 ];
 
-/// Types for which lava makes IAM credentials when the record has no password.
-const IAM_TYPES: [&str; 6] = [
-    "redshift",
-    "redshift-serverless",
-    "postgres-aurora",
-    "postgres-rds",
-    "mysql-aurora",
-    "mysql-rds",
-];
+/// Types for which lava asks Redshift for credentials when the record has no password (the RDS
+/// ones are [`iam::RDS_TYPES`]).
+const IAM_TYPES: [&str; 2] = ["redshift", "redshift-serverless"];
 
 /// The SSL modes lava knows.
 const SSL_MODES: [&str; 3] = ["require", "verify-ca", "verify-full"];
@@ -46,7 +41,7 @@ fn truthy(v: Option<&Value>) -> bool {
 }
 
 /// Python's `int(v)` of a port.
-fn port_of(v: &Value) -> Option<i64> {
+pub(super) fn port_of(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_i64().or_else(|| {
             n.as_f64()
@@ -117,10 +112,14 @@ pub async fn expand(ctx: &Context<'_>, p: &Planned) -> Result<Map<String, Value>
         ConfigError::invalid(&at("port"), &spec["port"].to_string(), "a port number")
     })?;
     spec.insert("port".into(), Value::from(port));
+    if !spec.contains_key("password") && iam::RDS_TYPES.contains(&p.conn_type.as_str()) {
+        let token = iam::rds_password(ctx, &p.origin, &spec).await?;
+        spec.insert("password".into(), Value::String(token));
+    }
     if !spec.contains_key("password") {
         let why = if IAM_TYPES.contains(&p.conn_type.as_str()) {
             format!(
-                "password (SSM) or secret_id: without them lava makes IAM credentials for a {} connection, which lava-build job run does not",
+                "password (SSM) or secret_id: without them lava asks Redshift for IAM credentials (GetClusterCredentials / GetCredentials) for a {} connection, which lava-build job run does not",
                 p.conn_type
             )
         } else {
@@ -163,7 +162,7 @@ fn ca_uri(spec: &Map<String, Value>) -> Option<String> {
         .and_then(|k| python_str(&spec[k]))
 }
 
-/// Copies the CA certificate (`s3://` or a local path) to `tmpXXXXXXXX.pem` in `dir`, mode 0400
+/// Copies the CA certificate (`s3://`, `http(s)://` or a local path) to `tmpXXXXXXXX.pem` in `dir`, mode 0400
 /// (lava's `materialise_file`).
 async fn materialise_ca(
     ctx: &Context<'_>,
@@ -192,11 +191,13 @@ async fn materialise_ca(
             })?
             .into_bytes()
             .to_vec()
+    } else if uri.starts_with("http://") || uri.starts_with("https://") {
+        http_get(uri).await?
     } else if uri.contains("://") {
         return Err(ConfigError::invalid(
             &format!("{origin}: ssl_ca_file"),
             uri,
-            "an s3:// URL or a local path",
+            "an s3://, http:// or https:// URL or a local path",
         )
         .into());
     } else {
@@ -225,6 +226,18 @@ async fn materialise_ca(
     std::fs::write(&path, &bytes).map_err(werr)?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).map_err(werr)?;
     Ok(path.display().to_string())
+}
+
+/// The body of a GET of `uri` (lava's smart_open over HTTP: redirects followed, an answer other
+/// than 2xx is an error).
+async fn http_get(uri: &str) -> Result<Vec<u8>, ConnError> {
+    let err = |e: reqwest::Error| ConnError::CaFile {
+        uri: uri.to_string(),
+        source: Box::new(e),
+    };
+    let resp = reqwest::get(uri).await.map_err(err)?;
+    let resp = resp.error_for_status().map_err(err)?;
+    Ok(resp.bytes().await.map_err(err)?.to_vec())
 }
 
 /// The `mysql` client flavour on this machine's PATH, as the worker probes it (`mysql --version`).

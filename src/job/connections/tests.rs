@@ -23,19 +23,20 @@ fn types_map_to_lavas_handlers_and_others_are_refused_naming_them() {
     assert_eq!(kind_of("redshift-serverless"), Some(Kind::Postgres));
     assert_eq!(kind_of("mariadb-rds"), Some(Kind::Mysql));
     assert_eq!(kind_of("oracle-rds"), Some(Kind::Oracle));
-    assert_eq!(kind_of("ssh"), None);
+    assert_eq!(kind_of("sftp"), Some(Kind::Ssh));
+    assert_eq!(kind_of("docker"), None);
     let e = plan(
         "db",
-        "c/ssh",
+        "c/dock",
         "conns",
-        obj(json!({"conn_id": "c/ssh", "type": "SSH", "enabled": true})),
+        obj(json!({"conn_id": "c/dock", "type": "Docker", "enabled": true})),
     )
     .unwrap_err()
     .to_string();
     for n in [
         "conns: type",
-        "\"ssh\"",
-        "c/ssh",
+        "\"docker\"",
+        "c/dock",
         "label db",
         "postgres",
         "generic",
