@@ -419,7 +419,7 @@ async fn install(a: &InstallArgs) -> anyhow::Result<()> {
     }
     let target = Target {
         registry: a.target.registry.clone(),
-        auth: a.target.auth.request(),
+        auth: a.target.auth.request(a.target.profile.as_deref()),
         lifecycle,
         ecr: ecr_client(a.target.profile.as_deref()).await,
         by_digest: a.push_by_digest,

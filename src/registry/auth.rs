@@ -64,6 +64,8 @@ pub struct AuthRequest {
     pub token: Option<SecretString>,
     /// `--token-ssm`: an SSM SecureString parameter holding the token.
     pub token_ssm: Option<String>,
+    /// The AWS profile of the command (`--profile`) for ECR and SSM; None: the default chain.
+    pub profile: Option<String>,
 }
 
 /// Registry credentials on the command line (images, payloads): how to authenticate and with what.
@@ -81,8 +83,9 @@ pub struct RegistryArgs {
 }
 
 impl RegistryArgs {
-    /// The credentials asked for: these arguments and LAVA_REGISTRY_TOKEN.
-    pub fn request(&self) -> AuthRequest {
+    /// The credentials asked for: these arguments, LAVA_REGISTRY_TOKEN, and the command's AWS
+    /// profile (used for ECR tokens and `--token-ssm`).
+    pub fn request(&self, profile: Option<&str>) -> AuthRequest {
         AuthRequest {
             mode: self.registry_auth,
             user: self.user.clone().filter(|u| !u.is_empty()),
@@ -91,6 +94,7 @@ impl RegistryArgs {
                 .filter(|t| !t.is_empty())
                 .map(SecretString::from),
             token_ssm: self.token_ssm.clone(),
+            profile: profile.map(str::to_string),
         }
     }
 }
@@ -183,7 +187,7 @@ pub(super) async fn fetch(
         Resolved::Anonymous => Ok(Credentials::default()),
         Resolved::Token { user, from_ssm } => {
             let secret = match (&req.token_ssm, from_ssm) {
-                (Some(name), true) => ssm_token(name).await?,
+                (Some(name), true) => ssm_token(req.profile.as_deref(), name).await?,
                 _ => req
                     .token
                     .clone()
@@ -195,7 +199,7 @@ pub(super) async fn fetch(
             })
         }
         Resolved::Ecr { region } => {
-            let sdk = crate::aws::sdk_config(None, region.as_deref()).await;
+            let sdk = crate::aws::sdk_config(req.profile.as_deref(), region.as_deref()).await;
             let login = crate::aws::ecr::registry_login(&sdk).await?;
             Ok(Credentials {
                 user: Some(login.user),
@@ -205,8 +209,8 @@ pub(super) async fn fetch(
     }
 }
 
-async fn ssm_token(name: &str) -> Result<SecretString, AuthError> {
-    let sdk = crate::aws::sdk_config(None, None).await;
+async fn ssm_token(profile: Option<&str>, name: &str) -> Result<SecretString, AuthError> {
+    let sdk = crate::aws::sdk_config(profile, None).await;
     ssm_secure_string(&sdk, name).await.map_err(|e| match e {
         SecretError::Empty { name } => AuthError::EmptySsm { name },
         SecretError::Read { name, source } => AuthError::Ssm { name, source },
@@ -315,6 +319,7 @@ mod tests {
             user: user.map(String::from),
             token: token.then(|| SecretString::from("t0ken")),
             token_ssm: ssm.then(|| "/ci/ghcr-token".to_string()),
+            profile: None,
         }
     }
 
@@ -408,6 +413,7 @@ mod tests {
             user: Some("bob".into()),
             token: Some(SecretString::from(TOKEN)),
             token_ssm: None,
+            profile: None,
         };
         let resolved = resolve(&req, "ghcr.io").unwrap();
         let creds = fetch(&resolved, &req).await.unwrap();

@@ -42,7 +42,7 @@ impl Run<'_> {
         reg: &mut Registry,
         rows: &mut [Row],
     ) -> anyhow::Result<Vec<PushedImage>> {
-        let req = self.args.auth.request();
+        let req = self.args.auth.request(None);
         let mut out = Vec::new();
         for os in &self.plan.oses {
             for &kind in &self.plan.kinds {
@@ -160,7 +160,7 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
     let joined = digests::join(&a.digests)
         .map_err(DigestsError::classified)
         .context("--digests")?;
-    let req = a.auth.request();
+    let req = a.auth.request(None);
     let mut registries: BTreeMap<&str, Registry> = BTreeMap::new();
     let mut plan = Vec::new();
     for (repo, platforms) in &joined {

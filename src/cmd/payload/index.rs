@@ -87,7 +87,7 @@ pub async fn run(a: &IndexArgs) -> anyhow::Result<()> {
         payloads,
         files: a.digests.clone(),
         registry: a.target.registry.clone(),
-        auth: a.target.auth.request(),
+        auth: a.target.auth.request(a.target.profile.as_deref()),
         ecr: ecr_client(a.target.profile.as_deref()).await,
         dry_run: a.project.dry_run,
     };
