@@ -75,11 +75,11 @@ lint: ## fmt --check, clippy -D warnings, shellcheck, actionlint, cfn-lint, hado
 test: ## Install (or check) the pinned test tools, start the test services, lint, run every test, stop the services
 	scripts/test-services.sh install
 	$(MAKE) --no-print-directory lint
-	scripts/test-services.sh run -- $(CARGO) test --all-targets
+	scripts/test-services.sh run -- $(CARGO) test --all-targets -- --skip vm::boot_
 
 test-vm: ## The boot agent in real VM boots (qemu; VM OS pinned by scripts/deps/vm.lock): install, services, the VM tests
 	scripts/test-services.sh install
-	scripts/test-services.sh run -- $(CARGO) test --test it vm:: -- --ignored
+	scripts/test-services.sh run -- $(CARGO) test --test it vm::boot_
 
 demo: build ## The whole AMI build (sync, packer for x86_64 and arm64) against the local AWS emulator
 	scripts/test-services.sh install demo

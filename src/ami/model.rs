@@ -167,22 +167,28 @@ pub fn kinds(amis: &[LavaAmi]) -> String {
     k.into_iter().collect::<Vec<_>>().join(", ")
 }
 
+/// An x86_64 image as DescribeImages would show it, for tests.
+#[cfg(test)]
+pub(crate) fn test_image(id: &str, name: &str, created: &str, tags: &[(&str, &str)]) -> ImageInfo {
+    ImageInfo {
+        id: id.into(),
+        name: name.into(),
+        created: created.into(),
+        arch: Some("x86_64".into()),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        source_created: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn img(id: &str, name: &str, created: &str, tags: &[(&str, &str)]) -> ImageInfo {
-        ImageInfo {
-            id: id.into(),
-            name: name.into(),
-            created: created.into(),
-            arch: Some("x86_64".into()),
-            tags: tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            source_created: None,
-        }
+        test_image(id, name, created, tags)
     }
 
     #[test]

@@ -112,11 +112,16 @@ pub struct RunArgs {
     pub output: Format,
 }
 
+/// An argument that is not `NAME=VALUE` (clap names the option before it).
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?}: expected NAME=VALUE")]
+pub struct NotNameValue(String);
+
 /// `NAME=VALUE` (the value may hold `=`).
-fn name_value(s: &str) -> Result<(String, String), String> {
+fn name_value(s: &str) -> Result<(String, String), NotNameValue> {
     match s.split_once('=') {
         Some((n, v)) if !n.is_empty() => Ok((n.to_string(), v.to_string())),
-        _ => Err(format!("{s:?}: expected NAME=VALUE")),
+        _ => Err(NotNameValue(s.to_string())),
     }
 }
 

@@ -122,17 +122,7 @@ mod tests {
     use crate::ami::model::{ImageInfo, group, lava_ami};
 
     fn img(id: &str, name: &str, created: &str, tags: &[(&str, &str)]) -> ImageInfo {
-        ImageInfo {
-            id: id.into(),
-            name: name.into(),
-            created: created.into(),
-            arch: Some("x86_64".into()),
-            tags: tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            source_created: None,
-        }
+        crate::ami::model::test_image(id, name, created, tags)
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! console (a file) and the 9p share /lab, where the guest's report unit `lab-report` (after the
 //! agent) copies the swaps, fstab, region file, crontabs, rsyslog's records and the units' times.
 //!
-//! They take minutes (about 10 on 2 cores under TCG), so `make test` leaves them to `make test-vm`
-//! (`cargo test --test it vm:: -- --ignored` under scripts/test-services.sh), which CI runs after it.
+//! The boots (`vm::boot_*`) take minutes (about 5 on 2 cores under TCG), so `make test` leaves them
+//! to `make test-vm` (`cargo test --test it vm::boot_` under scripts/test-services.sh), which CI
+//! runs after it; a plain `cargo test` runs them too.
 use crate::common::{moto, moto_sdk, path_str, root};
 use crate::imds::FakeImds;
 use std::collections::HashMap;
@@ -564,8 +565,7 @@ fn first_boot_failures(r: &Report, fs: &str, agent: Agent) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "VM boots (minutes under TCG): make test-vm runs them"]
-async fn xfs_boot_then_reboot_then_a_boot_without_imds() {
+async fn boot_xfs_then_reboot_then_a_boot_without_imds() {
     let m = machine();
     let imds = FakeImds::start().await;
     imds.set_user_data(&user_data(&crontab_bucket().await));
@@ -653,8 +653,7 @@ async fn xfs_boot_then_reboot_then_a_boot_without_imds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "VM boots (minutes under TCG): make test-vm runs them"]
-async fn ext4_boot() {
+async fn boot_ext4() {
     let m = machine();
     let imds = FakeImds::start().await;
     imds.set_user_data(&user_data(&crontab_bucket().await));
@@ -667,8 +666,7 @@ async fn ext4_boot() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "VM boots (minutes under TCG): make test-vm runs them"]
-async fn rc_local_shim_through_rc_local_service() {
+async fn boot_rc_local_shim_through_rc_local_service() {
     let m = machine();
     let imds = FakeImds::start().await;
     imds.set_user_data(&user_data(&crontab_bucket().await));
@@ -689,8 +687,7 @@ async fn rc_local_shim_through_rc_local_service() {
 /// The boot assertions fail on the same VM without the agent: swap, region, crontabs and
 /// records are the agent's doing, not the image's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "VM boots (minutes under TCG): make test-vm runs them"]
-async fn without_the_agent_the_boot_assertions_fail() {
+async fn boot_without_the_agent_fails_the_boot_assertions() {
     let m = machine();
     let imds = FakeImds::start().await;
     imds.set_user_data(&user_data(&crontab_bucket().await));
