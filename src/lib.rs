@@ -2,7 +2,7 @@
 pub mod ami;
 pub mod aws;
 pub mod bundle;
-pub mod cmd;
+pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod error;

@@ -15,21 +15,54 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use std::time::Duration;
 
-/// `--profile` and `--region`, flattened into every command that calls AWS with the SDK defaults.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct AwsArgs {
-    /// AWS profile (else AWS_PROFILE or the default chain).
-    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
-    pub profile: Option<String>,
-    /// AWS region (else AWS_REGION or the profile's).
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
+/// The command's AWS configuration, built once, on first use, from the profile and region the
+/// command line resolved (`cli::AwsArgs`), and shared by every call of the command: clones share
+/// the one configuration and its credentials cache. A command that never calls AWS never loads it.
+#[derive(Debug, Clone, Default)]
+pub struct AwsConfig {
+    profile: Option<String>,
+    region: Option<String>,
+    loaded: std::sync::Arc<tokio::sync::OnceCell<SdkConfig>>,
 }
 
-impl AwsArgs {
-    /// The SDK configuration these arguments select ([`sdk_config`]).
-    pub async fn sdk_config(&self) -> SdkConfig {
-        sdk_config(self.profile.as_deref(), self.region.as_deref()).await
+impl AwsConfig {
+    /// `profile`/`region` None: the SDK's default chain (AWS_PROFILE, AWS_REGION, the profile's).
+    pub fn new(profile: Option<&str>, region: Option<&str>) -> Self {
+        AwsConfig {
+            profile: profile.map(str::to_string),
+            region: region.map(str::to_string),
+            loaded: Default::default(),
+        }
+    }
+
+    /// The profile asked for (None: the default chain).
+    pub fn profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
+    /// The configuration, loaded at the first call ([`sdk_config`]).
+    pub async fn get(&self) -> &SdkConfig {
+        self.loaded
+            .get_or_init(|| sdk_config(self.profile.as_deref(), self.region.as_deref()))
+            .await
+    }
+
+    /// The configuration with its region replaced by `region` (a registry's, a copy's target, the
+    /// instance's): the one helper for region-scoped clients. The credentials are the command's.
+    /// Loaded first with `region` when nothing else chose one, so no region lookup is made.
+    pub async fn in_region(&self, region: &str) -> SdkConfig {
+        let base = self
+            .loaded
+            .get_or_init(|| {
+                sdk_config(
+                    self.profile.as_deref(),
+                    Some(self.region.as_deref().unwrap_or(region)),
+                )
+            })
+            .await;
+        base.to_builder()
+            .region(Region::new(region.to_string()))
+            .build()
     }
 }
 

@@ -2,11 +2,9 @@
 use std::fmt;
 
 /// A Linux platform, as engines and registries name it (`linux/amd64`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Platform {
-    #[value(name = "linux/amd64")]
     Amd64,
-    #[value(name = "linux/arm64")]
     Arm64,
 }
 

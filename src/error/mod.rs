@@ -20,6 +20,16 @@ pub enum Kind {
     Runtime,
 }
 
+impl Kind {
+    /// The one mapping of kinds to exit statuses: usage 2, run time 1.
+    pub fn exit_status(self) -> i32 {
+        match self {
+            Kind::Usage => EXIT_USAGE,
+            Kind::Runtime => EXIT_FAILURE,
+        }
+    }
+}
+
 /// A usage error of a kind that is not a [`ConfigError`] (e.g. a flag another module rejects),
 /// marked so that [`kind`] classifies it as [`Kind::Usage`]. Reads as its cause.
 #[derive(Debug, thiserror::Error)]
@@ -77,10 +87,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
     if let Some(w) = err.chain().find_map(|c| c.downcast_ref::<WithStatus>()) {
         return w.status;
     }
-    match kind(err) {
-        Kind::Usage => EXIT_USAGE,
-        Kind::Runtime => EXIT_FAILURE,
-    }
+    kind(err).exit_status()
 }
 
 /// An error and its causes on one line: `a: b: c` (a cause whose text its parent already shows

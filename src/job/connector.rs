@@ -151,7 +151,7 @@ pub async fn source(
 }
 
 /// When to pull the payload.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PullPolicy {
     /// Every run, as a lava worker does.

@@ -125,8 +125,9 @@ pub struct Options {
     pub keep_tmp: bool,
     pub network: Option<String>,
     pub pull: PullPolicy,
-    pub profile: Option<String>,
-    pub region: Option<String>,
+    /// The command's AWS configuration (`--profile`, `--region`): every call of the run uses it,
+    /// the ECR login and SSM passwords included.
+    pub aws: crate::aws::AwsConfig,
     /// Dispatch-time parameters (`-p K=V` of lava-dispatcher): dotted names nest.
     pub params: Vec<(String, String)>,
     /// Dispatch-time globals (`-g K=V`).
@@ -268,7 +269,7 @@ async fn plan_connections(
 /// Runs the job: checks, renders, pulls, runs, removes, uploads the logs.
 pub async fn execute(o: &Options) -> Result<Outcome, JobError> {
     let progress = crate::output::progress::line;
-    let sdk = crate::aws::sdk_config(o.profile.as_deref(), o.region.as_deref()).await;
+    let sdk = o.aws.get().await.clone();
     let tables = load::Tables::new(&sdk);
     let c = check(o, &tables).await?;
     let run_id = match &o.run_id {
@@ -343,8 +344,9 @@ pub async fn execute(o: &Options) -> Result<Outcome, JobError> {
         sdk: &sdk,
         workdir: std::path::Path::new(&tmp_path),
         profile: o
-            .profile
-            .clone()
+            .aws
+            .profile()
+            .map(str::to_string)
             .or_else(|| std::env::var("AWS_PROFILE").ok())
             .unwrap_or_else(|| "default".into()),
         realm_config: c

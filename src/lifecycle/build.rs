@@ -1,6 +1,6 @@
 //! What `lava-build ami` does after a build: publish the new AMIs (`--publish`) and copy them to
 //! `ami.regions` / `regions=`, publishing the copies there too.
-use super::cli::target_regions;
+use super::copy::target_regions;
 use super::copy::{self, CopyOptions, CopyResult};
 use super::images;
 use super::publish::{self, Published};
@@ -30,7 +30,7 @@ impl Distribution {
         if !self.copies.is_empty() {
             println!("copies");
             // Text only: the JSON form is part of the build report.
-            let _ = super::cli::print_copies(&self.copies, output::Format::Text);
+            let _ = super::copy::print_copies(&self.copies, output::Format::Text);
         }
     }
 
@@ -49,11 +49,11 @@ impl Distribution {
 
 /// Before the build: the regions to copy to exist and are enabled (one DescribeRegions call), so
 /// a typo stops the run before an hour of packer. Nothing to check without regions.
-pub async fn preflight(params: &AmiParams, profile: Option<&str>) -> anyhow::Result<()> {
+pub async fn preflight(params: &AmiParams, aws: &crate::aws::AwsConfig) -> anyhow::Result<()> {
     if params.regions.is_none() {
         return Ok(());
     }
-    let sdk = crate::aws::sdk_config(profile, Some(&params.region.value)).await;
+    let sdk = aws.in_region(&params.region.value).await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     target_regions(
         &ec2,
@@ -70,7 +70,7 @@ pub async fn preflight(params: &AmiParams, profile: Option<&str>) -> anyhow::Res
 pub async fn distribute(
     params: &AmiParams,
     publish: bool,
-    profile: Option<&str>,
+    aws: &crate::aws::AwsConfig,
     built: &[BuiltAmi],
 ) -> anyhow::Result<Option<Distribution>> {
     let regions = params.copy_regions();
@@ -78,7 +78,7 @@ pub async fn distribute(
         return Ok(None);
     }
     let home = &params.region.value;
-    let sdk = crate::aws::sdk_config(profile, Some(home)).await;
+    let sdk = aws.in_region(home).await;
     let ec2 = aws_sdk_ec2::Client::new(&sdk);
     let ssm = aws_sdk_ssm::Client::new(&sdk);
     let prefix = &params.publish_prefix.value;

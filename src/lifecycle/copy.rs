@@ -262,3 +262,54 @@ async fn wait_available(
         tokio::time::sleep(opts.poll).await;
     }
 }
+
+/// Checks target regions (syntax, duplicates, enabled for the account) and leaves out `home`.
+pub async fn target_regions(
+    ec2: &aws_sdk_ec2::Client,
+    home: &str,
+    field: &str,
+    regions: &[String],
+) -> anyhow::Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for r in regions {
+        crate::config::validate::region(r).map_err(|_| {
+            crate::config::ConfigError::invalid(field, r, "an AWS region name such as eu-west-1")
+        })?;
+        if out.contains(r) {
+            return Err(crate::config::ConfigError::invalid(field, r, "each region once").into());
+        }
+        out.push(r.clone());
+    }
+    check_regions(ec2, home, field, &out).await?;
+    out.retain(|r| r != home);
+    Ok(out)
+}
+
+/// The table of copies: region × arch, with the copy, its status and what was published.
+pub fn print_copies(results: &[CopyResult], format: crate::output::Format) -> anyhow::Result<()> {
+    if format == crate::output::Format::Json {
+        return crate::output::print_json(&results);
+    }
+    let mut t =
+        crate::output::table(&["region", "arch", "source", "AMI id", "status", "published"]);
+    for r in results {
+        let status = if r.reason.is_empty() {
+            r.status.clone()
+        } else {
+            format!("{}: {}", r.status, r.reason)
+        };
+        t.add_row(vec![
+            r.region.clone(),
+            r.arch.clone(),
+            r.source.clone(),
+            r.ami.clone().unwrap_or_else(|| "-".into()),
+            status,
+            r.published
+                .as_ref()
+                .map(|p| p.parameter.clone())
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}

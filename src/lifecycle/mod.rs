@@ -3,7 +3,6 @@
 //! AMIs and their snapshots without ever touching one that a stack, a launch template or a
 //! published parameter still uses.
 pub mod build;
-pub mod cli;
 pub mod copy;
 pub mod error;
 pub mod images;

@@ -1,6 +1,5 @@
 //! Output rules shared by the binaries: logs on stderr (colour only on a TTY and never with
 //! `NO_COLOR`), results on stdout as text tables or JSON.
-pub mod args;
 pub mod logging;
 pub mod progress;
 
@@ -8,7 +7,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 use std::io::IsTerminal;
 
 /// How results are printed on stdout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
     /// Tables and lines for people.
     #[default]

@@ -14,6 +14,8 @@ pub struct BootOptions {
     pub root: Root,
     /// Each shell step and site script is killed (with its process group) after this long.
     pub step_timeout: Duration,
+    /// The agent's AWS configuration; its region is the instance's, read at boot.
+    pub aws: crate::aws::AwsConfig,
 }
 
 /// The default of `--step-timeout`: 30 minutes.
@@ -228,7 +230,7 @@ pub async fn boot(opts: &BootOptions) -> Result<BootReport, BootError> {
             }
             Planned::BuiltIn(BuiltIn::Swap) => run_swap(&mut report, &data, &opts.root).await,
             Planned::BuiltIn(BuiltIn::Crontab) => {
-                run_crontab(&mut report, &data, &region, opts.step_timeout).await
+                run_crontab(&mut report, &data, &opts.aws, &region, opts.step_timeout).await
             }
             Planned::Site(path) => {
                 let t = Instant::now();
@@ -263,6 +265,7 @@ async fn run_swap(report: &mut BootReport, data: &Map<String, Value>, root: &Roo
 async fn run_crontab(
     report: &mut BootReport,
     data: &Map<String, Value>,
+    aws: &crate::aws::AwsConfig,
     region: &str,
     limit: Duration,
 ) {
@@ -272,7 +275,7 @@ async fn run_crontab(
         Some(v) => match userdata::crontab(v) {
             Err(e) => report.record("crontab", t, Err(e.into())),
             Ok(entries) => {
-                let sdk = crate::aws::sdk_config(None, Some(region)).await;
+                let sdk = aws.in_region(region).await;
                 let s3 = aws_sdk_s3::Client::new(&sdk);
                 for (user, loc) in entries {
                     let t = Instant::now();

@@ -1,7 +1,6 @@
 //! The boot agent: IMDSv2 client, user data model, the boot steps, and `s3run`.
 pub mod boot;
 pub mod cache;
-pub mod cli;
 pub mod files;
 pub mod http;
 pub mod imds;

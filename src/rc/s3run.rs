@@ -2,6 +2,7 @@
 use super::cache::{Cache, CacheError};
 use super::files::PrivateFile;
 use super::object::{self, ObjectError};
+use crate::error::Kind;
 use aws_sdk_s3::Client;
 use std::path::{Path, PathBuf};
 
@@ -53,14 +54,14 @@ pub enum S3RunError {
 }
 
 impl S3RunError {
-    /// 2 for what the caller asked wrongly (location, key, cache set-up), 1 for failures at run time.
-    pub fn exit_code(&self) -> i32 {
+    /// Usage for what the caller asked wrongly (location, key, cache set-up), else run time.
+    pub fn kind(&self) -> Kind {
         match self {
             S3RunError::BadLocation(_)
             | S3RunError::NoS3Path { .. }
-            | S3RunError::UnsafeKey { .. } => crate::error::EXIT_USAGE,
-            S3RunError::Cache(c) if c.is_config() => crate::error::EXIT_USAGE,
-            _ => crate::error::EXIT_FAILURE,
+            | S3RunError::UnsafeKey { .. } => Kind::Usage,
+            S3RunError::Cache(c) if c.is_config() => Kind::Usage,
+            _ => Kind::Runtime,
         }
     }
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 pub(super) const ECR_TOKEN_REUSE: Duration = Duration::from_secs(15 * 60);
 
 /// How to authenticate to the registry (`--registry-auth`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuthMode {
     /// ECR for `<account>.dkr.ecr.<region>.amazonaws.com`, else user + token when a user is set,
     /// else none.
@@ -64,39 +64,8 @@ pub struct AuthRequest {
     pub token: Option<SecretString>,
     /// `--token-ssm`: an SSM SecureString parameter holding the token.
     pub token_ssm: Option<String>,
-    /// The AWS profile of the command (`--profile`) for ECR and SSM; None: the default chain.
-    pub profile: Option<String>,
-}
-
-/// Registry credentials on the command line (images, payloads): how to authenticate and with what.
-#[derive(Debug, Clone, clap::Args)]
-pub struct RegistryArgs {
-    /// How to authenticate to the registry.
-    #[arg(long, value_enum, default_value_t = AuthMode::Auto, value_name = "MODE")]
-    pub registry_auth: AuthMode,
-    /// Registry user (token from LAVA_REGISTRY_TOKEN or --token-ssm).
-    #[arg(long, env = "LAVA_REGISTRY_USER", value_name = "USER")]
-    pub user: Option<String>,
-    /// SSM SecureString parameter holding the registry token.
-    #[arg(long, value_name = "NAME")]
-    pub token_ssm: Option<String>,
-}
-
-impl RegistryArgs {
-    /// The credentials asked for: these arguments, LAVA_REGISTRY_TOKEN, and the command's AWS
-    /// profile (used for ECR tokens and `--token-ssm`).
-    pub fn request(&self, profile: Option<&str>) -> AuthRequest {
-        AuthRequest {
-            mode: self.registry_auth,
-            user: self.user.clone().filter(|u| !u.is_empty()),
-            token: std::env::var("LAVA_REGISTRY_TOKEN")
-                .ok()
-                .filter(|t| !t.is_empty())
-                .map(SecretString::from),
-            token_ssm: self.token_ssm.clone(),
-            profile: profile.map(str::to_string),
-        }
-    }
+    /// The command's AWS configuration, for ECR tokens and `--token-ssm`.
+    pub aws: crate::aws::AwsConfig,
 }
 
 /// The region of an ECR registry host (`<account>.dkr.ecr.<region>.amazonaws.com[.cn]`).
@@ -187,7 +156,7 @@ pub(super) async fn fetch(
         Resolved::Anonymous => Ok(Credentials::default()),
         Resolved::Token { user, from_ssm } => {
             let secret = match (&req.token_ssm, from_ssm) {
-                (Some(name), true) => ssm_token(req.profile.as_deref(), name).await?,
+                (Some(name), true) => ssm_token(&req.aws, name).await?,
                 _ => req
                     .token
                     .clone()
@@ -199,7 +168,10 @@ pub(super) async fn fetch(
             })
         }
         Resolved::Ecr { region } => {
-            let sdk = crate::aws::sdk_config(req.profile.as_deref(), region.as_deref()).await;
+            let sdk = match region {
+                Some(r) => req.aws.in_region(r).await,
+                None => req.aws.get().await.clone(),
+            };
             let login = crate::aws::ecr::registry_login(&sdk).await?;
             Ok(Credentials {
                 user: Some(login.user),
@@ -209,12 +181,13 @@ pub(super) async fn fetch(
     }
 }
 
-async fn ssm_token(profile: Option<&str>, name: &str) -> Result<SecretString, AuthError> {
-    let sdk = crate::aws::sdk_config(profile, None).await;
-    ssm_secure_string(&sdk, name).await.map_err(|e| match e {
-        SecretError::Empty { name } => AuthError::EmptySsm { name },
-        SecretError::Read { name, source } => AuthError::Ssm { name, source },
-    })
+async fn ssm_token(aws: &crate::aws::AwsConfig, name: &str) -> Result<SecretString, AuthError> {
+    ssm_secure_string(aws.get().await, name)
+        .await
+        .map_err(|e| match e {
+            SecretError::Empty { name } => AuthError::EmptySsm { name },
+            SecretError::Read { name, source } => AuthError::Ssm { name, source },
+        })
 }
 
 // Credentials fetched by name for one pull each (seed 003's docker connector): the connector says
@@ -319,7 +292,7 @@ mod tests {
             user: user.map(String::from),
             token: token.then(|| SecretString::from("t0ken")),
             token_ssm: ssm.then(|| "/ci/ghcr-token".to_string()),
-            profile: None,
+            aws: Default::default(),
         }
     }
 
@@ -413,7 +386,7 @@ mod tests {
             user: Some("bob".into()),
             token: Some(SecretString::from(TOKEN)),
             token_ssm: None,
-            profile: None,
+            aws: Default::default(),
         };
         let resolved = resolve(&req, "ghcr.io").unwrap();
         let creds = fetch(&resolved, &req).await.unwrap();

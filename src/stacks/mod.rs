@@ -1,6 +1,5 @@
 //! `lava-ami`: lava AMIs and the AMI of every lava worker stack, side by side; safe roll-outs.
 
-pub mod cli;
 pub mod error;
 pub mod fetch;
 pub mod model;

@@ -80,6 +80,7 @@ fn report(rows: &[IndexRow], format: Format) -> anyhow::Result<()> {
 pub async fn run(a: &IndexArgs) -> anyhow::Result<()> {
     let project = Project::load(&a.project.project, &a.project.env)?;
     let payloads = project.select(&a.project.names)?;
+    let aws = a.target.profile.aws();
     let req = IndexRequest {
         tags: tags(a.tag.as_deref())?,
         platforms: platforms(&project, &a.platforms)?,
@@ -87,8 +88,8 @@ pub async fn run(a: &IndexArgs) -> anyhow::Result<()> {
         payloads,
         files: a.digests.clone(),
         registry: a.target.registry.clone(),
-        auth: a.target.auth.request(a.target.profile.as_deref()),
-        ecr: ecr_client(a.target.profile.as_deref()).await,
+        auth: a.target.auth.request(&aws),
+        ecr: ecr_client(&aws).await,
         dry_run: a.project.dry_run,
     };
     let rows = index::index(&req).await?;

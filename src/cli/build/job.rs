@@ -106,7 +106,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub run_disabled: bool,
     #[command(flatten)]
-    pub aws: crate::aws::AwsArgs,
+    pub aws: crate::cli::AwsArgs,
     /// Output format of the result on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
@@ -152,8 +152,7 @@ async fn run_job(a: &RunArgs) -> anyhow::Result<()> {
         keep_tmp: a.keep_tmp,
         network: a.network.clone(),
         pull: a.pull,
-        profile: a.aws.profile.clone(),
-        region: a.aws.region.clone(),
+        aws: a.aws.aws(),
         params: a.params.clone(),
         globals: a.globals.clone(),
         run_id: a.run_id.clone(),

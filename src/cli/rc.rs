@@ -1,13 +1,13 @@
 //! The `lava-rc` command line (also `s3run` when called by that name): arguments, logging, and
 //! the exit statuses (0 done, 1 a failure at run time, 2 a usage or configuration error).
-use super::boot::{self, BootError, BootOptions};
-use super::cache::CacheError;
-use super::files::Root;
-use super::imds::{DEFAULT_ENDPOINT, Imds, ImdsError};
-use super::s3run::{self, S3RunError, S3RunOptions};
-use crate::error::{EXIT_FAILURE, EXIT_USAGE};
-use crate::output::args::parse_or_exit;
+use super::args::parse_or_exit;
+use crate::error::Kind;
 use crate::output::logging::{self, Level, LogError};
+use crate::rc::boot::{self, BootError, BootOptions};
+use crate::rc::cache::CacheError;
+use crate::rc::files::Root;
+use crate::rc::imds::{DEFAULT_ENDPOINT, Imds, ImdsError};
+use crate::rc::s3run::{self, S3RunError, S3RunOptions};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -63,7 +63,7 @@ enum Command {
         #[arg(long)]
         json: bool,
         /// Also send each step's records here, facility local0, identifier rclocal.<step> ("none": don't).
-        #[arg(long, env = "LAVA_RC_SYSLOG_SOCKET", default_value = super::syslog::DEFAULT_SOCKET, value_name = "PATH")]
+        #[arg(long, env = "LAVA_RC_SYSLOG_SOCKET", default_value = crate::rc::syslog::DEFAULT_SOCKET, value_name = "PATH")]
         syslog_socket: PathBuf,
         /// Records on stderr: all, or no-steps (step records only to the syslog socket while it
         /// takes them; for the rc.local shim, which sends stderr to syslog too).
@@ -115,9 +115,8 @@ struct S3runArgs {
     /// AWS region (default: AWS_REGION, then the instance's region from IMDS).
     #[arg(short, long, value_name = "REGION")]
     region: Option<String>,
-    /// AWS profile.
-    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
-    profile: Option<String>,
+    #[command(flatten)]
+    profile: crate::cli::args::ProfileArg,
     /// Log level (the arguments are logged at debug only).
     #[arg(long, value_enum, default_value_t = Level::Warn, value_name = "LEVEL")]
     log_level: Level,
@@ -169,13 +168,13 @@ enum CliError {
 }
 
 impl CliError {
-    fn exit_code(&self) -> i32 {
+    fn kind(&self) -> Kind {
         match self {
-            CliError::Logging(_) | CliError::Cache(_) => EXIT_USAGE,
+            CliError::Logging(_) | CliError::Cache(_) => Kind::Usage,
             CliError::Imds(ImdsError::Endpoint(_))
-            | CliError::Region(RegionError::Endpoint(ImdsError::Endpoint(_))) => EXIT_USAGE,
-            CliError::S3Run(e) => e.exit_code(),
-            _ => EXIT_FAILURE,
+            | CliError::Region(RegionError::Endpoint(ImdsError::Endpoint(_))) => Kind::Usage,
+            CliError::S3Run(e) => e.kind(),
+            _ => Kind::Runtime,
         }
     }
 }
@@ -206,7 +205,7 @@ pub fn main() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            let status = e.exit_code();
+            let status = e.kind().exit_status();
             crate::output::progress::report_status(&prefix, &e.into(), status)
         }
     }
@@ -219,7 +218,7 @@ fn boot_logging(verbose: u8, socket: PathBuf, stderr: StderrRecords) -> Result<(
         ..Default::default()
     };
     if socket.as_os_str() != "none" {
-        let layer = super::syslog::SyslogLayer::new(socket);
+        let layer = crate::rc::syslog::SyslogLayer::new(socket);
         if stderr == StderrRecords::NoSteps {
             let delivering = layer.delivering();
             setup.keep = Some(Box::new(move |meta: &tracing::Metadata<'_>| {
@@ -248,6 +247,8 @@ async fn run(verbose: u8, command: Command) -> Result<i32, CliError> {
                 deadline: Duration::from_secs(common.deadline),
                 root: Root(common.root),
                 step_timeout: Duration::from_secs(step_timeout),
+                // The instance role: no profile; the region is the instance's, read at boot.
+                aws: crate::aws::AwsConfig::default(),
             };
             let report = boot::boot(&opts).await.map_err(CliError::Boot)?;
             tracing::info!(target: "lava_rc", "{}", report.summary());
@@ -285,7 +286,7 @@ async fn show(common: Common) -> Result<i32, CliError> {
         println!("no user data: boot would do nothing after writing the region");
         return Ok(0);
     };
-    let unknown = super::userdata::unknown_keys(&data);
+    let unknown = crate::rc::userdata::unknown_keys(&data);
     let mut bad = false;
     for (step, what) in boot::describe(&data, &Root(common.root)) {
         bad |= what.starts_with("ERROR: ");
@@ -324,10 +325,10 @@ async fn s3run_main(a: S3runArgs) -> Result<i32, CliError> {
     let cache_dir = match (a.no_cache, &a.cache_dir) {
         (true, _) => None,
         (false, Some(d)) => Some(d.clone()),
-        (false, None) => Some(super::cache::default_dir()?),
+        (false, None) => Some(crate::rc::cache::default_dir()?),
     };
     let region = s3run_region(&a).await?;
-    let sdk = crate::aws::sdk_config(a.profile.as_deref(), Some(&region)).await;
+    let sdk = crate::aws::sdk_config(a.profile.get(), Some(&region)).await;
     let client = aws_sdk_s3::Client::new(&sdk);
     let opts = S3RunOptions {
         location: a.location,

@@ -58,9 +58,8 @@ pub struct SyncArgs {
     /// Output format of the summary on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
-    /// AWS profile to use (else AWS_PROFILE or the default chain).
-    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub profile: crate::cli::args::ProfileArg,
     /// s3bucket=, s3prefix=, region=, lava_version= (and config=, env=).
     #[arg(value_name = "KEY=VALUE")]
     pub params: Vec<String>,
@@ -166,11 +165,11 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<()> {
     let target = resolve(args)?;
     let region = match target.region.clone() {
         Some(r) => Some(r),
-        None => aws::ambient_region(args.profile.as_deref())
+        None => aws::ambient_region(args.profile.get())
             .await
             .map(|s| s.value),
     };
-    let sdk = aws::sdk_config(args.profile.as_deref(), region.as_deref()).await;
+    let sdk = aws::sdk_config(args.profile.get(), region.as_deref()).await;
     let opts = SyncOptions {
         source: args.source.clone(),
         bucket: target.bucket,

@@ -46,9 +46,8 @@ pub struct BundleArgs {
     /// Also put each bundle and its .sha256 at s3://BUCKET/PREFIX/ (by content, as `sync` does).
     #[arg(long, value_name = "S3URL")]
     pub upload: Option<String>,
-    /// AWS profile for --upload.
-    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub profile: crate::cli::args::ProfileArg,
     /// Output format of the result on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
@@ -263,7 +262,7 @@ async fn upload(
     })
     .await
     .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?;
-    let sdk = crate::aws::sdk_config(args.profile.as_deref(), None).await;
+    let sdk = crate::aws::sdk_config(args.profile.get(), None).await;
     let opts = crate::sync::SyncOptions {
         source: staging.path().to_path_buf(),
         bucket: bucket.into(),

@@ -215,7 +215,7 @@ pub(super) async fn check_only(a: &BuildArgs) -> anyhow::Result<()> {
 /// Build, then check (a failure stops before the push), then push.
 pub(super) async fn build_check_push(a: &BuildArgs) -> anyhow::Result<()> {
     let plan = plan(a)?;
-    let req = a.auth.request(None);
+    let req = a.auth.request(&a.profile.aws());
     let pushing = a.push || a.push_by_digest;
     if pushing
         && let Err(e) = registry::resolve(&req, &a.registry)
@@ -259,6 +259,7 @@ pub(super) async fn build_check_push(a: &BuildArgs) -> anyhow::Result<()> {
             plan: &plan,
             docker: &docker,
             meta: &meta,
+            req: &req,
         };
         if let Some(file) = &a.digests_file {
             let digests = run.push_platforms(reg, &mut rows).await?;

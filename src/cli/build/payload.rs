@@ -1,4 +1,5 @@
 //! `lava-build payload build|install|uninstall`: Docker payloads of a lava job framework project.
+use crate::aws::AwsConfig;
 use crate::config::ConfigError;
 use crate::engine::Platform;
 use crate::output::{self, Format};
@@ -138,7 +139,7 @@ pub struct BuildArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "realm_info")]
     pub realm_file: Option<PathBuf>,
     /// Read lava.realm from the realm's item of the lava.realms DynamoDB table (AWS credentials
-    /// and region as usual: AWS_PROFILE, AWS_REGION).
+    /// and region as usual: AWS_PROFILE, AWS_REGION; `install` also takes --profile).
     #[arg(long, value_enum, value_name = "SOURCE")]
     pub realm_info: Option<RealmInfo>,
     /// Docker engine (unix://, tcp://, ssh://) [default: DOCKER_HOST or the default socket].
@@ -202,10 +203,9 @@ pub struct TargetArgs {
     #[arg(long, value_name = "HOST")]
     pub registry: Option<String>,
     #[command(flatten)]
-    pub auth: crate::registry::auth::RegistryArgs,
-    /// AWS profile.
-    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
-    pub profile: Option<String>,
+    pub auth: crate::cli::args::RegistryArgs,
+    #[command(flatten)]
+    pub profile: crate::cli::args::ProfileArg,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -215,9 +215,8 @@ pub struct UninstallArgs {
     /// Delete without asking (needed when not on a terminal).
     #[arg(long)]
     pub yes: bool,
-    /// AWS profile.
-    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub profile: crate::cli::args::ProfileArg,
 }
 
 /// A Docker tag: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
@@ -363,18 +362,17 @@ fn report_removals(list: &[Removal], format: Format) -> anyhow::Result<()> {
 }
 
 /// The request of `a`, with `lava.realm` read from DynamoDB when `--realm-info dynamodb` asks.
-async fn request_with_realm(a: &BuildArgs) -> anyhow::Result<Request> {
+async fn request_with_realm(a: &BuildArgs, aws: &AwsConfig) -> anyhow::Result<Request> {
     let mut req = request(a)?;
     if a.realm_info == Some(RealmInfo::Dynamodb) {
-        req.realm_info = Some(realm_item(&req.project.realm).await?);
+        req.realm_info = Some(realm_item(&req.project.realm, aws).await?);
     }
     Ok(req)
 }
 
 /// The realm's item of `lava.realms`; a realm without one is a configuration error.
-async fn realm_item(realm: &str) -> anyhow::Result<serde_json::Value> {
-    let sdk = crate::aws::sdk_config(None, None).await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
+async fn realm_item(realm: &str, aws: &AwsConfig) -> anyhow::Result<serde_json::Value> {
+    let client = aws_sdk_dynamodb::Client::new(aws.get().await);
     let item = crate::aws::dynamodb::get_json(&client, "lava.realms", "realm", realm).await?;
     match item {
         Some(item) => Ok(serde_json::Value::Object(item)),
@@ -387,12 +385,13 @@ async fn realm_item(realm: &str) -> anyhow::Result<serde_json::Value> {
     }
 }
 
-async fn ecr_client(profile: Option<&str>) -> aws_sdk_ecr::Client {
-    aws_sdk_ecr::Client::new(&crate::aws::sdk_config(profile, None).await)
+async fn ecr_client(aws: &AwsConfig) -> aws_sdk_ecr::Client {
+    aws_sdk_ecr::Client::new(aws.get().await)
 }
 
 async fn install(a: &InstallArgs) -> anyhow::Result<()> {
-    let req = request_with_realm(&a.build).await?;
+    let aws = a.target.profile.aws();
+    let req = request_with_realm(&a.build, &aws).await?;
     let lifecycle = match &a.lifecycle {
         Some(f) => {
             let text = std::fs::read_to_string(f).map_err(|source| ConfigError::Read {
@@ -419,9 +418,9 @@ async fn install(a: &InstallArgs) -> anyhow::Result<()> {
     }
     let target = Target {
         registry: a.target.registry.clone(),
-        auth: a.target.auth.request(a.target.profile.as_deref()),
+        auth: a.target.auth.request(&aws),
         lifecycle,
-        ecr: ecr_client(a.target.profile.as_deref()).await,
+        ecr: ecr_client(&aws).await,
         by_digest: a.push_by_digest,
     };
     let (rows, failed) = run::install(&req, &target).await?;
@@ -443,7 +442,7 @@ async fn install(a: &InstallArgs) -> anyhow::Result<()> {
 async fn uninstall(a: &UninstallArgs) -> anyhow::Result<()> {
     let project = Project::load(&a.project.project, &a.project.env)?;
     let payloads = project.select(&a.project.names)?;
-    let ecr = ecr_client(a.profile.as_deref()).await;
+    let ecr = ecr_client(&a.profile.aws()).await;
     let mut list = run::removals(&project, &payloads, &ecr).await?;
     let present = list.iter().filter(|r| r.images.is_some()).count();
     if a.project.dry_run || present == 0 {
@@ -483,7 +482,8 @@ async fn uninstall(a: &UninstallArgs) -> anyhow::Result<()> {
 pub async fn run(args: &PayloadArgs) -> anyhow::Result<()> {
     match &args.command {
         PayloadCommand::Build(a) => {
-            let req = request_with_realm(a).await?;
+            // No --profile here: the realm's item is read with the default chain (AWS_PROFILE).
+            let req = request_with_realm(a, &AwsConfig::default()).await?;
             let (rows, failed) = run::build(&req).await?;
             report(&rows, a.project.output)?;
             failed.map_or(Ok(()), |e| Err(e.into()))

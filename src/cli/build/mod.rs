@@ -56,7 +56,7 @@ enum Work {
 
 /// Runs `lava-build` with the process's arguments; returns the exit status.
 pub fn main() -> i32 {
-    let cli: Cli = crate::output::args::parse_or_exit();
+    let cli: Cli = crate::cli::args::parse_or_exit();
     let done = |result: anyhow::Result<()>| match result {
         Ok(()) => 0,
         Err(e) => crate::output::progress::report(&e),
@@ -67,7 +67,7 @@ pub fn main() -> i32 {
         }
         Command::Man(args) => done(install::man(args)),
         Command::Work(work) => {
-            crate::output::args::run(cli.verbose, async { run(work).await.map(|()| 0) })
+            crate::cli::args::run(cli.verbose, async { run(work).await.map(|()| 0) })
         }
     }
 }

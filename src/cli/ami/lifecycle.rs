@@ -1,10 +1,10 @@
 //! `lava-ami publish | copy | prune`: the lifecycle subcommands (parsed by clap under `lava-ami`).
-use super::copy::{self, CopyOptions, CopyResult};
-use super::images;
-use super::prune::{self, Action, Decision};
-use super::publish::{self, DEFAULT_PREFIX, Published};
-use super::usage::{self, Clients};
 use crate::config::ConfigError;
+use crate::lifecycle::copy::{self, CopyOptions};
+use crate::lifecycle::images;
+use crate::lifecycle::prune::{self, Action, Decision};
+use crate::lifecycle::publish::{self, DEFAULT_PREFIX, Published};
+use crate::lifecycle::usage::{self, Clients};
 use crate::output::{self, Format};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -12,9 +12,8 @@ use std::time::Duration;
 /// Options every lifecycle subcommand takes.
 #[derive(Debug, clap::Args)]
 pub struct Common {
-    /// AWS profile (else AWS_PROFILE or the default chain).
-    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub profile: crate::cli::args::ProfileArg,
     /// SSM path under which AMIs are published, one parameter per kind.
     #[arg(long, value_name = "PATH", default_value = DEFAULT_PREFIX)]
     pub publish_prefix: String,
@@ -154,7 +153,7 @@ pub async fn run(cmd: &Command) -> anyhow::Result<i32> {
         } => {
             check_common(common)?;
             check_ids(amis)?;
-            let sdk = crate::aws::sdk_config(common.profile.as_deref(), region.as_deref()).await;
+            let sdk = crate::aws::sdk_config(common.profile.get(), region.as_deref()).await;
             let region = sdk_region(&sdk)?;
             let ec2 = aws_sdk_ec2::Client::new(&sdk);
             let ssm = aws_sdk_ssm::Client::new(&sdk);
@@ -173,10 +172,10 @@ pub async fn run(cmd: &Command) -> anyhow::Result<i32> {
         } => {
             check_common(common)?;
             check_ids(amis)?;
-            let sdk = crate::aws::sdk_config(common.profile.as_deref(), region.as_deref()).await;
+            let sdk = crate::aws::sdk_config(common.profile.get(), region.as_deref()).await;
             let home = sdk_region(&sdk)?;
             let ec2 = aws_sdk_ec2::Client::new(&sdk);
-            let regions = target_regions(&ec2, &home, "--to", to).await?;
+            let regions = copy::target_regions(&ec2, &home, "--to", to).await?;
             let mut sources = Vec::new();
             for id in amis {
                 sources.push(images::by_id(&ec2, &home, id).await?);
@@ -188,32 +187,11 @@ pub async fn run(cmd: &Command) -> anyhow::Result<i32> {
                 poll: Duration::from_secs(15),
             };
             let results = copy::copy_all(&sdk, &sources, &opts).await;
-            print_copies(&results, common.output)?;
+            copy::print_copies(&results, common.output)?;
             Ok(i32::from(results.iter().any(|r| r.status == "failed")))
         }
         Command::Prune(args) => run_prune(args).await,
     }
-}
-
-/// Checks target regions (syntax, duplicates, enabled for the account) and leaves out `home`.
-pub async fn target_regions(
-    ec2: &aws_sdk_ec2::Client,
-    home: &str,
-    field: &str,
-    regions: &[String],
-) -> anyhow::Result<Vec<String>> {
-    let mut out: Vec<String> = Vec::new();
-    for r in regions {
-        crate::config::validate::region(r)
-            .map_err(|_| ConfigError::invalid(field, r, "an AWS region name such as eu-west-1"))?;
-        if out.contains(r) {
-            return Err(ConfigError::invalid(field, r, "each region once").into());
-        }
-        out.push(r.clone());
-    }
-    copy::check_regions(ec2, home, field, &out).await?;
-    out.retain(|r| r != home);
-    Ok(out)
 }
 
 fn sdk_region(sdk: &aws_config::SdkConfig) -> anyhow::Result<String> {
@@ -258,17 +236,15 @@ async fn run_prune(args: &PruneArgs) -> anyhow::Result<i32> {
         eprintln!("note: not a terminal and no --yes: dry run, nothing is changed");
     }
 
-    let base = crate::aws::sdk_config(
-        common.profile.as_deref(),
-        region.first().map(String::as_str),
-    )
-    .await;
+    let base =
+        crate::aws::sdk_config(common.profile.get(), region.first().map(String::as_str)).await;
     let home = sdk_region(&base)?;
     let regions = if region.is_empty() {
         vec![home.clone()]
     } else {
         let mut r =
-            target_regions(&aws_sdk_ec2::Client::new(&base), &home, "--region", region).await?;
+            copy::target_regions(&aws_sdk_ec2::Client::new(&base), &home, "--region", region)
+                .await?;
         r.insert(0, home.clone());
         r
     };
@@ -360,34 +336,6 @@ fn print_published(done: &[Published], format: Format) -> anyhow::Result<()> {
         row.push(p.previous.clone().unwrap_or_else(|| "-".into()));
         row.push(p.status.clone());
         t.add_row(row);
-    }
-    println!("{t}");
-    Ok(())
-}
-
-/// The table of copies: region × arch, with the copy, its status and what was published.
-pub fn print_copies(results: &[CopyResult], format: Format) -> anyhow::Result<()> {
-    if format == Format::Json {
-        return output::print_json(&results);
-    }
-    let mut t = output::table(&["region", "arch", "source", "AMI id", "status", "published"]);
-    for r in results {
-        let status = if r.reason.is_empty() {
-            r.status.clone()
-        } else {
-            format!("{}: {}", r.status, r.reason)
-        };
-        t.add_row(vec![
-            r.region.clone(),
-            r.arch.clone(),
-            r.source.clone(),
-            r.ami.clone().unwrap_or_else(|| "-".into()),
-            status,
-            r.published
-                .as_ref()
-                .map(|p| p.parameter.clone())
-                .unwrap_or_else(|| "-".into()),
-        ]);
     }
     println!("{t}");
     Ok(())

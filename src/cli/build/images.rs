@@ -158,7 +158,10 @@ pub struct BuildArgs {
     #[arg(long, value_name = "FILE")]
     pub lava_bundle: Option<PathBuf>,
     #[command(flatten)]
-    pub auth: crate::registry::auth::RegistryArgs,
+    pub auth: crate::cli::args::RegistryArgs,
+    /// For ECR registries and --token-ssm.
+    #[command(flatten)]
+    pub profile: crate::cli::args::ProfileArg,
     /// Output format of the result on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
@@ -178,7 +181,10 @@ pub struct IndexArgs {
     #[command(flatten)]
     pub platforms: Platforms,
     #[command(flatten)]
-    pub auth: crate::registry::auth::RegistryArgs,
+    pub auth: crate::cli::args::RegistryArgs,
+    /// For ECR registries and --token-ssm.
+    #[command(flatten)]
+    pub profile: crate::cli::args::ProfileArg,
     /// Output format of the result on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
@@ -191,9 +197,8 @@ pub struct EcrArgs {
     pub prefix: String,
     #[arg(long, default_value = "images", value_name = "DIR")]
     pub images_dir: PathBuf,
-    /// AWS profile.
-    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub profile: crate::cli::args::ProfileArg,
 }
 
 pub async fn run(args: &ImagesArgs) -> anyhow::Result<()> {

@@ -46,9 +46,8 @@ pub struct AmiArgs {
     /// Fix the build time used in AMI names (RFC 3339, e.g. 2025-07-02T08:43:48Z) for reproducible output.
     #[arg(long, env = "LAVA_BUILD_TIME", value_name = "TIME")]
     pub build_time: Option<String>,
-    /// AWS profile to use (else AWS_PROFILE or the default chain).
-    #[arg(long, env = "AWS_PROFILE", value_name = "NAME")]
-    pub profile: Option<String>,
+    #[command(flatten)]
+    pub profile: crate::cli::args::ProfileArg,
     /// Render the packer template and run `packer validate` only; build nothing.
     #[arg(long, conflicts_with = "plan")]
     pub validate: bool,
@@ -135,7 +134,7 @@ pub async fn resolve(args: &AmiArgs) -> anyhow::Result<AmiParams> {
     {
         None
     } else {
-        aws::ambient_region(args.profile.as_deref()).await
+        aws::ambient_region(args.profile.get()).await
     };
     let ctx = config::Context {
         ambient_region,
@@ -153,11 +152,11 @@ pub async fn resolve(args: &AmiArgs) -> anyhow::Result<AmiParams> {
 }
 
 /// Fills in every missing base AMI id from SSM.
-pub async fn resolve_ami_ids(params: &mut AmiParams, profile: Option<&str>) -> anyhow::Result<()> {
+pub async fn resolve_ami_ids(params: &mut AmiParams, aws: &aws::AwsConfig) -> anyhow::Result<()> {
     if params.targets.iter().all(|t| t.ami_id.is_some()) {
         return Ok(());
     }
-    let sdk = aws::sdk_config(profile, Some(&params.region.value)).await;
+    let sdk = aws.in_region(&params.region.value).await;
     let client = aws_sdk_ssm::Client::new(&sdk);
     for t in params.targets.iter_mut().filter(|t| t.ami_id.is_none()) {
         let id = aws::ssm::ami_id_from_parameter(
@@ -178,12 +177,12 @@ pub async fn resolve_ami_ids(params: &mut AmiParams, profile: Option<&str>) -> a
 /// profile is used). Returns a note when the bucket needs no key.
 async fn resolve_bucket_key(
     params: &mut AmiParams,
-    profile: Option<&str>,
+    aws: &aws::AwsConfig,
 ) -> anyhow::Result<Option<String>> {
     if params.s3_kms_key.is_some() || params.instance_profile.is_some() {
         return Ok(None);
     }
-    let sdk = aws::sdk_config(profile, Some(&params.region.value)).await;
+    let sdk = aws.in_region(&params.region.value).await;
     let bucket = params.s3bucket.value.clone();
     match crate::packer::bucket_key::bucket_key(&sdk, &bucket).await? {
         BucketKey::Customer(arn) => {
@@ -318,11 +317,13 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
         None
     };
     let mut params = resolve(args).await?;
+    // The one AWS configuration of the build: the profile asked for, the build's region.
+    let aws = aws::AwsConfig::new(args.profile.get(), Some(&params.region.value));
     let opts = build_options(args, emulate);
     AmiBuild::load(&args.ami_build)?.require_tree(&params.os.value, opts.ami_dir.as_std_path())?;
     if args.plan {
         if !args.offline {
-            resolve_ami_ids(&mut params, args.profile.as_deref())
+            resolve_ami_ids(&mut params, &aws)
                 .await
                 .context("resolving the base AMI")?;
         }
@@ -333,29 +334,23 @@ pub async fn run(args: &AmiArgs) -> anyhow::Result<()> {
     let mut pre = crate::packer::build::preflight(&params, &opts).await?;
     check_downloads(&params, args, &opts.ami_dir)?;
     if !args.offline {
-        resolve_ami_ids(&mut params, args.profile.as_deref())
+        resolve_ami_ids(&mut params, &aws)
             .await
             .context("resolving the base AMI")?;
     }
     if !args.validate {
-        crate::lifecycle::build::preflight(&params, args.profile.as_deref()).await?;
+        crate::lifecycle::build::preflight(&params, &aws).await?;
     }
     if !args.no_sync && !args.validate {
-        sync_resources(&params, args, &opts.ami_dir).await?;
+        sync_resources(&params, &aws, &opts.ami_dir).await?;
     }
     if !args.offline
-        && let Some(note) = resolve_bucket_key(&mut params, args.profile.as_deref()).await?
+        && let Some(note) = resolve_bucket_key(&mut params, &aws).await?
     {
         pre.note(note);
     }
     let report = crate::packer::build::build(&params, &opts, pre).await?;
-    let dist = crate::lifecycle::build::distribute(
-        &params,
-        args.publish,
-        args.profile.as_deref(),
-        &report.amis,
-    )
-    .await;
+    let dist = crate::lifecycle::build::distribute(&params, args.publish, &aws, &report.amis).await;
     print_report(
         &report,
         args.output,
@@ -390,7 +385,7 @@ fn build_options(args: &AmiArgs, emulate: Option<String>) -> BuildOptions {
         emulate,
         validate_only: args.validate,
         allow_imdsv1: args.allow_imdsv1,
-        profile: args.profile.clone(),
+        profile: args.profile.name.clone(),
     }
 }
 
@@ -435,7 +430,7 @@ fn source_tree() -> Option<camino::Utf8PathBuf> {
 /// The first step of a build: the resources the instance fetches, to s3://bucket/prefix.
 async fn sync_resources(
     params: &AmiParams,
-    args: &AmiArgs,
+    aws: &aws::AwsConfig,
     ami_dir: &camino::Utf8Path,
 ) -> anyhow::Result<()> {
     let source = ami_dir.join("resources.s3");
@@ -443,7 +438,7 @@ async fn sync_resources(
         "[lava-build]",
         format_args!("sync {source}/ to {}", params.s3_url()),
     );
-    let sdk = aws::sdk_config(args.profile.as_deref(), Some(&params.region.value)).await;
+    let sdk = aws.in_region(&params.region.value).await;
     let opts = crate::sync::SyncOptions {
         source: source.into_std_path_buf(),
         bucket: params.s3bucket.value.clone(),

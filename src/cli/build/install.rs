@@ -34,8 +34,8 @@ impl Program {
     pub fn command(self) -> clap::Command {
         match self {
             Program::LavaBuild => super::Cli::command(),
-            Program::LavaAmi => crate::stacks::cli::Args::command(),
-            Program::LavaRc => crate::rc::cli::command(),
+            Program::LavaAmi => crate::cli::ami::Args::command(),
+            Program::LavaRc => crate::cli::rc::command(),
         }
     }
 

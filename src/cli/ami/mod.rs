@@ -1,16 +1,18 @@
 //! The `lava-ami` command: list, then optionally update the selected worker stacks.
-use super::error::StackError;
-use super::fetch;
-use super::model::{self, SelectError, WorkerStack};
-use super::prompt::{PromptError, state_text};
-use super::update::{self, AmiChoice, Clients};
+mod lifecycle;
+
 use crate::ami::model::{self as ami, Kind, LavaAmi};
-use crate::error::{EXIT_FAILURE, EXIT_USAGE};
+use crate::error::Kind as ErrorKind;
 use crate::output::{self, Format, logging};
+use crate::stacks::error::StackError;
+use crate::stacks::fetch;
+use crate::stacks::model::{self, SelectError, WorkerStack};
+use crate::stacks::prompt::{PromptError, state_text};
+use crate::stacks::update::{self, AmiChoice, Clients};
 use serde::Serialize;
 use std::io::IsTerminal;
 
-pub use super::update::EXIT_IN_PROGRESS;
+pub use crate::stacks::update::EXIT_IN_PROGRESS;
 
 /// Show lava AMIs and the AMI of every lava worker stack; update stacks to a new AMI.
 #[derive(Debug, clap::Parser)]
@@ -81,7 +83,7 @@ pub struct Args {
     #[arg(long)]
     pub keep_going: bool,
     #[command(flatten)]
-    pub aws: crate::aws::AwsArgs,
+    pub aws: crate::cli::AwsArgs,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
@@ -93,7 +95,7 @@ pub struct Args {
     pub publish_prefix: String,
     /// AMI lifecycle: publish, copy, prune (see `lava-ami help prune`).
     #[command(subcommand)]
-    pub command: Option<crate::lifecycle::cli::Command>,
+    pub command: Option<lifecycle::Command>,
 }
 
 /// An `--ami` that is neither an AMI id nor `latest` (clap shows it after the option and the
@@ -160,16 +162,16 @@ impl CliError {
             | CliError::NoTerminal
             | CliError::NoYes
             | CliError::OtherKind(_)
-            | CliError::Logging(_) => EXIT_USAGE,
+            | CliError::Logging(_) => ErrorKind::Usage.exit_status(),
             CliError::Lifecycle(e) => crate::error::exit_code(e),
-            _ => EXIT_FAILURE,
+            _ => ErrorKind::Runtime.exit_status(),
         }
     }
 }
 
 /// The whole program; returns the exit status.
 pub fn main() -> i32 {
-    let args: Args = output::args::parse_or_exit();
+    let args: Args = super::args::parse_or_exit();
     let result = logging::init(logging::Setup::default())
         .map_err(CliError::from)
         .and_then(|()| tokio::runtime::Runtime::new().map_err(CliError::Runtime))
@@ -238,9 +240,7 @@ async fn inventory(
 
 pub async fn run(args: &Args) -> Result<i32, CliError> {
     if let Some(command) = &args.command {
-        return crate::lifecycle::cli::run(command)
-            .await
-            .map_err(CliError::Lifecycle);
+        return lifecycle::run(command).await.map_err(CliError::Lifecycle);
     }
     let request = check(args)?;
     let sdk = args.aws.sdk_config().await;
@@ -251,7 +251,7 @@ pub async fn run(args: &Args) -> Result<i32, CliError> {
     };
     let inv = inventory(&ec2, &clients.cfn, args, request.globs.as_ref()).await?;
     if !args.update {
-        let published = crate::lifecycle::cli::published(&sdk, &args.publish_prefix)
+        let published = lifecycle::published(&sdk, &args.publish_prefix)
             .await
             .map_err(CliError::Lifecycle)?;
         if args.output == Format::Json {
@@ -262,7 +262,7 @@ pub async fn run(args: &Args) -> Result<i32, CliError> {
             })?;
         } else {
             print_tables(&inv.shown, &inv.stacks);
-            crate::lifecycle::cli::print_published_listing(&published, &args.publish_prefix);
+            lifecycle::print_published_listing(&published, &args.publish_prefix);
         }
         return Ok(0);
     }

@@ -31,6 +31,8 @@ pub(super) struct Run<'a> {
     pub plan: &'a Plan,
     pub docker: &'a BTreeMap<Platform, Docker>,
     pub meta: &'a Meta,
+    /// The registry credentials asked for (fetched again when an ECR token ages).
+    pub req: &'a crate::registry::AuthRequest,
 }
 
 impl Run<'_> {
@@ -42,11 +44,11 @@ impl Run<'_> {
         reg: &mut Registry,
         rows: &mut [Row],
     ) -> anyhow::Result<Vec<PushedImage>> {
-        let req = self.args.auth.request(None);
+        let req = self.req;
         let mut out = Vec::new();
         for os in &self.plan.oses {
             for &kind in &self.plan.kinds {
-                reg.refresh(&req).await?;
+                reg.refresh(req).await?;
                 let reg_ref = &*reg;
                 let image = format!("lava/{os}/{kind}");
                 let repo = format!("{}/{}/{image}", self.args.registry, self.args.prefix);
@@ -160,7 +162,7 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
     let joined = digests::join(&a.digests)
         .map_err(DigestsError::classified)
         .context("--digests")?;
-    let req = a.auth.request(None);
+    let req = a.auth.request(&a.profile.aws());
     let mut registries: BTreeMap<&str, Registry> = BTreeMap::new();
     let mut plan = Vec::new();
     for (repo, platforms) in &joined {
@@ -227,7 +229,7 @@ pub(super) async fn ecr_repo(a: &EcrArgs) -> anyhow::Result<()> {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     oses.sort();
-    let sdk = crate::aws::sdk_config(a.profile.as_deref(), None).await;
+    let sdk = crate::aws::sdk_config(a.profile.get(), None).await;
     let ecr = aws_sdk_ecr::Client::new(&sdk);
     for os in oses {
         for kind in ImageType::ALL {
