@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Test services for lava-build: the AWS emulator (moto server), an OCI registry
-# (Debian's docker-registry), Docker engines (dockerd: one only when none answers, and a second
-# one, always, for the tests of --engine) and the database servers the lab's connection test
-# reaches (Debian's PostgreSQL and MariaDB, on loopback, data under build/services).
+# (Debian's docker-registry), a native S3 server (s3s-fs, for the sync tests), Docker engines
+# (dockerd: one only when none answers, and a second one, always, for the tests of --engine) and the
+# database servers the lab's connection test reaches (Debian's PostgreSQL and MariaDB, on loopback,
+# data under build/services).
 #
 #   scripts/test-services.sh install [demo] install what the tests need (demo: what make demo needs), exactly as pinned in scripts/deps/
-#                                           (apt-get, pip into build/venv and build/lava-venv, npm, the lab OS)
+#                                           (apt-get, pip into build/venv and build/lava-venv, npm, the lab OS, s3s-fs)
+#   scripts/test-services.sh s3s-fs         build only s3s-fs (once) into build/s3s-fs; prints its path (the sync benchmark's server)
 #   scripts/test-services.sh check          compare what is installed with the pins (read-only), exit 1 naming each difference
 #   scripts/test-services.sh start          start the services; endpoints go to build/services/env
 #   scripts/test-services.sh stop           stop what start started, by PID
@@ -139,6 +141,27 @@ install_npm() {
     cp "$deps/npm/package-lock.json" "$dir/.installed-lock"
 }
 
+# s3s-fs, the native S3 server of the sync tests and benchmark (scripts/deps/s3s-fs.lock), built
+# once with cargo into build/s3s-fs; built again when the binary there reports another version.
+s3s_fs="$top/build/s3s-fs/bin/s3s-fs"
+s3s_fs_pin() {
+    awk '!/^#/ && $1 == "s3s-fs" { print $2 }' "$deps/s3s-fs.lock"
+}
+install_s3s_fs() {
+    local want have
+    want=$(s3s_fs_pin)
+    [ -n "$want" ] || die "s3s-fs: no version in scripts/deps/s3s-fs.lock"
+    have=$("$s3s_fs" --version 2>/dev/null || true)
+    [ "$have" = "s3s-fs $want" ] && return 0
+    command -v cargo >/dev/null || die "s3s-fs: cargo is needed to build it (the pinned Rust toolchain)"
+    log "s3s-fs: cargo install s3s-fs@$want --locked --features binary into build/s3s-fs (once; minutes)"
+    rm -rf "$top/build/s3s-fs"
+    cargo install "s3s-fs@$want" --locked --features binary --root "$top/build/s3s-fs" >"$top/build/s3s-fs.log" 2>&1 ||
+        die "s3s-fs: cargo install failed (log: $top/build/s3s-fs.log)"
+    have=$("$s3s_fs" --version 2>/dev/null || true)
+    [ "$have" = "s3s-fs $want" ] || die "s3s-fs: built binary reports '${have:-nothing}', not s3s-fs $want"
+}
+
 # check: every pin against what is installed, read-only; one line a difference, exit 1 on any.
 check() {
     local bad=0 pin name version have line
@@ -172,6 +195,12 @@ check() {
         echo "lab: no lab OS made from scripts/deps/lab.lock ($(lab_tar))"
         bad=1
     fi
+    local s3s_have
+    s3s_have=$("$s3s_fs" --version 2>/dev/null || true)
+    if [ "$s3s_have" != "s3s-fs $(s3s_fs_pin)" ]; then
+        echo "s3s-fs: pinned $(s3s_fs_pin), installed ${s3s_have:-nothing} ($s3s_fs)"
+        bad=1
+    fi
     "$top/scripts/vm/image.sh" check || bad=1
     return "$bad"
 }
@@ -188,6 +217,7 @@ install() {
     install_venv "$venv" "$deps/test.txt"
     install_venv "$lava_venv" "$deps/lava.txt"
     install_npm
+    install_s3s_fs
     lab
     # The VM OS of the boot agent's VM test (tests/it/vm.rs), pinned by scripts/deps/vm.lock.
     "$top/scripts/vm/image.sh" rootfs
@@ -282,6 +312,30 @@ start_moto() {
         echo "export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true"
     } >>"$envfile"
     log "moto server on 127.0.0.1:$port (pid $(cat "$state/moto.pid"))"
+}
+
+# s3s-fs on a free loopback port, its data in a fresh folder under build/services (removed by
+# stop). The tests get its URL and its data folder (they read what it keeps of multipart uploads,
+# as it does not list them); a missing binary is left out, and the tests that need it fail naming it.
+start_s3s_fs() {
+    local port dir="$state/s3s-fs"
+    if [ ! -x "$s3s_fs" ]; then
+        log "s3s-fs: $s3s_fs is not built (scripts/test-services.sh install); tests that need LAVA_TEST_S3S_FS will fail naming it"
+        return 0
+    fi
+    port=$(free_port)
+    rm -rf "$dir"
+    mkdir -p "$dir/data"
+    echo "$dir" >"$state/s3s-fs.dir"
+    "$s3s_fs" --host 127.0.0.1 --port "$port" --access-key testing --secret-key testing "$dir/data" \
+        >"$state/s3s-fs.log" 2>&1 9>&- &
+    echo $! >"$state/s3s-fs.pid"
+    wait_for s3s-fs 30 curl -s -o /dev/null "http://127.0.0.1:$port/"
+    {
+        echo "export LAVA_TEST_S3S_FS=http://127.0.0.1:$port"
+        echo "export LAVA_TEST_S3S_FS_DATA=$dir/data"
+    } >>"$envfile"
+    log "s3s-fs on 127.0.0.1:$port (pid $(cat "$state/s3s-fs.pid"))"
 }
 
 start_registry() {
@@ -432,6 +486,7 @@ start() {
     } >>"$envfile"
     start_moto
     if [ "$what" = all ]; then
+        start_s3s_fs
         start_registry
         start_docker
         start_postgres
@@ -489,5 +544,6 @@ case "${1:-}" in
     lab) lab ;;
     lab-record) lab record ;;
     mirror) lab_mirror ;;
-    *) sed -n '2,11p' "$0" >&2; exit 2 ;;
+    s3s-fs) install_s3s_fs; echo "$s3s_fs" ;;
+    *) sed -n '2,18p' "$0" >&2; exit 2 ;;
 esac

@@ -7,8 +7,8 @@
 # Needs: the binary to measure (LAVA_BUILD, default target/release/lava-build; `cargo build
 # --profile measure` makes a release-optimised one in minutes), the AWS CLI in build/venv
 # (scripts/test-services.sh install), Debian's rclone and GNU time (apt-get install rclone time).
-# s3s-fs is built once into build/bench/s3s-fs (cargo install; 0.14.1, the last release that builds
-# with the pinned Rust 1.95).
+# s3s-fs is the sync tests' own server: built once into build/s3s-fs by scripts/test-services.sh
+# (install, or its s3s-fs command, which this script runs), at the version scripts/deps/s3s-fs.lock pins.
 #
 # Rows (sizes scale with the variables below; the defaults are the issue's):
 #   large     one BENCH_LARGE_MIB file (2048): first upload to an empty bucket
@@ -40,11 +40,8 @@ rows=${BENCH_ONLY:-large small changed recreated huge}
 [ -x "$aws" ] || { echo "no AWS CLI at $aws: scripts/test-services.sh install" >&2; exit 2; }
 command -v rclone >/dev/null || { echo "rclone is needed: apt-get install rclone" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "GNU time is needed for peak RSS: apt-get install time" >&2; exit 2; }
-s3s=$top/build/bench/s3s-fs/bin/s3s-fs
-if [ ! -x "$s3s" ]; then
-    echo "building s3s-fs 0.14.1 into build/bench/s3s-fs (once; minutes)" >&2
-    cargo install s3s-fs@0.14.1 --locked --features binary --root "$top/build/bench/s3s-fs" >&2
-fi
+# The pinned s3s-fs of the tests (built once; checked against the pin at every run).
+s3s=$("$top/scripts/test-services.sh" s3s-fs)
 
 # The data (several GiB at full size) under build/bench, removed at the end.
 mkdir -p "$top/build/bench"

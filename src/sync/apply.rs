@@ -101,7 +101,8 @@ impl Run<'_> {
 
     /// Aborts the multipart uploads under the prefix that the journal names: those of an earlier
     /// sync that was killed. Returns their keys; one that cannot be aborted is a failure (and
-    /// stays in the journal). Nothing is asked of S3 when the journal names none here.
+    /// stays in the journal). Nothing is asked of S3 when the journal names none here. A server
+    /// that does not list multipart uploads gets an abort for each one the journal names.
     pub(super) async fn abort_stale(&mut self) -> Vec<String> {
         let ours: Vec<uploads::Entry> = self
             .journal
@@ -112,14 +113,30 @@ impl Run<'_> {
         if ours.is_empty() {
             return Vec::new();
         }
-        let live: BTreeSet<(String, String)> = match super::multipart::multipart_uploads(
+        // None: the server does not list multipart uploads (s3s-fs answers 501 NotImplemented);
+        // then each upload the journal names is aborted directly, and one the server no longer
+        // knows (NoSuchUpload) is gone.
+        let live: Option<BTreeSet<(String, String)>> = match super::multipart::multipart_uploads(
             &self.client,
             &self.opts.bucket,
             &self.opts.prefix,
         )
         .await
         {
-            Ok(l) => l.into_iter().collect(),
+            Ok(l) => Some(l.into_iter().collect()),
+            Err(super::remote::RemoteError::Aws(e))
+                if e.code.as_deref() == Some("NotImplemented") =>
+            {
+                progress::line(
+                    "sync:",
+                    format_args!(
+                        "the S3 server does not list multipart uploads (NotImplemented): aborting the {} upload(s) an earlier sync left unfinished under {} by their ids",
+                        ours.len(),
+                        self.url_of(&self.opts.prefix)
+                    ),
+                );
+                None
+            }
             Err(e) => {
                 self.failed.push(Failure {
                     key: format!(
@@ -134,7 +151,9 @@ impl Run<'_> {
         let mut gone = BTreeSet::new();
         let mut aborted = Vec::new();
         for e in ours {
-            if !live.contains(&(e.key.clone(), e.upload_id.clone())) {
+            if let Some(live) = &live
+                && !live.contains(&(e.key.clone(), e.upload_id.clone()))
+            {
                 // Completed or aborted since (its end was not recorded): nothing to do.
                 gone.insert(e.upload_id);
                 continue;
@@ -150,6 +169,11 @@ impl Run<'_> {
                 Ok(()) => {
                     gone.insert(e.upload_id);
                     aborted.push(e.key);
+                }
+                Err(super::remote::RemoteError::Aws(err))
+                    if live.is_none() && err.code.as_deref() == Some("NoSuchUpload") =>
+                {
+                    gone.insert(e.upload_id);
                 }
                 Err(err) => self.failed.push(Failure {
                     key: e.key,

@@ -6,9 +6,8 @@
 //! its parts, `-<parts>` appended. The part size is not stored, but the part count is: the part
 //! sizes that give that count for the file's size are tried, the usual ones first, and an equal
 //! ETag means the same content (an MD5 collision between a file and the object it replaced aside).
-use super::hash::part_size;
+use super::hash::{digest_parts, part_size};
 use md5::{Digest, Md5};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 const MIB: u64 = 1024 * 1024;
@@ -55,33 +54,7 @@ pub fn candidates(size: u64, n: u64) -> Vec<u64> {
 /// are hashed on `workers` threads.
 pub fn of_file(path: &Path, size: u64, psize: u64, workers: usize) -> std::io::Result<String> {
     let file = std::fs::File::open(path)?;
-    let count = size.div_ceil(psize) as usize;
-    let workers = workers.clamp(1, count.max(1));
-    let mut digests = vec![[0u8; 16]; count];
-    std::thread::scope(|s| -> std::io::Result<()> {
-        let file = &file;
-        let handles: Vec<_> = (0..workers)
-            .map(|w| {
-                s.spawn(move || -> std::io::Result<Vec<(usize, [u8; 16])>> {
-                    let mut buf = vec![0u8; 1 << 20];
-                    (w..count)
-                        .step_by(workers)
-                        .map(|i| {
-                            let offset = i as u64 * psize;
-                            let len = psize.min(size - offset);
-                            Ok((i, md5_range(file, offset, len, &mut buf)?))
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        for h in handles {
-            for (i, d) in h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))? {
-                digests[i] = d;
-            }
-        }
-        Ok(())
-    })?;
+    let digests = digest_parts::<Md5, 16>(&file, size, psize, workers)?;
     Ok(of_part_md5s(&digests))
 }
 
@@ -92,23 +65,6 @@ pub fn of_part_md5s(parts: &[[u8; 16]]) -> String {
         outer.update(p);
     }
     format!("{}-{}", hex::encode(outer.finalize()), parts.len())
-}
-
-fn md5_range(
-    file: &std::fs::File,
-    offset: u64,
-    len: u64,
-    buf: &mut [u8],
-) -> std::io::Result<[u8; 16]> {
-    let mut md5 = Md5::new();
-    let mut done = 0u64;
-    while done < len {
-        let n = (buf.len() as u64).min(len - done) as usize;
-        file.read_exact_at(&mut buf[..n], offset + done)?;
-        md5.update(&buf[..n]);
-        done += n as u64;
-    }
-    Ok(md5.finalize().into())
 }
 
 /// Whether the file at `path` has the multipart ETag `etag` for one of the [`candidates`] part

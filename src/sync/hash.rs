@@ -181,47 +181,50 @@ pub fn read_range(file: &std::fs::File, offset: u64, len: u64) -> std::io::Resul
     Ok(buf)
 }
 
-/// The SHA-256 of `len` bytes at `offset`, read in 1 MiB blocks into `buf`.
-fn hash_range(
+/// The digest `D` of `len` bytes at `offset`, read in blocks of `buf`'s size into `buf`.
+fn digest_range<D: Digest>(
     file: &std::fs::File,
     offset: u64,
     len: u64,
     buf: &mut [u8],
-) -> std::io::Result<[u8; 32]> {
-    let mut sha = Sha256::new();
+) -> std::io::Result<sha2::digest::Output<D>> {
+    let mut digest = D::new();
     let mut done = 0u64;
     while done < len {
         let n = (buf.len() as u64).min(len - done) as usize;
         file.read_exact_at(&mut buf[..n], offset + done)?;
-        sha.update(&buf[..n]);
+        digest.update(&buf[..n]);
         done += n as u64;
     }
-    Ok(sha.finalize().into())
+    Ok(digest.finalize())
 }
 
-/// Reads `path` once and computes its [`Hashes`]; the parts of a large file on `workers` threads.
-pub fn hash_file(path: &Path, size: u64, workers: usize) -> std::io::Result<Hashes> {
-    let file = std::fs::File::open(path)?;
-    if !multipart(size) {
-        return Ok(Hashes::of_bytes(&read_range(&file, 0, size)?));
-    }
-    let psize = part_size(size);
+/// The digests `D` of the parts of `psize` bytes of a file of `size` bytes, in order, hashed on
+/// `workers` threads (worker w hashes parts w, w + workers, …: neighbours read neighbouring ranges).
+pub fn digest_parts<D, const N: usize>(
+    file: &std::fs::File,
+    size: u64,
+    psize: u64,
+    workers: usize,
+) -> std::io::Result<Vec<[u8; N]>>
+where
+    D: Digest,
+    sha2::digest::Output<D>: Into<[u8; N]>,
+{
     let count = size.div_ceil(psize) as usize;
-    let workers = workers.clamp(1, count);
-    let mut digests = vec![[0u8; 32]; count];
+    let workers = workers.clamp(1, count.max(1));
+    let mut digests = vec![[0u8; N]; count];
     std::thread::scope(|s| -> std::io::Result<()> {
-        let file = &file;
-        // Worker w hashes parts w, w + workers, …: neighbours read neighbouring ranges.
         let handles: Vec<_> = (0..workers)
             .map(|w| {
-                s.spawn(move || -> std::io::Result<Vec<(usize, [u8; 32])>> {
+                s.spawn(move || -> std::io::Result<Vec<(usize, [u8; N])>> {
                     let mut buf = vec![0u8; 1 << 20];
                     (w..count)
                         .step_by(workers)
                         .map(|i| {
                             let offset = i as u64 * psize;
                             let len = psize.min(size - offset);
-                            Ok((i, hash_range(file, offset, len, &mut buf)?))
+                            Ok((i, digest_range::<D>(file, offset, len, &mut buf)?.into()))
                         })
                         .collect()
                 })
@@ -234,6 +237,16 @@ pub fn hash_file(path: &Path, size: u64, workers: usize) -> std::io::Result<Hash
         }
         Ok(())
     })?;
+    Ok(digests)
+}
+
+/// Reads `path` once and computes its [`Hashes`]; the parts of a large file on `workers` threads.
+pub fn hash_file(path: &Path, size: u64, workers: usize) -> std::io::Result<Hashes> {
+    let file = std::fs::File::open(path)?;
+    if !multipart(size) {
+        return Ok(Hashes::of_bytes(&read_range(&file, 0, size)?));
+    }
+    let digests = digest_parts::<Sha256, 32>(&file, size, part_size(size), workers)?;
     Ok(Hashes::of_parts(&digests))
 }
 

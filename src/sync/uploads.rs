@@ -4,7 +4,8 @@
 //! dropped and every multipart upload under way is aborted. A sync killed outright cannot do that,
 //! so every multipart upload we start is first written to a journal beside the hash cache
 //! (`<cache>.uploads`, a line `bucket TAB key TAB upload id` each); the next sync to the same bucket
-//! and prefix lists the multipart uploads under its prefix and aborts the ones its journal names.
+//! and prefix lists the multipart uploads under its prefix and aborts the ones its journal names (a
+//! server that does not list them, such as s3s-fs, gets an abort for each one the journal names).
 //! Uploads started by anything else (another tool, another machine) are never touched.
 use std::collections::BTreeSet;
 use std::io::Write;

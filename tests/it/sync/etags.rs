@@ -1,6 +1,8 @@
-//! Objects another client uploaded in parts without checksums: their multipart ETag (MD5 of the
-//! parts' MD5s) is computed locally for the part sizes that give their part count.
-use super::{Fixture, data, n};
+//! ETags that are not the MD5 of the content. Objects another client uploaded in parts without
+//! checksums: their multipart ETag (MD5 of the parts' MD5s) is computed locally for the part sizes
+//! that give their part count. Objects encrypted with SSE-KMS: compared by checksum, never by ETag.
+use super::servers::{self, OwnMoto};
+use super::{Fixture, aws_cli, counts, data, n, report, sync_at};
 use serde_json::Value;
 
 /// Uploads `files` (local path, key) to the fixture's bucket with boto3 in 5 MiB parts and no
@@ -134,4 +136,67 @@ async fn objects_uploaded_in_other_parts_without_checksums_are_compared_by_multi
 
 fn counts3(v: &Value) -> [u64; 3] {
     super::counts(v, ["uploaded", "bytes_sent", "unchanged"])
+}
+
+#[tokio::test]
+async fn sse_kms_objects_are_compared_by_checksum_never_by_etag() {
+    let moto = OwnMoto::start(0, Some(servers::Flavour::SseKmsEtags));
+    let s3 = aws_sdk_s3::Client::new(&moto.sdk().await);
+    s3.create_bucket().bucket("kms").send().await.unwrap();
+    aws_cli(
+        &moto.url,
+        &[
+            "s3api",
+            "put-bucket-encryption",
+            "--bucket",
+            "kms",
+            "--server-side-encryption-configuration",
+            r#"{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"aws:kms"}}]}"#,
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("small.txt"), b"small").unwrap();
+    std::fs::write(src.join("big.zip"), data(4, 20 << 20)).unwrap();
+    let creds = ("testing", "testing");
+
+    let first = report(&sync_at(&moto.url, dir.path(), "kms", creds));
+    assert_eq!(
+        (
+            n(&first, "uploaded"),
+            first["failed"].as_array().unwrap().len()
+        ),
+        (2, 0),
+        "{first}"
+    );
+    // What makes this test mean something: the bucket encrypts with KMS and the ETag is no MD5.
+    let head = s3
+        .head_object()
+        .bucket("kms")
+        .key("res/small.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        head.server_side_encryption(),
+        Some(&aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+    );
+    let md5 = hex::encode(<md5::Md5 as md5::Digest>::digest(b"small"));
+    assert_ne!(head.e_tag().unwrap().trim_matches('"'), md5);
+
+    let second = report(&sync_at(&moto.url, dir.path(), "kms", creds));
+    assert_eq!(
+        counts(&second, ["uploaded", "unchanged"]),
+        [0, 2],
+        "{second}"
+    );
+    // Without the cache: decided by HEAD, from our checksum and S3's, never from the ETag.
+    std::fs::remove_file(dir.path().join("c.json")).unwrap();
+    let third = report(&sync_at(&moto.url, dir.path(), "kms", creds));
+    assert_eq!(
+        counts(&third, ["uploaded", "bytes_sent", "unchanged"]),
+        [0, 0, 2],
+        "{third}"
+    );
 }

@@ -329,13 +329,11 @@ impl Gate {
     }
 }
 
-/// A TCP proxy in front of the emulator that holds back the first connection whose bytes have
-/// `hold` (nothing more of it goes upstream) until the test calls [`Gate::release`]; the test
-/// learns from [`Gate::seen`] that it has arrived.
-pub async fn gate_proxy(hold: &'static str) -> (String, Gate) {
-    let upstream = crate::common::moto()
-        .trim_start_matches("http://")
-        .to_string();
+/// A TCP proxy in front of `upstream` (`http://host:port`) that holds back the first connection
+/// whose bytes have `hold` (nothing more of it goes upstream) until the test calls
+/// [`Gate::release`]; the test learns from [`Gate::seen`] that it has arrived.
+pub async fn gate_proxy(upstream: &str, hold: &'static str) -> (String, Gate) {
+    let upstream = upstream.trim_start_matches("http://").to_string();
     let (seen_tx, seen_rx) = tokio::sync::watch::channel(false);
     let (release_tx, release_rx) = tokio::sync::watch::channel(false);
     let seen_tx = Arc::new(seen_tx);
