@@ -7,7 +7,7 @@
 #
 #   scripts/test-services.sh install [demo] install what the tests need (demo: what make demo needs), exactly as pinned in scripts/deps/
 #                                           (apt-get, pip into build/venv and build/lava-venv, npm, the lab OS, s3s-fs)
-#   scripts/test-services.sh s3s-fs         build only s3s-fs (once) into build/s3s-fs; prints its path (the sync benchmark's server)
+#   scripts/test-services.sh s3s-fs         build s3s-fs optimised (once) into build/bench/s3s-fs; prints its path (the sync benchmark's server)
 #   scripts/test-services.sh check          compare what is installed with the pins (read-only), exit 1 naming each difference
 #   scripts/test-services.sh start          start the services; endpoints go to build/services/env
 #   scripts/test-services.sh stop           stop what start started, by PID
@@ -142,23 +142,34 @@ install_npm() {
 }
 
 # s3s-fs, the native S3 server of the sync tests and benchmark (scripts/deps/s3s-fs.lock), built
-# once with cargo into build/s3s-fs; built again when the binary there reports another version.
+# once with cargo: for the tests a debug build into build/s3s-fs (about 2 minutes; a release build
+# takes 10-20 and the fault tests do not need its speed), for the benchmark (`s3s-fs release`) a
+# release build into build/bench/s3s-fs. Built again when the binary reports another version.
 s3s_fs="$top/build/s3s-fs/bin/s3s-fs"
 s3s_fs_pin() {
     awk '!/^#/ && $1 == "s3s-fs" { print $2 }' "$deps/s3s-fs.lock"
 }
+# install_s3s_fs [release]: prints nothing; the binary is $s3s_fs (tests) or build/bench/s3s-fs/bin/s3s-fs.
 install_s3s_fs() {
-    local want have
+    local want have root="$top/build/s3s-fs" profile=(--debug)
+    if [ "${1:-}" = release ]; then
+        root="$top/build/bench/s3s-fs"
+        profile=()
+    fi
     want=$(s3s_fs_pin)
     [ -n "$want" ] || die "s3s-fs: no version in scripts/deps/s3s-fs.lock"
-    have=$("$s3s_fs" --version 2>/dev/null || true)
+    have=$("$root/bin/s3s-fs" --version 2>/dev/null || true)
     [ "$have" = "s3s-fs $want" ] && return 0
     command -v cargo >/dev/null || die "s3s-fs: cargo is needed to build it (the pinned Rust toolchain)"
-    log "s3s-fs: cargo install s3s-fs@$want --locked --features binary into build/s3s-fs (once; minutes)"
-    rm -rf "$top/build/s3s-fs"
-    cargo install "s3s-fs@$want" --locked --features binary --root "$top/build/s3s-fs" >"$top/build/s3s-fs.log" 2>&1 ||
+    log "s3s-fs: cargo install s3s-fs@$want --locked --features binary ${profile[*]} into ${root#"$top/"} (once; minutes)"
+    rm -rf "$root"
+    mkdir -p "$top/build"
+    # Its own target dir: a CARGO_TARGET_DIR of the project's is neither used nor filled.
+    CARGO_TARGET_DIR="$top/build/s3s-fs-target" cargo install "s3s-fs@$want" --locked --features binary "${profile[@]}" \
+        --root "$root" >"$top/build/s3s-fs.log" 2>&1 ||
         die "s3s-fs: cargo install failed (log: $top/build/s3s-fs.log)"
-    have=$("$s3s_fs" --version 2>/dev/null || true)
+    rm -rf "$top/build/s3s-fs-target"
+    have=$("$root/bin/s3s-fs" --version 2>/dev/null || true)
     [ "$have" = "s3s-fs $want" ] || die "s3s-fs: built binary reports '${have:-nothing}', not s3s-fs $want"
 }
 
@@ -544,6 +555,6 @@ case "${1:-}" in
     lab) lab ;;
     lab-record) lab record ;;
     mirror) lab_mirror ;;
-    s3s-fs) install_s3s_fs; echo "$s3s_fs" ;;
+    s3s-fs) install_s3s_fs release; echo "$top/build/bench/s3s-fs/bin/s3s-fs" ;;
     *) sed -n '2,18p' "$0" >&2; exit 2 ;;
 esac

@@ -7,8 +7,8 @@
 # Needs: the binary to measure (LAVA_BUILD, default target/release/lava-build; `cargo build
 # --profile measure` makes a release-optimised one in minutes), the AWS CLI in build/venv
 # (scripts/test-services.sh install), Debian's rclone and GNU time (apt-get install rclone time).
-# s3s-fs is the sync tests' own server: built once into build/s3s-fs by scripts/test-services.sh
-# (install, or its s3s-fs command, which this script runs), at the version scripts/deps/s3s-fs.lock pins.
+# s3s-fs is the sync tests' own server at the version scripts/deps/s3s-fs.lock pins, here an optimised
+# build made once into build/bench/s3s-fs by `scripts/test-services.sh s3s-fs` (the tests use a debug build).
 #
 # Rows (sizes scale with the variables below; the defaults are the issue's):
 #   large     one BENCH_LARGE_MIB file (2048): first upload to an empty bucket
@@ -40,7 +40,7 @@ rows=${BENCH_ONLY:-large small changed recreated huge}
 [ -x "$aws" ] || { echo "no AWS CLI at $aws: scripts/test-services.sh install" >&2; exit 2; }
 command -v rclone >/dev/null || { echo "rclone is needed: apt-get install rclone" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "GNU time is needed for peak RSS: apt-get install time" >&2; exit 2; }
-# The pinned s3s-fs of the tests (built once; checked against the pin at every run).
+# The pinned s3s-fs, optimised (built once; checked against the pin at every run).
 s3s=$("$top/scripts/test-services.sh" s3s-fs)
 
 # The data (several GiB at full size) under build/bench, removed at the end.

@@ -256,3 +256,49 @@ fn the_check_finds_cycles_between_rooms_and_between_files() {
     write("x/q.rs", "fn f() {}\n");
     assert_eq!(cycles(src), Vec::<String>::new());
 }
+
+/// The files under `src` (not `cli/`, not `bin/`) whose code (comments and `mod tests` left out)
+/// names any of `words`, with the word found.
+fn outside_cli_naming(src: &Path, words: &[&str], allowed: &[&str]) -> Vec<String> {
+    let mut out = Vec::new();
+    for file in modules(src).values() {
+        let rel = file.strip_prefix(src).unwrap().to_string_lossy().into_owned();
+        if rel.starts_with("cli/") || allowed.contains(&rel.as_str()) {
+            continue;
+        }
+        let text = code(&std::fs::read_to_string(file).unwrap());
+        for w in words.iter().filter(|w| text.contains(**w)) {
+            out.push(format!("src/{rel}: {w}"));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Only `src/cli/` knows clap and builds the AWS configuration; the rooms take requests and
+/// clients (`aws::AwsConfig`), so every call of a command uses the profile and region it was given.
+#[test]
+fn only_the_command_line_layer_knows_clap_and_builds_the_aws_config() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let clap = outside_cli_naming(&src, &["clap::", "#[arg(", "#[command("], &[]);
+    assert!(clap.is_empty(), "clap below src/cli/:\n{}", clap.join("\n"));
+    let aws = outside_cli_naming(&src, &["sdk_config("], &["aws/mod.rs"]);
+    assert!(aws.is_empty(), "AWS config built below src/cli/:\n{}", aws.join("\n"));
+    // The check can fail: on a tree where a room derives a clap type and loads a config.
+    let d = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let p = d.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("lib.rs", "pub mod cli;\npub mod job;\n");
+    write("cli/mod.rs", "#[derive(clap::Parser)]\nstruct A;\n");
+    write(
+        "job/mod.rs",
+        "// clap:: in a comment\n#[derive(clap::ValueEnum)]\nenum P { A }\nasync fn f() { crate::aws::sdk_config(None, None).await; }\n",
+    );
+    assert_eq!(
+        outside_cli_naming(d.path(), &["clap::", "sdk_config("], &[]),
+        ["src/job/mod.rs: clap::", "src/job/mod.rs: sdk_config("]
+    );
+}
