@@ -692,6 +692,53 @@ fn ecr_connections_exchange_a_token_and_pull_from_the_accounts_registry() {
     );
 }
 
+/// `--region` and `--profile` reach the ECR login (issue 36: one AWS configuration per command).
+/// moto names the registry of the region a GetAuthorizationToken was signed for; the payload is
+/// in eu-west-1, so the token goes with the pull only when the login was made there.
+#[test]
+fn region_and_profile_of_job_run_are_those_of_the_ecr_login() {
+    let fx = Fx::new(json!([
+        {"type": "docker", "conn_id": "docker/ecr", "enabled": true, "registry": "ecr"}
+    ]));
+    let host = "123456789012.dkr.ecr.eu-west-1.amazonaws.com";
+    fx.job_of(
+        &format!("{host}/lava/lt/demo:1"),
+        json!({"command": "true", "docker": "docker/ecr"}),
+    );
+    let withheld = "credentials of connection docker/ecr (for 123456789012.dkr.ecr.us-east-1.amazonaws.com) are not sent";
+    let profiles = fx.path("aws-config");
+    std::fs::write(
+        &profiles,
+        "[default]\nregion = us-east-1\n\n[profile irish]\nregion = eu-west-1\n",
+    )
+    .unwrap();
+    // (arguments, the profiles file, AWS_REGION) → whether the login was made in eu-west-1.
+    let cases: [(&[&str], bool, bool); 4] = [
+        (&[], false, true),
+        (&["--region", "eu-west-1"], false, true),
+        (&[], true, false),
+        (&["--profile", "irish"], true, false),
+    ];
+    for (args, with_profiles, aws_region) in cases {
+        let mut c = fx.cmd();
+        if with_profiles {
+            c.env("AWS_CONFIG_FILE", &profiles);
+        }
+        if !aws_region {
+            c.env_remove("AWS_REGION");
+        }
+        let o = c.args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", text(&o));
+        assert!(
+            err.contains(&format!("pulling {host}/lava/lt/demo:1 from {host}")),
+            "{args:?}: {err}"
+        );
+        let in_eu = !args.is_empty();
+        assert_eq!(!err.contains(withheld), in_eu, "{args:?}: {err}");
+    }
+}
+
 #[tokio::test]
 async fn specs_come_from_the_lava_tables_in_dynamodb_with_state() {
     use aws_sdk_dynamodb::types::{

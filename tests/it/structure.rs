@@ -262,7 +262,11 @@ fn the_check_finds_cycles_between_rooms_and_between_files() {
 fn outside_cli_naming(src: &Path, words: &[&str], allowed: &[&str]) -> Vec<String> {
     let mut out = Vec::new();
     for file in modules(src).values() {
-        let rel = file.strip_prefix(src).unwrap().to_string_lossy().into_owned();
+        let rel = file
+            .strip_prefix(src)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if rel.starts_with("cli/") || allowed.contains(&rel.as_str()) {
             continue;
         }
@@ -283,7 +287,11 @@ fn only_the_command_line_layer_knows_clap_and_builds_the_aws_config() {
     let clap = outside_cli_naming(&src, &["clap::", "#[arg(", "#[command("], &[]);
     assert!(clap.is_empty(), "clap below src/cli/:\n{}", clap.join("\n"));
     let aws = outside_cli_naming(&src, &["sdk_config("], &["aws/mod.rs"]);
-    assert!(aws.is_empty(), "AWS config built below src/cli/:\n{}", aws.join("\n"));
+    assert!(
+        aws.is_empty(),
+        "AWS config built below src/cli/:\n{}",
+        aws.join("\n")
+    );
     // The check can fail: on a tree where a room derives a clap type and loads a config.
     let d = tempfile::tempdir().unwrap();
     let write = |rel: &str, text: &str| {
