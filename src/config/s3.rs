@@ -3,6 +3,7 @@
 use super::deploy::DeployAmi;
 use super::error::ConfigError;
 use super::source::{Source, Sourced};
+use crate::aws::s3url::{S3Url, S3UrlError};
 use std::collections::BTreeMap;
 
 /// Why an S3 location cannot be split into bucket and prefix.
@@ -11,8 +12,8 @@ pub enum S3LocationError {
     /// Read after "expected" in a configuration error.
     #[error("s3://bucket/prefix/, or _.s3base in the environment for a relative location")]
     NoBase,
-    #[error("no bucket name")]
-    NoBucket,
+    #[error("s3://bucket/prefix/ ({0})")]
+    Url(#[source] S3UrlError),
 }
 
 /// Splits an S3 location into bucket and prefix. `location` is `s3://bucket/prefix/` or, when
@@ -21,21 +22,15 @@ pub fn split_s3_location(
     location: &str,
     s3base: Option<&str>,
 ) -> Result<(String, String), S3LocationError> {
-    let full = if let Some(rest) = location.strip_prefix("s3://") {
-        rest.to_string()
+    let url = if location.starts_with("s3://") {
+        location.to_string()
     } else {
         let base = s3base.ok_or(S3LocationError::NoBase)?;
-        let base = base.trim_end_matches('/');
-        format!("{base}/{}", location.trim_start_matches('/'))
+        let base = base.trim_start_matches("s3://").trim_end_matches('/');
+        format!("s3://{base}/{}", location.trim_start_matches('/'))
     };
-    let (bucket, prefix) = match full.split_once('/') {
-        Some((b, p)) => (b.to_string(), p.to_string()),
-        None => (full.clone(), String::new()),
-    };
-    if bucket.is_empty() {
-        return Err(S3LocationError::NoBucket);
-    }
-    Ok((bucket, prefix))
+    let u = S3Url::parse(&url).map_err(S3LocationError::Url)?;
+    Ok((u.bucket, u.key))
 }
 
 /// Bucket and prefix of the build resources: `s3bucket=`/`s3prefix=` from the command line, else

@@ -301,13 +301,8 @@ pub fn s3prefix(v: &str) -> Result<(), ConfigError> {
 
 /// S3 bucket naming rules (the common subset): 3-63 of a-z 0-9 . -, starting and ending alphanumeric.
 pub fn s3bucket(v: &str) -> Result<(), ConfigError> {
-    let ok = (3..=63).contains(&v.len())
-        && v.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
-        && v.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && v.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
     expect(
-        ok,
+        crate::aws::s3url::is_bucket(v),
         "s3bucket",
         v,
         "an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-'",

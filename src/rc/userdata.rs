@@ -266,11 +266,9 @@ pub fn crontab(v: &Value) -> Result<Vec<CrontabEntry>, SpecError> {
         .collect())
 }
 
-/// Splits `s3://bucket/key` (both non-empty).
+/// Splits `s3://bucket/key` naming an object ([`crate::aws::s3url::S3Url::object`]).
 pub fn s3_location(s: &str) -> Option<(String, String)> {
-    let rest = s.strip_prefix("s3://")?;
-    let (b, k) = rest.split_once('/')?;
-    (!b.is_empty() && !k.is_empty()).then(|| (b.to_string(), k.to_string()))
+    crate::aws::s3url::S3Url::object(s).map(|u| (u.bucket, u.key))
 }
 
 #[cfg(test)]
@@ -383,10 +381,10 @@ mod tests {
                 .to_string()
                 .contains("shell[1]")
         );
-        let c = crontab(&json!({"root": "s3://b/k", "x": "http://y"})).unwrap();
+        let c = crontab(&json!({"root": "s3://bkt/k", "x": "http://y"})).unwrap();
         assert_eq!(
             c[0].1.as_ref().unwrap(),
-            &("b".to_string(), "k".to_string())
+            &("bkt".to_string(), "k".to_string())
         );
         assert_eq!(
             c[1].1.as_ref().unwrap_err().to_string(),

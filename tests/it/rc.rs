@@ -1187,7 +1187,7 @@ async fn built_in_steps_run_at_the_old_rc_d_positions_among_site_scripts() {
         json!({
             "shell0": format!("echo shell0 >> {o}"),
             "swap": {"size": 0},
-            "crontab": {"no-such-user-lava": "s3://b/k"},
+            "crontab": {"no-such-user-lava": "s3://bkt/k"},
             "shell": format!("echo shell >> {o}"),
         })
         .to_string()
@@ -1296,7 +1296,7 @@ async fn each_step_logs_to_syslog_as_rclocal_step_on_local0() {
     imds.set_user_data(
         json!({
             "shell0": "echo from shell0",
-            "crontab": {"no-such-user-lava": "s3://b/k"},
+            "crontab": {"no-such-user-lava": "s3://bkt/k"},
             "shell": ["echo from shell", "exit 4"],
         })
         .to_string()
@@ -1352,7 +1352,7 @@ fn s3run_without_home_uses_no_shared_folder() {
     let existed = tmp_cache.exists();
     // nobody (uid 65534) has /nonexistent as home: no cache folder, and no /tmp fallback.
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_lava-rc"));
-    c.args(["s3run", "-r", "ap-southeast-2", "s3://b/k.sh"])
+    c.args(["s3run", "-r", "ap-southeast-2", "s3://bkt/k.sh"])
         .env_remove("HOME")
         .current_dir("/");
     // SAFETY: setgid/setuid are async-signal-safe and touch only the child.
@@ -2001,7 +2001,7 @@ async fn user_data_values_and_keys_cannot_leak_or_forge_log_lines() {
         json!({
             "crontab": {
                 "root": "https://lava:hunter2-in-url@example.com/root.cron",
-                "x\nFORGED: lava-rc boot done": "s3://b/k",
+                "x\nFORGED: lava-rc boot done": "s3://bkt/k",
             },
             "y\rFORGED2\n": 1,
         })

@@ -82,14 +82,9 @@ struct Plan {
 
 /// `s3://bucket/prefix/` (prefix empty or ending in `/`).
 fn parse_s3_url(url: &str) -> Option<(String, String)> {
-    let rest = url.strip_prefix("s3://")?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    let bucket_ok = (3..=63).contains(&bucket.len())
-        && bucket
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
-    (bucket_ok && (prefix.is_empty() || prefix.ends_with('/')) && !prefix.starts_with('/'))
-        .then(|| (bucket.to_string(), prefix.to_string()))
+    let u = crate::aws::s3url::S3Url::parse(url).ok()?;
+    ((u.key.is_empty() || u.key.ends_with('/')) && !u.key.starts_with('/'))
+        .then_some((u.bucket, u.key))
 }
 
 fn plan(args: &BundleArgs) -> Result<Plan, ConfigError> {
