@@ -59,26 +59,17 @@ pub enum Created {
     Existed,
 }
 
-/// Creates `name` unless it exists (told by the error code `RepositoryAlreadyExistsException`),
-/// then sets its lifecycle policy (every time: the policy file may have changed).
+/// Creates `name` unless it exists ([`create_or_find_repository`]), then sets its lifecycle
+/// policy (every time: the policy file may have changed).
 pub async fn ensure_repository(
     ecr: &aws_sdk_ecr::Client,
     name: &str,
     lifecycle_policy: &str,
 ) -> Result<Created, EcrError> {
-    let created = match ecr.create_repository().repository_name(name).send().await {
-        Ok(_) => Created::New,
-        Err(e) => match AwsError::from_sdk("ECR", &e) {
-            cause if cause.is("RepositoryAlreadyExistsException") => Created::Existed,
-            source => {
-                return Err(EcrError::Create {
-                    repository: name.to_string(),
-                    source,
-                });
-            }
-        },
-    };
-    put_lifecycle(ecr, name, lifecycle_policy).await?;
+    let (_, created) = create_or_find_repository(ecr, name, Some(lifecycle_policy)).await?;
+    if created == Created::Existed {
+        put_lifecycle(ecr, name, lifecycle_policy).await?;
+    }
     Ok(created)
 }
 

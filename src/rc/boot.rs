@@ -254,7 +254,7 @@ async fn run_swap(report: &mut BootReport, data: &Map<String, Value>, root: &Roo
         Some(v) => match userdata::swap(v) {
             Ok(None) => report.record("swap", t, Ok("size 0: no swap".into())),
             Ok(Some(spec)) => {
-                let r = steps::swap(&spec, root).await;
+                let r = super::swap::swap(&spec, root).await;
                 report.record("swap", t, r);
             }
             Err(e) => report.record("swap", t, Err(e.into())),

@@ -8,5 +8,6 @@ pub mod object;
 pub mod proc;
 pub mod s3run;
 pub mod steps;
+pub mod swap;
 pub mod syslog;
 pub mod userdata;

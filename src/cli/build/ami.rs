@@ -8,6 +8,9 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+mod report;
+use report::print_report;
+
 fn params_help() -> String {
     let mut s =
         String::from("Parameters (key=value; the command line wins over the config file):\n");
@@ -456,49 +459,6 @@ async fn sync_resources(
     progress::line("[lava-build]", report.summary());
     if let Some(list) = report.failures() {
         anyhow::bail!("syncing the build resources failed for {list}; nothing was built");
-    }
-    Ok(())
-}
-
-fn print_report(
-    report: &crate::packer::build::BuildReport,
-    format: Format,
-    dist: Option<&crate::lifecycle::build::Distribution>,
-) -> anyhow::Result<()> {
-    for n in &report.notes {
-        progress::note(n);
-    }
-    if format == Format::Json {
-        #[derive(Serialize)]
-        struct WithDistribution<'a> {
-            #[serde(flatten)]
-            report: &'a crate::packer::build::BuildReport,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            distribution: Option<&'a crate::lifecycle::build::Distribution>,
-        }
-        return output::print_json(&WithDistribution {
-            report,
-            distribution: dist,
-        });
-    }
-    if report.validated_only {
-        println!(
-            "packer {}: {} is valid",
-            report.packer_version, report.template
-        );
-        return Ok(());
-    }
-    let mut t = output::table(&["arch", "region", "AMI id", "name"]);
-    for a in &report.amis {
-        t.add_row(vec![&a.arch, &a.region, &a.ami_id, &a.name]);
-    }
-    println!("{t}");
-    if let Some(log) = &report.log {
-        println!("log: {log}");
-    }
-    println!("manifest: {}", report.manifest);
-    if let Some(d) = dist {
-        d.print_text();
     }
     Ok(())
 }

@@ -4,12 +4,15 @@ use crate::config::ConfigError;
 use crate::engine::Platform;
 use crate::output::{self, Format};
 use crate::payload::project::{self, Platforms, Project};
-use crate::payload::run::{self, Removal, Request, Row, Target};
+use crate::payload::run::{self, Request, Target};
 use crate::registry::digests::{self, Digests};
 use anyhow::Context as _;
 use std::io::IsTerminal;
 
 mod index;
+mod report;
+
+use report::{report, report_removals};
 use std::path::PathBuf;
 
 /// What every verb's --help explains (a macro: `concat!` takes only literals).
@@ -298,67 +301,6 @@ fn selected_platforms(project: &Project, given: &[Platform]) -> Result<Platforms
         }
     }
     Ok(Platforms::List(list))
-}
-
-fn report(rows: &[Row], format: Format) -> anyhow::Result<()> {
-    if format == Format::Json {
-        return output::print_json(&rows);
-    }
-    let mut t = output::table(&["payload", "platform", "image", "build", "ecr", "push"]);
-    for r in rows {
-        let platforms: Vec<&str> = r.images.iter().map(|b| b.platform.as_str()).collect();
-        let ids: Vec<&str> = r
-            .images
-            .iter()
-            .map(|b| {
-                b.image_id
-                    .as_deref()
-                    .map_or("-", crate::payload::build::short)
-            })
-            .collect();
-        let builds: Vec<&str> = r.images.iter().map(|b| b.status).collect();
-        let push = match (&r.pushed, r.push, &r.by_digest) {
-            (_, Some(s), Some(b)) => {
-                let each: Vec<String> = b.digests.values().map(|d| format!("@{d}")).collect();
-                format!("{s} {}{}", b.repository, each.join(", "))
-            }
-            (Some(p), Some(s), _) => format!("{s} {}@{}", p.repository, p.digest),
-            (None, Some(s), None) => s.to_string(),
-            _ => String::new(),
-        };
-        t.add_row(vec![
-            r.payload.clone(),
-            platforms.join(", "),
-            ids.join(", "),
-            if r.error.is_some() {
-                "failed".to_string()
-            } else {
-                builds.join(", ")
-            },
-            r.ecr.unwrap_or("").to_string(),
-            push,
-        ]);
-    }
-    println!("{t}");
-    Ok(())
-}
-
-fn report_removals(list: &[Removal], format: Format) -> anyhow::Result<()> {
-    if format == Format::Json {
-        return output::print_json(&list);
-    }
-    for r in list {
-        match &r.images {
-            Some(images) => {
-                println!("{} {} ({} images)", r.status, r.repository, images.len());
-                for i in images {
-                    println!("  {i}");
-                }
-            }
-            None => println!("{} {} (no such ECR repository)", r.status, r.repository),
-        }
-    }
-    Ok(())
 }
 
 /// The request of `a`, with `lava.realm` read from DynamoDB when `--realm-info dynamodb` asks.
