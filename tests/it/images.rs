@@ -5,17 +5,9 @@ use crate::common::{bin, ok, path_str, root};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-pub(crate) fn docker_host() -> String {
-    std::env::var("LAVA_TEST_DOCKER").unwrap_or_else(|_| {
-        panic!("Docker engine is not running: LAVA_TEST_DOCKER is unset; run the tests through scripts/test-services.sh run -- cargo test")
-    })
-}
-
-pub(crate) fn registry() -> String {
-    std::env::var("LAVA_TEST_REGISTRY").unwrap_or_else(|_| {
-        panic!("OCI registry (docker-registry) is not running: LAVA_TEST_REGISTRY is unset; run the tests through scripts/test-services.sh run -- cargo test")
-    })
-}
+pub(crate) use crate::common::engine::{
+    blob_uploads, docker_host, docker2_host, registry, registry_log, unique,
+};
 
 /// A copy of the folder `src` in a temporary folder.
 fn copy_of(src: &Path) -> tempfile::TempDir {
@@ -87,10 +79,6 @@ fn built_for_amd64(extra: &[&str]) -> (tempfile::TempDir, String) {
     let args = [&["--tag", &tag, "--platform", "linux/amd64"][..], extra].concat();
     ok(images(fx.path(), &args));
     (fx, tag)
-}
-
-pub(crate) fn unique() -> String {
-    format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..10])
 }
 
 /// The architectures of an OCI index's manifests, in order.
@@ -222,18 +210,6 @@ pub(crate) fn assert_refusal(out: &std::process::Output, code: i32, needles: &[S
         assert!(err.contains(n.as_str()), "{n:?} in {err}");
     }
     err
-}
-
-pub(crate) fn registry_log() -> PathBuf {
-    root().join("build/services/registry.log")
-}
-
-pub(crate) fn blob_uploads(prefix: &str) -> usize {
-    let log = std::fs::read_to_string(registry_log()).unwrap_or_default();
-    let needle = format!("\"POST /v2/{prefix}/");
-    log.lines()
-        .filter(|l| l.contains(&needle) && l.contains("/blobs/uploads/"))
-        .count()
 }
 
 #[test]
@@ -523,12 +499,6 @@ async fn ecr_repositories_are_created_once_with_the_lifecycle_policy() {
             assert_eq!(policy["rules"].as_array().unwrap().len(), 2);
         }
     }
-}
-
-pub(crate) fn docker2_host() -> String {
-    std::env::var("LAVA_TEST_DOCKER2").unwrap_or_else(|_| {
-        panic!("second Docker engine is not running: LAVA_TEST_DOCKER2 is unset; run the tests through scripts/test-services.sh run -- cargo test")
-    })
 }
 
 /// A build time of its own, so that this test's images have inputs no other test shares.

@@ -1,6 +1,7 @@
 //! `lava-build job run` on the real engine and registries, with moto for DynamoDB, SSM, ECR and
 //! S3: the seed 001 examples end to end and each point of the runtime contract (issue 13), plus a
 //! job in the lab OS with lava from PyPI (issue 24).
+pub(crate) use crate::common::engine::{docker, import_busybox, public_image};
 use crate::common::{bin, moto_sdk, with_moto};
 use crate::images::{docker_host, registry, unique};
 use crate::images_registry::AuthRegistry;
@@ -8,87 +9,9 @@ use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 
 pub(crate) const REALM: &str = "lt";
 pub(crate) const BUCKET: &str = "lava-job-tests";
-
-/// The docker CLI on the test engine; panics with its stderr when it fails.
-pub(crate) fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker")
-        .env("DOCKER_HOST", docker_host())
-        .args(args)
-        .output()
-        .expect("docker CLI (Debian docker.io)");
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A root filesystem with busybox-static and the applets the tests use, as a tar.
-fn busybox_tar() -> Vec<u8> {
-    let mut b = tar::Builder::new(Vec::new());
-    let dir = |b: &mut tar::Builder<Vec<u8>>, p: &str, mode: u32| {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Directory);
-        h.set_mode(mode);
-        h.set_size(0);
-        b.append_data(&mut h, p, std::io::empty()).unwrap();
-    };
-    dir(&mut b, "bin", 0o755);
-    dir(&mut b, "tmp", 0o1777);
-    let busybox = std::fs::read("/bin/busybox").expect("busybox-static (Debian) at /bin/busybox");
-    let mut h = tar::Header::new_gnu();
-    h.set_mode(0o755);
-    h.set_size(busybox.len() as u64);
-    b.append_data(&mut h, "bin/busybox", busybox.as_slice())
-        .unwrap();
-    for applet in [
-        "sh", "id", "hostname", "env", "pwd", "echo", "cat", "sleep", "date", "test", "sort",
-        "grep", "touch", "ls", "true", "false",
-    ] {
-        let mut h = tar::Header::new_gnu();
-        h.set_entry_type(tar::EntryType::Symlink);
-        h.set_size(0);
-        h.set_mode(0o777);
-        b.append_link(&mut h, format!("bin/{applet}"), "busybox")
-            .unwrap();
-    }
-    b.into_inner().unwrap()
-}
-
-/// Imports the busybox image (USER 1000:1000, an entry point of its own) into the engine as
-/// `name`.
-pub(crate) fn import_busybox(name: &str) {
-    let mut child = Command::new("docker")
-        .env("DOCKER_HOST", docker_host())
-        .args(["import", "--change", "USER 1000:1000"])
-        .args([
-            "--change",
-            r#"CMD ["/bin/sh", "-c", "echo entry point ran as $(id -u)"]"#,
-        ])
-        .args(["-", name])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("docker CLI");
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &busybox_tar()).unwrap();
-    assert!(child.wait().unwrap().success(), "docker import {name}");
-}
-
-/// The busybox test image in the test registry (pushed once per test process).
-pub(crate) fn public_image() -> &'static str {
-    static IMAGE: OnceLock<String> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let name = format!("{}/lava-test/job-busybox:{}", registry(), unique());
-        import_busybox(&name);
-        docker(&["push", "-q", &name]);
-        name
-    })
-}
 
 /// The test's specs in a folder: realm, connections and job files.
 pub(crate) struct Fx {

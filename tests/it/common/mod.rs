@@ -1,6 +1,8 @@
 //! Shared test helpers: paths, the binaries, and the test services started by
 //! `scripts/test-services.sh` (a missing service fails the test and names it).
 #![allow(dead_code)]
+pub mod engine;
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
