@@ -5,7 +5,6 @@
 pub mod dynamodb;
 pub mod ecr;
 pub mod error;
-pub mod s3url;
 pub mod ssm;
 
 pub use error::{AwsError, describe, describe_service, error_code};

@@ -7,6 +7,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod params;
 pub mod s3;
+pub mod s3url;
 pub mod source;
 pub mod validate;
 pub mod yaml;

@@ -3,7 +3,7 @@
 use super::deploy::DeployAmi;
 use super::error::ConfigError;
 use super::source::{Source, Sourced};
-use crate::aws::s3url::{S3Url, S3UrlError};
+use crate::config::s3url::{S3Url, S3UrlError};
 use std::collections::BTreeMap;
 
 /// Why an S3 location cannot be split into bucket and prefix.

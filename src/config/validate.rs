@@ -302,7 +302,7 @@ pub fn s3prefix(v: &str) -> Result<(), ConfigError> {
 /// S3 bucket naming rules (the common subset): 3-63 of a-z 0-9 . -, starting and ending alphanumeric.
 pub fn s3bucket(v: &str) -> Result<(), ConfigError> {
     expect(
-        crate::aws::s3url::is_bucket(v),
+        crate::config::s3url::is_bucket(v),
         "s3bucket",
         v,
         "an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-'",

@@ -101,14 +101,13 @@ impl Object for Utils {
     ) -> Result<JValue, Error> {
         let s3 = |args: &[JValue]| -> Result<(String, String), Error> {
             let (url,): (&str,) = minijinja::value::from_args(args)?;
-            let rest = url.strip_prefix("s3://").ok_or_else(|| {
+            let u = crate::config::s3url::S3Url::parse(url).map_err(|why| {
                 Error::new(
                     ErrorKind::InvalidOperation,
-                    format!("{url:?} is not an s3:// URL"),
+                    format!("{url:?} is not an S3 URL: {why}"),
                 )
             })?;
-            let (b, k) = rest.split_once('/').unwrap_or((rest, ""));
-            Ok((b.to_string(), k.to_string()))
+            Ok((u.bucket, u.key))
         };
         match method {
             "uuid" => {

@@ -11,7 +11,7 @@ fn job(params: Value) -> Job {
 }
 
 fn ctx() -> RunContext {
-    let realm = json!({"realm": "prod", "s3_temp": "s3://t/tmp", "s3_payloads": "s3://p/pl", "s3_key": "alias/k"});
+    let realm = json!({"realm": "prod", "s3_temp": "s3://tbk/tmp", "s3_payloads": "s3://pbk/pl", "s3_key": "alias/k"});
     let start =
         TemplateTime(chrono::DateTime::parse_from_rfc3339("2026-01-02T03:04:05+11:00").unwrap());
     RunContext {
@@ -72,7 +72,7 @@ fn every_context_name_renders_as_lava_renders_it() {
     let (_, env) = command_and_env(&j, &ctx(), "job.json").unwrap();
     assert_eq!(env["G"], "G");
     assert_eq!(env["J"], "demo/j core prod r-1");
-    assert_eq!(env["R"], "s3://t/tmp");
+    assert_eq!(env["R"], "s3://tbk/tmp");
     assert_eq!(env["S"], "2026-01-02 03:04:05+11:00");
     assert_eq!(env["U"], "2026-01-01 16:04:05+00:00");
     assert_eq!(env["D"], "2026/01/01");
@@ -105,7 +105,7 @@ fn python_methods_and_printing() {
     assert_eq!(one("{{ vars.l | tojson }}").unwrap(), "[\"a\", 1]");
     assert_eq!(
         one("{{ utils.s3bucket(realm.s3_temp) }}/{{ utils.s3key(realm.s3_temp) }}").unwrap(),
-        "t/tmp"
+        "tbk/tmp"
     );
     assert_eq!(one("{{ utils.tojson(vars.l) }}").unwrap(), "[\"a\", 1]");
     assert_eq!(one("{{ utils.uuid() | length }}").unwrap(), "36");
@@ -199,8 +199,8 @@ fn the_lava_environment_wins_over_the_jobs_own() {
         ("LAVA_REALM", "prod"),
         ("LAVA_RUN_ID", "r-1"),
         ("LAVA_S3_KEY", "alias/k"),
-        ("LAVA_S3_PAYLOAD", "s3://p/pl/lava/demo:1"),
-        ("LAVA_S3_TMP", "s3://t/tmp/demo/j/r-1"),
+        ("LAVA_S3_PAYLOAD", "s3://pbk/pl/lava/demo:1"),
+        ("LAVA_S3_TMP", "s3://tbk/tmp/demo/j/r-1"),
         ("LAVA_TMP", "/tmp/lava-job-x/r-1"),
         ("LAVA_WORKER", "core"),
         ("MINE", "1"),

@@ -242,9 +242,9 @@ pub async fn run(
 
 /// `s3://bucket/prefix` split into (bucket, key prefix without a trailing slash).
 pub fn split_s3(url: &str) -> Option<(String, String)> {
-    let rest = url.strip_prefix("s3://")?;
-    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-    (!bucket.is_empty()).then(|| (bucket.to_string(), prefix.trim_matches('/').to_string()))
+    let u = crate::config::s3url::S3Url::parse(url).ok()?;
+    let prefix = u.prefix_trimmed().to_string();
+    Some((u.bucket, prefix))
 }
 
 /// Puts the log file at `<s3_tmp>/logs`, SSE-KMS with `kms_key` when given, else SSE AES256 (as
@@ -286,10 +286,13 @@ mod tests {
     #[test]
     fn s3_urls_split() {
         assert_eq!(
-            super::split_s3("s3://b/tmp/demo/j/r/logs"),
-            Some(("b".into(), "tmp/demo/j/r/logs".into()))
+            super::split_s3("s3://bkt/tmp/demo/j/r/logs"),
+            Some(("bkt".into(), "tmp/demo/j/r/logs".into()))
         );
-        assert_eq!(super::split_s3("s3://b"), Some(("b".into(), String::new())));
+        assert_eq!(
+            super::split_s3("s3://bkt"),
+            Some(("bkt".into(), String::new()))
+        );
         assert_eq!(super::split_s3("http://b/x"), None);
     }
 }

@@ -439,12 +439,11 @@ pub struct Realm {
 fn s3_url(origin: &str, m: &Map<String, Value>, key: &str) -> Result<String, ConfigError> {
     let v = opt_str(origin, m, key, key)?
         .ok_or_else(|| missing(origin, key, "an s3://bucket/prefix of the realm"))?;
-    let rest = v.strip_prefix("s3://").unwrap_or("");
-    if rest.is_empty() || rest.starts_with('/') {
+    if crate::config::s3url::S3Url::parse(&v).is_err() {
         return Err(ConfigError::invalid(
             &format!("{origin}: {key}"),
             &v,
-            "s3://BUCKET[/PREFIX]",
+            "s3://BUCKET[/PREFIX] with an S3 bucket name",
         ));
     }
     Ok(v.trim_end_matches('/').to_string())

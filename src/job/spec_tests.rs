@@ -69,7 +69,7 @@ fn realm_with(config: Value) -> Realm {
     realm(
         "realm.json",
         "prod",
-        &obj(json!({"s3_temp": "s3://b/t", "s3_payloads": "s3://b/p", "config": config})),
+        &obj(json!({"s3_temp": "s3://bkt/t", "s3_payloads": "s3://bkt/p", "config": config})),
     )
     .unwrap()
 }
@@ -340,13 +340,13 @@ fn bad_connections_are_refused_naming_the_field() {
 
 #[test]
 fn realms_need_their_s3_areas() {
-    let r = realm("realm.json", "prod", &obj(json!({"realm": "prod", "s3_temp": "s3://b/tmp/", "s3_payloads": "s3://b/payloads", "s3_key": "alias/k", "docker": "d", "other": 1}))).unwrap();
-    assert_eq!(r.s3_temp, "s3://b/tmp");
+    let r = realm("realm.json", "prod", &obj(json!({"realm": "prod", "s3_temp": "s3://bkt/tmp/", "s3_payloads": "s3://bkt/payloads", "s3_key": "alias/k", "docker": "d", "other": 1}))).unwrap();
+    assert_eq!(r.s3_temp, "s3://bkt/tmp");
     assert_eq!(r.s3_key.as_deref(), Some("alias/k"));
     let e = realm(
         "realm.json",
         "prod",
-        &obj(json!({"s3_payloads": "s3://b/p"})),
+        &obj(json!({"s3_payloads": "s3://bkt/p"})),
     )
     .unwrap_err()
     .to_string();
@@ -354,7 +354,7 @@ fn realms_need_their_s3_areas() {
     let e = realm(
         "realm.json",
         "prod",
-        &obj(json!({"s3_temp": "/tmp", "s3_payloads": "s3://b/p"})),
+        &obj(json!({"s3_temp": "/tmp", "s3_payloads": "s3://bkt/p"})),
     )
     .unwrap_err()
     .to_string();
@@ -362,7 +362,7 @@ fn realms_need_their_s3_areas() {
     let e = realm(
         "realm.json",
         "prod",
-        &obj(json!({"realm": "dev", "s3_temp": "s3://b", "s3_payloads": "s3://b"})),
+        &obj(json!({"realm": "dev", "s3_temp": "s3://bkt", "s3_payloads": "s3://bkt"})),
     )
     .unwrap_err()
     .to_string();

@@ -266,9 +266,9 @@ pub fn crontab(v: &Value) -> Result<Vec<CrontabEntry>, SpecError> {
         .collect())
 }
 
-/// Splits `s3://bucket/key` naming an object ([`crate::aws::s3url::S3Url::object`]).
+/// Splits `s3://bucket/key` naming an object ([`crate::config::s3url::S3Url::object`]).
 pub fn s3_location(s: &str) -> Option<(String, String)> {
-    crate::aws::s3url::S3Url::object(s).map(|u| (u.bucket, u.key))
+    crate::config::s3url::S3Url::object(s).map(|u| (u.bucket, u.key))
 }
 
 #[cfg(test)]

@@ -546,7 +546,7 @@ fn bad_specs_exit_2_naming_the_field_before_anything_is_pulled() {
     let fx = Fx::public();
     std::fs::write(
         fx.path("realm.json"),
-        json!({"realm": REALM, "s3_temp": "s3://b/t", "s3_payloads": "s3://b/p"}).to_string(),
+        json!({"realm": REALM, "s3_temp": "s3://bkt/t", "s3_payloads": "s3://bkt/p"}).to_string(),
     )
     .unwrap();
     fx.job_of(&missing, json!({}));
@@ -703,8 +703,8 @@ async fn specs_come_from_the_lava_tables_in_dynamodb_with_state() {
             "lava.realms".into(),
             vec![
                 ("realm", s(&realm)),
-                ("s3_temp", s("s3://b/t")),
-                ("s3_payloads", s("s3://b/p")),
+                ("s3_temp", s("s3://bkt/t")),
+                ("s3_payloads", s("s3://bkt/p")),
                 ("docker", s("docker/public")),
             ],
         ),

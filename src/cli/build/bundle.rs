@@ -82,7 +82,7 @@ struct Plan {
 
 /// `s3://bucket/prefix/` (prefix empty or ending in `/`).
 fn parse_s3_url(url: &str) -> Option<(String, String)> {
-    let u = crate::aws::s3url::S3Url::parse(url).ok()?;
+    let u = crate::config::s3url::S3Url::parse(url).ok()?;
     ((u.key.is_empty() || u.key.ends_with('/')) && !u.key.starts_with('/'))
         .then_some((u.bucket, u.key))
 }

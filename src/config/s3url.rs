@@ -1,5 +1,6 @@
 //! `s3://bucket/key` — the one parser of S3 URLs and the one bucket rule, for every tool (build
-//! resources, bundles, boot agent crontabs and s3run, job realms, logs and templates).
+//! resources, bundles, boot agent crontabs and s3run, job realms, logs and templates). Pure parsing:
+//! it lives with the configuration, below every room that calls AWS.
 
 /// A parsed `s3://bucket[/key]`. The key is what follows the first `/` after the bucket, as
 /// written (possibly empty; a prefix keeps its trailing `/`).
