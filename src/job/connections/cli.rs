@@ -191,7 +191,7 @@ fn ssh_options(p: &Planned) -> Result<String, ConfigError> {
 
 /// A lava config item for the realm: LAVA_<KEY>, else the realm's `config` entry (any case),
 /// else `default`.
-fn lava_config(ctx: &Context<'_>, key: &str, default: Option<&str>) -> Option<Value> {
+pub(super) fn lava_config(ctx: &Context<'_>, key: &str, default: Option<&str>) -> Option<Value> {
     if let Ok(v) = std::env::var(format!("LAVA_{}", key.to_uppercase())) {
         return Some(Value::String(v));
     }
@@ -207,18 +207,19 @@ pub fn check(p: &Planned) -> Result<(), ConfigError> {
     check_keys(p)?;
     match p.kind {
         Kind::Aws => {
-            if !p.spec.contains_key("access_keys") {
-                let hint = if p.spec.contains_key("role_arn") {
-                    "access_keys: lava-build job run does not assume the role_arn of an aws connection (it has no STS client); give access_keys (an SSM parameter)"
-                } else {
-                    "access_keys or role_arn (lava: `One of access_keys or role_arn is required`)"
-                };
+            if p.spec.contains_key("access_keys") {
+                string(p, "access_keys", "the name of an SSM parameter")?;
+            } else if p.spec.contains_key("role_arn") {
+                super::assume::check(p)?;
+            } else {
                 return Err(ConfigError::Missing {
                     param: format!("{}: access_keys", p.origin),
-                    hint: format!("{hint} (connection {})", p.conn_id),
+                    hint: format!(
+                        "access_keys or role_arn (lava: `One of access_keys or role_arn is required`) (connection {})",
+                        p.conn_id
+                    ),
                 });
             }
-            string(p, "access_keys", "the name of an SSM parameter")?;
         }
         Kind::Ssh => {
             string(p, "ssh_key", "the name of an SSM parameter")?;
@@ -240,16 +241,33 @@ pub async fn make(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
     }
 }
 
-/// `aws`: `.aws_config` (0600) with the keys from SSM and an `aws` script (0700).
+/// `aws`: `.aws_config` (0600) with the keys from SSM (`access_keys`) or those of the assumed
+/// `role_arn` (with its session token), and an `aws` script (0700).
 async fn aws(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
-    let param = string(p, "access_keys", "the name of an SSM parameter")?;
-    let keys = ssm_value(ctx.sdk, &param).await?;
-    let (id, secret) = keys.split_once(',').ok_or_else(|| {
-        super::ConnError::SecretValue {
-            name: param.clone(),
-            why: "not in the form access_key_id,secret_access_key (lava: `Must be in format \"access_key_id,access_secret_key\"`)".into(),
-        }
-    })?;
+    let keys = if p.spec.contains_key("access_keys") {
+        let param = string(p, "access_keys", "the name of an SSM parameter")?;
+        let keys = ssm_value(ctx.sdk, &param).await?;
+        let (id, secret) = keys.split_once(',').ok_or_else(|| {
+            super::ConnError::SecretValue {
+                name: param.clone(),
+                why: "not in the form access_key_id,secret_access_key (lava: `Must be in format \"access_key_id,access_secret_key\"`)".into(),
+            }
+        })?;
+        format!("aws_access_key_id={id}\naws_secret_access_key={secret}\n")
+    } else {
+        let template = sql::app_name_template(ctx);
+        let assumed = super::assume::assume(
+            ctx,
+            p,
+            &template,
+            lava_config(ctx, "aws_conn_duration", None),
+        )
+        .await?;
+        format!(
+            "aws_access_key_id={}\naws_secret_access_key={}\naws_session_token={}\n",
+            assumed.access_key_id, assumed.secret_access_key, assumed.session_token
+        )
+    };
     let region = match p.spec.get("region") {
         Some(_) => text(p, &p.spec, "region")?,
         None => ctx
@@ -260,7 +278,7 @@ async fn aws(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
     let dir = conn_dir(ctx.workdir)?;
     let conf = dir.join(".aws_config");
     let body = format!(
-        "\n[profile lava]\ns3 =\n    signature_version = s3v4\n    \nregion={region}\naws_access_key_id={id}\naws_secret_access_key={secret}\n"
+        "\n[profile lava]\ns3 =\n    signature_version = s3v4\n    \nregion={region}\n{keys}"
     );
     write(&conf, &body, Some(0o600))?;
     let exe = dir.join("aws");

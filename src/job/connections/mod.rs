@@ -7,6 +7,7 @@
 //! and mssql ([`sql`], [`scripts`]), and aws, ses, email, slack, smb, sharepoint, the ssh family,
 //! git and sqlite3 ([`cli`]). Specs are checked before anything is pulled ([`plan`]);
 //! secrets are read from SSM (decrypted) and Secrets Manager with the run's one SDK config.
+pub mod assume;
 pub mod cli;
 mod cli_texts;
 pub mod generic;
@@ -121,6 +122,20 @@ pub enum ConnError {
         path: String,
         #[source]
         source: std::io::Error,
+    },
+    #[error("assuming the role {role}")]
+    AssumeRole {
+        role: String,
+        #[source]
+        source: AwsError,
+    },
+    #[error("assuming the role {role}: {why}")]
+    AssumeRoleAnswer { role: String, why: String },
+    #[error("Redshift cluster credentials for {cluster}")]
+    ClusterCredentials {
+        cluster: String,
+        #[source]
+        source: AwsError,
     },
     #[error("making an RDS IAM authentication token: {why}")]
     IamCredentials { why: String },
