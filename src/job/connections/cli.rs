@@ -3,9 +3,7 @@
 //! `sharepoint` (scripts calling lava's own utilities), `ssh`/`scp`/`sftp` and `git` (an SSH key
 //! from SSM) and `sqlite3`. Each writes the worker's files, byte for byte and mode for mode.
 use super::cli_texts::{SES, SQLITE3};
-use super::{
-    Context, Failure, Kind, Planned, conn_dir, scripts::quote, secret_json, sql, ssm_value, write,
-};
+use super::{Context, Failure, Kind, Planned, conn_dir, scripts::quote, sql, ssm_value, write};
 use crate::config::ConfigError;
 use crate::job::spec::python_str;
 use serde_json::{Map, Value};
@@ -90,22 +88,17 @@ fn check_keys(p: &Planned) -> Result<(), ConfigError> {
         .map(String::as_str)
         .filter(|k| !k.starts_with("x-") && !k.starts_with("X-"))
         .collect();
-    let mut missing: Vec<&str> = BASE_REQUIRED
+    let required: Vec<&str> = BASE_REQUIRED
         .iter()
         .chain(extra_required)
         .copied()
-        .filter(|k| !keys.contains(k))
         .collect();
-    missing.sort_unstable();
-    if !missing.is_empty() {
-        return Err(ConfigError::Missing {
-            param: format!("{}: {}", p.origin, missing.join(", ")),
-            hint: format!(
-                "a {} connection needs them (connection {}; lava: `Missing keys`)",
-                p.conn_type, p.conn_id
-            ),
-        });
-    }
+    super::require(&p.origin, &p.spec, &required, || {
+        format!(
+            "a {} connection needs them (connection {}; lava: `Missing keys`)",
+            p.conn_type, p.conn_id
+        )
+    })?;
     if let Some(optional) = optional {
         let mut unexpected: Vec<&str> = keys
             .iter()
@@ -189,19 +182,6 @@ fn ssh_options(p: &Planned) -> Result<String, ConfigError> {
     Ok(out.join(" "))
 }
 
-/// A lava config item for the realm: LAVA_<KEY>, else the realm's `config` entry (any case),
-/// else `default`.
-pub(super) fn lava_config(ctx: &Context<'_>, key: &str, default: Option<&str>) -> Option<Value> {
-    if let Ok(v) = std::env::var(format!("LAVA_{}", key.to_uppercase())) {
-        return Some(Value::String(v));
-    }
-    ctx.realm_config
-        .iter()
-        .find(|(k, _)| k.to_uppercase() == key.to_uppercase())
-        .map(|(_, v)| v.clone())
-        .or_else(|| default.map(Value::from))
-}
-
 /// Checks what can be checked of a record before anything runs (exit 2 on a bad one).
 pub fn check(p: &Planned) -> Result<(), ConfigError> {
     check_keys(p)?;
@@ -255,12 +235,12 @@ async fn aws(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
         })?;
         format!("aws_access_key_id={id}\naws_secret_access_key={secret}\n")
     } else {
-        let template = sql::app_name_template(ctx);
+        let template = ctx.app_name_template();
         let assumed = super::assume::assume(
             ctx,
             p,
             &template,
-            lava_config(ctx, "aws_conn_duration", None),
+            ctx.lava_config("aws_conn_duration", None),
         )
         .await?;
         format!(
@@ -337,7 +317,7 @@ fn ses(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
         p.spec
             .get("region")
             .cloned()
-            .or_else(|| lava_config(ctx, "ses_region", Some("us-east-1"))),
+            .or_else(|| ctx.lava_config("ses_region", Some("us-east-1"))),
         "else LAVA_SES_REGION or the realm's config.ses_region",
     )?;
     let sender = nonempty(
@@ -345,7 +325,7 @@ fn ses(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
         p.spec
             .get("from")
             .cloned()
-            .or_else(|| lava_config(ctx, "ses_from", None)),
+            .or_else(|| ctx.lava_config("ses_from", None)),
         "else LAVA_SES_FROM or the realm's config.ses_from",
     )?;
     let return_path = match p.spec.get("return_path") {
@@ -407,43 +387,13 @@ fn utility(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
 /// a secret's fields), then a script running `sqlite3` on the file `host` names.
 async fn sqlite3(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
     let at = |k: &str| format!("{}: {k}", p.origin);
-    let mut spec = p.spec.clone();
-    if spec.contains_key("password") {
-        ssm_value(
-            ctx.sdk,
-            &string(p, "password", "the name of an SSM parameter")?,
+    let spec = sql::with_secrets(ctx, p).await?;
+    super::require(&p.origin, &spec, &["host", "port"], || {
+        format!(
+            "a sqlite3 connection needs them: host is the database file, port is unused but lava requires it (connection {})",
+            p.conn_id
         )
-        .await?;
-    }
-    if spec.contains_key("secret_id") {
-        let secret = secret_json(
-            ctx.sdk,
-            &string(p, "secret_id", "a Secrets Manager secret id")?,
-        )
-        .await?;
-        for (from, to) in sql::SECRET_KEYS {
-            if !spec.contains_key(to)
-                && let Some(v) = secret.get(from)
-            {
-                spec.insert(to.to_string(), v.clone());
-            }
-        }
-    }
-    let mut missing: Vec<&str> = ["host", "port"]
-        .into_iter()
-        .filter(|k| !spec.contains_key(*k))
-        .collect();
-    missing.sort_unstable();
-    if !missing.is_empty() {
-        return Err(ConfigError::Missing {
-            param: at(&missing.join(", ")),
-            hint: format!(
-                "a sqlite3 connection needs them: host is the database file, port is unused but lava requires it (connection {})",
-                p.conn_id
-            ),
-        }
-        .into());
-    }
+    })?;
     if sql::port_of(&spec["port"]).is_none() {
         return Err(
             ConfigError::invalid(&at("port"), &spec["port"].to_string(), "a port number").into(),

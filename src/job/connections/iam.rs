@@ -17,6 +17,24 @@ pub const RDS_TYPES: [&str; 4] = [
     "mysql-rds",
 ];
 
+/// Field `k` of a record as Python's `str()` prints it: a scalar, required (`hint` says why).
+fn scalar(
+    origin: &str,
+    spec: &Map<String, Value>,
+    k: &str,
+    hint: &str,
+) -> Result<String, ConfigError> {
+    match spec.get(k) {
+        Some(v) => python_str(v).ok_or_else(|| {
+            ConfigError::invalid(&format!("{origin}: {k}"), &v.to_string(), "a scalar")
+        }),
+        None => Err(ConfigError::Missing {
+            param: format!("{origin}: {k}"),
+            hint: hint.into(),
+        }),
+    }
+}
+
 /// The password of an RDS record without one: a token for its `user`, `host` and `port`, signed
 /// with the run's credentials and region (no call is made).
 pub async fn rds_password(
@@ -25,19 +43,13 @@ pub async fn rds_password(
     spec: &Map<String, Value>,
 ) -> Result<String, Failure> {
     use aws_sdk_ssm::config::ProvideCredentials;
-    let field = |k: &str| -> Result<String, ConfigError> {
-        match spec.get(k).map(|v| (v, python_str(v))) {
-            Some((_, Some(s))) => Ok(s),
-            Some((v, None)) => Err(ConfigError::invalid(
-                &format!("{origin}: {k}"),
-                &v.to_string(),
-                "a scalar",
-            )),
-            None => Err(ConfigError::Missing {
-                param: format!("{origin}: {k}"),
-                hint: "lava makes an RDS IAM authentication token for this user when the record has no password".into(),
-            }),
-        }
+    let field = |k: &str| {
+        scalar(
+            origin,
+            spec,
+            k,
+            "lava makes an RDS IAM authentication token for this user when the record has no password",
+        )
     };
     let (user, host, port) = (field("user")?, field("host")?, field("port")?);
     let no_creds = |why: String| ConnError::IamCredentials { why };
@@ -74,20 +86,7 @@ pub async fn redshift_credentials(
     origin: &str,
     spec: &Map<String, Value>,
 ) -> Result<(String, String), Failure> {
-    let field = |k: &str, hint: &str| -> Result<String, ConfigError> {
-        match spec.get(k).map(|v| (v, python_str(v))) {
-            Some((_, Some(s))) => Ok(s),
-            Some((v, None)) => Err(ConfigError::invalid(
-                &format!("{origin}: {k}"),
-                &v.to_string(),
-                "a scalar",
-            )),
-            None => Err(ConfigError::Missing {
-                param: format!("{origin}: {k}"),
-                hint: hint.into(),
-            }),
-        }
-    };
+    let field = |k: &str, hint: &str| scalar(origin, spec, k, hint);
     let getter = "lava asks Redshift for IAM credentials (GetClusterCredentials) when the record has no password";
     let database = field(
         "database",
@@ -104,9 +103,9 @@ pub async fn redshift_credentials(
     let duration = match spec.get("password_duration") {
         Some(v) => super::assume::whole_seconds(&format!("{origin}: password_duration"), v)?,
         None => {
-            let v =
-                super::cli::lava_config(ctx, "rs_password_duration", Some(RS_PASSWORD_DURATION))
-                    .unwrap_or_else(|| Value::from(RS_PASSWORD_DURATION));
+            let v = ctx
+                .lava_config("rs_password_duration", Some(RS_PASSWORD_DURATION))
+                .unwrap_or_else(|| Value::from(RS_PASSWORD_DURATION));
             super::assume::whole_seconds("the realm's config.rs_password_duration", &v)?
         }
     };

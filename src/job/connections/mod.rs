@@ -10,6 +10,7 @@
 pub mod assume;
 pub mod cli;
 mod cli_texts;
+mod config;
 pub mod generic;
 pub mod iam;
 pub mod scripts;
@@ -185,6 +186,28 @@ pub fn parse(
     Ok(out)
 }
 
+/// Every key of `keys` `spec` lacks, sorted, named in one `Missing` error at `origin` with `hint`.
+pub(super) fn require(
+    origin: &str,
+    spec: &Map<String, Value>,
+    keys: &[&str],
+    hint: impl FnOnce() -> String,
+) -> Result<(), ConfigError> {
+    let mut missing: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| !spec.contains_key(*k))
+        .collect();
+    missing.sort_unstable();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigError::Missing {
+        param: format!("{origin}: {}", missing.join(", ")),
+        hint: hint(),
+    })
+}
+
 /// One connection, checked as far as it can be before secrets are read.
 #[derive(Debug, Clone)]
 pub struct Planned {
@@ -206,17 +229,9 @@ pub fn plan(
     spec: Map<String, Value>,
 ) -> Result<Planned, ConfigError> {
     let at = |f: &str| format!("{origin}: {f}");
-    let mut missing: Vec<&str> = ["conn_id", "type"]
-        .into_iter()
-        .filter(|k| !spec.contains_key(*k))
-        .collect();
-    missing.sort_unstable();
-    if !missing.is_empty() {
-        return Err(ConfigError::Missing {
-            param: at(&missing.join(", ")),
-            hint: format!("connection {conn_id} (label {label}) is not a lava connection record"),
-        });
-    }
+    require(origin, &spec, &["conn_id", "type"], || {
+        format!("connection {conn_id} (label {label}) is not a lava connection record")
+    })?;
     let conn_type = match &spec["type"] {
         Value::String(s) => s.to_lowercase(),
         v => {

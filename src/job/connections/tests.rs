@@ -202,9 +202,11 @@ fn oracle_descriptor_is_the_thick_one() {
 /// before any AWS call (the context's SDK config has no endpoint or credentials).
 #[tokio::test]
 async fn redshift_serverless_without_a_password_is_refused_saying_why() {
-    let spec = obj(json!({"conn_id": "rs", "type": "redshift-serverless", "enabled": true,
+    let spec = obj(
+        json!({"conn_id": "rs", "type": "redshift-serverless", "enabled": true,
         "host": "wg.1.us-east-1.redshift-serverless.amazonaws.com", "port": 5439,
-        "database": "dev", "user": "u"}));
+        "database": "dev", "user": "u"}),
+    );
     let p = plan("rs", "rs", "connection rs", spec).unwrap();
     let sdk = aws_config::SdkConfig::builder().build();
     let tmp = tempfile::tempdir().unwrap();
