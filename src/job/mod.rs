@@ -268,6 +268,7 @@ pub async fn execute(o: &Options) -> Result<Outcome, JobError> {
     })?;
     let empty = serde_json::Map::new();
     let conn_ctx = connections::Context {
+        aws_keys: Default::default(),
         sdk: &sdk,
         workdir: std::path::Path::new(&tmp_path),
         profile: o

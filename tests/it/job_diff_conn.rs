@@ -159,7 +159,8 @@ pub(crate) fn mask(case: &Value, mut log: Value) -> (Value, Vec<String>) {
 /// (`masked_count`), all non-empty; each of ours differs from the worker's (moto made both afresh),
 /// from the runners' own key `testing` and from every SSM value of the case (not the source
 /// credentials). With `assumed_arns`, each `aws_access_key_id`/secret/token triple, ours and the
-/// worker's, is who moto's GetCallerIdentity says (`whoami`): the assumed role and session.
+/// worker's, is who moto's GetCallerIdentity says (`whoami`): the assumed role and session. The
+/// values that repeat in the worker's log repeat in ours, at the same places.
 pub(crate) fn masked_diffs(
     case: &Value,
     worker: &[String],
@@ -197,6 +198,18 @@ pub(crate) fn masked_diffs(
             diffs.push(format!(
                 "a masked value is not a fresh one of moto's: worker {w:?}, ours {o:?}"
             ));
+        }
+    }
+    // Which values repeat (one connection's keys under two labels) is the worker's.
+    for i in 0..worker.len() {
+        for j in i + 1..worker.len() {
+            if (worker[i] == worker[j]) != (ours[i] == ours[j]) {
+                diffs.push(format!(
+                    "masked values #{i} and #{j}: the worker's equal {}, ours {}",
+                    worker[i] == worker[j],
+                    ours[i] == ours[j]
+                ));
+            }
         }
     }
     if let Some(arns) = case["assumed_arns"].as_array() {

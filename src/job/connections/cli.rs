@@ -224,7 +224,15 @@ pub async fn make(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
 /// `aws`: `.aws_config` (0600) with the keys from SSM (`access_keys`) or those of the assumed
 /// `role_arn` (with its session token), and an `aws` script (0700).
 async fn aws(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
-    let keys = if p.spec.contains_key("access_keys") {
+    let cached = ctx
+        .aws_keys
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&p.conn_id)
+        .cloned();
+    let keys = if let Some(keys) = cached {
+        keys
+    } else if p.spec.contains_key("access_keys") {
         let param = string(p, "access_keys", "the name of an SSM parameter")?;
         let keys = ssm_value(ctx.sdk, &param).await?;
         let (id, secret) = keys.split_once(',').ok_or_else(|| {
@@ -248,6 +256,10 @@ async fn aws(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
             assumed.access_key_id, assumed.secret_access_key, assumed.session_token
         )
     };
+    ctx.aws_keys
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(p.conn_id.clone(), keys.clone());
     let region = match p.spec.get("region") {
         Some(_) => text(p, &p.spec, "region")?,
         None => ctx

@@ -291,6 +291,9 @@ pub struct Context<'a> {
     pub profile: String,
     /// The realm's `config` map (a `conn_app_name` there sets the application name template).
     pub realm_config: &'a Map<String, Value>,
+    /// The `aws` credentials made so far, by conn_id: lava caches them (10 minutes), so two
+    /// labels naming one `aws` connection get the same keys — one AssumeRole, not two.
+    pub aws_keys: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// Makes every planned connection's files, in order, and returns the variables the container

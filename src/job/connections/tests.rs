@@ -216,6 +216,7 @@ async fn redshift_serverless_without_a_password_is_refused_saying_why() {
         workdir: tmp.path(),
         profile: "default".into(),
         realm_config: &realm,
+        aws_keys: Default::default(),
     };
     let e = match super::sql::expand(&ctx, &p).await {
         Err(super::Failure::Config(e)) => e.to_string(),
