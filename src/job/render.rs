@@ -137,7 +137,7 @@ fn python_json(v: &JValue) -> String {
     python_json_of(&json)
 }
 
-fn python_json_of(v: &Value) -> String {
+pub(crate) fn python_json_of(v: &Value) -> String {
     match v {
         Value::Array(a) => format!(
             "[{}]",

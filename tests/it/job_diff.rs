@@ -386,9 +386,12 @@ pub(crate) fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
         exit_status: info["exit_status"]
             .as_i64()
             .or_else(|| info["error_data"]["exit_status"].as_i64()),
-        log: log_of(b, &log_key, &worker_requests),
+        log: Value::Null,
         left_containers: containers_of(&run_id),
     };
+    let (log, worker_masked) =
+        crate::job_diff_conn::mask(case, log_of(b, &log_key, &worker_requests));
+    let worker = Seen { log, ..worker };
 
     // lava-build.
     let mut c = Command::new(env!("CARGO_BIN_EXE_lava-build"));
@@ -413,9 +416,14 @@ pub(crate) fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
         status: v["status"].as_str().unwrap_or("none").to_string(),
         error: v["error"].as_str().map(String::from),
         exit_status: v["exit_status"].as_i64(),
-        log: log_of(b, &log_key, &ours_requests),
+        log: Value::Null,
         left_containers: containers_of(&run_id),
     };
+    let (log, ours_masked) = crate::job_diff_conn::mask(case, log_of(b, &log_key, &ours_requests));
+    let ours = Seen { log, ..ours };
+    let masked = crate::job_diff_conn::masked_diffs(case, &worker_masked, &ours_masked, &|k| {
+        b.aws(&[&["whoami"], k].concat())
+    });
     let expect_refused = case["refused"].as_bool().unwrap_or(false);
     let mut diffs = Vec::new();
     if let Some(d) = crate::job_diff_conn::deviation_diffs(
@@ -489,6 +497,7 @@ pub(crate) fn run_case(b: &Bench, case: &Value) -> Result<(), String> {
             }
         }
         diffs.extend(crate::job_diff_conn::missing_in_log(case, &ours.log));
+        diffs.extend(masked);
         if worker.status == "none" {
             diffs.push(format!("the worker recorded no event: {}", out_text(&wo)));
         }

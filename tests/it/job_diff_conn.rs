@@ -117,6 +117,113 @@ pub(crate) fn prepare(case: &Value, fixtures: &Path, put: &dyn Fn(&Value), aws: 
     for (k, v) in case["secrets"].as_object().cloned().unwrap_or_default() {
         aws(&["secret", &k, &v.to_string()]);
     }
+    for c in case["redshift_clusters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
+        aws(&["redshift-cluster", c.as_str().unwrap()]);
+    }
+}
+
+/// A case's `masked` markers: the rest of each line after a marker in the log body (a value moto
+/// makes at random for each call: assumed keys, a Redshift password) written `*`. Returns the
+/// log so masked and the values taken, in order of appearance.
+pub(crate) fn mask(case: &Value, mut log: Value) -> (Value, Vec<String>) {
+    let markers: Vec<&str> = case["masked"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(body) = log["body"].as_str().map(String::from) else {
+        return (log, Vec::new());
+    };
+    let mut values = Vec::new();
+    let mut out = Vec::new();
+    for line in body.split('\n') {
+        match markers
+            .iter()
+            .find_map(|m| line.find(m).map(|i| i + m.len()))
+        {
+            Some(end) => {
+                values.push(line[end..].to_string());
+                out.push(format!("{}*", &line[..end]));
+            }
+            None => out.push(line.to_string()),
+        }
+    }
+    log["body"] = Value::String(out.join("\n"));
+    (log, values)
+}
+
+/// What must hold of the masked values: each runner has as many as the case has markers' lines
+/// (`masked_count`), all non-empty; each of ours differs from the worker's (moto made both afresh),
+/// from the runners' own key `testing` and from every SSM value of the case (not the source
+/// credentials). With `assumed_arns`, each `aws_access_key_id`/secret/token triple, ours and the
+/// worker's, is who moto's GetCallerIdentity says (`whoami`): the assumed role and session. The
+/// values that repeat in the worker's log repeat in ours, at the same places.
+pub(crate) fn masked_diffs(
+    case: &Value,
+    worker: &[String],
+    ours: &[String],
+    whoami: &dyn Fn(&[&str]) -> String,
+) -> Vec<String> {
+    let Some(count) = case["masked_count"].as_u64() else {
+        return Vec::new();
+    };
+    let mut diffs = Vec::new();
+    if worker.len() as u64 != count || ours.len() as u64 != count {
+        diffs.push(format!(
+            "masked values: {} of the worker's and {} of ours, expected {count}",
+            worker.len(),
+            ours.len()
+        ));
+        return diffs;
+    }
+    let sources: Vec<String> = case["ssm"]
+        .as_object()
+        .map(|m| {
+            m.values()
+                .filter_map(Value::as_str)
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    for (w, o) in worker.iter().zip(ours) {
+        if o.is_empty()
+            || w.is_empty()
+            || o == w
+            || o == "testing"
+            || sources.iter().any(|s| s.contains(o.as_str()))
+        {
+            diffs.push(format!(
+                "a masked value is not a fresh one of moto's: worker {w:?}, ours {o:?}"
+            ));
+        }
+    }
+    // Which values repeat (one connection's keys under two labels) is the worker's.
+    for i in 0..worker.len() {
+        for j in i + 1..worker.len() {
+            if (worker[i] == worker[j]) != (ours[i] == ours[j]) {
+                diffs.push(format!(
+                    "masked values #{i} and #{j}: the worker's equal {}, ours {}",
+                    worker[i] == worker[j],
+                    ours[i] == ours[j]
+                ));
+            }
+        }
+    }
+    if let Some(arns) = case["assumed_arns"].as_array() {
+        for (i, arn) in arns.iter().enumerate() {
+            for (who, vals) in [("worker", worker), ("ours", ours)] {
+                let triple: Vec<&str> = vals[i * 3..i * 3 + 3].iter().map(String::as_str).collect();
+                let got = whoami(&triple);
+                if Some(got.as_str()) != arn.as_str() {
+                    diffs.push(format!("{who}'s keys #{i} are {got:?} to STS, not {arn}"));
+                }
+            }
+        }
+    }
+    diffs
 }
 
 /// A case's `state_items` ({state_id: [type, value]}), put with lava's own state API (a

@@ -3,9 +3,7 @@
 //! `sharepoint` (scripts calling lava's own utilities), `ssh`/`scp`/`sftp` and `git` (an SSH key
 //! from SSM) and `sqlite3`. Each writes the worker's files, byte for byte and mode for mode.
 use super::cli_texts::{SES, SQLITE3};
-use super::{
-    Context, Failure, Kind, Planned, conn_dir, scripts::quote, secret_json, sql, ssm_value, write,
-};
+use super::{Context, Failure, Kind, Planned, conn_dir, scripts::quote, sql, ssm_value, write};
 use crate::config::ConfigError;
 use crate::job::spec::python_str;
 use serde_json::{Map, Value};
@@ -90,22 +88,17 @@ fn check_keys(p: &Planned) -> Result<(), ConfigError> {
         .map(String::as_str)
         .filter(|k| !k.starts_with("x-") && !k.starts_with("X-"))
         .collect();
-    let mut missing: Vec<&str> = BASE_REQUIRED
+    let required: Vec<&str> = BASE_REQUIRED
         .iter()
         .chain(extra_required)
         .copied()
-        .filter(|k| !keys.contains(k))
         .collect();
-    missing.sort_unstable();
-    if !missing.is_empty() {
-        return Err(ConfigError::Missing {
-            param: format!("{}: {}", p.origin, missing.join(", ")),
-            hint: format!(
-                "a {} connection needs them (connection {}; lava: `Missing keys`)",
-                p.conn_type, p.conn_id
-            ),
-        });
-    }
+    super::require(&p.origin, &p.spec, &required, || {
+        format!(
+            "a {} connection needs them (connection {}; lava: `Missing keys`)",
+            p.conn_type, p.conn_id
+        )
+    })?;
     if let Some(optional) = optional {
         let mut unexpected: Vec<&str> = keys
             .iter()
@@ -189,36 +182,24 @@ fn ssh_options(p: &Planned) -> Result<String, ConfigError> {
     Ok(out.join(" "))
 }
 
-/// A lava config item for the realm: LAVA_<KEY>, else the realm's `config` entry (any case),
-/// else `default`.
-fn lava_config(ctx: &Context<'_>, key: &str, default: Option<&str>) -> Option<Value> {
-    if let Ok(v) = std::env::var(format!("LAVA_{}", key.to_uppercase())) {
-        return Some(Value::String(v));
-    }
-    ctx.realm_config
-        .iter()
-        .find(|(k, _)| k.to_uppercase() == key.to_uppercase())
-        .map(|(_, v)| v.clone())
-        .or_else(|| default.map(Value::from))
-}
-
 /// Checks what can be checked of a record before anything runs (exit 2 on a bad one).
 pub fn check(p: &Planned) -> Result<(), ConfigError> {
     check_keys(p)?;
     match p.kind {
         Kind::Aws => {
-            if !p.spec.contains_key("access_keys") {
-                let hint = if p.spec.contains_key("role_arn") {
-                    "access_keys: lava-build job run does not assume the role_arn of an aws connection (it has no STS client); give access_keys (an SSM parameter)"
-                } else {
-                    "access_keys or role_arn (lava: `One of access_keys or role_arn is required`)"
-                };
+            if p.spec.contains_key("access_keys") {
+                string(p, "access_keys", "the name of an SSM parameter")?;
+            } else if p.spec.contains_key("role_arn") {
+                super::assume::check(p)?;
+            } else {
                 return Err(ConfigError::Missing {
                     param: format!("{}: access_keys", p.origin),
-                    hint: format!("{hint} (connection {})", p.conn_id),
+                    hint: format!(
+                        "access_keys or role_arn (lava: `One of access_keys or role_arn is required`) (connection {})",
+                        p.conn_id
+                    ),
                 });
             }
-            string(p, "access_keys", "the name of an SSM parameter")?;
         }
         Kind::Ssh => {
             string(p, "ssh_key", "the name of an SSM parameter")?;
@@ -240,16 +221,45 @@ pub async fn make(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
     }
 }
 
-/// `aws`: `.aws_config` (0600) with the keys from SSM and an `aws` script (0700).
+/// `aws`: `.aws_config` (0600) with the keys from SSM (`access_keys`) or those of the assumed
+/// `role_arn` (with its session token), and an `aws` script (0700).
 async fn aws(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
-    let param = string(p, "access_keys", "the name of an SSM parameter")?;
-    let keys = ssm_value(ctx.sdk, &param).await?;
-    let (id, secret) = keys.split_once(',').ok_or_else(|| {
-        super::ConnError::SecretValue {
-            name: param.clone(),
-            why: "not in the form access_key_id,secret_access_key (lava: `Must be in format \"access_key_id,access_secret_key\"`)".into(),
-        }
-    })?;
+    let cached = ctx
+        .aws_keys
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(&p.conn_id)
+        .cloned();
+    let keys = if let Some(keys) = cached {
+        keys
+    } else if p.spec.contains_key("access_keys") {
+        let param = string(p, "access_keys", "the name of an SSM parameter")?;
+        let keys = ssm_value(ctx.sdk, &param).await?;
+        let (id, secret) = keys.split_once(',').ok_or_else(|| {
+            super::ConnError::SecretValue {
+                name: param.clone(),
+                why: "not in the form access_key_id,secret_access_key (lava: `Must be in format \"access_key_id,access_secret_key\"`)".into(),
+            }
+        })?;
+        format!("aws_access_key_id={id}\naws_secret_access_key={secret}\n")
+    } else {
+        let template = ctx.app_name_template();
+        let assumed = super::assume::assume(
+            ctx,
+            p,
+            &template,
+            ctx.lava_config("aws_conn_duration", None),
+        )
+        .await?;
+        format!(
+            "aws_access_key_id={}\naws_secret_access_key={}\naws_session_token={}\n",
+            assumed.access_key_id, assumed.secret_access_key, assumed.session_token
+        )
+    };
+    ctx.aws_keys
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(p.conn_id.clone(), keys.clone());
     let region = match p.spec.get("region") {
         Some(_) => text(p, &p.spec, "region")?,
         None => ctx
@@ -260,7 +270,7 @@ async fn aws(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
     let dir = conn_dir(ctx.workdir)?;
     let conf = dir.join(".aws_config");
     let body = format!(
-        "\n[profile lava]\ns3 =\n    signature_version = s3v4\n    \nregion={region}\naws_access_key_id={id}\naws_secret_access_key={secret}\n"
+        "\n[profile lava]\ns3 =\n    signature_version = s3v4\n    \nregion={region}\n{keys}"
     );
     write(&conf, &body, Some(0o600))?;
     let exe = dir.join("aws");
@@ -319,7 +329,7 @@ fn ses(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
         p.spec
             .get("region")
             .cloned()
-            .or_else(|| lava_config(ctx, "ses_region", Some("us-east-1"))),
+            .or_else(|| ctx.lava_config("ses_region", Some("us-east-1"))),
         "else LAVA_SES_REGION or the realm's config.ses_region",
     )?;
     let sender = nonempty(
@@ -327,7 +337,7 @@ fn ses(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
         p.spec
             .get("from")
             .cloned()
-            .or_else(|| lava_config(ctx, "ses_from", None)),
+            .or_else(|| ctx.lava_config("ses_from", None)),
         "else LAVA_SES_FROM or the realm's config.ses_from",
     )?;
     let return_path = match p.spec.get("return_path") {
@@ -389,43 +399,13 @@ fn utility(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
 /// a secret's fields), then a script running `sqlite3` on the file `host` names.
 async fn sqlite3(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
     let at = |k: &str| format!("{}: {k}", p.origin);
-    let mut spec = p.spec.clone();
-    if spec.contains_key("password") {
-        ssm_value(
-            ctx.sdk,
-            &string(p, "password", "the name of an SSM parameter")?,
+    let spec = sql::with_secrets(ctx, p).await?;
+    super::require(&p.origin, &spec, &["host", "port"], || {
+        format!(
+            "a sqlite3 connection needs them: host is the database file, port is unused but lava requires it (connection {})",
+            p.conn_id
         )
-        .await?;
-    }
-    if spec.contains_key("secret_id") {
-        let secret = secret_json(
-            ctx.sdk,
-            &string(p, "secret_id", "a Secrets Manager secret id")?,
-        )
-        .await?;
-        for (from, to) in sql::SECRET_KEYS {
-            if !spec.contains_key(to)
-                && let Some(v) = secret.get(from)
-            {
-                spec.insert(to.to_string(), v.clone());
-            }
-        }
-    }
-    let mut missing: Vec<&str> = ["host", "port"]
-        .into_iter()
-        .filter(|k| !spec.contains_key(*k))
-        .collect();
-    missing.sort_unstable();
-    if !missing.is_empty() {
-        return Err(ConfigError::Missing {
-            param: at(&missing.join(", ")),
-            hint: format!(
-                "a sqlite3 connection needs them: host is the database file, port is unused but lava requires it (connection {})",
-                p.conn_id
-            ),
-        }
-        .into());
-    }
+    })?;
     if sql::port_of(&spec["port"]).is_none() {
         return Err(
             ConfigError::invalid(&at("port"), &spec["port"].to_string(), "a port number").into(),

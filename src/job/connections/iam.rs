@@ -1,7 +1,8 @@
 //! Database credentials made from IAM when a record has no password (lava's credential
 //! getters): an RDS IAM authentication token for postgres-rds, postgres-aurora, mysql-rds and
 //! mysql-aurora — a SigV4-presigned `connect` URL made locally, as botocore's
-//! `generate_db_auth_token` makes it.
+//! `generate_db_auth_token` makes it — and Redshift cluster credentials for `redshift`
+//! (GetClusterCredentials).
 use super::{ConnError, Context, Failure};
 use crate::config::ConfigError;
 use crate::job::spec::python_str;
@@ -16,6 +17,24 @@ pub const RDS_TYPES: [&str; 4] = [
     "mysql-rds",
 ];
 
+/// Field `k` of a record as Python's `str()` prints it: a scalar, required (`hint` says why).
+fn scalar(
+    origin: &str,
+    spec: &Map<String, Value>,
+    k: &str,
+    hint: &str,
+) -> Result<String, ConfigError> {
+    match spec.get(k) {
+        Some(v) => python_str(v).ok_or_else(|| {
+            ConfigError::invalid(&format!("{origin}: {k}"), &v.to_string(), "a scalar")
+        }),
+        None => Err(ConfigError::Missing {
+            param: format!("{origin}: {k}"),
+            hint: hint.into(),
+        }),
+    }
+}
+
 /// The password of an RDS record without one: a token for its `user`, `host` and `port`, signed
 /// with the run's credentials and region (no call is made).
 pub async fn rds_password(
@@ -24,19 +43,13 @@ pub async fn rds_password(
     spec: &Map<String, Value>,
 ) -> Result<String, Failure> {
     use aws_sdk_ssm::config::ProvideCredentials;
-    let field = |k: &str| -> Result<String, ConfigError> {
-        match spec.get(k).map(|v| (v, python_str(v))) {
-            Some((_, Some(s))) => Ok(s),
-            Some((v, None)) => Err(ConfigError::invalid(
-                &format!("{origin}: {k}"),
-                &v.to_string(),
-                "a scalar",
-            )),
-            None => Err(ConfigError::Missing {
-                param: format!("{origin}: {k}"),
-                hint: "lava makes an RDS IAM authentication token for this user when the record has no password".into(),
-            }),
-        }
+    let field = |k: &str| {
+        scalar(
+            origin,
+            spec,
+            k,
+            "lava makes an RDS IAM authentication token for this user when the record has no password",
+        )
     };
     let (user, host, port) = (field("user")?, field("host")?, field("port")?);
     let no_creds = |why: String| ConnError::IamCredentials { why };
@@ -59,6 +72,65 @@ pub async fn rds_password(
         region: region.as_ref(),
     };
     Ok(rds_token(&host, &port, &user, &signer, chrono::Utc::now()))
+}
+
+/// lava's `RS_PASSWORD_DURATION` default.
+const RS_PASSWORD_DURATION: &str = "15m";
+
+/// The (user, password) of a `redshift` record without a password, as lava's getter asks for
+/// them: GetClusterCredentials for `database` and `user` on `cluster_id` (else the first label
+/// of `host`), `password_duration` (else the realm's `rs_password_duration`, lava's 15m) in whole
+/// seconds, AutoCreate false; the user is the one Redshift answers (`IAM:user`).
+pub async fn redshift_credentials(
+    ctx: &Context<'_>,
+    origin: &str,
+    spec: &Map<String, Value>,
+) -> Result<(String, String), Failure> {
+    let field = |k: &str, hint: &str| scalar(origin, spec, k, hint);
+    let getter = "lava asks Redshift for IAM credentials (GetClusterCredentials) when the record has no password";
+    let database = field(
+        "database",
+        &format!("{getter}, for this database (lava: `database must be specified`)"),
+    )?;
+    let user = field("user", &format!("{getter}, for this user"))?;
+    let cluster = match spec.get("cluster_id") {
+        Some(_) => field("cluster_id", getter)?,
+        None => {
+            let host = field("host", getter)?;
+            host.split('.').next().unwrap_or_default().to_string()
+        }
+    };
+    let duration = match spec.get("password_duration") {
+        Some(v) => super::assume::whole_seconds(&format!("{origin}: password_duration"), v)?,
+        None => {
+            let v = ctx
+                .lava_config("rs_password_duration", Some(RS_PASSWORD_DURATION))
+                .unwrap_or_else(|| Value::from(RS_PASSWORD_DURATION));
+            super::assume::whole_seconds("the realm's config.rs_password_duration", &v)?
+        }
+    };
+    let out = aws_sdk_redshift::Client::new(ctx.sdk)
+        .get_cluster_credentials()
+        .db_name(database)
+        .db_user(user)
+        .cluster_identifier(&cluster)
+        .duration_seconds(duration)
+        .auto_create(false)
+        .send()
+        .await
+        .map_err(|e| ConnError::ClusterCredentials {
+            cluster: cluster.clone(),
+            source: crate::aws::AwsError::from_sdk("Redshift", &e),
+        })?;
+    match (out.db_user(), out.db_password()) {
+        (Some(u), Some(p)) => Ok((u.to_string(), p.to_string())),
+        _ => Err(ConnError::IamCredentials {
+            why: format!(
+                "Redshift answered GetClusterCredentials for {cluster} without a user and password"
+            ),
+        }
+        .into()),
+    }
 }
 
 /// The signing identity of a token.

@@ -7,8 +7,10 @@
 //! and mssql ([`sql`], [`scripts`]), and aws, ses, email, slack, smb, sharepoint, the ssh family,
 //! git and sqlite3 ([`cli`]). Specs are checked before anything is pulled ([`plan`]);
 //! secrets are read from SSM (decrypted) and Secrets Manager with the run's one SDK config.
+pub mod assume;
 pub mod cli;
 mod cli_texts;
+mod config;
 pub mod generic;
 pub mod iam;
 pub mod scripts;
@@ -122,6 +124,20 @@ pub enum ConnError {
         #[source]
         source: std::io::Error,
     },
+    #[error("assuming the role {role}")]
+    AssumeRole {
+        role: String,
+        #[source]
+        source: AwsError,
+    },
+    #[error("assuming the role {role}: {why}")]
+    AssumeRoleAnswer { role: String, why: String },
+    #[error("Redshift cluster credentials for {cluster}")]
+    ClusterCredentials {
+        cluster: String,
+        #[source]
+        source: AwsError,
+    },
     #[error("making an RDS IAM authentication token: {why}")]
     IamCredentials { why: String },
     #[error(
@@ -170,6 +186,28 @@ pub fn parse(
     Ok(out)
 }
 
+/// Every key of `keys` `spec` lacks, sorted, named in one `Missing` error at `origin` with `hint`.
+pub(super) fn require(
+    origin: &str,
+    spec: &Map<String, Value>,
+    keys: &[&str],
+    hint: impl FnOnce() -> String,
+) -> Result<(), ConfigError> {
+    let mut missing: Vec<&str> = keys
+        .iter()
+        .copied()
+        .filter(|k| !spec.contains_key(*k))
+        .collect();
+    missing.sort_unstable();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigError::Missing {
+        param: format!("{origin}: {}", missing.join(", ")),
+        hint: hint(),
+    })
+}
+
 /// One connection, checked as far as it can be before secrets are read.
 #[derive(Debug, Clone)]
 pub struct Planned {
@@ -191,17 +229,9 @@ pub fn plan(
     spec: Map<String, Value>,
 ) -> Result<Planned, ConfigError> {
     let at = |f: &str| format!("{origin}: {f}");
-    let mut missing: Vec<&str> = ["conn_id", "type"]
-        .into_iter()
-        .filter(|k| !spec.contains_key(*k))
-        .collect();
-    missing.sort_unstable();
-    if !missing.is_empty() {
-        return Err(ConfigError::Missing {
-            param: at(&missing.join(", ")),
-            hint: format!("connection {conn_id} (label {label}) is not a lava connection record"),
-        });
-    }
+    require(origin, &spec, &["conn_id", "type"], || {
+        format!("connection {conn_id} (label {label}) is not a lava connection record")
+    })?;
     let conn_type = match &spec["type"] {
         Value::String(s) => s.to_lowercase(),
         v => {
@@ -261,6 +291,9 @@ pub struct Context<'a> {
     pub profile: String,
     /// The realm's `config` map (a `conn_app_name` there sets the application name template).
     pub realm_config: &'a Map<String, Value>,
+    /// The `aws` credentials made so far, by conn_id: lava caches them (10 minutes), so two
+    /// labels naming one `aws` connection get the same keys — one AssumeRole, not two.
+    pub aws_keys: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 /// Makes every planned connection's files, in order, and returns the variables the container

@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
 /// Secrets Manager's database keys and the record fields they fill (lava's mapping).
-pub(super) const SECRET_KEYS: [(&str, &str); 8] = [
+const SECRET_KEYS: [(&str, &str); 8] = [
     ("username", "user"),
     ("password", "password"),
     ("host", "host"),
@@ -20,10 +20,6 @@ pub(super) const SECRET_KEYS: [(&str, &str); 8] = [
     ("serviceName", "service_name"),
     ("sid", "sid"),
 ];
-
-/// Types for which lava asks Redshift for credentials when the record has no password (the RDS
-/// ones are [`iam::RDS_TYPES`]).
-const IAM_TYPES: [&str; 2] = ["redshift", "redshift-serverless"];
 
 /// The SSL modes lava knows.
 const SSL_MODES: [&str; 3] = ["require", "verify-ca", "verify-full"];
@@ -54,37 +50,27 @@ pub(super) fn port_of(v: &Value) -> Option<i64> {
     }
 }
 
-/// The record completed with its secrets and checked (lava's `expand_sql_conn_spec`).
-pub async fn expand(ctx: &Context<'_>, p: &Planned) -> Result<Map<String, Value>, Failure> {
-    let at = |f: &str| format!("{}: {f}", p.origin);
+/// The record with its secrets: `password` replaced by the SSM parameter it names (decrypted),
+/// and the fields `secret_id`'s JSON secret has that the record lacks.
+pub(super) async fn with_secrets(
+    ctx: &Context<'_>,
+    p: &Planned,
+) -> Result<Map<String, Value>, Failure> {
+    let name_of = |key: &str, what: &str| match p.spec.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(ConfigError::invalid(
+            &format!("{}: {key}", p.origin),
+            &other.to_string(),
+            what,
+        )),
+    };
     let mut spec = p.spec.clone();
-    if let Some(v) = spec.get("password") {
-        let name = match v {
-            Value::String(s) => s.clone(),
-            other => {
-                return Err(ConfigError::invalid(
-                    &at("password"),
-                    &other.to_string(),
-                    "the name of an SSM parameter",
-                )
-                .into());
-            }
-        };
+    if let Some(name) = name_of("password", "the name of an SSM parameter")? {
         let value = ssm_value(ctx.sdk, &name).await?;
         spec.insert("password".into(), Value::String(value));
     }
-    if let Some(v) = spec.get("secret_id") {
-        let name = match v {
-            Value::String(s) => s.clone(),
-            other => {
-                return Err(ConfigError::invalid(
-                    &at("secret_id"),
-                    &other.to_string(),
-                    "a Secrets Manager secret id",
-                )
-                .into());
-            }
-        };
+    if let Some(name) = name_of("secret_id", "a Secrets Manager secret id")? {
         let secret = secret_json(ctx.sdk, &name).await?;
         for (from, to) in SECRET_KEYS {
             if !spec.contains_key(to)
@@ -94,20 +80,19 @@ pub async fn expand(ctx: &Context<'_>, p: &Planned) -> Result<Map<String, Value>
             }
         }
     }
-    let missing: Vec<&str> = ["host", "port"]
-        .into_iter()
-        .filter(|k| !spec.contains_key(*k))
-        .collect();
-    if !missing.is_empty() {
-        return Err(ConfigError::Missing {
-            param: at(&missing.join(", ")),
-            hint: format!(
-                "a {} connection needs them (in the record or its secret_id)",
-                p.conn_type
-            ),
-        }
-        .into());
-    }
+    Ok(spec)
+}
+
+/// The record completed with its secrets and checked (lava's `expand_sql_conn_spec`).
+pub async fn expand(ctx: &Context<'_>, p: &Planned) -> Result<Map<String, Value>, Failure> {
+    let at = |f: &str| format!("{}: {f}", p.origin);
+    let mut spec = with_secrets(ctx, p).await?;
+    super::require(&p.origin, &spec, &["host", "port"], || {
+        format!(
+            "a {} connection needs them (in the record or its secret_id)",
+            p.conn_type
+        )
+    })?;
     let port = port_of(&spec["port"]).ok_or_else(|| {
         ConfigError::invalid(&at("port"), &spec["port"].to_string(), "a port number")
     })?;
@@ -116,12 +101,14 @@ pub async fn expand(ctx: &Context<'_>, p: &Planned) -> Result<Map<String, Value>
         let token = iam::rds_password(ctx, &p.origin, &spec).await?;
         spec.insert("password".into(), Value::String(token));
     }
+    if !spec.contains_key("password") && p.conn_type == "redshift" {
+        let (user, password) = iam::redshift_credentials(ctx, &p.origin, &spec).await?;
+        spec.insert("user".into(), Value::String(user));
+        spec.insert("password".into(), Value::String(password));
+    }
     if !spec.contains_key("password") {
-        let why = if IAM_TYPES.contains(&p.conn_type.as_str()) {
-            format!(
-                "password (SSM) or secret_id: without them lava asks Redshift for IAM credentials (GetClusterCredentials / GetCredentials) for a {} connection, which lava-build job run does not",
-                p.conn_type
-            )
+        let why = if p.conn_type == "redshift-serverless" {
+            "password (SSM) or secret_id: without them lava asks Redshift Serverless for IAM credentials (GetCredentials), which lava-build job run does not make — moto has no Redshift Serverless endpoint here to prove them against".to_string()
         } else {
             "password (the name of an SSM parameter) or a secret_id with one: lava says `Password must be specified`".into()
         };
@@ -261,19 +248,6 @@ fn mysql_flavour() -> Result<scripts::MysqlFlavour, ConnError> {
     )
 }
 
-/// The application name template: LAVA_CONN_APP_NAME, else the realm's `config.conn_app_name`,
-/// else lava's default.
-fn app_name_template(ctx: &Context<'_>) -> String {
-    if let Ok(t) = std::env::var("LAVA_CONN_APP_NAME") {
-        return t;
-    }
-    ctx.realm_config
-        .iter()
-        .find(|(k, _)| k.to_uppercase() == "CONN_APP_NAME")
-        .and_then(|(_, v)| python_str(v))
-        .unwrap_or_else(|| "lv-{{ realm }}-{{ job_id }}".into())
-}
-
 /// Makes a database connection's folder and executable; returns the executable's path.
 pub async fn make(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
     let flavour = match p.kind {
@@ -298,7 +272,7 @@ pub async fn make(ctx: &Context<'_>, p: &Planned) -> Result<PathBuf, Failure> {
                 Some(u) => Some(materialise_ca(ctx, &p.origin, u, &dir).await?),
                 None => None,
             };
-            let names = scripts::AppNames::new(&app_name_template(ctx), &p.conn_id);
+            let names = scripts::AppNames::new(&ctx.app_name_template(), &p.conn_id);
             let made = scripts::postgres(
                 &db,
                 &dir.display().to_string(),

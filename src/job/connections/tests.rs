@@ -196,3 +196,36 @@ fn oracle_descriptor_is_the_thick_one() {
     );
     assert!(oracle("o", &db("pw", Some("require")), &spec, false).is_err());
 }
+
+/// redshift-serverless IAM credentials (GetCredentials) are not made: moto has no Redshift
+/// Serverless service to prove them against. The refusal is exit 2 (a config error) saying so,
+/// before any AWS call (the context's SDK config has no endpoint or credentials).
+#[tokio::test]
+async fn redshift_serverless_without_a_password_is_refused_saying_why() {
+    let spec = obj(
+        json!({"conn_id": "rs", "type": "redshift-serverless", "enabled": true,
+        "host": "wg.1.us-east-1.redshift-serverless.amazonaws.com", "port": 5439,
+        "database": "dev", "user": "u"}),
+    );
+    let p = plan("rs", "rs", "connection rs", spec).unwrap();
+    let sdk = aws_config::SdkConfig::builder().build();
+    let tmp = tempfile::tempdir().unwrap();
+    let realm = Map::new();
+    let ctx = super::Context {
+        sdk: &sdk,
+        workdir: tmp.path(),
+        profile: "default".into(),
+        realm_config: &realm,
+        aws_keys: Default::default(),
+    };
+    let e = match super::sql::expand(&ctx, &p).await {
+        Err(super::Failure::Config(e)) => e.to_string(),
+        other => panic!("not refused as a config error: {:?}", other.map(|_| ())),
+    };
+    assert!(
+        e.contains("connection rs: password")
+            && e.contains("GetCredentials")
+            && e.contains("moto has no Redshift Serverless endpoint"),
+        "{e}"
+    );
+}
