@@ -60,12 +60,21 @@ pub struct RegistryArgs {
     /// SSM SecureString parameter holding the registry token.
     #[arg(long, value_name = "NAME")]
     pub token_ssm: Option<String>,
+    /// For ECR registries and --token-ssm (and the command's other AWS calls).
+    #[command(flatten)]
+    pub profile: ProfileArg,
 }
 
 impl RegistryArgs {
     /// The credentials asked for: these arguments, LAVA_REGISTRY_TOKEN, and the command's AWS
     /// configuration (used for ECR tokens and `--token-ssm`).
-    pub fn request(&self, aws: &crate::aws::AwsConfig) -> crate::registry::auth::AuthRequest {
+    pub fn request(&self) -> crate::registry::auth::AuthRequest {
+        self.request_with(&self.profile.aws())
+    }
+
+    /// [`Self::request`] with the command's AWS configuration, when the command makes other calls
+    /// with it too.
+    pub fn request_with(&self, aws: &crate::aws::AwsConfig) -> crate::registry::auth::AuthRequest {
         crate::registry::auth::AuthRequest {
             mode: self.registry_auth,
             user: self.user.clone().filter(|u| !u.is_empty()),

@@ -159,9 +159,6 @@ pub struct BuildArgs {
     pub lava_bundle: Option<PathBuf>,
     #[command(flatten)]
     pub auth: crate::cli::args::RegistryArgs,
-    /// For ECR registries and --token-ssm.
-    #[command(flatten)]
-    pub profile: crate::cli::args::ProfileArg,
     /// Output format of the result on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,
@@ -182,9 +179,6 @@ pub struct IndexArgs {
     pub platforms: Platforms,
     #[command(flatten)]
     pub auth: crate::cli::args::RegistryArgs,
-    /// For ECR registries and --token-ssm.
-    #[command(flatten)]
-    pub profile: crate::cli::args::ProfileArg,
     /// Output format of the result on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub output: Format,

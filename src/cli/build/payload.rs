@@ -207,8 +207,6 @@ pub struct TargetArgs {
     pub registry: Option<String>,
     #[command(flatten)]
     pub auth: crate::cli::args::RegistryArgs,
-    #[command(flatten)]
-    pub profile: crate::cli::args::ProfileArg,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -332,7 +330,7 @@ async fn ecr_client(aws: &AwsConfig) -> aws_sdk_ecr::Client {
 }
 
 async fn install(a: &InstallArgs) -> anyhow::Result<()> {
-    let aws = a.target.profile.aws();
+    let aws = a.target.auth.profile.aws();
     let req = request_with_realm(&a.build, &aws).await?;
     let lifecycle = match &a.lifecycle {
         Some(f) => {
@@ -360,7 +358,7 @@ async fn install(a: &InstallArgs) -> anyhow::Result<()> {
     }
     let target = Target {
         registry: a.target.registry.clone(),
-        auth: a.target.auth.request(&aws),
+        auth: a.target.auth.request_with(&aws),
         lifecycle,
         ecr: ecr_client(&aws).await,
         by_digest: a.push_by_digest,

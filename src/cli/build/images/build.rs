@@ -215,7 +215,7 @@ pub(super) async fn check_only(a: &BuildArgs) -> anyhow::Result<()> {
 /// Build, then check (a failure stops before the push), then push.
 pub(super) async fn build_check_push(a: &BuildArgs) -> anyhow::Result<()> {
     let plan = plan(a)?;
-    let req = a.auth.request(&a.profile.aws());
+    let req = a.auth.request();
     let pushing = a.push || a.push_by_digest;
     if pushing
         && let Err(e) = registry::resolve(&req, &a.registry)

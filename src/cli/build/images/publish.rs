@@ -162,7 +162,7 @@ pub(super) async fn index(a: &IndexArgs) -> anyhow::Result<()> {
     let joined = digests::join(&a.digests)
         .map_err(DigestsError::classified)
         .context("--digests")?;
-    let req = a.auth.request(&a.profile.aws());
+    let req = a.auth.request();
     let mut registries: BTreeMap<&str, Registry> = BTreeMap::new();
     let mut plan = Vec::new();
     for (repo, platforms) in &joined {

@@ -80,7 +80,7 @@ fn report(rows: &[IndexRow], format: Format) -> anyhow::Result<()> {
 pub async fn run(a: &IndexArgs) -> anyhow::Result<()> {
     let project = Project::load(&a.project.project, &a.project.env)?;
     let payloads = project.select(&a.project.names)?;
-    let aws = a.target.profile.aws();
+    let aws = a.target.auth.profile.aws();
     let req = IndexRequest {
         tags: tags(a.tag.as_deref())?,
         platforms: platforms(&project, &a.platforms)?,
@@ -88,7 +88,7 @@ pub async fn run(a: &IndexArgs) -> anyhow::Result<()> {
         payloads,
         files: a.digests.clone(),
         registry: a.target.registry.clone(),
-        auth: a.target.auth.request(&aws),
+        auth: a.target.auth.request_with(&aws),
         ecr: ecr_client(&aws).await,
         dry_run: a.project.dry_run,
     };
