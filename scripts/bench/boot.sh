@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): the boot agent against the old way (one bash script per step, each fetching
 # the user data from IMDS again and parsing it with Python), on a fake IMDSv2 server, in one run.
-#   scripts/bench/boot.sh          (needs target/release/lava-rc: cargo build --release --bin lava-rc)
+#   scripts/bench/boot.sh          (needs target/release/lava-rc: cargo build --release --no-default-features --bin lava-rc)
 # User data: the FACTS example without crontab (no S3 here), swap size 0, trivial commands.
 # Reports the median wall time of 30 runs and the peak RSS of each, and the agent's overhead beyond
 # the commands' own time (measured with an empty user data run). Prints a Markdown table.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 agent=${LAVA_RC:-$top/target/release/lava-rc}
-[ -x "$agent" ] || { echo "build the release agent first: cargo build --release --bin lava-rc" >&2; exit 2; }
+[ -x "$agent" ] || { echo "build the release agent first: cargo build --release --no-default-features --bin lava-rc" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'kill "$imds_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 runs=${RUNS:-30}

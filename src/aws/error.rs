@@ -1,7 +1,7 @@
 //! The one reading of AWS SDK errors: the service's typed error code (what code decides on, never
 //! the message text) and one line for people, with a hint for the codes users meet most.
-use aws_sdk_ssm::config::http::HttpResponse;
-use aws_sdk_ssm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// What AWS (or the way to it) answered, kept as the `#[source]` of a module's error variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -2,9 +2,12 @@
 //!
 //! Honours `--profile`, `--region`, `AWS_PROFILE`, `AWS_REGION` and `AWS_ENDPOINT_URL` (the last is
 //! how tests and `make demo` reach the local AWS emulator).
+#[cfg(feature = "build")]
 pub mod dynamodb;
+#[cfg(feature = "build")]
 pub mod ecr;
 pub mod error;
+#[cfg(feature = "build")]
 pub mod ssm;
 
 pub use error::{AwsError, describe, describe_service, error_code};

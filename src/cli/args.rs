@@ -48,6 +48,7 @@ impl AwsArgs {
     }
 }
 
+#[cfg(feature = "build")]
 /// Registry credentials on the command line (images, payloads): how to authenticate and with what.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RegistryArgs {
@@ -65,6 +66,7 @@ pub struct RegistryArgs {
     pub profile: ProfileArg,
 }
 
+#[cfg(feature = "build")]
 impl RegistryArgs {
     /// The credentials asked for: these arguments, LAVA_REGISTRY_TOKEN, and the command's AWS
     /// configuration (used for ECR tokens and `--token-ssm`).

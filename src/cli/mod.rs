@@ -6,8 +6,10 @@
 //! - [`build`]: `lava-build` (ami, sync, images, bundle, payload, job, completions, man);
 //! - [`ami`]: `lava-ami` (list, update, publish, copy, prune);
 //! - [`rc`]: `lava-rc` (boot, show) and `s3run`.
+#[cfg(feature = "build")]
 pub mod ami;
 pub mod args;
+#[cfg(feature = "build")]
 pub mod build;
 pub mod rc;
 mod values;

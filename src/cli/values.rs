@@ -1,10 +1,13 @@
 //! How the rooms' enums are spelled on the command line: clap's `ValueEnum` for each, here so that
 //! no room below `cli` knows clap. Each `match` is exhaustive: a new variant does not compile until
 //! it has its spelling here.
+#[cfg(feature = "build")]
 use crate::engine::Platform;
+#[cfg(feature = "build")]
 use crate::job::connector::PullPolicy;
 use crate::output::Format;
 use crate::output::logging::Level;
+#[cfg(feature = "build")]
 use crate::registry::auth::AuthMode;
 
 /// `impl clap::ValueEnum` from `Type { Variant => "spelling" [, "help"]; … }`.
@@ -24,6 +27,7 @@ macro_rules! value_enum {
     };
 }
 
+#[cfg(feature = "build")]
 value_enum!(Platform {
     Platform::Amd64 => "linux/amd64";
     Platform::Arm64 => "linux/arm64";
@@ -42,12 +46,14 @@ value_enum!(Format {
     Format::Json => "json", "One JSON document for machines";
 });
 
+#[cfg(feature = "build")]
 value_enum!(PullPolicy {
     PullPolicy::Always => "always", "Every run, as a lava worker does";
     PullPolicy::Missing => "missing", "Only when the engine has no image of that name";
     PullPolicy::Never => "never", "Never: the engine must have the image";
 });
 
+#[cfg(feature = "build")]
 value_enum!(AuthMode {
     AuthMode::Auto => "auto",
         "ECR for <account>.dkr.ecr.<region>.amazonaws.com, else user + token when a user is set, else none";
@@ -65,6 +71,7 @@ mod tests {
     /// The spellings are what the rooms print and parse themselves.
     #[test]
     fn spellings_match_the_rooms() {
+        #[cfg(feature = "build")]
         for p in crate::engine::Platform::ALL {
             assert_eq!(p.to_possible_value().unwrap().get_name(), p.as_str());
         }

@@ -33,6 +33,7 @@ pub enum ConfigError {
     },
     #[error("{location}: {message}")]
     Yaml { location: String, message: String },
+    #[cfg(feature = "build")]
     #[error("{location}")]
     Shape {
         location: String,
@@ -45,6 +46,7 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    #[cfg(feature = "build")]
     #[error("{location}: cannot render {template:?}")]
     Template {
         location: String,

@@ -3,6 +3,7 @@
 pub mod logging;
 pub mod progress;
 
+#[cfg(feature = "build")]
 use comfy_table::{ContentArrangement, Table, presets};
 use std::io::IsTerminal;
 
@@ -26,6 +27,7 @@ pub fn colour_on_stdout() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
+#[cfg(feature = "build")]
 /// A table with a header row, sized to the terminal when there is one.
 pub fn table(header: &[&str]) -> Table {
     let mut t = Table::new();

@@ -23,7 +23,7 @@ fn elf_machine(arch: &str) -> Option<u16> {
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     #[error(
-        "no boot agent for {arch}: {path} is missing. Build lava-rc on an {arch} machine (`make agent` there) or with a cross toolchain (`cargo build --release --target {triple} --bin lava-rc`) and put it at {path}; or build only the host arch with arch={host}"
+        "no boot agent for {arch}: {path} is missing. Build lava-rc on an {arch} machine (`make agent` there) or with a cross toolchain (`cargo build --release --no-default-features --target {triple} --bin lava-rc`) and put it at {path}; or build only the host arch with arch={host}"
     )]
     Missing {
         arch: String,
@@ -39,7 +39,9 @@ pub enum AgentError {
         arch: String,
         found: String,
     },
-    #[error("building the boot agent for {arch} failed: cargo build --release --bin lava-rc")]
+    #[error(
+        "building the boot agent for {arch} failed: cargo build --release --no-default-features --bin lava-rc"
+    )]
     Build {
         arch: String,
         #[source]
@@ -311,18 +313,27 @@ pub fn prepare(
             crate::output::progress::line(
                 "[lava-build]",
                 format_args!(
-                    "building the boot agent for {arch}: cargo build --release --bin lava-rc"
+                    "building the boot agent for {arch}: cargo build --release --no-default-features --bin lava-rc"
                 ),
             );
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            duct::cmd(&cargo, ["build", "--release", "--bin", "lava-rc"])
-                .dir(root)
-                .stdout_to_stderr()
-                .run()
-                .map_err(|source| AgentError::Build {
-                    arch: arch.into(),
-                    source,
-                })?;
+            duct::cmd(
+                &cargo,
+                [
+                    "build",
+                    "--release",
+                    "--no-default-features",
+                    "--bin",
+                    "lava-rc",
+                ],
+            )
+            .dir(root)
+            .stdout_to_stderr()
+            .run()
+            .map_err(|source| AgentError::Build {
+                arch: arch.into(),
+                source,
+            })?;
             let built = target_dir(&cargo, root)
                 .map_err(|source| AgentError::TargetDir {
                     arch: arch.into(),
@@ -479,7 +490,7 @@ mod tests {
         assert_eq!(
             e.to_string(),
             format!(
-                "no boot agent for {foreign}: {path} is missing. Build lava-rc on an {foreign} machine (`make agent` there) or with a cross toolchain (`cargo build --release --target {triple} --bin lava-rc`) and put it at {path}; or build only the host arch with arch={host}"
+                "no boot agent for {foreign}: {path} is missing. Build lava-rc on an {foreign} machine (`make agent` there) or with a cross toolchain (`cargo build --release --no-default-features --target {triple} --bin lava-rc`) and put it at {path}; or build only the host arch with arch={host}"
             )
         );
         let plan = prepare(&d, foreign, None, false).unwrap();

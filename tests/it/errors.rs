@@ -418,3 +418,54 @@ fn good_hard_way_input_passes_offline() {
         .unwrap();
     crate::common::succeeded(&out);
 }
+
+/// The usage errors of every binary, beyond the AMI parameters: one line, exit status 2, before
+/// any AWS call (no endpoint and no credentials are configured), each message pinned whole.
+#[test]
+fn usage_errors_of_every_binary_are_pinned_whole() {
+    let cases: &[(&str, &[&str])] = &[
+        ("lava-rc", &["boot", "--deadline", "0"]),
+        ("lava-rc", &["boot", "--step-timeout", "x"]),
+        ("lava-rc", &["s3run", "notaurl"]),
+        ("lava-rc", &["s3run", "s3://Bad_Bucket/x"]),
+        ("lava-ami", &["publish", "ami-XYZ"]),
+        ("lava-ami", &["prune", "*"]),
+        ("lava-ami", &["prune", "--keep", "0"]),
+        ("lava-ami", &["--update"]),
+        ("lava-ami", &["copy", "ami-12345678", "--to", "mars"]),
+        (
+            "lava-build",
+            &["sync", "s3bucket=Bad_Bucket", "s3prefix=x/"],
+        ),
+        ("lava-build", &["job", "run"]),
+        (
+            "lava-build",
+            &["payload", "build", "--platform", "linux/386"],
+        ),
+    ];
+    let mut lines = Vec::new();
+    for (name, args) in cases {
+        let out = bin(name).args(*args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            (out.status.code(), stderr.lines().count(), out.stdout.len()),
+            (Some(2), 1, 0),
+            "{name} {args:?}: {stderr}"
+        );
+        lines.push(format!("{name} {}: {}", args.join(" "), stderr.trim_end()));
+    }
+    insta::assert_snapshot!(lines.join("\n"), @r#"
+    lava-rc boot --deadline 0: error: invalid value '0' for '--deadline <SECS>': 0 is not in 1..=604800
+    lava-rc boot --step-timeout x: error: invalid value 'x' for '--step-timeout <SECS>': invalid digit found in string
+    lava-rc s3run notaurl: s3run: error: notaurl is relative but S3PATH is not set (e.g. S3PATH=s3://bucket/scripts:s3://other/bin)
+    lava-rc s3run s3://Bad_Bucket/x: s3run: error: s3://Bad_Bucket/x: expected s3://bucket/key, or a relative key found along S3PATH
+    lava-ami publish ami-XYZ: error: AMI_ID "ami-XYZ": expected an AMI id (ami- and 8 to 17 hex digits)
+    lava-ami prune *: error: prune "*" matches every AMI of the account: pass --yes to mean it (or --dry-run to see the plan)
+    lava-ami prune --keep 0: error: invalid value '0' for '--keep <N>': "0": expected a whole number of at least 1 (the newest AMI of each kind is always kept)
+    lava-ami --update: error: -U/--update needs at least one stack pattern (e.g. 'lava-prod-*')
+    lava-ami copy ami-12345678 --to mars: error: --to: invalid value "mars": expected an AWS region name such as eu-west-1
+    lava-build sync s3bucket=Bad_Bucket s3prefix=x/: error: s3bucket: invalid value "Bad_Bucket": expected an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-'
+    lava-build job run: error: the following required arguments were not provided: --realm <REALM> <JOB_ID>
+    lava-build payload build --platform linux/386: error: invalid value 'linux/386' for '--platform <LIST>' [possible values: linux/amd64, linux/arm64]
+    "#);
+}

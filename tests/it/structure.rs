@@ -310,3 +310,78 @@ fn only_the_command_line_layer_knows_clap_and_builds_the_aws_config() {
         ["src/job/mod.rs: clap::", "src/job/mod.rs: sdk_config("]
     );
 }
+
+/// The packages the library depends on (normal edges, this machine's target) with `features`.
+fn dependencies(features: &[&str]) -> BTreeSet<String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args(["tree", "--quiet", "--locked", "--offline", "-e", "normal"])
+        .args(["--prefix", "none", "--format", "{p}"])
+        .args(features)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        out.status.success(),
+        "cargo tree {features:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "lava-build")
+        .map(String::from)
+        .collect()
+}
+
+/// The boot agent on every instance links only what it uses: built without the `build` feature
+/// (`make agent`), no Docker engine, registry, template, archive or EC2/CloudFormation code.
+#[test]
+fn the_boot_agent_links_none_of_the_build_tools_crates() {
+    let build_only = [
+        "bollard",
+        "oci-client",
+        "reqwest",
+        "aws-sdk-ec2",
+        "aws-sdk-cloudformation",
+        "aws-sdk-autoscaling",
+        "aws-sdk-ecr",
+        "aws-sdk-ssm",
+        "aws-sdk-dynamodb",
+        "aws-sdk-kms",
+        "aws-sdk-secretsmanager",
+        "aws-sdk-redshift",
+        "minijinja",
+        "yaml_serde",
+        "tar",
+        "dialoguer",
+        "clap_complete",
+        "comfy-table",
+    ];
+    let agent = dependencies(&["--no-default-features"]);
+    let full = dependencies(&[]);
+    // What the agent does need is there (the check reads the tree it means to).
+    for needed in ["aws-config", "aws-sdk-s3", "tokio", "nix", "clap"] {
+        assert!(agent.contains(needed), "lava-rc lacks {needed}");
+    }
+    let linked: Vec<&str> = build_only
+        .iter()
+        .copied()
+        .filter(|c| agent.contains(*c))
+        .collect();
+    assert!(linked.is_empty(), "lava-rc links {linked:?}");
+    // The check can fail: with the default features every one of them is linked.
+    let missing: Vec<&str> = build_only
+        .iter()
+        .copied()
+        .filter(|c| !full.contains(*c))
+        .collect();
+    assert!(missing.is_empty(), "lava-build does not link {missing:?}");
+    assert!(
+        agent.len() * 3 < full.len() * 2,
+        "lava-rc's {} packages are not a third fewer than lava-build's {}",
+        agent.len(),
+        full.len()
+    );
+}
