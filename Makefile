@@ -80,7 +80,10 @@ test: ## Install (or check) the pinned test tools, start the test services, lint
 
 test-vm: ## The boot agent in real VM boots (qemu; VM OS pinned by scripts/deps/vm.lock): install, services, the VM tests
 	scripts/test-services.sh install
-	scripts/test-services.sh run -- $(CARGO) test --test it vm::boot_
+	@# The agent as it ships: built without the build feature (make agent), kept apart from the test build's.
+	$(CARGO) build --quiet --no-default-features --bin lava-rc
+	install -D -m 0755 $(TARGET_DIR)/debug/lava-rc build/vm/agent/lava-rc
+	LAVA_TEST_AGENT=$(CURDIR)/build/vm/agent/lava-rc scripts/test-services.sh run -- $(CARGO) test --test it vm::boot_
 
 demo: build ## The whole AMI build (sync, packer for x86_64 and arm64) against the local AWS emulator
 	scripts/test-services.sh install demo

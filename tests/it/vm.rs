@@ -169,7 +169,7 @@ fn disk(fs: &str, agent: Agent) -> Disk {
     c.args(["disk", fs, &path_str(&image)])
         .args(["--moto", &format!("http://169.254.0.2:{moto_port}")]);
     if agent != Agent::None {
-        c.args(["--agent", env!("CARGO_BIN_EXE_lava-rc")]);
+        c.args(["--agent", &agent_binary()]);
     }
     if agent == Agent::RcLocal {
         c.arg("--rc-local");
@@ -724,4 +724,19 @@ fn a_disk_of_another_file_system_is_refused_naming_it() {
         err.contains("file system 'btrfs': expected xfs or ext4"),
         "{err}"
     );
+}
+
+/// The lava-rc the VMs boot: `LAVA_TEST_AGENT` (`make test-vm` sets it to the agent as it ships,
+/// built without the build feature), else this test build's.
+fn agent_binary() -> String {
+    match std::env::var("LAVA_TEST_AGENT") {
+        Ok(p) if !p.is_empty() => {
+            assert!(
+                std::path::Path::new(&p).is_file(),
+                "LAVA_TEST_AGENT={p}: no such file (make test-vm builds it)"
+            );
+            p
+        }
+        _ => env!("CARGO_BIN_EXE_lava-rc").to_string(),
+    }
 }
