@@ -23,7 +23,7 @@
 # Every timed row is the median of BENCH_RUNS (3) runs, the tools in turn. All requests go through
 # scripts/bench/count_proxy.py (bytes and requests by method). Time, client CPU (user + system) and
 # peak RSS come from /usr/bin/time. The server's floor: its own time to list the keys (a bare client,
-# no signing), and to take the bytes (`curl -T` of the same file in one PUT).
+# SigV4 signing only), and to take the bytes (`curl -T` of the same file in one signed PUT).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -159,16 +159,28 @@ row() {
             "$(mib "${B[$2-$t]}") MiB | ${R[$2-$t]} (${Q[$2-$t]:-none}) | ${C[$2-$t]} s | $((M[$2-$t] / 1024)) MiB |"
     done
 }
-# floor NAME BUCKET: the server's time to list every key under res/ (1,000 a page), a bare client.
+# floor NAME BUCKET: the server's time to list every key under res/ (1,000 a page), a bare client
+# (http.client, each page signed by botocore's SigV4 from the CLI's venv: s3s-fs refuses an unsigned
+# request with 403, and a floor that timed the refusal would say nothing).
 floor() {
-    measure "$1" python3 - "$proxy" "$2" <<'PY'
+    measure "$1" "$top/build/venv/bin/python3" - "$proxy" "$2" <<'PY'
 import http.client, re, sys, urllib.parse
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 proxy, bucket = sys.argv[1:3]
+sign = S3SigV4Auth(Credentials("testing", "testing"), "s3", "us-east-1")
 conn, token = http.client.HTTPConnection(urllib.parse.urlsplit(proxy).netloc), None
 while True:
     q = {"list-type": "2", "prefix": "res/"} | ({"continuation-token": token} if token else {})
-    conn.request("GET", f"/{bucket}?{urllib.parse.urlencode(q)}")
-    body = conn.getresponse().read()
+    url = f"{proxy}/{bucket}?{urllib.parse.urlencode(q)}"
+    req = AWSRequest(method="GET", url=url)
+    sign.add_auth(req)
+    conn.request("GET", url[len(proxy):], headers=dict(req.headers.items()))
+    r = conn.getresponse()
+    body = r.read()
+    if r.status != 200:
+        sys.exit(f"listing {bucket}: HTTP {r.status}: {body[:200]!r}")
     m = re.search(rb"<NextContinuationToken>([^<]+)</NextContinuationToken>", body)
     if not m:
         break
@@ -211,8 +223,10 @@ if wants large; then
     done
     for t in "${tools[@]}"; do median "large-$t"; done
     empty floor-large
-    measure large-floor curl -s -o /dev/null -T "$work/large/bundle.zip" "$proxy/floor-large/res/bundle.zip"
-    say_floor "$large_mib MiB in one PUT (curl, unsigned)" large-floor
+    # Signed (SigV4, the payload unsigned), failing on an HTTP error: s3s-fs refuses unsigned requests.
+    measure large-floor curl -sS -f -o /dev/null --aws-sigv4 aws:amz:us-east-1:s3 --user testing:testing \
+        -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' -T "$work/large/bundle.zip" "$proxy/floor-large/res/bundle.zip"
+    say_floor "$large_mib MiB in one PUT (curl, payload not hashed)" large-floor
     row "$large_mib MiB file, first upload" large
     rm -rf "$work/large" "${data:?}"/b-large-* "$data/floor-large"
 fi
@@ -301,10 +315,12 @@ fi
 if wants huge; then
     mark
     small_tree "$work/huge" "$huge_n"
-    for t in "${tools[@]}"; do # each tool's own first sync (not shown)
+    for t in "${tools[@]}"; do # each tool's own first sync (one run each)
         empty "$(bucket huge "$t")"
         run_sync "$t" "huge-first-$t" "$work/huge" "$(bucket huge "$t")"
     done
+    row "$huge_n small files, first sync (one run each)" huge-first
+    mark
     for ((i = 1; i <= runs; i++)); do
         for t in "${tools[@]}"; do
             run_sync "$t" "huge-noop-$t-$i" "$work/huge" "$(bucket huge "$t")"
