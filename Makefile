@@ -82,8 +82,8 @@ test-vm: ## The boot agent in real VM boots (qemu; VM OS pinned by scripts/deps/
 	scripts/test-services.sh install
 	@# The agent as it ships: built without the build feature (make agent), kept apart from the test build's.
 	$(CARGO) build --quiet --no-default-features --bin lava-rc
-	install -D -m 0755 $(TARGET_DIR)/debug/lava-rc build/vm/agent/lava-rc
-	LAVA_TEST_AGENT=$(CURDIR)/build/vm/agent/lava-rc scripts/test-services.sh run -- $(CARGO) test --test it vm::boot_
+	install -D -m 0755 $(TARGET_DIR)/debug/lava-rc build/test-agent/lava-rc
+	LAVA_TEST_AGENT=$(CURDIR)/build/test-agent/lava-rc scripts/test-services.sh run -- $(CARGO) test --test it vm::boot_
 
 demo: build ## The whole AMI build (sync, packer for x86_64 and arm64) against the local AWS emulator
 	scripts/test-services.sh install demo
