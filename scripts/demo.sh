@@ -32,7 +32,10 @@ say "a second build, published in SSM and copied to us-west-2 (ami.regions): lav
 say "lava-ami: the AMIs by kind, and the one published for each kind"
 AWS_REGION=us-east-1 "$lava_ami"
 
-say "lava-ami prune --keep 1 --deregister --dry-run: the first build's AMIs would go (with their snapshots)"
-AWS_REGION=us-east-1 "$lava_ami" prune --keep 1 --deregister --dry-run
-say "lava-ami prune --keep 1 --deregister --yes"
-AWS_REGION=us-east-1 "$lava_ami" prune --keep 1 --deregister --yes
+# The emulator has no DescribeImageReferences and keeps no deprecation time: the demo skips the
+# one and deregisters without waiting for the other (a real account keeps both defaults).
+prune=(prune --keep 1 --deregister --no-image-references --min-deprecated-days 0)
+say "lava-ami ${prune[*]} --dry-run: the first build's AMIs would go (with their snapshots)"
+AWS_REGION=us-east-1 "$lava_ami" "${prune[@]}" --dry-run
+say "lava-ami ${prune[*]} --yes"
+AWS_REGION=us-east-1 "$lava_ami" "${prune[@]}" --yes

@@ -82,7 +82,7 @@ pub fn check_key(location: &str, key: &str) -> Result<(), S3RunError> {
     })
 }
 
-/// Checks the location's form (no AWS call): `s3://bucket/key`, or a relative key, never absolute
+/// Checks the location's form (no AWS call): `s3://bucket/key`, or a relative key (with S3PATH set), never absolute
 /// nor with a `..` segment.
 pub fn check_location(location: &str) -> Result<(), S3RunError> {
     if location.starts_with("s3://") {
@@ -93,7 +93,14 @@ pub fn check_location(location: &str) -> Result<(), S3RunError> {
     if location.is_empty() {
         return Err(S3RunError::BadLocation(location.to_string()));
     }
-    check_key(location, location)
+    check_key(location, location)?;
+    // A relative key needs S3PATH: said before the region is looked up (IMDS) or S3 is asked.
+    if std::env::var("S3PATH").unwrap_or_default().is_empty() {
+        return Err(S3RunError::NoS3Path {
+            location: location.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// Finds the object: `s3://…` as it is, else the first `S3PATH` entry holding it.

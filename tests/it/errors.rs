@@ -432,7 +432,17 @@ fn usage_errors_of_every_binary_are_pinned_whole() {
         ("lava-ami", &["prune", "*"]),
         ("lava-ami", &["prune", "--keep", "0"]),
         ("lava-ami", &["--update"]),
-        ("lava-ami", &["copy", "ami-12345678", "--to", "mars"]),
+        (
+            "lava-ami",
+            &[
+                "copy",
+                "ami-12345678",
+                "--region",
+                "us-east-1",
+                "--to",
+                "mars",
+            ],
+        ),
         (
             "lava-build",
             &["sync", "s3bucket=Bad_Bucket", "s3prefix=x/"],
@@ -463,7 +473,7 @@ fn usage_errors_of_every_binary_are_pinned_whole() {
     lava-ami prune *: error: prune "*" matches every AMI of the account: pass --yes to mean it (or --dry-run to see the plan)
     lava-ami prune --keep 0: error: invalid value '0' for '--keep <N>': "0": expected a whole number of at least 1 (the newest AMI of each kind is always kept)
     lava-ami --update: error: -U/--update needs at least one stack pattern (e.g. 'lava-prod-*')
-    lava-ami copy ami-12345678 --to mars: error: --to: invalid value "mars": expected an AWS region name such as eu-west-1
+    lava-ami copy ami-12345678 --region us-east-1 --to mars: error: --to: invalid value "mars": expected an AWS region name such as eu-west-1
     lava-build sync s3bucket=Bad_Bucket s3prefix=x/: error: s3bucket: invalid value "Bad_Bucket": expected an S3 bucket name: 3 to 63 characters of a-z, 0-9, '.' and '-'
     lava-build job run: error: the following required arguments were not provided: --realm <REALM> <JOB_ID>
     lava-build payload build --platform linux/386: error: invalid value 'linux/386' for '--platform <LIST>' [possible values: linux/amd64, linux/arm64]

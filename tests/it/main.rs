@@ -3,6 +3,7 @@ mod al2023;
 mod amicontent;
 mod common;
 mod config;
+mod demo;
 mod deps;
 mod errors;
 mod fuzz_corpus;
