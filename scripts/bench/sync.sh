@@ -13,7 +13,9 @@
 # Rows (sizes scale with the variables below; the defaults are the issue's):
 #   large     one BENCH_LARGE_MIB file (2048): first upload to an empty bucket
 #   small     BENCH_SMALL files of 0.1-4 KB (10,000) in 100 folders: first sync, then a no-op
-#   huge      BENCH_HUGE files (100,000): no-op (the objects put in place by each tool's first sync)
+#   huge      BENCH_HUGE files (100,000): no-op (the objects put in place by each tool's first sync),
+#             BENCH_HUGE_RUNS (1) runs: each listing of 100,000 keys costs s3s-fs minutes (it walks the
+#             whole bucket folder for every 1,000-key page), so medians of 3 would add most of an hour
 #   changed   one BENCH_CHANGED_MIB file (1024), 1 MiB in its middle rewritten: the re-sync
 #   recreated 3 files of BENCH_TREE_MIB (64) and 300 of 1-64 KiB deleted and written again with the same content
 #             (new inodes and mtimes, our hash cache removed): the re-sync
@@ -35,6 +37,7 @@ small_n=${BENCH_SMALL:-10000}
 huge_n=${BENCH_HUGE:-100000}
 changed_mib=${BENCH_CHANGED_MIB:-1024}
 tree_mib=${BENCH_TREE_MIB:-64}
+huge_runs=${BENCH_HUGE_RUNS:-1}
 rows=${BENCH_ONLY:-large small changed recreated huge}
 [ -x "$lava" ] || { echo "no binary at $lava: cargo build --release, or --profile measure with LAVA_BUILD=target/measure/lava-build" >&2; exit 2; }
 [ -x "$aws" ] || { echo "no AWS CLI at $aws: scripts/test-services.sh install" >&2; exit 2; }
@@ -116,10 +119,10 @@ measure() {
     echo "run $1: ${T[$1]} s, CPU ${C[$1]} s, RSS ${M[$1]} KiB, sent ${B[$1]} B, ${R[$1]} requests, load $(load)" >&2
 }
 declare -A T M C B R Q
-# median NAME: NAME gets the figures of the run NAME-1…NAME-$runs with the median time.
+# median NAME [N]: NAME gets the figures of the run NAME-1…NAME-N (default $runs) with the median time.
 median() {
-    local i pick
-    pick=$(for ((i = 1; i <= runs; i++)); do echo "${T[$1-$i]} $i"; done | sort -n | awk -v n="$runs" 'NR == int((n + 1) / 2) { print $2 }')
+    local i pick n=${2:-$runs}
+    pick=$(for ((i = 1; i <= n; i++)); do echo "${T[$1-$i]} $i"; done | sort -n | awk -v n="$n" 'NR == int((n + 1) / 2) { print $2 }')
     T[$1]=${T[$1-$pick]} M[$1]=${M[$1-$pick]} C[$1]=${C[$1-$pick]}
     B[$1]=${B[$1-$pick]} R[$1]=${R[$1-$pick]} Q[$1]=${Q[$1-$pick]}
 }
@@ -321,16 +324,16 @@ if wants huge; then
     done
     row "$huge_n small files, first sync (one run each)" huge-first
     mark
-    for ((i = 1; i <= runs; i++)); do
+    for ((i = 1; i <= huge_runs; i++)); do
         for t in "${tools[@]}"; do
             run_sync "$t" "huge-noop-$t-$i" "$work/huge" "$(bucket huge "$t")"
         done
         floor "huge-floor-$i" "$(bucket huge ours)"
     done
-    for t in "${tools[@]}"; do median "huge-noop-$t"; done
-    median huge-floor
-    say_floor "listing $huge_n keys" huge-floor
-    row "$huge_n small files, no-op" huge-noop
+    for t in "${tools[@]}"; do median "huge-noop-$t" "$huge_runs"; done
+    median huge-floor "$huge_runs"
+    say_floor "listing $huge_n keys (median of $huge_runs)" huge-floor
+    row "$huge_n small files, no-op (median of $huge_runs)" huge-noop
     rm -rf "$work/huge" "${data:?}"/b-huge-*
 fi
 
