@@ -49,10 +49,8 @@ fn ids() {
     assert!(kms_key_id("1234abcd-12ab-34cd-56ef-1234567890ab").is_ok());
     assert!(kms_key_id("alias/lava-ami").is_ok());
     assert!(
-        kms_key_id(
-            "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-        )
-        .is_ok()
+        kms_key_id("arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+            .is_ok()
     );
     assert!(kms_key_id("lava-ami").is_err());
     assert!(kms_key_id("arn:aws:s3:::bucket").is_err());

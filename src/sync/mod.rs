@@ -157,6 +157,18 @@ async fn scan(
     .map_err(|source| SyncError::Task { what, source })?
 }
 
+/// What a HEAD told of one file's object.
+enum Headed {
+    /// No local hashes to compare (not asked for such files).
+    Skip,
+    /// The decision from the object's metadata, and its ETag.
+    Decided(Decision, String),
+    /// No object any more.
+    Gone,
+    /// The HEAD failed: the error chain.
+    Failed(String),
+}
+
 /// One sync under way: the local files with what is known of them, and the remote listing.
 struct Run<'a> {
     opts: &'a SyncOptions,
@@ -215,13 +227,25 @@ impl Run<'_> {
         let heads: Vec<usize> = (0..self.files.len())
             .filter(|&i| decisions[i] == Decision::Head)
             .collect();
-        let results: Vec<(usize, Result<Option<plan::RemoteHead>, remote::RemoteError>)> = {
+        // Each answer is decided as it arrives and only the decision kept (a HEAD's answer is a few
+        // hundred bytes: 100,000 of them held to the end would be tens of MB).
+        let results: Vec<(usize, Headed)> = {
             let this = &*self;
             futures::stream::iter(heads.into_iter().map(|i| {
                 let key = this.key_of(i);
                 async move {
                     let r = remote::head(&this.client, &this.opts.bucket, &key).await;
-                    (i, r)
+                    // A HEAD is asked only for files whose hashes are known (decide returns Hash
+                    // before Head).
+                    let headed = match (r, this.hashes[i].as_ref()) {
+                        (_, None) => Headed::Skip,
+                        (Ok(Some(head)), Some(local)) => {
+                            Headed::Decided(plan::after_head(local, &head), head.etag)
+                        }
+                        (Ok(None), Some(_)) => Headed::Gone,
+                        (Err(e), Some(_)) => Headed::Failed(crate::error::chain(&e)),
+                    };
+                    (i, headed)
                 }
             }))
             .buffer_unordered(self.opts.concurrency.max(1) * 4)
@@ -229,27 +253,23 @@ impl Run<'_> {
             .await
         };
         let mut etags = Vec::new();
-        for (i, r) in results {
-            let key = self.key_of(i);
-            // A HEAD is asked only for files whose hashes are known (decide returns Hash before Head).
-            let Some(local) = self.hashes[i].clone() else {
-                continue;
-            };
-            match r {
-                Ok(Some(head)) => {
-                    decisions[i] = plan::after_head(&local, &head);
+        for (i, headed) in results {
+            match headed {
+                Headed::Skip => {}
+                Headed::Decided(decision, etag) => {
+                    decisions[i] = decision;
                     match decisions[i] {
-                        Decision::Unchanged => self.confirmed(i, head.etag),
-                        Decision::Etag => etags.push((i, head.etag)),
+                        Decision::Unchanged => self.confirmed(i, etag),
+                        Decision::Etag => etags.push((i, etag)),
                         _ => {}
                     }
                 }
-                Ok(None) => decisions[i] = Decision::Upload(Reason::New),
-                Err(e) => {
+                Headed::Gone => decisions[i] = Decision::Upload(Reason::New),
+                Headed::Failed(error) => {
                     decisions[i] = Decision::Unchanged;
                     self.failed.push(Failure {
-                        key,
-                        error: crate::error::chain(&e),
+                        key: self.key_of(i),
+                        error,
                     });
                 }
             }
