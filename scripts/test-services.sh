@@ -100,7 +100,8 @@ install_apt() {
     for pin in "${wanted[@]}"; do
         [[ $pin == *=* ]] || continue
         name=${pin%%=*} version=${pin#*=}
-        if ! apt-cache madison "$name" | awk -F' [|] ' -v v="$version" '$2 == v { found = 1 } END { exit !found }'; then
+        # madison pads its columns ("binfmt-support |    2.2.2-2 | …"): compare the version without spaces.
+        if ! apt-cache madison "$name" | awk -F'|' -v v="$version" '{ gsub(/[[:space:]]/, "", $2) } $2 == v { found = 1 } END { exit !found }'; then
             die "apt: $name $version (scripts/deps/apt.lock) is not offered by this machine's apt sources; move the pin with 'make test-deps-update'"
         fi
     done
